@@ -1,0 +1,89 @@
+"""bpcpay: the Python SDK for BPC's Payment Gateway (eCommerce API v2).
+
+``AsyncBpcPay`` for asyncio code, ``BpcPay`` for synchronous code, ``bpcpay.webhooks`` to
+verify deliveries, ``bpcpay.models`` for the API's objects.
+"""
+
+from . import models, webhooks
+from ._async._client import AsyncBpcPay
+from ._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BpcPayError,
+    ClientClosedError,
+    ConflictError,
+    InternalServerError,
+    InvalidArgumentError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SignatureVerificationError,
+    SyncClientInAsyncContextError,
+)
+from ._sync._client import BpcPay
+from ._types import NOT_GIVEN, NotGiven, Timeout
+from ._version import __version__
+from .models import (
+    CaptureMethod,
+    CustomerDetails,
+    Event,
+    EventType,
+    Payment,
+    PaymentCard,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    Session,
+    SessionPaymentStatus,
+    SessionStatus,
+)
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncBpcPay",
+    "AuthenticationError",
+    "BpcPay",
+    "BpcPayError",
+    "CaptureMethod",
+    "ClientClosedError",
+    "ConflictError",
+    "CustomerDetails",
+    "Event",
+    "EventType",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "NotGiven",
+    "Payment",
+    "PaymentCard",
+    "PaymentMethod",
+    "PaymentStatus",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Refund",
+    "RefundStatus",
+    "Session",
+    "SessionPaymentStatus",
+    "SessionStatus",
+    "SignatureVerificationError",
+    "SyncClientInAsyncContextError",
+    "Timeout",
+    "__version__",
+    "models",
+    "webhooks",
+]

@@ -1,0 +1,1 @@
+"""The hand-written async layer: aiohttp transport, AsyncBpcPay and its resources."""

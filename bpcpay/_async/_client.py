@@ -1,0 +1,443 @@
+"""AsyncBpcPay: options, resources, the retry loop and the ``request()`` escape hatch.
+
+This module is the source the sync client is generated from (``scripts/gen_sync.py``): every
+public method here gets a twin in ``bpcpay/_sync`` with the identical signature and docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
+
+import aiohttp
+
+from .._constants import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POOL_SIZE,
+    ENV_API_KEY,
+    ENV_API_VERSION,
+    ENV_BASE_URL,
+    LOGGER_NAME,
+    RETRY_AFTER_HEADER,
+)
+from .._core._requests import (
+    Request,
+    build_request,
+    check_api_key,
+    check_api_version,
+    check_base_url,
+    check_string,
+    static_headers,
+)
+from .._core._responses import decode_response, header
+from .._core._retry import Failure, backoff, should_retry
+from .._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    InvalidArgumentError,
+)
+from .._types import (
+    DEFAULT_TIMEOUT,
+    JSON,
+    NOT_GIVEN,
+    HTTPMethod,
+    NotGiven,
+    Timeout,
+    TimeoutLike,
+    to_timeout,
+)
+from .._version import __version__
+from ..webhooks import Webhooks
+from ._transport import AsyncTransport, RawResponse, TransportFailure
+from .resources.payment_methods import AsyncPaymentMethods
+from .resources.payments import AsyncPayments
+from .resources.refunds import AsyncRefunds
+from .resources.sessions import AsyncSessions
+
+__all__ = ["AsyncBpcPay"]
+
+T = TypeVar("T")
+logger = logging.getLogger(LOGGER_NAME)
+
+_UNKNOWN_OUTCOME_HINT = {
+    "/sessions": (
+        "A session that was created but never used simply expires unpaid, so it is safe to "
+        "create another."
+    ),
+    "/payments": (
+        "Do not send it again: wait for the payment.created webhook, or retrieve the payment "
+        "by id if you have one."
+    ),
+    "/refunds": (
+        "Do not send it again: retrieve the payment or wait for a refund webhook to see "
+        "whether it was refunded."
+    ),
+}
+
+
+def _user_agent() -> str:
+    return (
+        f"bpcpay/{__version__} aiohttp/{aiohttp.__version__} "
+        f"{platform.python_implementation()}/{platform.python_version()}"
+    )
+
+
+def _check_max_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError("max_retries", f"must be an int >= 0, got {value!r}")
+    return value
+
+
+def _unknown_outcome_message(method: str, path: str, detail: str) -> str:
+    hint = next(
+        (text for prefix, text in _UNKNOWN_OUTCOME_HINT.items() if path.startswith(prefix)),
+        "Check the object's state with a GET before sending it again.",
+    )
+    return f"{detail}; the {method} may have reached the gateway, so its outcome is unknown. {hint}"
+
+
+class AsyncBpcPay:
+    """The asynchronous BPC Payment Gateway client.
+
+    Use it as an async context manager (or call :meth:`aclose`) so its connections are closed::
+
+        async with AsyncBpcPay(api_key="...") as client:
+            session = await client.sessions.create(
+                amount=10000, currency="EUR",
+                success_url="https://shop.example/success",
+                failure_url="https://shop.example/failure",
+            )
+
+    Args:
+        api_key: the ``X-Api-Key`` from the merchant's personal area. Never logged or shown.
+        base_url: the API root, ``https://dev.bpcbt.com/api2`` (BPC's public sandbox) by
+            default; production hosts are per bank. ``http://`` is refused except on loopback.
+        api_version: sent as ``X-Version``; the default is the version bpcpay is tested with.
+        timeout: per attempt; a :class:`~bpcpay.Timeout` (connect, read) or one number for both.
+            Every method also takes ``timeout=`` for a single call.
+        max_retries: retries after the first attempt, for GETs and for POSTs that provably
+            never reached the gateway (see the README's "Reliability").
+        session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and never
+            closes it. Without one, bpcpay opens a pooled session on first use.
+        pool_size: connections kept open to the gateway (ignored with ``session=``).
+
+    Raises:
+        InvalidArgumentError: an option is invalid (the message names it; never the key).
+    """
+
+    sessions: AsyncSessions
+    payments: AsyncPayments
+    refunds: AsyncRefunds
+    payment_methods: AsyncPaymentMethods
+    webhooks: Webhooks
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        session: aiohttp.ClientSession | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        self._api_key = check_api_key(api_key)
+        self._base_url = check_base_url(base_url)
+        self._api_version = check_api_version(api_version)
+        self._timeout = to_timeout(timeout)
+        self._max_retries = _check_max_retries(max_retries)
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidArgumentError("session", "must be an aiohttp.ClientSession or None")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise InvalidArgumentError("pool_size", f"must be an int >= 1, got {pool_size!r}")
+        self._transport = AsyncTransport(session=session, pool_size=pool_size)
+        self._closed = False
+        self._get_headers = static_headers(
+            api_key=self._api_key, api_version=self._api_version, user_agent=_user_agent()
+        )
+        self._post_headers = {**self._get_headers, "Content-Type": "application/json"}
+        # Injectable for tests (fake clocks); production uses the real ones.
+        self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        self._random: Callable[[], float] = random.random
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
+        self.sessions = AsyncSessions(self)
+        self.payments = AsyncPayments(self)
+        self.refunds = AsyncRefunds(self)
+        self.payment_methods = AsyncPaymentMethods(self)
+        self.webhooks = Webhooks()
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> AsyncBpcPay:
+        """A client configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
+        ``BPCPAY_API_VERSION`` (the last two optional).
+
+        Raises:
+            InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
+        """
+        return cls(**_options_from_env(), timeout=timeout, max_retries=max_retries,
+                   pool_size=pool_size)  # fmt: skip
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncBpcPay:
+        """A client that shares this one's connections but uses other defaults.
+
+        ``client.with_options(max_retries=0).sessions.retrieve(...)``; closing either closes the
+        shared connections.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        if not isinstance(timeout, NotGiven):
+            clone._timeout = to_timeout(timeout)
+        if not isinstance(max_retries, NotGiven):
+            clone._max_retries = _check_max_retries(max_retries)
+        clone._bind_resources()
+        return clone
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._base_url
+
+    @property
+    def api_version(self) -> str:
+        """The ``X-Version`` sent with every request."""
+        return self._api_version
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default per-attempt timeout."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """The default number of retries."""
+        return self._max_retries
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` was called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self._base_url!r} "
+            f"api_version={self._api_version!r}{' closed' if self._closed else ''}>"
+        )
+
+    async def __aenter__(self) -> AsyncBpcPay:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections bpcpay opened (never a session you passed in). Idempotent."""
+        self._closed = True
+        await self._transport.aclose()
+
+    @overload
+    async def request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json: JSON | NotGiven = NOT_GIVEN,
+        cast_to: type[T],
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json: JSON | NotGiven = NOT_GIVEN,
+        cast_to: None = None,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Any: ...
+
+    async def request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json: JSON | NotGiven = NOT_GIVEN,
+        cast_to: type[T] | None = None,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> T | Any:
+        """Call any endpoint of the API, for what bpcpay does not wrap yet.
+
+        Args:
+            method: ``"GET"``, ``"POST"``, ...
+            path: below the base URL, e.g. ``"/sessions/ps_..."``.
+            json: the request body.
+            cast_to: a model class (``bpcpay.models.Session`` ...) to parse the answer into;
+                None returns the decoded JSON.
+            timeout: this call's timeout.
+
+        Returns:
+            An instance of ``cast_to``, or the decoded JSON.
+
+        Raises:
+            APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
+        """
+        if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            raise InvalidArgumentError("method", f"must be an HTTP method, got {method!r}")
+        check_string("path", path, max_length=2048)
+        if cast_to is None:
+            return await self._request(method, path, json_body=json, cast_to=None, timeout=timeout)
+        return await self._request(method, path, json_body=json, cast_to=cast_to, timeout=timeout)
+
+    @overload
+    async def _request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json_body: JSON | NotGiven = ...,
+        cast_to: type[T],
+        timeout: TimeoutLike | NotGiven = ...,
+        merchant_reference_id: str | None = ...,
+    ) -> T: ...
+
+    @overload
+    async def _request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json_body: JSON | NotGiven = ...,
+        cast_to: None,
+        timeout: TimeoutLike | NotGiven = ...,
+        merchant_reference_id: str | None = ...,
+    ) -> Any: ...
+
+    async def _request(
+        self,
+        method: HTTPMethod,
+        path: str,
+        *,
+        json_body: JSON | NotGiven = NOT_GIVEN,
+        cast_to: type[T] | None,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        merchant_reference_id: str | None = None,
+    ) -> T | Any:
+        if self._closed:
+            raise ClientClosedError(f"this {type(self).__name__} is closed; create a new client")
+        attempt_timeout = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
+        request = build_request(
+            method,
+            path,
+            base_url=self._base_url,
+            headers=self._get_headers if isinstance(json_body, NotGiven) else self._post_headers,
+            json_body=json_body,
+            merchant_reference_id=merchant_reference_id,
+        )
+        debug = logger.isEnabledFor(logging.DEBUG)
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response: RawResponse = await self._transport.send(request, attempt_timeout)
+            except TransportFailure as failure:
+                if debug:
+                    logger.debug(
+                        "%s %s failed: %s (attempt %d, %.1f ms)",
+                        method, path, failure.detail, attempt + 1,
+                        (time.perf_counter() - started) * 1000,
+                    )  # fmt: skip
+                if not should_retry(
+                    method=method,
+                    attempt=attempt,
+                    max_retries=self._max_retries,
+                    failure=failure.failure,
+                ):
+                    raise self._connection_error(request, failure) from failure.__cause__
+                delay = backoff(attempt, rand=self._random)
+            else:
+                if debug:
+                    logger.debug(
+                        "%s %s -> %d request_id=%s (attempt %d, %.1f ms)",
+                        method, path, response.status,
+                        header(response.headers, "API-Request-Id"), attempt + 1,
+                        (time.perf_counter() - started) * 1000,
+                    )  # fmt: skip
+                status = response.status
+                if status < 400 or not should_retry(
+                    method=method, attempt=attempt, max_retries=self._max_retries, status=status
+                ):
+                    return decode_response(
+                        status=status,
+                        headers=response.headers,
+                        body=response.body,
+                        cast_to=cast_to,
+                        method=method,
+                        path=path,
+                        merchant_reference_id=merchant_reference_id,
+                    )
+                delay = backoff(
+                    attempt,
+                    retry_after=header(response.headers, RETRY_AFTER_HEADER),
+                    rand=self._random,
+                )
+            attempt += 1
+            if debug:
+                logger.debug("%s %s: retry %d in %.2f s", method, path, attempt, delay)
+            await self._sleep(delay)
+
+    def _connection_error(self, request: Request, failure: TransportFailure) -> APIConnectionError:
+        method, path = request.method, request.path
+        unknown = failure.failure is Failure.MAYBE_SENT and method != "GET"
+        message = (
+            _unknown_outcome_message(method, path, failure.detail) if unknown else failure.detail
+        )
+        if failure.timeout_phase is not None:
+            return APITimeoutError(
+                message,
+                method=method,
+                path=path,
+                phase=failure.timeout_phase,
+                merchant_reference_id=request.merchant_reference_id,
+            )
+        return APIConnectionError(
+            message,
+            method=method,
+            path=path,
+            request_sent=failure.failure is Failure.MAYBE_SENT,
+            merchant_reference_id=request.merchant_reference_id,
+        )
+
+
+def _options_from_env() -> dict[str, Any]:
+    api_key = os.environ.get(ENV_API_KEY, "")
+    if not api_key:
+        raise InvalidArgumentError(ENV_API_KEY, "is not set; export your API key")
+    options: dict[str, Any] = {"api_key": api_key}
+    if os.environ.get(ENV_BASE_URL):
+        options["base_url"] = os.environ[ENV_BASE_URL]
+    if os.environ.get(ENV_API_VERSION):
+        options["api_version"] = os.environ[ENV_API_VERSION]
+    return options

@@ -1,0 +1,37 @@
+"""``client.payment_methods``: stored payment methods [inferred endpoint]."""
+
+from __future__ import annotations
+
+from ..._core import _endpoints as ep
+from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
+from ...models import PaymentMethod
+from ._base import AsyncResource
+
+__all__ = ["AsyncPaymentMethods"]
+
+
+class AsyncPaymentMethods(AsyncResource):
+    """Stored payment methods (cards saved for later charges)."""
+
+    __slots__ = ()
+
+    async def retrieve(
+        self, payment_method_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+    ) -> PaymentMethod:
+        """Fetch a stored payment method.
+
+        Args:
+            payment_method_id: the payment method's id.
+            timeout: this call's timeout.
+
+        Returns:
+            The PaymentMethod (the card's brand and last four digits, never the number).
+
+        Raises:
+            InvalidArgumentError: ``payment_method_id`` is empty.
+            NotFoundError: no such payment method.
+        """
+        path = ep.PAYMENT_METHODS_RETRIEVE.render(payment_method_id=payment_method_id)
+        return await self._client._request(
+            ep.PAYMENT_METHODS_RETRIEVE.method, path, cast_to=PaymentMethod, timeout=timeout
+        )

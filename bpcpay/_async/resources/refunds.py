@@ -1,0 +1,81 @@
+"""``client.refunds``: give money back on a payment [inferred endpoints]."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..._core import _endpoints as ep
+from ..._core._requests import check_amount, check_metadata, check_string, compact, optional
+from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
+from ...models import Refund
+from ._base import AsyncResource
+
+__all__ = ["AsyncRefunds"]
+
+
+class AsyncRefunds(AsyncResource):
+    """Refunds: full or partial, never more than what is left on the payment."""
+
+    __slots__ = ()
+
+    async def create(
+        self,
+        *,
+        payment_id: str,
+        amount: int | NotGiven = NOT_GIVEN,
+        reason: str | NotGiven = NOT_GIVEN,
+        metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Refund:
+        """Refund all or part of a payment.
+
+        Args:
+            payment_id: the payment to refund.
+            amount: in minor units; what is left to refund by default.
+            reason: a free-text reason [inferred].
+            metadata: your own string key/values.
+            timeout: this call's timeout.
+
+        Returns:
+            The Refund.
+
+        Raises:
+            InvalidArgumentError: an argument is invalid; nothing was sent.
+            InvalidRequestError: more than what is left, or the payment is not refundable.
+            APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
+                payment (``amount_refunded``) first.
+        """
+        body = compact(
+            payment=check_string("payment_id", payment_id),
+            amount=optional(check_amount, "amount", amount),
+            reason=optional(check_string, "reason", reason),
+            metadata=optional(check_metadata, "metadata", metadata),
+        )
+        return await self._client._request(
+            ep.REFUNDS_CREATE.method,
+            ep.REFUNDS_CREATE.path,
+            json_body=body,
+            cast_to=Refund,
+            timeout=timeout,
+        )
+
+    async def retrieve(
+        self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+    ) -> Refund:
+        """Fetch a refund.
+
+        Args:
+            refund_id: the refund's id.
+            timeout: this call's timeout.
+
+        Returns:
+            The Refund as the gateway sees it now.
+
+        Raises:
+            InvalidArgumentError: ``refund_id`` is empty.
+            NotFoundError: no such refund.
+        """
+        path = ep.REFUNDS_RETRIEVE.render(refund_id=refund_id)
+        return await self._client._request(
+            ep.REFUNDS_RETRIEVE.method, path, cast_to=Refund, timeout=timeout
+        )

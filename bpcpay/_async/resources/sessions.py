@@ -1,0 +1,128 @@
+"""``client.sessions``: hosted payment sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from ..._core import _endpoints as ep
+from ..._core._requests import (
+    check_amount,
+    check_capture_method,
+    check_currency,
+    check_customer_details,
+    check_datetime,
+    check_metadata,
+    check_recurring_model,
+    check_string,
+    check_url,
+    compact,
+    optional,
+)
+from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
+from ...models import CustomerDetails, RecurringModel, Session
+from ._base import AsyncResource
+
+__all__ = ["AsyncSessions"]
+
+
+class AsyncSessions(AsyncResource):
+    """Create and retrieve hosted payment sessions."""
+
+    __slots__ = ()
+
+    async def create(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        success_url: str,
+        failure_url: str,
+        merchant_reference_id: str | NotGiven = NOT_GIVEN,
+        locale: str | NotGiven = NOT_GIVEN,
+        metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        customer_details: CustomerDetails | Mapping[str, str] | NotGiven = NOT_GIVEN,
+        capture_method: str | NotGiven = NOT_GIVEN,
+        expires_at: datetime | NotGiven = NOT_GIVEN,
+        category: str | NotGiven = NOT_GIVEN,
+        recurring_model: RecurringModel | Mapping[str, object] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Session:
+        """Create a session and get the ``payment_url`` to send the customer to.
+
+        Args:
+            amount: in minor units of ``currency`` (100.00 EUR is ``10000``); a positive int.
+            currency: ISO 4217 letters, e.g. ``"EUR"`` (lower case is accepted).
+            success_url: where the gateway sends the customer after paying
+                (``?sessionId=<id>`` is appended).
+            failure_url: where it sends the customer after a failure.
+            merchant_reference_id: your order id; echoed back, and kept on errors so you
+                can reconcile an unknown outcome.
+            locale: the payment page's language, e.g. ``"en"``.
+            metadata: your own string key/values, echoed back.
+            customer_details: e.g. ``{"email": ...}`` (field names [inferred]).
+            capture_method: ``"automatic"`` (default) or ``"manual"`` for a two-step payment.
+            expires_at: a timezone-aware deadline (the gateway's default is 20 minutes).
+            category: stored-card category: ``"unscheduled"``, ``"recurrent"``, ...
+            recurring_model: terms of a recurring series (nesting [inferred]).
+            timeout: this call's timeout.
+
+        Returns:
+            The new Session (``status == "open"``).
+
+        Raises:
+            InvalidArgumentError: an argument is invalid; nothing was sent.
+            APITimeoutError: no answer in time; a session may exist. It is safe to create
+                another: an unused one expires unpaid.
+            APIStatusError: the gateway refused (e.g. 412 for redirect URLs it rejects).
+        """
+        payment_data = compact(
+            captureMethod=capture_method
+            if isinstance(capture_method, NotGiven)
+            else check_capture_method("capture_method", capture_method)
+        )
+        body = compact(
+            amount=check_amount("amount", amount),
+            currency=check_currency("currency", currency),
+            successUrl=check_url("success_url", success_url),
+            failureUrl=check_url("failure_url", failure_url),
+            merchantReferenceId=optional(
+                check_string, "merchant_reference_id", merchant_reference_id
+            ),
+            locale=optional(check_string, "locale", locale),
+            metadata=optional(check_metadata, "metadata", metadata),
+            customerDetails=optional(check_customer_details, "customer_details", customer_details),
+            paymentData=payment_data or NOT_GIVEN,
+            expiresAt=optional(check_datetime, "expires_at", expires_at),
+            category=optional(check_string, "category", category),
+            recurringModel=optional(check_recurring_model, "recurring_model", recurring_model),
+        )
+        return await self._client._request(
+            ep.SESSIONS_CREATE.method,
+            ep.SESSIONS_CREATE.path,
+            json_body=body,
+            cast_to=Session,
+            timeout=timeout,
+            merchant_reference_id=body.get("merchantReferenceId"),
+        )
+
+    async def retrieve(
+        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+    ) -> Session:
+        """Fetch a session, e.g. on your success page to confirm it is paid.
+
+        Args:
+            session_id: ``ps_...``, as in the ``sessionId`` query parameter of the redirect.
+            timeout: this call's timeout.
+
+        Returns:
+            The Session as the gateway sees it now.
+
+        Raises:
+            InvalidArgumentError: ``session_id`` is empty.
+            NotFoundError: no such session.
+        """
+        path = ep.SESSIONS_RETRIEVE.render(session_id=session_id)
+        return await self._client._request(
+            ep.SESSIONS_RETRIEVE.method, path, cast_to=Session, timeout=timeout
+        )

@@ -1,0 +1,209 @@
+"""The one cattrs converter: camelCase on the wire, snake_case in Python, aware datetimes.
+
+Structure functions are generated once per class (cattrs compiles them on first use and caches
+them), never per call. Imports cattrs and bpcpay.models; no I/O library.
+
+Leniency rules, so that a new field or value from the gateway never breaks parsing:
+unknown keys are ignored (and stay reachable through ``obj.raw``); statuses and types are plain
+strings. Strictness where silence would be wrong: an amount must be a JSON integer (a float or a
+numeric string is an error, never rounded), and timestamps must parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ..models import (
+    APIObject,
+    Event,
+    EventData,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Session,
+)
+
+__all__ = [
+    "camel",
+    "converter",
+    "format_datetime",
+    "object_class_for_event",
+    "parse_datetime",
+    "structure_object",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    """``payment_status`` -> ``paymentStatus``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an ISO 8601 timestamp from the gateway; ``Z`` and ``+00:00`` both work.
+
+    A timestamp without an offset is taken as UTC, so the result is always timezone-aware.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            # Python 3.10's fromisoformat does not accept the Z suffix.
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+    else:
+        raise TypeError(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def format_datetime(value: datetime) -> str:
+    """Format a timestamp the way BPC's examples do: ``2024-03-28T08:26:37Z`` in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    value = value.astimezone(timezone.utc)
+    spec = "seconds" if value.microsecond == 0 else "milliseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a JSON integer, got {value!r}")
+    return value
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # merchantReferenceId comes as "4000" in BPC's example; a store may have sent a number.
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+_EVENT_OBJECTS: dict[str, type[APIObject]] = {
+    "session": Session,
+    "payment": Payment,
+    "refund": Refund,
+    # [inferred] BPC's PaymentMethod event names are unpublished; both spellings are accepted.
+    "paymentMethod": PaymentMethod,
+    "payment_method": PaymentMethod,
+}
+
+
+def object_class_for_event(event_type: str) -> type[APIObject] | None:
+    """The model of ``data.object`` for an event type, by its prefix; None when unknown."""
+    prefix, dot, _ = event_type.partition(".")
+    return _EVENT_OBJECTS.get(prefix) if dot else None
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False)
+    conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(str, _structure_str)
+
+    def is_model(cls: Any) -> bool:
+        return (
+            isinstance(cls, type)
+            and attrs.has(cls)
+            and cls.__module__.startswith("bpcpay.models")
+            and cls not in (Event, EventData)
+        )
+
+    def renames(cls: type[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            if field.name in ("raw", "request_id"):
+                out[field.name] = override(omit=True)
+            else:
+                out[field.name] = override(rename=camel(field.name))
+        return out
+
+    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        fn = make_dict_structure_fn(cls, conv, **renames(cls))
+        if not issubclass(cls, APIObject):
+            return fn
+
+        def structure_api_object(data: Any, _: Any) -> Any:
+            obj = fn(data, cls)
+            # Frozen class: the raw JSON is attached once, here, instead of through __init__,
+            # so that a future API field called "raw" can never collide with it.
+            object.__setattr__(obj, "raw", data)
+            return obj
+
+        return structure_api_object
+
+    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+        return make_dict_unstructure_fn(cls, conv, **renames(cls))
+
+    conv.register_structure_hook_factory(is_model, structure_factory)
+    conv.register_unstructure_hook_factory(is_model, unstructure_factory)
+
+    def structure_event(data: Any, _: Any) -> Event:
+        if not isinstance(data, Mapping):
+            raise TypeError("an event must be a JSON object")
+        event_type = data["type"]
+        if not isinstance(event_type, str) or not event_type:
+            raise TypeError("an event's type must be a non-empty string")
+        payload = data["data"]
+        if not isinstance(payload, Mapping) or not isinstance(payload.get("object"), Mapping):
+            raise TypeError("an event's data.object must be a JSON object")
+        created = data.get("created")
+        model = object_class_for_event(event_type)
+        obj: Any = payload["object"] if model is None else conv.structure(payload["object"], model)
+        event = Event(
+            type=event_type,
+            created=None if created is None else parse_datetime(created),
+            data=EventData(object=obj),
+        )
+        object.__setattr__(event, "raw", data)
+        return event
+
+    def unstructure_event(event: Event) -> dict[str, Any]:
+        obj = event.data.object
+        return {
+            "created": None if event.created is None else format_datetime(event.created),
+            "type": event.type,
+            "data": {"object": obj if isinstance(obj, Mapping) else conv.unstructure(obj)},
+        }
+
+    conv.register_structure_hook(Event, structure_event)
+    conv.register_unstructure_hook(Event, unstructure_event)
+    return conv
+
+
+#: The converter shared by the client, the webhook parser and the sandbox gateway.
+converter = _make_converter()
+
+
+def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) -> T:
+    """Build a model from decoded JSON, keeping ``data`` as ``raw`` and the request id.
+
+    Raises:
+        TypeError, ValueError, KeyError: the data does not fit the model (the callers turn this
+            into the right bpcpay error).
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    obj = converter.structure(data, cls)
+    if request_id is not None:
+        object.__setattr__(obj, "request_id", request_id)
+    return obj
+
+
+def unstructure(obj: Any) -> Any:
+    """A model as JSON-ready data with camelCase keys (used by the sandbox and request bodies)."""
+    return converter.unstructure(obj)

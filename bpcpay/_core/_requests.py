@@ -1,0 +1,305 @@
+"""Check arguments and build request values (method, URL, headers, body bytes).
+
+Everything a caller passes is checked here, before anything is sent; each problem raises
+:class:`~bpcpay.InvalidArgumentError` naming the argument. Secrets are never echoed back in
+an error message. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+
+from .._constants import API_KEY_HEADER, VERSION_HEADER
+from .._exceptions import InvalidArgumentError
+from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
+from ..models import CaptureMethod, CustomerDetails, PaymentCard, RecurringModel
+from ._converter import format_datetime, unstructure
+
+__all__ = [
+    "Request",
+    "build_request",
+    "check_amount",
+    "check_api_key",
+    "check_api_version",
+    "check_base_url",
+    "check_currency",
+    "check_url",
+    "encode_json",
+    "static_headers",
+]
+
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Visible ASCII only: a key with spaces or line breaks would corrupt the header block.
+_API_KEY = re.compile(r"[\x21-\x7e]+")
+#: Amounts above this are refused as typos (it is 10 trillion units of a 2-decimal currency).
+MAX_AMOUNT = 10**15
+_CAPTURE_METHODS = (CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Request:
+    """A request ready to send. ``path`` is below the base URL and is what errors and logs show."""
+
+    method: HTTPMethod
+    path: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
+    #: The caller's order id, kept so an unknown outcome can be reconciled.
+    merchant_reference_id: str | None = None
+
+
+# --- argument checks ---------------------------------------------------------------------------
+
+
+def check_amount(argument: str, value: object) -> int:
+    """A positive integer in minor units (``10000`` is 100.00). bool and float are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(
+            argument,
+            f"must be an int in minor units (100.00 EUR is 10000), got {type(value).__name__} "
+            f"{value!r}",
+        )
+    if value <= 0:
+        raise InvalidArgumentError(argument, f"must be positive, got {value}")
+    if value > MAX_AMOUNT:
+        raise InvalidArgumentError(argument, f"must be at most {MAX_AMOUNT}, got {value}")
+    return value
+
+
+def check_currency(argument: str, value: object) -> str:
+    """An ISO 4217 alphabetic code; lower case is accepted and sent upper case."""
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        raise InvalidArgumentError(
+            argument, f"must be a three-letter ISO 4217 code such as 'EUR', got {value!r}"
+        )
+    return value.upper()
+
+
+def check_url(argument: str, value: object) -> str:
+    """An absolute http(s) URL with a host."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host or value != value.strip():
+        raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+def check_string(argument: str, value: object, *, max_length: int = 1024) -> str:
+    """A non-empty string of at most ``max_length`` characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(argument, f"must be a non-empty string, got {value!r}")
+    if len(value) > max_length:
+        raise InvalidArgumentError(argument, f"must be at most {max_length} characters")
+    return value
+
+
+def check_metadata(argument: str, value: object) -> dict[str, str]:
+    """A flat map of string keys to string values."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"must be a mapping of str to str, got {value!r}")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidArgumentError(
+                argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
+            )
+        out[key] = item
+    return out
+
+
+def check_datetime(argument: str, value: object) -> str:
+    """A timezone-aware datetime, sent as UTC ISO 8601."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(argument, f"must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            argument, "must be timezone-aware (e.g. datetime.now(timezone.utc) + timedelta(...))"
+        )
+    return format_datetime(value)
+
+
+def check_capture_method(argument: str, value: object) -> str:
+    """``"automatic"`` (default at the gateway) or ``"manual"`` (two-step)."""
+    if value not in _CAPTURE_METHODS:
+        raise InvalidArgumentError(
+            argument, f"must be one of {', '.join(map(repr, _CAPTURE_METHODS))}, got {value!r}"
+        )
+    return str(value)
+
+
+def check_customer_details(argument: str, value: object) -> dict[str, str]:
+    """CustomerDetails or a mapping of its fields (``email``, ``phone``, ``name``)."""
+    if isinstance(value, CustomerDetails):
+        data = {k: v for k, v in unstructure(value).items() if v is not None}
+    elif isinstance(value, Mapping):
+        data = dict(value)
+    else:
+        raise InvalidArgumentError(
+            argument, f"must be a CustomerDetails or a mapping, got {type(value).__name__}"
+        )
+    return check_metadata(argument, data)
+
+
+def check_recurring_model(argument: str, value: object) -> dict[str, Any]:
+    """RecurringModel or a JSON mapping of it."""
+    if isinstance(value, RecurringModel):
+        return {k: v for k, v in unstructure(value).items() if v is not None}
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return dict(value)
+    raise InvalidArgumentError(
+        argument, f"must be a RecurringModel or a mapping, got {type(value).__name__}"
+    )
+
+
+def check_api_key(value: object) -> str:
+    """A non-empty header-safe string. The message never repeats the value."""
+    if not isinstance(value, str) or not _API_KEY.fullmatch(value):
+        raise InvalidArgumentError(
+            "api_key",
+            "must be a non-empty string of visible ASCII characters (pass api_key=... or set "
+            "BPCPAY_API_KEY)",
+        )
+    return value
+
+
+def check_api_version(value: object) -> str:
+    """A ``YYYY-MM-DD`` version string."""
+    if not isinstance(value, str) or not _API_VERSION.fullmatch(value):
+        raise InvalidArgumentError("api_version", f"must look like '2023-11-15', got {value!r}")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object) -> str:
+    """An absolute URL; ``http://`` only for loopback hosts (keys must not cross a network bare).
+
+    Returns the URL without a trailing slash.
+    """
+    url = check_url("base_url", value)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError("base_url", f"must not have a query or fragment, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise InvalidArgumentError(
+            "base_url",
+            f"plain http:// is allowed only for loopback hosts (127.0.0.1, ::1, localhost); "
+            f"use https:// for {parts.hostname!r}",
+        )
+    return url.rstrip("/")
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def encode_json(body: JSON) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def static_headers(*, api_key: str, api_version: str, user_agent: str) -> dict[str, str]:
+    """The headers every request carries; built once per client, not per request."""
+    return {
+        API_KEY_HEADER: api_key,
+        VERSION_HEADER: api_version,
+        "User-Agent": user_agent,
+        "Accept": "application/json",
+    }
+
+
+def build_request(
+    method: HTTPMethod,
+    path: str,
+    *,
+    base_url: str,
+    headers: Mapping[str, str],
+    json_body: JSON | NotGiven = NOT_GIVEN,
+    merchant_reference_id: str | None = None,
+) -> Request:
+    """Assemble a request. ``headers`` must already hold the static headers (and Content-Type
+    when there is a body); they are used as given, not copied."""
+    if not path.startswith("/"):
+        raise InvalidArgumentError("path", f"must start with '/', got {path!r}")
+    body = None if isinstance(json_body, NotGiven) else encode_json(json_body)
+    return Request(
+        method=method,
+        path=path,
+        url=base_url + path,
+        headers=headers,
+        body=body,
+        merchant_reference_id=merchant_reference_id,
+    )
+
+
+def compact(**fields: Any) -> dict[str, Any]:
+    """A JSON object of the given camelCase fields, leaving out those NOT_GIVEN."""
+    return {k: v for k, v in fields.items() if not isinstance(v, NotGiven)}
+
+
+def optional(
+    check: Callable[[str, Any], R], argument: str, value: object | NotGiven
+) -> R | NotGiven:
+    """Run ``check`` unless the argument was not given."""
+    return value if isinstance(value, NotGiven) else check(argument, value)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def check_card(argument: str, value: object) -> dict[str, Any]:
+    """A PaymentCard, as the wire's ``card`` object [inferred field names].
+
+    Messages name the field but never contain the number or the CVC.
+    """
+    if not isinstance(value, PaymentCard):
+        raise InvalidArgumentError(argument, f"must be a PaymentCard, got {type(value).__name__}")
+    number = value.number.replace(" ", "") if isinstance(value.number, str) else ""
+    if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19 and _luhn_ok(number)):
+        raise InvalidArgumentError(
+            f"{argument}.number", "must be 12 to 19 digits with a valid check digit"
+        )
+    month, year = value.exp_month, value.exp_year
+    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+        raise InvalidArgumentError(f"{argument}.exp_month", f"must be an int 1-12, got {month!r}")
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise InvalidArgumentError(
+            f"{argument}.exp_year", f"must be a four-digit year, got {year!r}"
+        )
+    cvc = value.cvc
+    if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
+        raise InvalidArgumentError(f"{argument}.cvc", "must be 3 or 4 digits")
+    card: dict[str, Any] = {"number": number, "expMonth": month, "expYear": year, "cvc": cvc}
+    if value.holder is not None:
+        card["holder"] = check_string(f"{argument}.holder", value.holder, max_length=200)
+    return card

@@ -1,0 +1,85 @@
+"""Small shared types: the NOT_GIVEN sentinel, JSON aliases and the Timeout value.
+
+Imports only ``_constants`` and ``_exceptions`` from bpcpay; no I/O libraries.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal, TypeAlias
+
+import attrs
+
+from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from ._exceptions import InvalidArgumentError
+
+JSONScalar: TypeAlias = str | int | float | bool | None
+JSON: TypeAlias = JSONScalar | Mapping[str, "JSON"] | Sequence["JSON"]
+JSONObject: TypeAlias = Mapping[str, JSON]
+HTTPMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class NotGiven(enum.Enum):
+    """The type of :data:`NOT_GIVEN`: "the caller did not pass this argument".
+
+    It exists so that ``None`` can keep a meaning of its own (or be refused) instead of silently
+    standing for "use the default".
+    """
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+@attrs.frozen
+class Timeout:
+    """How long one attempt of a request may take, in seconds.
+
+    Attributes:
+        connect: time to open the TCP (and TLS) connection. A request whose connection was never
+            made provably did not reach the gateway, so even a POST may be retried.
+        read: longest wait for the next bytes of the answer once the request is sent. When it
+            fires on a POST, the outcome is unknown.
+    """
+
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    read: float = DEFAULT_READ_TIMEOUT
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise InvalidArgumentError(
+                    f"timeout.{name}", f"must be a positive number of seconds, got {value!r}"
+                )
+
+    @property
+    def total(self) -> float:
+        """The longest one attempt can take: connect plus read."""
+        return self.connect + self.read
+
+
+#: The default per-attempt timeout: 5 s to connect, 20 s to read.
+DEFAULT_TIMEOUT: Final = Timeout()
+
+#: What a caller may pass as ``timeout``: a Timeout, or one number used for both phases.
+TimeoutLike: TypeAlias = Timeout | float | int
+
+
+def to_timeout(value: TimeoutLike, *, argument: str = "timeout") -> Timeout:
+    """Normalise a ``timeout`` argument; ``None`` is refused (it would mean "wait forever")."""
+    if isinstance(value, Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(
+            argument, f"must be a Timeout or a positive number of seconds, got {value!r}"
+        )
+    return Timeout(connect=float(value), read=float(value))
