@@ -26,6 +26,7 @@ from .._constants import (
     ENV_API_VERSION,
     ENV_BASE_URL,
     LOGGER_NAME,
+    MAX_RETRY_AFTER,
     RETRY_AFTER_HEADER,
 )
 from .._core._requests import (
@@ -345,7 +346,7 @@ class AsyncBpcPay:
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         merchant_reference_id: str | None = None,
     ) -> T | Any:
-        if self._closed:
+        if self._closed or self._transport.closed:
             raise ClientClosedError(f"this {type(self).__name__} is closed; create a new client")
         attempt_timeout = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
         request = build_request(
@@ -407,6 +408,25 @@ class AsyncBpcPay:
             if debug:
                 logger.debug("%s %s: retry %d in %.2f s", method, path, attempt, delay)
             await self._sleep(delay)
+
+    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
+        """An upper bound on how long one call can take with every retry and backoff.
+
+        The sync client waits this long (plus a margin) before giving up on the loop thread,
+        so that the transport's own timeouts always fire first.
+        """
+        attempt = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
+        attempts = self._max_retries + 1
+        return attempts * attempt.total + self._max_retries * MAX_RETRY_AFTER
+
+    def _fresh_copy(self) -> AsyncBpcPay:
+        """The same client with a new, unopened transport (for a process created by fork)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._transport = AsyncTransport(session=None, pool_size=self._transport.pool_size)
+        clone._closed = False
+        clone._bind_resources()
+        return clone
 
     def _connection_error(self, request: Request, failure: TransportFailure) -> APIConnectionError:
         method, path = request.method, request.path

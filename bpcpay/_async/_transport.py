@@ -15,6 +15,7 @@ import attrs
 
 from .._core._requests import Request
 from .._core._retry import Failure
+from .._exceptions import ClientClosedError
 from .._types import Timeout
 
 __all__ = ["AsyncTransport", "RawResponse", "TransportFailure"]
@@ -53,11 +54,22 @@ class AsyncTransport:
         self._owned = session is None
         self._pool_size = pool_size
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._closed = False
 
     @property
     def owns_session(self) -> bool:
         """True when bpcpay created the session and will close it."""
         return self._owned
+
+    @property
+    def closed(self) -> bool:
+        """True once aclose() was called (by this client or one sharing the transport)."""
+        return self._closed
+
+    @property
+    def pool_size(self) -> int:
+        """The connector limit of an owned session."""
+        return self._pool_size
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -97,6 +109,10 @@ class AsyncTransport:
             asyncio.CancelledError: propagated untouched; aiohttp aborts the connection.
         """
         session = self._client_session()
+        if session.closed:
+            # aiohttp would raise a bare RuntimeError; this happens when a with_options() twin
+            # closed the shared session, or the caller closed the session they lent us.
+            raise ClientClosedError("the aiohttp session of this client is closed")
         try:
             async with session.request(
                 request.method,
@@ -130,6 +146,7 @@ class AsyncTransport:
 
     async def aclose(self) -> None:
         """Close the session if bpcpay owns it; a borrowed session is left open."""
+        self._closed = True
         session = self._session
         if self._owned and session is not None and not session.closed:
             await session.close()

@@ -1,0 +1,401 @@
+"""The generated sync client and the bridge under it (bpcpay._sync, bpcpay._bridge)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import bpcpay
+from bpcpay import _bridge
+from bpcpay._async.resources.payment_methods import AsyncPaymentMethods
+from bpcpay._async.resources.payments import AsyncPayments
+from bpcpay._async.resources.refunds import AsyncRefunds
+from bpcpay._async.resources.sessions import AsyncSessions
+from bpcpay._sync import PaymentMethods, Payments, Refunds, Sessions
+
+from _fake_gateway import FakeGateway, gateway_in_thread
+
+API_KEY = "test_key_not_real"
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[FakeGateway]:
+    with gateway_in_thread() as gw:
+        yield gw
+
+
+@pytest.fixture
+def client(gateway: FakeGateway) -> Iterator[bpcpay.BpcPay]:
+    gateway.requests.clear()
+    gateway.delay = 0.0
+    with bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url) as c:
+        yield c
+
+
+SESSION_ARGS = {
+    "amount": 10000,
+    "currency": "eur",
+    "success_url": "https://shop.example/success",
+    "failure_url": "https://shop.example/failure",
+}
+
+
+def test_every_call_returns_models(client: bpcpay.BpcPay, gateway: FakeGateway) -> None:
+    card = bpcpay.PaymentCard(number="4111111111111111", exp_month=12, exp_year=2030, cvc="123")
+    results = [
+        client.sessions.create(**SESSION_ARGS, merchant_reference_id="order-1"),
+        client.sessions.retrieve("ps_abc"),
+        client.payments.create(amount=500, currency="EUR", card=card),
+        client.payments.retrieve("pay_test"),
+        client.payments.capture("pay_test", amount=100),
+        client.payments.cancel("pay_test"),
+        client.refunds.create(payment_id="pay_test", amount=500),
+        client.refunds.retrieve("re_test"),
+        client.payment_methods.retrieve("pm_test"),
+        client.request("GET", "/sessions/ps_raw", cast_to=bpcpay.Session),
+    ]
+    expected = [
+        bpcpay.Session, bpcpay.Session, bpcpay.Payment, bpcpay.Payment, bpcpay.Payment,
+        bpcpay.Payment, bpcpay.Refund, bpcpay.Refund, bpcpay.PaymentMethod, bpcpay.Session,
+    ]  # fmt: skip
+    assert [type(r) for r in results] == expected
+    assert all(r.request_id and r.request_id.startswith("req_") for r in results)
+    assert results[1].id == "ps_abc"
+    assert results[5].status == "canceled"
+    sent = [(m, p) for m, p, _, _ in gateway.requests]
+    assert sent == [
+        ("POST", "/api2/sessions"),
+        ("GET", "/api2/sessions/ps_abc"),
+        ("POST", "/api2/payments"),
+        ("GET", "/api2/payments/pay_test"),
+        ("POST", "/api2/payments/pay_test/capture"),
+        ("POST", "/api2/payments/pay_test/cancel"),
+        ("POST", "/api2/refunds"),
+        ("GET", "/api2/refunds/re_test"),
+        ("GET", "/api2/payment-methods/pm_test"),
+        ("GET", "/api2/sessions/ps_raw"),
+    ]
+    body = json.loads(gateway.requests[0][3])
+    assert body["currency"] == "EUR"
+    assert body["merchantReferenceId"] == "order-1"
+    headers = gateway.requests[0][2]
+    assert headers["X-Api-Key"] == API_KEY
+    assert headers["X-Version"] == bpcpay.DEFAULT_API_VERSION
+    assert headers["User-Agent"].startswith(f"bpcpay/{bpcpay.__version__} ")
+    raw = client.request("GET", "/sessions/ps_json")
+    assert raw["id"] == "ps_json"
+
+
+def test_invalid_arguments_are_refused_before_sending(
+    client: bpcpay.BpcPay, gateway: FakeGateway
+) -> None:
+    with pytest.raises(bpcpay.InvalidArgumentError) as info:
+        client.sessions.create(**{**SESSION_ARGS, "amount": 1.5})
+    assert info.value.argument == "amount"
+    with pytest.raises(bpcpay.InvalidArgumentError) as info:
+        client.payments.retrieve("")
+    assert info.value.argument == "payment_id"
+    assert gateway.requests == []
+
+
+def test_sixteen_threads_share_one_client(client: bpcpay.BpcPay, gateway: FakeGateway) -> None:
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(16)
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            for _ in range(20):
+                session = client.sessions.create(**SESSION_ARGS)
+                with lock:
+                    ids.append(session.id)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(ids) == 320
+    assert len(set(ids)) == 320
+    assert len(gateway.requests) == 320
+
+
+def test_sync_call_inside_a_running_loop_names_the_async_client(
+    client: bpcpay.BpcPay, gateway: FakeGateway
+) -> None:
+    async def inside() -> None:
+        client.sessions.retrieve("ps_1")
+
+    with pytest.raises(bpcpay.SyncClientInAsyncContextError, match="AsyncBpcPay"):
+        asyncio.run(inside())
+    assert gateway.requests == []
+
+
+def test_close_is_idempotent_and_later_calls_fail_clearly(gateway: FakeGateway) -> None:
+    c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
+    c.sessions.retrieve("ps_1")
+    c.close()
+    c.close()
+    assert c.closed
+    assert "closed" in repr(c)
+    with pytest.raises(bpcpay.ClientClosedError, match="closed"):
+        c.sessions.retrieve("ps_1")
+
+
+def test_close_before_any_call(gateway: FakeGateway) -> None:
+    c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
+    c.close()
+    with pytest.raises(bpcpay.ClientClosedError):
+        c.payments.retrieve("pay_1")
+
+
+def test_with_options_shares_connections_and_lifecycle(
+    client: bpcpay.BpcPay, gateway: FakeGateway
+) -> None:
+    derived = client.with_options(max_retries=0, timeout=3)
+    assert derived.max_retries == 0
+    assert derived.timeout == bpcpay.Timeout(connect=3, read=3)
+    assert client.max_retries == bpcpay._constants.DEFAULT_MAX_RETRIES
+    assert derived.sessions.retrieve("ps_d").id == "ps_d"
+    del derived  # garbage collection of a derived client must not close the shared session
+    import gc
+
+    gc.collect()
+    assert client.sessions.retrieve("ps_after").id == "ps_after"
+
+
+def test_context_variables_flow_into_the_call(client: bpcpay.BpcPay) -> None:
+    seen: list[str | None] = []
+    var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
+    original = client._runner.impl._transport.send
+
+    async def spy(request, timeout):  # type: ignore[no-untyped-def]
+        seen.append(var.get())
+        return await original(request, timeout)
+
+    client._runner.impl._transport.send = spy  # type: ignore[method-assign]
+    token = var.set("trace-42")
+    try:
+        client.sessions.retrieve("ps_ctx")
+    finally:
+        var.reset(token)
+    assert seen == ["trace-42"]
+
+
+def test_errors_cross_the_bridge_with_their_class(client: bpcpay.BpcPay) -> None:
+    with pytest.raises(bpcpay.NotFoundError) as info:
+        client.request("GET", "/nothing-here")
+    assert info.value.status_code == 404
+    assert info.value.request_id is not None
+    assert info.value.request_id in str(info.value)
+
+
+def test_from_env(gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BPCPAY_API_KEY", API_KEY)
+    monkeypatch.setenv("BPCPAY_BASE_URL", gateway.base_url)
+    monkeypatch.setenv("BPCPAY_API_VERSION", "2023-10-31")
+    with bpcpay.BpcPay.from_env(max_retries=1) as c:
+        assert c.base_url == gateway.base_url
+        assert c.api_version == "2023-10-31"
+        assert c.max_retries == 1
+        assert c.sessions.retrieve("ps_env").id == "ps_env"
+
+
+def test_an_unclosed_client_warns_when_collected(gateway: FakeGateway) -> None:
+    c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
+    c.sessions.retrieve("ps_1")
+    runner = c._runner
+    with pytest.warns(ResourceWarning, match="unclosed BpcPay"):
+        c.__del__()
+    # The finalizer still closes the session, so nothing else is left behind.
+    runner.finalize()
+    assert runner.closed
+    c._finalizer.detach()  # type: ignore[union-attr]
+
+
+def test_close_waits_for_calls_in_flight_then_refuses(gateway: FakeGateway) -> None:
+    gateway.delay = 0.2
+    c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
+    results: list[object] = []
+    started = threading.Event()
+
+    def call() -> None:
+        started.set()
+        try:
+            results.append(c.sessions.retrieve("ps_slow").id)
+        except bpcpay.BpcPayError as exc:
+            results.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    started.wait()
+    while not c._runner._in_flight:
+        pass
+    c.close()
+    t.join(10)
+    assert results == ["ps_slow"]
+
+
+def test_close_cancels_calls_that_outlive_the_grace_period(gateway: FakeGateway) -> None:
+    gateway.delay = 2.0
+    c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
+    results: list[object] = []
+
+    def call() -> None:
+        try:
+            results.append(c.sessions.retrieve("ps_slow"))
+        except bpcpay.BpcPayError as exc:
+            results.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    while not c._runner._in_flight:
+        pass
+    c._runner.close(grace=0.05)
+    t.join(10)
+    assert not t.is_alive()
+    assert len(results) == 1
+    assert isinstance(results[0], bpcpay.ClientClosedError)
+    assert "outcome is unknown" in str(results[0])
+
+
+def test_one_loop_thread_serves_every_client(gateway: FakeGateway) -> None:
+    with (
+        bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url) as a,
+        bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url) as b,
+    ):
+        a.sessions.retrieve("ps_a")
+        b.sessions.retrieve("ps_b")
+        loop_threads = [t for t in threading.enumerate() if t.name == "bpcpay-loop"]
+        assert len(loop_threads) == 1
+        assert a._runner.impl._transport.session is not b._runner.impl._transport.session
+
+
+# --- signatures: the generated classes mirror the async ones --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("async_cls", "sync_cls"),
+    [
+        (AsyncSessions, Sessions),
+        (AsyncPayments, Payments),
+        (AsyncRefunds, Refunds),
+        (AsyncPaymentMethods, PaymentMethods),
+        (bpcpay.AsyncBpcPay, bpcpay.BpcPay),
+    ],
+)
+def test_sync_methods_mirror_async_signatures(async_cls: type, sync_cls: type) -> None:
+    skipped = {"aclose", "closed"}
+    members = {
+        n: v for n, v in vars(async_cls).items() if not n.startswith("_") and n not in skipped
+    }
+    assert members, async_cls
+    for name, member in members.items():
+        if isinstance(member, property):
+            assert isinstance(vars(sync_cls)[name], property), name
+            assert vars(sync_cls)[name].__doc__ == member.__doc__
+            continue
+        a, s = getattr(async_cls, name), getattr(sync_cls, name)
+        signature_a, signature_s = inspect.signature(a), inspect.signature(s)
+        renamed = str(signature_a).replace("AsyncBpcPay", "BpcPay")
+        assert renamed == str(signature_s), name
+        assert not inspect.iscoroutinefunction(s), name
+    if async_cls is bpcpay.AsyncBpcPay:
+        init_a = inspect.signature(async_cls.__init__).parameters
+        init_s = inspect.signature(sync_cls.__init__).parameters
+        assert [p for p in init_a if p != "session"] == list(init_s)
+        assert all(init_a[p] == init_s[p] for p in init_s)
+
+
+def test_method_docstrings_are_copied() -> None:
+    assert Sessions.create.__doc__ == AsyncSessions.create.__doc__
+    assert Payments.capture.__doc__ == AsyncPayments.capture.__doc__
+    assert bpcpay.BpcPay.__doc__ is not None
+    assert "AsyncBpcPay" not in bpcpay.BpcPay.__doc__
+
+
+# --- process life: fork and exit, in subprocesses with timeouts -----------------------------
+
+
+def _run_script(body: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    script = textwrap.dedent(
+        """
+        import os, sys, warnings
+        sys.path.insert(0, {tests!r})
+        from _fake_gateway import gateway_in_thread
+        import bpcpay
+        """
+    ).format(tests=str(TESTS)) + textwrap.dedent(body)
+    return subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_forked_child_can_use_a_client_created_before_fork() -> None:
+    result = _run_script(
+        """
+        with gateway_in_thread() as gw:
+            c = bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url)
+            assert c.sessions.retrieve("ps_parent").id == "ps_parent"
+            pid = os.fork()
+            if pid == 0:
+                import signal
+                signal.alarm(20)  # a hang fails the test instead of blocking it
+                ok = c.sessions.retrieve("ps_child").id == "ps_child"
+                ok = ok and c.sessions.retrieve("ps_child2").id == "ps_child2"
+                c.close()
+                os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+            assert c.sessions.retrieve("ps_parent_again").id == "ps_parent_again"
+            c.close()
+        print("fork ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fork ok" in result.stdout
+    assert result.stderr == ""
+
+
+def test_interpreter_exits_promptly_with_a_client_left_open() -> None:
+    result = _run_script(
+        """
+        from _fake_gateway import start_gateway_thread
+        gw, _ = start_gateway_thread()  # left running, like the client
+        c = bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url)
+        assert c.sessions.retrieve("ps_1").id == "ps_1"
+        c2 = bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url)
+        print("leaving without close")
+        """,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "leaving without close" in result.stdout
+    # No "Unclosed client session", no ResourceWarning, no traceback at exit.
+    assert result.stderr == ""
+
+
+def test_bridge_loop_thread_is_shared_and_restarts_after_fork_reset() -> None:
+    first = _bridge.loop_thread()
+    assert _bridge.loop_thread() is first
+    assert first.alive
