@@ -2,10 +2,14 @@
 
 ``AsyncBpcPay`` for asyncio code, ``BpcPay`` for synchronous code, ``bpcpay.webhooks`` to
 verify deliveries, ``bpcpay.models`` for the API's objects.
+
+The two clients are imported on first access (PEP 562), so that ``import bpcpay.webhooks`` in
+a webhook receiver or a worker stays free of aiohttp and anyio.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import models, webhooks
-from ._async._client import AsyncBpcPay
 from ._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 from ._exceptions import (
     APIConnectionError,
@@ -26,7 +30,6 @@ from ._exceptions import (
     SignatureVerificationError,
     SyncClientInAsyncContextError,
 )
-from ._sync._client import BpcPay
 from ._types import NOT_GIVEN, NotGiven, Timeout
 from ._version import __version__
 from .models import (
@@ -87,3 +90,23 @@ __all__ = [
     "models",
     "webhooks",
 ]
+
+if TYPE_CHECKING:
+    from ._async._client import AsyncBpcPay
+    from ._sync._client import BpcPay
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncBpcPay":
+        from ._async._client import AsyncBpcPay
+
+        return AsyncBpcPay
+    if name == "BpcPay":
+        from ._sync._client import BpcPay
+
+        return BpcPay
+    raise AttributeError(f"module 'bpcpay' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
