@@ -30,7 +30,7 @@ from ._exceptions import (
     SignatureVerificationError,
     SyncClientInAsyncContextError,
 )
-from ._types import NOT_GIVEN, NotGiven, Timeout
+from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
 from ._version import __version__
 from .models import (
     CaptureMethod,
@@ -80,6 +80,7 @@ __all__ = [
     "RateLimitError",
     "Refund",
     "RefundStatus",
+    "RequestAttempt",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",

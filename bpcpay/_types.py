@@ -83,3 +83,28 @@ def to_timeout(value: TimeoutLike, *, argument: str = "timeout") -> Timeout:
             argument, f"must be a Timeout or a positive number of seconds, got {value!r}"
         )
     return Timeout(connect=float(value), read=float(value))
+
+
+@attrs.frozen(kw_only=True)
+class RequestAttempt:
+    """What the ``on_attempt`` hook receives after every attempt of every request.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path below the base URL.
+        attempt: 1 for the first try, 2 for the first retry, ...
+        status: the HTTP status, or None when no answer arrived.
+        request_id: the answer's ``API-Request-Id``, if any.
+        elapsed: seconds this attempt took.
+        error: a short description when no answer arrived (never contains secrets).
+        retry_in: seconds until the next attempt, or None when this was the last one.
+    """
+
+    method: str
+    path: str
+    attempt: int
+    status: int | None
+    request_id: str | None
+    elapsed: float
+    error: str | None = None
+    retry_in: float | None = None

@@ -44,6 +44,8 @@ class FakeGateway:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.delay = 0.0
+        #: Statuses to answer the next requests with (with Retry-After: 0), before normal ones.
+        self.fail_next: list[int] = []
         self._ids = itertools.count(1)
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,6 +64,12 @@ class FakeGateway:
         tail = request.match_info["tail"]
         number = next(self._ids)
         headers = {"API-Request-Id": f"req_{number}", "X-Version": "2023-11-15"}
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            headers["Retry-After"] = "0"
+            return web.json_response(
+                {"error": {"message": "try again"}}, status=status, headers=headers
+            )
         obj: dict[str, Any]
         if tail.startswith("sessions"):
             obj = {**SESSION, "id": f"ps_{number}" if request.method == "POST" else tail[9:]}

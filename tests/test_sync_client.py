@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _fake_gateway import FakeGateway, gateway_in_thread
 
 import bpcpay
 from bpcpay import _bridge
@@ -22,8 +23,6 @@ from bpcpay._async.resources.payments import AsyncPayments
 from bpcpay._async.resources.refunds import AsyncRefunds
 from bpcpay._async.resources.sessions import AsyncSessions
 from bpcpay._sync import PaymentMethods, Payments, Refunds, Sessions
-
-from _fake_gateway import FakeGateway, gateway_in_thread
 
 API_KEY = "test_key_not_real"
 TESTS = Path(__file__).resolve().parent

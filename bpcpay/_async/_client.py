@@ -27,6 +27,7 @@ from .._constants import (
     ENV_BASE_URL,
     LOGGER_NAME,
     MAX_RETRY_AFTER,
+    REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
 from .._core._requests import (
@@ -52,6 +53,7 @@ from .._types import (
     NOT_GIVEN,
     HTTPMethod,
     NotGiven,
+    RequestAttempt,
     Timeout,
     TimeoutLike,
     to_timeout,
@@ -130,6 +132,10 @@ class AsyncBpcPay:
         session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and never
             closes it. Without one, bpcpay opens a pooled session on first use.
         pool_size: connections kept open to the gateway (ignored with ``session=``).
+        on_attempt: called after every attempt with a :class:`~bpcpay.RequestAttempt`
+            (method, path, status, request id, attempt number, elapsed time, retry delay), to
+            time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
+            its loop thread), must be quick, and an exception in it is logged, never raised.
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -151,6 +157,7 @@ class AsyncBpcPay:
         max_retries: int = DEFAULT_MAX_RETRIES,
         session: aiohttp.ClientSession | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
+        on_attempt: Callable[[RequestAttempt], object] | None = None,
     ) -> None:
         self._api_key = check_api_key(api_key)
         self._base_url = check_base_url(base_url)
@@ -161,6 +168,9 @@ class AsyncBpcPay:
             raise InvalidArgumentError("session", "must be an aiohttp.ClientSession or None")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidArgumentError("pool_size", f"must be an int >= 1, got {pool_size!r}")
+        if on_attempt is not None and not callable(on_attempt):
+            raise InvalidArgumentError("on_attempt", "must be a callable or None")
+        self._on_attempt = on_attempt
         self._transport = AsyncTransport(session=session, pool_size=pool_size)
         self._closed = False
         self._get_headers = static_headers(
@@ -364,32 +374,43 @@ class AsyncBpcPay:
             try:
                 response: RawResponse = await self._transport.send(request, attempt_timeout)
             except TransportFailure as failure:
-                if debug:
-                    logger.debug(
-                        "%s %s failed: %s (attempt %d, %.1f ms)",
-                        method, path, failure.detail, attempt + 1,
-                        (time.perf_counter() - started) * 1000,
-                    )  # fmt: skip
-                if not should_retry(
+                retry = should_retry(
                     method=method,
                     attempt=attempt,
                     max_retries=self._max_retries,
                     failure=failure.failure,
-                ):
+                )
+                delay = backoff(attempt, rand=self._random) if retry else None
+                self._report(
+                    request, attempt, started, None, None, failure.detail, delay, debug=debug
+                )
+                if delay is None:
                     raise self._connection_error(request, failure) from failure.__cause__
-                delay = backoff(attempt, rand=self._random)
             else:
-                if debug:
-                    logger.debug(
-                        "%s %s -> %d request_id=%s (attempt %d, %.1f ms)",
-                        method, path, response.status,
-                        header(response.headers, "API-Request-Id"), attempt + 1,
-                        (time.perf_counter() - started) * 1000,
-                    )  # fmt: skip
                 status = response.status
-                if status < 400 or not should_retry(
+                retry = status >= 400 and should_retry(
                     method=method, attempt=attempt, max_retries=self._max_retries, status=status
-                ):
+                )
+                delay = (
+                    backoff(
+                        attempt,
+                        retry_after=header(response.headers, RETRY_AFTER_HEADER),
+                        rand=self._random,
+                    )
+                    if retry
+                    else None
+                )
+                self._report(
+                    request,
+                    attempt,
+                    started,
+                    status,
+                    header(response.headers, REQUEST_ID_HEADER),
+                    None,
+                    delay,
+                    debug=debug,
+                )
+                if delay is None:
                     return decode_response(
                         status=status,
                         headers=response.headers,
@@ -399,15 +420,49 @@ class AsyncBpcPay:
                         path=path,
                         merchant_reference_id=merchant_reference_id,
                     )
-                delay = backoff(
-                    attempt,
-                    retry_after=header(response.headers, RETRY_AFTER_HEADER),
-                    rand=self._random,
-                )
             attempt += 1
-            if debug:
-                logger.debug("%s %s: retry %d in %.2f s", method, path, attempt, delay)
             await self._sleep(delay)
+
+    def _report(
+        self,
+        request: Request,
+        attempt: int,
+        started: float,
+        status: int | None,
+        request_id: str | None,
+        error: str | None,
+        retry_in: float | None,
+        *,
+        debug: bool,
+    ) -> None:
+        """Log one attempt at DEBUG and hand it to the on_attempt hook."""
+        if not debug and self._on_attempt is None:
+            return
+        elapsed = time.perf_counter() - started
+        if debug:
+            outcome = (
+                f"-> {status} request_id={request_id}" if error is None else f"failed: {error}"
+            )
+            retry = f"; retry in {retry_in:.2f} s" if retry_in is not None else ""
+            logger.debug(
+                "%s %s %s (attempt %d, %.1f ms)%s",
+                request.method, request.path, outcome, attempt + 1, elapsed * 1000, retry,
+            )  # fmt: skip
+        if self._on_attempt is not None:
+            info = RequestAttempt(
+                method=request.method,
+                path=request.path,
+                attempt=attempt + 1,
+                status=status,
+                request_id=request_id,
+                elapsed=elapsed,
+                error=error,
+                retry_in=retry_in,
+            )
+            try:
+                self._on_attempt(info)
+            except Exception:
+                logger.exception("the on_attempt hook raised; ignored")
 
     def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
         """An upper bound on how long one call can take with every retry and backoff.

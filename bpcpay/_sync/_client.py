@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, overload
 
@@ -23,6 +23,7 @@ from bpcpay._types import (
     NOT_GIVEN,
     HTTPMethod,
     NotGiven,
+    RequestAttempt,
     Timeout,
     TimeoutLike,
 )
@@ -382,6 +383,10 @@ class BpcPay(SyncClientBase):
         max_retries: retries after the first attempt, for GETs and for POSTs that provably
             never reached the gateway (see the README's "Reliability").
         pool_size: connections kept open to the gateway.
+        on_attempt: called after every attempt with a :class:`~bpcpay.RequestAttempt`
+            (method, path, status, request id, attempt number, elapsed time, retry delay), to
+            time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
+            its loop thread), must be quick, and an exception in it is logged, never raised.
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -402,6 +407,7 @@ class BpcPay(SyncClientBase):
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
+        on_attempt: Callable[[RequestAttempt], object] | None = None,
     ) -> None:
         self._setup(
             AsyncBpcPay(
@@ -411,6 +417,7 @@ class BpcPay(SyncClientBase):
                 timeout=timeout,
                 max_retries=max_retries,
                 pool_size=pool_size,
+                on_attempt=on_attempt,
             )
         )
 
