@@ -152,8 +152,9 @@ def construct_event(
         payload, signature=_header(headers, SIGNATURE_HEADER), secret=secret, max_bytes=max_bytes
     )
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        # The normalised bytes: json.loads refuses a memoryview, which verification accepts.
+        data = json.loads(_payload_bytes(payload))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SignatureVerificationError(
             "the signed body is not valid UTF-8 JSON", reason="not_json"
         ) from None
@@ -166,36 +167,13 @@ def construct_event(
 
 
 class Webhooks:
-    """``client.webhooks``: the same pure functions, reachable from either client."""
+    """``client.webhooks``: the very same pure functions, reachable from either client."""
 
     __slots__ = ()
 
-    @staticmethod
-    def construct_event(
-        payload: bytes | str,
-        headers: Mapping[str, str],
-        *,
-        secret: str | bytes | Sequence[str | bytes],
-        max_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES,
-    ) -> Event:
-        """See :func:`bpcpay.webhooks.construct_event`."""
-        return construct_event(payload, headers, secret=secret, max_bytes=max_bytes)
-
-    @staticmethod
-    def verify_signature(
-        payload: bytes | str,
-        *,
-        signature: str | None,
-        secret: str | bytes | Sequence[str | bytes],
-        max_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES,
-    ) -> None:
-        """See :func:`bpcpay.webhooks.verify_signature`."""
-        verify_signature(payload, signature=signature, secret=secret, max_bytes=max_bytes)
-
-    @staticmethod
-    def sign(payload: bytes | str, secret: str | bytes) -> str:
-        """See :func:`bpcpay.webhooks.sign`."""
-        return sign(payload, secret)
+    construct_event = staticmethod(construct_event)
+    verify_signature = staticmethod(verify_signature)
+    sign = staticmethod(sign)
 
     def __repr__(self) -> str:
         return "<bpcpay Webhooks>"

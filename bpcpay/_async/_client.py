@@ -101,10 +101,13 @@ def _check_max_retries(value: object) -> int:
 
 
 def _unknown_outcome_message(method: str, path: str, detail: str) -> str:
-    hint = next(
-        (text for prefix, text in _UNKNOWN_OUTCOME_HINT.items() if path.startswith(prefix)),
-        "Check the object's state with a GET before sending it again.",
-    )
+    if path.endswith(("/capture", "/cancel")):
+        hint = "Do not send it again: retrieve the payment and check its status first."
+    else:
+        hint = next(
+            (text for prefix, text in _UNKNOWN_OUTCOME_HINT.items() if path.startswith(prefix)),
+            "Check the object's state with a GET before sending it again.",
+        )
     return f"{detail}; the {method} may have reached the gateway, so its outcome is unknown. {hint}"
 
 
@@ -248,8 +251,8 @@ class AsyncBpcPay:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`aclose` was called."""
-        return self._closed
+        """True once :meth:`aclose` was called (on this client or one sharing its connections)."""
+        return self._closed or self._transport.closed
 
     def __repr__(self) -> str:
         return (
@@ -419,6 +422,7 @@ class AsyncBpcPay:
                         method=method,
                         path=path,
                         merchant_reference_id=merchant_reference_id,
+                        redact=self._api_key,
                     )
             attempt += 1
             await self._sleep(delay)

@@ -135,7 +135,17 @@ def _make_converter() -> cattrs.Converter:
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         fn = make_dict_structure_fn(cls, conv, **renames(cls))
         if not issubclass(cls, APIObject):
-            return fn
+
+            def structure_nested(data: Any, _: Any) -> Any:
+                # The generated function tests keys with ``in``, so a string or a list would
+                # silently become an all-None object; a nested model must be a JSON object.
+                if not isinstance(data, Mapping):
+                    raise TypeError(
+                        f"expected a JSON object for {cls.__name__}, got {type(data).__name__}"
+                    )
+                return fn(data, cls)
+
+            return structure_nested
 
         def structure_api_object(data: Any, _: Any) -> Any:
             obj = fn(data, cls)

@@ -39,6 +39,10 @@ class Endpoint:
         for argument, value in params.items():
             if not isinstance(value, str) or not value.strip():
                 raise InvalidArgumentError(argument, f"must be a non-empty string, got {value!r}")
+            if value in (".", ".."):
+                # quote() keeps dots, and URL normalisation would turn "/payments/../capture"
+                # into "/capture": a request to another endpoint.
+                raise InvalidArgumentError(argument, f"must be an id, got {value!r}")
             values[argument] = quote(value, safe="")
         return self.path.format(**values)
 

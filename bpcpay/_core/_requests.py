@@ -202,8 +202,15 @@ def check_base_url(value: object) -> str:
     """
     url = check_url("base_url", value)
     parts = urlsplit(url)
-    if parts.query or parts.fragment:
+    # A bare trailing "?" or "#" leaves query and fragment empty, yet base_url + path would put
+    # the path in the query string: test the characters, not the parsed parts.
+    if "?" in url or "#" in url:
         raise InvalidArgumentError("base_url", f"must not have a query or fragment, got {url!r}")
+    if "@" in parts.netloc:
+        # Never echo the value: it holds a password.
+        raise InvalidArgumentError(
+            "base_url", "must not contain credentials (user:password@); use api_key"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         raise InvalidArgumentError(
             "base_url",

@@ -103,7 +103,7 @@ def parse_error_body(body: bytes) -> ErrorDetails:
     """
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ErrorDetails()
     if not isinstance(data, dict):
         return ErrorDetails()
@@ -188,7 +188,7 @@ def decode_json(
     """The JSON of a 2xx body, or APIResponseValidationError."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise APIResponseValidationError(
             f"the gateway answered {status} with {_describe_body(body, headers)}",
             method=method,
@@ -208,13 +208,54 @@ def decode_response(
     method: str,
     path: str,
     merchant_reference_id: str | None = None,
+    redact: str | None = None,
 ) -> T | Any:
     """Turn an answer into ``cast_to`` (a model class), or the decoded JSON when it is None.
+
+    Args:
+        redact: a secret (the API key) to blank out of any error built from the answer, in
+            case a gateway echoes it back.
 
     Raises:
         APIStatusError: (a subclass of) for any status outside 2xx.
         APIResponseValidationError: a 2xx whose body is not JSON or does not fit ``cast_to``.
     """
+    try:
+        return _decode(status, headers, body, cast_to, method, path, merchant_reference_id)
+    except (APIStatusError, APIResponseValidationError) as err:
+        if redact and _mentions(err, redact):
+            _redact(err, redact)
+        raise
+
+
+_REDACTED = "[redacted]"
+
+
+def _mentions(err: APIStatusError | APIResponseValidationError, secret: str) -> bool:
+    texts = [err.message, getattr(err, "code", None), getattr(err, "param", None)]
+    return any(secret in t for t in texts if t) or secret.encode() in err.body
+
+
+def _redact(err: APIStatusError | APIResponseValidationError, secret: str) -> None:
+    err.message = err.message.replace(secret, _REDACTED)
+    err.args = (err.message,)
+    err.body = err.body.replace(secret.encode(), _REDACTED.encode())
+    if isinstance(err, APIStatusError):
+        if err.code:
+            err.code = err.code.replace(secret, _REDACTED)
+        if err.param:
+            err.param = err.param.replace(secret, _REDACTED)
+
+
+def _decode(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    cast_to: type[T] | None,
+    method: str,
+    path: str,
+    merchant_reference_id: str | None,
+) -> T | Any:
     if not 200 <= status < 300:
         raise make_status_error(
             status=status,

@@ -95,5 +95,6 @@ def backoff(
     hinted = parse_retry_after(retry_after, now=now)
     if hinted is not None:
         return min(hinted, MAX_RETRY_AFTER)
-    ceiling = min(MAX_RETRY_DELAY, INITIAL_RETRY_DELAY * 2.0**attempt)
+    # The exponent is bounded: 2.0**attempt overflows a float after ~1024 attempts.
+    ceiling = min(MAX_RETRY_DELAY, INITIAL_RETRY_DELAY * 2.0 ** min(attempt, 32))
     return ceiling * (0.5 + 0.5 * rand())

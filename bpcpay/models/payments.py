@@ -71,8 +71,10 @@ class Payment(APIObject):
     failure_message: str | None = None
 
 
-def _masked_number(number: str) -> str:
-    return f"'****{number[-4:]}'" if len(number) >= 4 else "'****'"
+def _masked_number(number: object) -> str:
+    # Never raise from a repr: a card built with an int number must still be loggable.
+    digits = number if isinstance(number, str) else str(number)
+    return f"'****{digits[-4:]}'" if len(digits) >= 4 else "'****'"
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,456 @@
+"""AsyncBpcPay: headers, options, lifecycle, the request() escape hatch and the transport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from _support import (
+    API_KEY,
+    BASE_URL,
+    PAYMENT_JSON,
+    REQUEST_ID,
+    SESSION_EXAMPLE,
+    SleepRecorder,
+    calls,
+    sent_count,
+    url,
+)
+from aiohttp import web
+from aioresponses import aioresponses
+
+import bpcpay
+from bpcpay import AsyncBpcPay, Timeout
+from bpcpay._async._transport import AsyncTransport
+from bpcpay._constants import DEFAULT_API_VERSION, MAX_RETRY_AFTER
+from bpcpay._core._requests import build_request
+from bpcpay.models import Session
+
+SESSION_PATH = f"/sessions/{SESSION_EXAMPLE['id']}"
+CREATE = {
+    "amount": 10000,
+    "currency": "EUR",
+    "success_url": "https://shop.example/success",
+    "failure_url": "https://shop.example/failure",
+}
+
+
+# --- what every request carries ----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_every_request_sends_key_version_and_user_agent(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+    mocked.post(url("/sessions"), payload=SESSION_EXAMPLE)
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    await client.sessions.create(**CREATE)
+    sent = calls(mocked)
+    assert len(sent) == 2
+    for method, _, kwargs in sent:
+        headers = kwargs["headers"]
+        assert headers["X-Api-Key"] == API_KEY
+        assert headers["X-Version"] == DEFAULT_API_VERSION == "2023-11-15"
+        assert re.fullmatch(
+            rf"bpcpay/{re.escape(bpcpay.__version__)} aiohttp/\S+ \w+/\d+\.\d+\.\d+\S*",
+            headers["User-Agent"],
+        )
+        assert headers["Accept"] == "application/json"
+        assert ("Content-Type" in headers) is (method == "POST")
+
+
+@pytest.mark.asyncio
+async def test_api_version_is_overridable(mocked: aioresponses) -> None:
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, api_version="2023-10-31") as c:
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+        await c.sessions.retrieve(SESSION_EXAMPLE["id"])
+    ((_, _, kwargs),) = calls(mocked)
+    assert kwargs["headers"]["X-Version"] == "2023-10-31"
+
+
+@pytest.mark.asyncio
+async def test_base_url_with_trailing_slash(mocked: aioresponses) -> None:
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL + "/") as c:
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+        await c.sessions.retrieve(SESSION_EXAMPLE["id"])
+    ((_, target, _),) = calls(mocked)
+    assert target == url(SESSION_PATH)
+
+
+# --- timeouts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_default_and_per_call_timeouts_reach_aiohttp(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"], timeout=2.5)
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"], timeout=Timeout(connect=1, read=9))
+    await client.with_options(timeout=Timeout(connect=3, read=4)).sessions.retrieve(
+        SESSION_EXAMPLE["id"]
+    )
+    got = [
+        (kw["timeout"].sock_connect, kw["timeout"].sock_read, kw["timeout"].total)
+        for _, _, kw in calls(mocked)
+    ]
+    assert got == [(5.0, 20.0, None), (2.5, 2.5, None), (1, 9, None), (3, 4, None)]
+    assert client.timeout == Timeout()
+
+
+def test_client_timeout_is_cached_and_bounded() -> None:
+    transport = AsyncTransport(session=None, pool_size=10)
+    first = transport._client_timeout(Timeout(connect=1, read=2))
+    assert transport._client_timeout(Timeout(connect=1, read=2)) is first
+    assert (first.connect, first.sock_connect, first.sock_read, first.total) == (None, 1, 2, None)
+    for n in range(1, 100):
+        transport._client_timeout(Timeout(connect=n, read=n))
+    assert len(transport._timeouts) == 64
+    uncached = transport._client_timeout(Timeout(connect=500, read=500))
+    assert uncached.sock_read == 500
+
+
+def test_timeout_value() -> None:
+    t = Timeout(connect=2, read=3)
+    assert t.total == 5
+    assert bpcpay._types.to_timeout(7) == Timeout(connect=7.0, read=7.0)
+    assert bpcpay._types.to_timeout(t) is t
+    for bad in (
+        {"connect": 0},
+        {"read": -1},
+        {"read": float("nan")},
+        {"connect": True},
+        {"read": "1"},
+    ):
+        with pytest.raises(bpcpay.InvalidArgumentError) as info:
+            Timeout(**bad)
+        assert info.value.argument == f"timeout.{next(iter(bad))}"
+
+
+# --- options and lifecycle ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_with_options_shares_connections_and_keeps_the_original(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    fast = client.with_options(timeout=1, max_retries=0)
+    assert fast is not client
+    assert fast.timeout == Timeout(connect=1.0, read=1.0)
+    assert fast.max_retries == 0
+    assert client.timeout == Timeout()
+    assert client.max_retries == 2
+    assert fast._transport is client._transport
+    assert fast.sessions._client is fast
+    assert client.sessions._client is client
+    same = client.with_options()
+    assert (same.timeout, same.max_retries) == (client.timeout, client.max_retries)
+    with pytest.raises(bpcpay.InvalidArgumentError):
+        client.with_options(max_retries=-1)
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+    assert isinstance(await fast.sessions.retrieve(SESSION_EXAMPLE["id"]), Session)
+
+
+@pytest.mark.asyncio
+async def test_closing_a_with_options_twin_closes_the_shared_session(
+    mocked: aioresponses,
+) -> None:
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL) as client:
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
+        twin = client.with_options(max_retries=0)
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+        await twin.aclose()
+        assert twin.closed
+        # The original is not marked closed, but its connections are gone: a clear error, not
+        # aiohttp's bare RuntimeError.
+        with pytest.raises(bpcpay.ClientClosedError):
+            await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert sent_count(mocked) == 1
+
+
+@pytest.mark.asyncio
+async def test_session_is_lazy_owned_and_closed(mocked: aioresponses) -> None:
+    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL)
+    assert client._transport.session is None
+    assert client._transport.owns_session
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    session = client._transport.session
+    assert session is not None
+    assert session.connector is not None
+    assert session.connector.limit == 100
+    await client.aclose()
+    assert session.closed
+    assert client.closed
+    assert "closed" in repr(client)
+    await client.aclose()  # idempotent
+
+
+@pytest.mark.asyncio
+async def test_closed_client_refuses_calls_without_sending(mocked: aioresponses) -> None:
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL) as client:
+        pass
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+    with pytest.raises(bpcpay.ClientClosedError, match="AsyncBpcPay is closed") as info:
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert isinstance(info.value, RuntimeError)
+    assert sent_count(mocked) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_borrowed_session_is_used_and_never_closed(mocked: aioresponses) -> None:
+    async with aiohttp.ClientSession() as own:
+        client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=own, pool_size=1)
+        assert not client._transport.owns_session
+        assert client._transport.session is own
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+        await client.aclose()
+        assert not own.closed
+        assert client.closed
+    # The owner closed it: a new client on it gets a clear error, and nothing is sent.
+    late = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=own)
+    with pytest.raises(bpcpay.ClientClosedError):
+        await late.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert sent_count(mocked) == 1
+
+
+def test_fresh_copy_has_a_new_unopened_transport() -> None:
+    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, pool_size=7, max_retries=1)
+    client._closed = True
+    fresh = client._fresh_copy()
+    assert fresh._transport is not client._transport
+    assert fresh._transport.session is None
+    assert fresh._transport.pool_size == 7
+    assert not fresh.closed
+    assert fresh.max_retries == 1
+    assert fresh.sessions._client is fresh
+
+
+def test_worst_case_seconds_bounds_every_retry() -> None:
+    client = AsyncBpcPay(api_key=API_KEY, timeout=Timeout(connect=1, read=4), max_retries=2)
+    assert client._worst_case_seconds() == 3 * 5 + 2 * MAX_RETRY_AFTER
+    assert client._worst_case_seconds(timeout=1) == 3 * 2 + 2 * MAX_RETRY_AFTER
+
+
+# --- request(): the escape hatch ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_request_returns_json_or_a_model(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.get(url("/balance"), payload={"available": [{"amount": 5, "currency": "EUR"}]})
+    mocked.post(
+        url("/payments/pay_1/extend"), payload=PAYMENT_JSON, headers={"API-Request-Id": REQUEST_ID}
+    )
+    assert await client.request("GET", "/balance") == {
+        "available": [{"amount": 5, "currency": "EUR"}]
+    }
+    payment = await client.request(
+        "POST", "/payments/pay_1/extend", json={"days": 3}, cast_to=bpcpay.Payment, timeout=4
+    )
+    assert isinstance(payment, bpcpay.Payment)
+    assert payment.request_id == REQUEST_ID
+    post = next(kw for m, _, kw in calls(mocked) if m == "POST")
+    assert json.loads(post["data"]) == {"days": 3}
+    assert post["timeout"].sock_read == 4
+
+
+@pytest.mark.asyncio
+async def test_request_errors_are_decoded_too(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.delete(url("/payment-methods/pm_1"), status=409, body=b'{"message": "in use"}')
+    with pytest.raises(bpcpay.ConflictError, match="in use"):
+        await client.request("DELETE", "/payment-methods/pm_1")
+    assert sent_count(mocked) == 1
+
+
+# --- logging -----------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_debug_logs_never_contain_the_key(
+    client: AsyncBpcPay, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    mocked.get(url(SESSION_PATH), exception=aiohttp.ServerDisconnectedError())
+    mocked.get(url(SESSION_PATH), status=503, body=b"")
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, headers={"API-Request-Id": REQUEST_ID})
+    with caplog.at_level(logging.DEBUG, logger="bpcpay"):
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    text = caplog.text
+    assert API_KEY not in text
+    assert len(caplog.records) >= 3  # one line per attempt at least
+    assert "ServerDisconnectedError" in text
+    assert "503" in text
+    assert REQUEST_ID in text
+    assert SESSION_PATH in text
+
+
+@pytest.mark.asyncio
+async def test_on_attempt_hook_sees_every_attempt(mocked: aioresponses) -> None:
+    seen: list[bpcpay.RequestAttempt] = []
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, on_attempt=seen.append) as client:
+        client._sleep = SleepRecorder()
+        client._random = lambda: 0.5
+        mocked.get(url(SESSION_PATH), exception=aiohttp.ServerDisconnectedError())
+        mocked.get(url(SESSION_PATH), status=503, body=b"", headers={"API-Request-Id": "req_a"})
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, headers={"API-Request-Id": "req_b"})
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert [(a.attempt, a.status, a.request_id, a.retry_in) for a in seen] == [
+        (1, None, None, 0.375),
+        (2, 503, "req_a", 0.75),
+        (3, 200, "req_b", None),
+    ]
+    assert seen[0].error is not None
+    assert "ServerDisconnectedError" in seen[0].error
+    assert all(a.method == "GET" and a.path == SESSION_PATH for a in seen)
+    assert all(a.elapsed >= 0 for a in seen)
+    assert API_KEY not in repr(seen)
+
+
+@pytest.mark.asyncio
+async def test_a_failing_on_attempt_hook_is_logged_not_raised(
+    mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_: bpcpay.RequestAttempt) -> None:
+        raise RuntimeError("hook bug")
+
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, on_attempt=broken) as client:
+        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+        with caplog.at_level(logging.ERROR, logger="bpcpay"):
+            session = await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert session.id == SESSION_EXAMPLE["id"]
+    assert "on_attempt" in caplog.text
+
+
+def test_on_attempt_must_be_callable() -> None:
+    with pytest.raises(bpcpay.InvalidArgumentError) as info:
+        AsyncBpcPay(api_key=API_KEY, on_attempt="print")  # type: ignore[arg-type]
+    assert info.value.argument == "on_attempt"
+
+
+# --- the transport's mapping of aiohttp errors -------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_cancellation_propagates_untouched(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.get(url(SESSION_PATH), exception=asyncio.CancelledError())
+    with pytest.raises(asyncio.CancelledError):
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert sent_count(mocked) == 1
+
+
+@pytest.mark.asyncio
+async def test_plain_oserror_is_a_maybe_sent_failure(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.post(url("/sessions"), exception=OSError("network is down"))
+    with pytest.raises(bpcpay.APIConnectionError) as info:
+        await client.sessions.create(**CREATE)
+    assert info.value.request_sent
+    assert "OSError" in str(info.value)
+    assert sent_count(mocked) == 1
+
+
+# --- against a real aiohttp server on loopback -------------------------------------------------
+
+
+class Gateway:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.release = asyncio.Event()
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.seen.append((request.method, request.path, dict(request.headers), body))
+        if request.path == "/api2/slow":
+            await self.release.wait()
+        return web.json_response(SESSION_EXAMPLE, headers={"API-Request-Id": REQUEST_ID})
+
+
+@pytest_asyncio.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    gw = Gateway()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", gw.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    gw.url = f"http://127.0.0.1:{port}/api2"
+    try:
+        yield gw
+    finally:
+        gw.release.set()
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_real_server_round_trip(gateway: Gateway) -> None:
+    async with AsyncBpcPay(api_key=API_KEY, base_url=gateway.url) as client:
+        session = await client.sessions.create(**CREATE)
+        assert session.request_id == REQUEST_ID
+        again = await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+        assert again == session
+    (post, get) = gateway.seen
+    assert post[0:2] == ("POST", "/api2/sessions")
+    assert post[2]["X-Api-Key"] == API_KEY
+    assert post[2]["Content-Type"] == "application/json"
+    assert json.loads(post[3])["currency"] == "EUR"
+    assert get[0:2] == ("GET", SESSION_PATH.replace("/sessions", "/api2/sessions"))
+    assert get[2]["X-Version"] == DEFAULT_API_VERSION
+
+
+@pytest.mark.asyncio
+async def test_real_read_timeout_on_a_post_is_unknown_and_not_retried(gateway: Gateway) -> None:
+    async with AsyncBpcPay(
+        api_key=API_KEY, base_url=gateway.url, timeout=Timeout(connect=2, read=0.2)
+    ) as client:
+        client._sleep = SleepRecorder()
+        with pytest.raises(bpcpay.APITimeoutError) as info:
+            await client.request("POST", "/slow", json={"amount": 1})
+    assert info.value.phase == "read"
+    assert info.value.outcome_unknown
+    assert "no answer within 0.2s" in str(info.value)
+    assert len(gateway.seen) == 1
+
+
+@pytest.mark.asyncio
+async def test_real_connection_refused_is_retried_even_for_a_post() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port now: every connect is refused at once.
+    async with AsyncBpcPay(
+        api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2
+    ) as client:
+        sleeps = SleepRecorder()
+        client._sleep = sleeps
+        with pytest.raises(bpcpay.APIConnectionError) as info:
+            await client.sessions.create(**CREATE)
+    assert info.value.request_sent is False
+    assert "could not connect" in str(info.value)
+    assert len(sleeps.delays) == 2  # two retries: it provably never left
+
+
+def test_transport_request_value_is_safe_to_log() -> None:
+    request = build_request(
+        "POST", "/sessions", base_url=BASE_URL, headers={"X-Api-Key": API_KEY}, json_body={}
+    )
+    assert API_KEY not in repr(request)
+
+
+def test_resource_reprs() -> None:
+    client = AsyncBpcPay(api_key=API_KEY)
+    assert repr(client.sessions) == "<AsyncSessions>"
+    assert repr(client.payment_methods) == "<AsyncPaymentMethods>"

@@ -1,0 +1,347 @@
+"""Every wrapped call: the exact request on the wire, and bad input that never leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from _support import (
+    API_KEY,
+    PAYMENT_JSON,
+    PAYMENT_METHOD_JSON,
+    REFUND_JSON,
+    REQUEST_ID,
+    SESSION_EXAMPLE,
+    calls,
+    sent_count,
+    sent_json,
+    url,
+)
+from aioresponses import aioresponses
+
+import bpcpay
+from bpcpay import AsyncBpcPay, InvalidArgumentError
+from bpcpay.models import (
+    CustomerDetails,
+    Payment,
+    PaymentCard,
+    PaymentMethod,
+    RecurringModel,
+    Refund,
+    Session,
+)
+
+VISA = "4111111111111111"
+CARD = PaymentCard(number=VISA, exp_month=12, exp_year=2030, cvc="123", holder="Ada Lovelace")
+URLS = {
+    "success_url": "https://shop.example/success",
+    "failure_url": "https://shop.example/failure",
+}
+RID = {"API-Request-Id": REQUEST_ID}
+
+
+def only_call(mocked: aioresponses) -> tuple[str, str, dict[str, Any]]:
+    (call,) = calls(mocked)
+    return call
+
+
+@pytest.mark.asyncio
+async def test_sessions_create_minimal_body(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.post(url("/sessions"), payload=SESSION_EXAMPLE, headers=RID)
+    session = await client.sessions.create(amount=10000, currency="eur", **URLS)
+    assert isinstance(session, Session)
+    assert session.request_id == REQUEST_ID
+    assert sent_json(mocked) == {
+        "amount": 10000,
+        "currency": "EUR",
+        "successUrl": "https://shop.example/success",
+        "failureUrl": "https://shop.example/failure",
+    }
+    method, target, kwargs = only_call(mocked)
+    assert (method, target) == ("POST", url("/sessions"))
+    assert kwargs["headers"]["Content-Type"] == "application/json"
+    assert kwargs["allow_redirects"] is False
+
+
+@pytest.mark.asyncio
+async def test_sessions_create_with_every_optional_field(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.post(url("/sessions"), payload=SESSION_EXAMPLE)
+    expires = datetime(2024, 3, 28, 10, 46, 37, tzinfo=timezone(timedelta(hours=2)))
+    await client.sessions.create(
+        amount=10000,
+        currency="usd",
+        merchant_reference_id="4000",
+        locale="en",
+        metadata={"cart": "42", "channel": "web"},
+        customer_details=CustomerDetails(email="ada@example.com", name="Ada"),
+        capture_method="manual",
+        expires_at=expires,
+        category="unscheduled",
+        recurring_model=RecurringModel(frequency=30, end_date="2030-01-01"),
+        **URLS,
+    )
+    assert sent_json(mocked) == {
+        "amount": 10000,
+        "currency": "USD",
+        "successUrl": "https://shop.example/success",
+        "failureUrl": "https://shop.example/failure",
+        "merchantReferenceId": "4000",
+        "locale": "en",
+        "metadata": {"cart": "42", "channel": "web"},
+        "customerDetails": {"email": "ada@example.com", "name": "Ada"},
+        "paymentData": {"captureMethod": "manual"},
+        "expiresAt": "2024-03-28T08:46:37Z",
+        "category": "unscheduled",
+        "recurringModel": {"frequency": 30, "endDate": "2030-01-01"},
+    }
+
+
+@pytest.mark.asyncio
+async def test_sessions_create_accepts_mappings(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.post(url("/sessions"), payload=SESSION_EXAMPLE)
+    await client.sessions.create(
+        amount=1,
+        currency="EUR",
+        customer_details={"phone": "+10000000"},
+        recurring_model={"installments": 3},
+        capture_method="automatic",
+        **URLS,
+    )
+    body = sent_json(mocked)
+    assert body["customerDetails"] == {"phone": "+10000000"}
+    assert body["recurringModel"] == {"installments": 3}
+    assert body["paymentData"] == {"captureMethod": "automatic"}
+
+
+@pytest.mark.asyncio
+async def test_sessions_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.get(url(f"/sessions/{SESSION_EXAMPLE['id']}"), payload=SESSION_EXAMPLE, headers=RID)
+    session = await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    assert session.id == SESSION_EXAMPLE["id"]
+    assert session.request_id == REQUEST_ID
+    _, _, kwargs = only_call(mocked)
+    assert kwargs["data"] is None
+    assert "Content-Type" not in kwargs["headers"]
+
+
+@pytest.mark.asyncio
+async def test_ids_are_quoted_into_one_path_segment(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.get(url("/sessions/..%2Fpayments%3Fx"), payload=SESSION_EXAMPLE)
+    await client.sessions.retrieve("../payments?x")
+    (_, target, _) = only_call(mocked)
+    assert target == url("/sessions/..%2Fpayments%3Fx")
+
+
+@pytest.mark.asyncio
+async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.post(url("/payments"), payload=PAYMENT_JSON, headers=RID)
+    payment = await client.payments.create(
+        amount=2500,
+        currency="eur",
+        card=CARD,
+        capture_method="manual",
+        merchant_reference_id="order-7",
+        return_url="https://shop.example/3ds",
+        metadata={"cart": "42"},
+    )
+    assert isinstance(payment, Payment)
+    assert payment.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
+    assert payment.request_id == REQUEST_ID
+    assert sent_json(mocked) == {
+        "amount": 2500,
+        "currency": "EUR",
+        "card": {
+            "number": VISA,
+            "expMonth": 12,
+            "expYear": 2030,
+            "cvc": "123",
+            "holder": "Ada Lovelace",
+        },
+        "captureMethod": "manual",
+        "merchantReferenceId": "order-7",
+        "returnUrl": "https://shop.example/3ds",
+        "metadata": {"cart": "42"},
+    }
+
+
+@pytest.mark.asyncio
+async def test_payments_create_with_a_stored_method(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.post(url("/payments"), payload=PAYMENT_JSON)
+    await client.payments.create(
+        amount=2500,
+        currency="EUR",
+        payment_method="pm_1",
+        category="recurrent",
+        recurring_model={"frequency": 30},
+    )
+    assert sent_json(mocked) == {
+        "amount": 2500,
+        "currency": "EUR",
+        "paymentMethod": "pm_1",
+        "category": "recurrent",
+        "recurringModel": {"frequency": 30},
+    }
+
+
+@pytest.mark.asyncio
+async def test_payments_retrieve_capture_cancel(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.get(url("/payments/pay_1"), payload=PAYMENT_JSON)
+    mocked.post(url("/payments/pay_1/capture"), payload={**PAYMENT_JSON, "status": "succeeded"})
+    mocked.post(url("/payments/pay_1/capture"), payload={**PAYMENT_JSON, "status": "succeeded"})
+    mocked.post(url("/payments/pay_1/cancel"), payload={**PAYMENT_JSON, "status": "canceled"})
+    assert (await client.payments.retrieve("pay_1")).status == "requiresCapture"
+    assert (await client.payments.capture("pay_1")).status == "succeeded"
+    assert (await client.payments.capture("pay_1", amount=1000)).status == "succeeded"
+    assert (await client.payments.cancel("pay_1")).status == "canceled"
+    bodies = {
+        (method, target.removeprefix(url(""))): kwargs["data"]
+        for method, target, kwargs in calls(mocked)
+        if method == "GET"
+    }
+    assert bodies == {("GET", "/payments/pay_1"): None}
+    captures = [kw["data"] for m, t, kw in calls(mocked) if t.endswith("/capture")]
+    assert captures == [b"{}", b'{"amount":1000}']
+    cancels = [kw["data"] for m, t, kw in calls(mocked) if t.endswith("/cancel")]
+    assert cancels == [b"{}"]
+
+
+@pytest.mark.asyncio
+async def test_refunds(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.post(url("/refunds"), payload=REFUND_JSON, headers=RID)
+    refund = await client.refunds.create(
+        payment_id="pay_1", amount=1000, reason="damaged", metadata={"ticket": "T-1"}
+    )
+    assert isinstance(refund, Refund)
+    assert refund.request_id == REQUEST_ID
+    assert sent_json(mocked) == {
+        "payment": "pay_1",
+        "amount": 1000,
+        "reason": "damaged",
+        "metadata": {"ticket": "T-1"},
+    }
+    mocked.get(url("/refunds/re_1"), payload=REFUND_JSON)
+    assert (await client.refunds.retrieve("re_1")).payment == "pay_1"
+
+
+@pytest.mark.asyncio
+async def test_full_refund_sends_only_the_payment(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    mocked.post(url("/refunds"), payload=REFUND_JSON)
+    await client.refunds.create(payment_id="pay_1")
+    assert sent_json(mocked) == {"payment": "pay_1"}
+
+
+@pytest.mark.asyncio
+async def test_payment_methods_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> None:
+    mocked.get(url("/payment-methods/pm_1"), payload=PAYMENT_METHOD_JSON, headers=RID)
+    pm = await client.payment_methods.retrieve("pm_1")
+    assert isinstance(pm, PaymentMethod)
+    assert pm.card is not None
+    assert pm.card.last4 == "1111"
+    assert pm.request_id == REQUEST_ID
+
+
+# --- bad input never leaves the machine --------------------------------------------------------
+
+Call = Callable[[AsyncBpcPay], Awaitable[Any]]
+
+
+def session(**changes: Any) -> Call:
+    kwargs: dict[str, Any] = {"amount": 10000, "currency": "EUR", **URLS, **changes}
+    return lambda c: c.sessions.create(**kwargs)
+
+
+def payment(**changes: Any) -> Call:
+    kwargs: dict[str, Any] = {"amount": 100, "currency": "EUR", "card": CARD, **changes}
+    return lambda c: c.payments.create(**kwargs)
+
+
+def card(**changes: Any) -> PaymentCard:
+    fields: dict[str, Any] = {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    return PaymentCard(**{**fields, **changes})
+
+
+BAD_CALLS: list[tuple[str, Call, str]] = [
+    ("amount bool", session(amount=True), "amount"),
+    ("amount float", session(amount=100.0), "amount"),
+    ("amount str", session(amount="100"), "amount"),
+    ("amount zero", session(amount=0), "amount"),
+    ("amount negative", session(amount=-5), "amount"),
+    ("currency short", session(currency="EU"), "currency"),
+    ("currency digits", session(currency="978"), "currency"),
+    ("currency long", session(currency="EURO"), "currency"),
+    ("success relative", session(success_url="/ok"), "success_url"),
+    ("success ftp", session(success_url="ftp://shop.example/ok"), "success_url"),
+    ("failure no scheme", session(failure_url="shop.example/fail"), "failure_url"),
+    ("metadata int value", session(metadata={"a": 1}), "metadata"),
+    ("metadata not a map", session(metadata=["a"]), "metadata"),
+    ("naive expires_at", session(expires_at=datetime(2030, 1, 1)), "expires_at"),
+    ("expires_at string", session(expires_at="2030-01-01"), "expires_at"),
+    ("capture method", session(capture_method="later"), "capture_method"),
+    ("empty locale", session(locale=""), "locale"),
+    ("empty merchant ref", session(merchant_reference_id="  "), "merchant_reference_id"),
+    ("customer details", session(customer_details="ada@example.com"), "customer_details"),
+    ("recurring model", session(recurring_model=[1]), "recurring_model"),
+    ("empty category", session(category=""), "category"),
+    ("per-call timeout None", session(timeout=None), "timeout"),
+    ("per-call timeout negative", session(timeout=-1), "timeout.connect"),
+    ("retrieve empty id", lambda c: c.sessions.retrieve(""), "session_id"),
+    ("retrieve blank id", lambda c: c.sessions.retrieve("   "), "session_id"),
+    ("payment both", payment(payment_method="pm_1"), "card"),
+    ("payment neither", payment(card=bpcpay.NOT_GIVEN), "card"),
+    ("payment amount", payment(amount=1.5), "amount"),
+    ("payment currency", payment(currency="euro"), "currency"),
+    ("payment capture", payment(capture_method="Manual"), "capture_method"),
+    ("payment card type", payment(card={"number": VISA}), "card"),
+    ("card luhn", payment(card=card(number="4111111111111112")), "card.number"),
+    ("card month", payment(card=card(exp_month=13)), "card.exp_month"),
+    ("card year", payment(card=card(exp_year=26)), "card.exp_year"),
+    ("card cvc", payment(card=card(cvc="12")), "card.cvc"),
+    ("return url", payment(return_url="3ds"), "return_url"),
+    ("payment metadata", payment(metadata={"a": None}), "metadata"),
+    ("empty payment method", payment(card=bpcpay.NOT_GIVEN, payment_method=""), "payment_method"),
+    ("payments.retrieve id", lambda c: c.payments.retrieve(""), "payment_id"),
+    ("payments.capture id", lambda c: c.payments.capture(""), "payment_id"),
+    ("payments.capture dot-dot id", lambda c: c.payments.capture(".."), "payment_id"),
+    ("payments.capture amount", lambda c: c.payments.capture("pay_1", amount=0), "amount"),
+    ("payments.cancel id", lambda c: c.payments.cancel(""), "payment_id"),
+    ("refunds.create id", lambda c: c.refunds.create(payment_id=""), "payment_id"),
+    ("refunds.create amount", lambda c: c.refunds.create(payment_id="p", amount=True), "amount"),
+    ("refunds.create reason", lambda c: c.refunds.create(payment_id="p", reason=""), "reason"),
+    ("refunds.create metadata", lambda c: c.refunds.create(payment_id="p", metadata=1), "metadata"),
+    ("refunds.retrieve id", lambda c: c.refunds.retrieve(""), "refund_id"),
+    ("payment_methods.retrieve id", lambda c: c.payment_methods.retrieve(""), "payment_method_id"),
+    ("request method", lambda c: c.request("FETCH", "/sessions"), "method"),
+    ("request empty path", lambda c: c.request("GET", ""), "path"),
+    ("request relative path", lambda c: c.request("GET", "sessions"), "path"),
+    ("request timeout", lambda c: c.request("GET", "/x", timeout=True), "timeout"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("call", "argument"), [b[1:] for b in BAD_CALLS], ids=[b[0] for b in BAD_CALLS]
+)
+async def test_bad_input_is_refused_before_sending(
+    client: AsyncBpcPay, mocked: aioresponses, call: Call, argument: str
+) -> None:
+    # Any request that did slip out would get an answer, not a connection error.
+    mocked.post(url("/sessions"), payload=SESSION_EXAMPLE, repeat=True)
+    with pytest.raises(InvalidArgumentError) as info:
+        await call(client)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.argument == argument
+    assert str(err).startswith(f"{argument}: ")
+    assert API_KEY not in str(err)
+    assert VISA not in str(err)
+    assert sent_count(mocked) == 0

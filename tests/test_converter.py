@@ -1,0 +1,220 @@
+"""The one converter: names, timestamps, strict ints, lenient strings, events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from _support import PAYMENT_JSON, PAYMENT_METHOD_JSON, REFUND_JSON, SESSION_EXAMPLE
+
+from bpcpay._core._converter import (
+    camel,
+    converter,
+    format_datetime,
+    object_class_for_event,
+    parse_datetime,
+    structure_object,
+    unstructure,
+)
+from bpcpay.models import (
+    Event,
+    EventData,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Session,
+)
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("snake", "wire"),
+    [
+        ("id", "id"),
+        ("payment_status", "paymentStatus"),
+        ("merchant_reference_id", "merchantReferenceId"),
+        ("exp_month", "expMonth"),
+        ("last4", "last4"),
+    ],
+)
+def test_camel(snake: str, wire: str) -> None:
+    assert camel(snake) == wire
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-28T08:26:37Z", datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)),
+        ("2024-03-28T08:26:37z", datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)),
+        ("2024-03-28T08:26:37+00:00", datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)),
+        (" 2024-03-28T08:26:37.250Z ", datetime(2024, 3, 28, 8, 26, 37, 250000, tzinfo=UTC)),
+        # No offset: read as UTC so the result is never naive.
+        ("2024-03-28T08:26:37", datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)),
+    ],
+)
+def test_parse_datetime_is_always_aware(text: str, expected: datetime) -> None:
+    parsed = parse_datetime(text)
+    assert parsed == expected
+    assert parsed.tzinfo is not None
+
+
+def test_parse_datetime_keeps_other_offsets() -> None:
+    parsed = parse_datetime("2024-03-28T10:26:37+02:00")
+    assert parsed.utcoffset() == timedelta(hours=2)
+    assert parsed == datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)
+
+
+def test_parse_datetime_accepts_datetimes() -> None:
+    aware = datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-5)))
+    assert parse_datetime(aware) is aware
+    assert parse_datetime(datetime(2024, 1, 1)).tzinfo is UTC
+
+
+def test_parse_datetime_refuses_other_types_and_garbage() -> None:
+    with pytest.raises(TypeError, match="ISO 8601"):
+        parse_datetime(1711614397)
+    with pytest.raises(ValueError):
+        parse_datetime("28/03/2024")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC), "2024-03-28T08:26:37Z"),
+        (datetime(2024, 3, 28, 8, 26, 37), "2024-03-28T08:26:37Z"),
+        (
+            datetime(2024, 3, 28, 10, 26, 37, tzinfo=timezone(timedelta(hours=2))),
+            "2024-03-28T08:26:37Z",
+        ),
+        (datetime(2024, 3, 28, 8, 26, 37, 123456, tzinfo=UTC), "2024-03-28T08:26:37.123Z"),
+    ],
+)
+def test_format_datetime(value: datetime, text: str) -> None:
+    assert format_datetime(value) == text
+    assert parse_datetime(text) == value.replace(
+        microsecond=value.microsecond // 1000 * 1000,
+        tzinfo=value.tzinfo or UTC,
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_type", "cls"),
+    [
+        ("session.completed", Session),
+        ("session.somethingNew", Session),
+        ("payment.funded", Payment),
+        ("refund.created", Refund),
+        ("paymentMethod.created", PaymentMethod),
+        ("payment_method.created", PaymentMethod),
+        ("invoice.paid", None),
+        ("session", None),
+        ("", None),
+    ],
+)
+def test_object_class_for_event(event_type: str, cls: type[Any] | None) -> None:
+    assert object_class_for_event(event_type) is cls
+
+
+def test_structure_object_refuses_non_objects() -> None:
+    for data in ([SESSION_EXAMPLE], "ps_1", 1, None):
+        with pytest.raises(TypeError, match="JSON object"):
+            structure_object(data, Session)
+
+
+def test_strings_accept_numbers_but_not_containers() -> None:
+    s = structure_object({**SESSION_EXAMPLE, "merchantReferenceId": 4000.5}, Session)
+    assert s.merchant_reference_id == "4000.5"
+    with pytest.raises(TypeError, match="expected a string"):
+        structure_object({**SESSION_EXAMPLE, "merchantReferenceId": ["4000"]}, Session)
+    with pytest.raises(TypeError, match="expected a string"):
+        structure_object({**SESSION_EXAMPLE, "locale": True}, Session)
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1"])
+def test_ints_are_strict(value: object) -> None:
+    with pytest.raises(TypeError, match="JSON integer"):
+        structure_object({**SESSION_EXAMPLE, "amount": value}, Session)
+
+
+@pytest.mark.parametrize("value", ["visa", 7, [], ["a"]])
+def test_nested_models_must_be_objects(value: object) -> None:
+    with pytest.raises(TypeError, match="JSON object for Card"):
+        structure_object({**PAYMENT_METHOD_JSON, "card": value}, PaymentMethod)
+
+
+@pytest.mark.parametrize(
+    ("data", "cls"),
+    [
+        (SESSION_EXAMPLE, Session),
+        (PAYMENT_JSON, Payment),
+        (REFUND_JSON, Refund),
+        (PAYMENT_METHOD_JSON, PaymentMethod),
+    ],
+)
+def test_unstructure_round_trips_with_camel_case_keys(data: dict[str, Any], cls: type[Any]) -> None:
+    obj = structure_object(data, cls, request_id="req_x")
+    wire = unstructure(obj)
+    assert "raw" not in wire
+    assert "request_id" not in wire
+    assert "requestId" not in wire
+    assert all("_" not in key for key in wire)
+    for key, value in data.items():
+        # Timestamps are re-emitted in the one canonical UTC "Z" form.
+        if isinstance(value, str) and key in ("created", "expiresAt"):
+            assert parse_datetime(wire[key]) == parse_datetime(value)
+            assert wire[key].endswith("Z")
+        elif isinstance(value, dict):
+            # Nested objects come back with every field, unset ones as None.
+            assert {k: v for k, v in wire[key].items() if v is not None} == value
+        else:
+            assert wire[key] == value
+    assert structure_object(wire, cls) == obj
+
+
+def test_event_structure_and_unstructure() -> None:
+    data = {
+        "created": "2024-03-28T08:30:00Z",
+        "type": "payment.succeeded",
+        "data": {"object": PAYMENT_JSON},
+    }
+    event = converter.structure(data, Event)
+    assert isinstance(event.data.object, Payment)
+    assert event.data.object.raw == PAYMENT_JSON
+    assert event.raw == data
+    again = unstructure(event)
+    assert again["type"] == "payment.succeeded"
+    assert again["created"] == "2024-03-28T08:30:00Z"
+    assert structure_object(again, Event) == event
+
+
+def test_generic_event_keeps_the_mapping_and_allows_no_created() -> None:
+    obj = {"id": "inv_1", "total": 3}
+    event = structure_object({"type": "invoice.paid", "data": {"object": obj}}, Event)
+    assert event.created is None
+    assert event.data == EventData(object=obj)
+    assert unstructure(event) == {"created": None, "type": "invoice.paid", "data": {"object": obj}}
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"type": "session.expired"}, KeyError),
+        ({"data": {"object": {}}}, KeyError),
+        ({"type": "", "data": {"object": {}}}, TypeError),
+        ({"type": 7, "data": {"object": {}}}, TypeError),
+        ({"type": "x.y", "data": []}, TypeError),
+        ({"type": "x.y", "data": {"object": "ps_1"}}, TypeError),
+        ({"type": "x.y", "data": {}}, TypeError),
+        ({"type": "x.y", "created": "soon", "data": {"object": {}}}, ValueError),
+    ],
+)
+def test_malformed_events_raise(data: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        structure_object(data, Event)
+
+
+def test_event_hook_refuses_non_mappings_directly() -> None:
+    with pytest.raises(TypeError, match="an event must be a JSON object"):
+        converter.structure(["not", "an", "event"], Event)

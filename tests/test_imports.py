@@ -1,0 +1,53 @@
+"""The pure layers import no I/O library: checked in a fresh interpreter for each module.
+
+Findings recorded here (CPython 3.11): importing ``bpcpay.webhooks``, ``bpcpay._core`` or
+``bpcpay.models`` loads neither aiohttp nor anyio, and not asyncio either (no stdlib module
+they use pulls it in), nor bpcpay's own async or sync layers. The package root loads the two
+clients lazily, so ``import bpcpay`` itself stays light until ``bpcpay.AsyncBpcPay`` is used.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+IO_MODULES = ("aiohttp", "anyio", "asyncio", "multidict", "yarl")
+BPCPAY_IO_LAYERS = ("bpcpay._async", "bpcpay._sync", "bpcpay._bridge", "bpcpay.sandbox")
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import bpcpay.webhooks",
+        "import bpcpay._core",
+        "import bpcpay._core._requests, bpcpay._core._responses, bpcpay._core._retry",
+        "import bpcpay._core._endpoints, bpcpay._core._converter",
+        "import bpcpay.models",
+        "from bpcpay.webhooks import construct_event, sign, verify_signature",
+    ],
+)
+def test_pure_layers_import_no_io_library(statement: str) -> None:
+    modules = loaded_after(statement)
+    assert "bpcpay" in modules  # the statement really ran
+    for name in IO_MODULES:
+        assert name not in modules, f"{statement!r} imported {name}"
+    for layer in BPCPAY_IO_LAYERS:
+        assert layer not in modules, f"{statement!r} imported {layer}"
+
+
+def test_the_async_client_does_import_aiohttp() -> None:
+    # The control: the check above would notice aiohttp if it were imported.
+    modules = loaded_after("from bpcpay._async._client import AsyncBpcPay")
+    assert "aiohttp" in modules
+    assert "asyncio" in modules
