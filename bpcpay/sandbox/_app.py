@@ -1,0 +1,462 @@
+"""The gateway's HTTP side on aiohttp.web: the API under ``/api2``, the hosted payment page and
+the 3-D Secure page, and the one middleware every request passes through.
+
+The middleware gives every answer (errors and pages included) an ``API-Request-Id`` and an
+``X-Version``, applies injected faults, expires due sessions, checks ``X-Api-Key`` on the API,
+turns :class:`GatewayError` into the JSON error body, and writes the request log. API routes
+are registered from the SDK's own endpoint table, so the sandbox serves exactly the SDK's paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+from aiohttp import web
+
+from .._constants import (
+    API_KEY_HEADER,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
+    VERSION_HEADER,
+)
+from .._core._endpoints import ENDPOINTS
+from ._cards import Decision, decide
+from ._errors import ErrorType, GatewayError, invalid
+from ._faults import Fault
+from ._ids import new_request_id
+from ._page import challenge_page, message_page, payment_page
+from ._state import (
+    AUTHENTICATION_FAILED_CODE,
+    CHALLENGE_PATH,
+    PAGE_PATH,
+    Challenge,
+    SessionRecord,
+)
+from ._validate import parse_body, parse_capture, parse_payment, parse_refund, parse_session
+
+if TYPE_CHECKING:
+    from ._gateway import SandboxGateway
+
+__all__ = ["API_PREFIX", "RequestRecord", "build_app", "parse_expiry", "with_query"]
+
+logger = logging.getLogger("bpcpay.sandbox")
+
+API_PREFIX = "/api2"
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EXPIRY = re.compile(r"\s*(\d{1,2})\s*/?\s*(\d{4}|\d{2})\s*")
+_SEPARATORS = re.compile(r"[\s-]")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@attrs.frozen(kw_only=True)
+class RequestRecord:
+    """One request that reached the gateway (``gw.requests``).
+
+    ``status`` is None when a fault dropped the connection; ``fault`` names the injected fault
+    kind (``status``, ``body``, ``stall``, ``drop``) or is None.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    request_id: str
+    at: float
+    duration: float
+    fault: str | None = None
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to its query string (existing parameters are kept)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _form_text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def parse_expiry(text: str) -> tuple[int, int] | None:
+    """``MM/YY`` (also ``MM/YYYY``, ``MMYY``) as (month, four-digit year), or None."""
+    match = _EXPIRY.fullmatch(text)
+    if match is None:
+        return None
+    month, year = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12:
+        return None
+    return month, (2000 + year if year < 100 else year)
+
+
+class _App:
+    def __init__(self, gateway: SandboxGateway) -> None:
+        self.gw = gateway
+
+    # --- the middleware ----------------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        gw = self.gw
+        request_id = new_request_id()
+        started = time.perf_counter()
+        version = request.headers.get(VERSION_HEADER, gw.api_version)
+        is_api = request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+        fault = gw.faults.take(request.method, request.path)
+        response: web.StreamResponse | None = None
+        try:
+            if fault is not None:
+                response = await self._apply_fault(request, fault)
+            if response is None:
+                response = await self._handle(request, handler, is_api, version)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("unexpected error in %s %s (%s)", request.method, request.path,
+                             request_id)  # fmt: skip
+            err = GatewayError(500, ErrorType.API, "internal_error", "The sandbox failed.")
+            response = _json(err.body(), 500)
+        dropped = fault is not None and fault.drop
+        if not dropped:
+            response.headers[REQUEST_ID_HEADER] = request_id
+            response.headers[VERSION_HEADER] = (
+                version if _VERSION.fullmatch(version) else (gw.api_version)
+            )
+        duration = time.perf_counter() - started
+        status = None if dropped else response.status
+        gw._log_request(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                status=status,
+                request_id=request_id,
+                at=time.time(),
+                duration=duration,
+                fault=None if fault is None else fault.kind,
+            )
+        )
+        return response
+
+    async def _handle(
+        self, request: web.Request, handler: Handler, is_api: bool, version: str
+    ) -> web.StreamResponse:
+        gw = self.gw
+        gw.expire_due()
+        try:
+            if is_api:
+                self._authenticate(request)
+                if not _VERSION.fullmatch(version):
+                    raise invalid(VERSION_HEADER, "X-Version must look like 2023-11-15.",
+                                  "api_version_invalid")  # fmt: skip
+            return await handler(request)
+        except GatewayError as err:
+            return _json(err.body(), err.status)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            if not is_api:
+                title = "Page not found" if exc.status == 404 else exc.reason
+                return _html(message_page(title, "There is nothing here."), exc.status)
+            if exc.status == 405:
+                error = GatewayError(405, ErrorType.INVALID_REQUEST, "method_not_allowed",
+                                   f"{request.method} is not allowed on this path.")  # fmt: skip
+            elif exc.status == 404:
+                error = GatewayError(404, ErrorType.NOT_FOUND, "unknown_endpoint",
+                                   "No such endpoint.")  # fmt: skip
+            else:
+                error = GatewayError(
+                    exc.status, ErrorType.INVALID_REQUEST, "http_error", exc.reason
+                )
+            return _json(error.body(), error.status)
+
+    def _authenticate(self, request: web.Request) -> None:
+        key = request.headers.get(API_KEY_HEADER)
+        if not key:
+            raise GatewayError(401, ErrorType.AUTHENTICATION, "api_key_missing",
+                               f"No API key: send it in the {API_KEY_HEADER} header.")  # fmt: skip
+        given = key.encode("utf-8", "replace")
+        if hmac.compare_digest(given, self.gw.api_key.encode("utf-8")):
+            return
+        if hmac.compare_digest(given, self.gw.restricted_api_key.encode("utf-8")):
+            raise GatewayError(403, ErrorType.PERMISSION, "permission_denied",
+                               "This API key has no access to this resource.")  # fmt: skip
+        raise GatewayError(401, ErrorType.AUTHENTICATION, "api_key_invalid",
+                           "The API key is invalid, deleted or expired.")  # fmt: skip
+
+    async def _apply_fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        logger.info("fault %s on %s %s", fault.kind, request.method, request.path)
+        if fault.stall:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.gw._stopping.wait(), fault.stall)
+        if fault.drop:
+            transport = request.transport
+            if transport is not None:
+                # An abort sends no response at all: the client sees the connection end
+                # mid-request, as with a crashed gateway or a cut network.
+                transport.abort()
+            return web.Response(status=499)
+        if fault.body is not None:
+            response = web.Response(body=fault.body, status=fault.status or 200)
+            response.content_type = (fault.content_type or "application/json").split(";")[0]
+        elif fault.status is not None:
+            error_type = ErrorType.RATE_LIMIT if fault.status == 429 else ErrorType.API
+            err = GatewayError(fault.status, error_type, "injected_fault",
+                               f"Injected fault: HTTP {fault.status}.")  # fmt: skip
+            response = _json(err.body(), fault.status)
+        else:
+            return None  # a pure stall: now answer for real
+        if fault.retry_after is not None:
+            response.headers[RETRY_AFTER_HEADER] = fault.retry_after
+        return response
+
+    # --- API ---------------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+        return parse_body(await request.read(), allow_empty=allow_empty)
+
+    async def sessions_create(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        rec = self.gw.state.create_session(parse_session(data, now=self.gw.now()), self.gw.now())
+        return _json(self.gw.state.session_json(rec))
+
+    async def sessions_retrieve(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.session(request.match_info["session_id"])
+        return _json(self.gw.state.session_json(rec))
+
+    async def payments_create(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        req = parse_payment(data)
+        decision: Decision | None = None
+        if req.card is not None:
+            card = req.card
+            decision = decide(card.number, exp_month=card.exp_month, exp_year=card.exp_year,
+                              cvc=card.cvc, today=self.gw.now().date())  # fmt: skip
+        payment = self.gw.state.create_payment(req, decision, self.gw.now())
+        return _json(self.gw.state.payment_json(payment))
+
+    async def payments_retrieve(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.payment(request.match_info["payment_id"])
+        return _json(self.gw.state.payment_json(rec))
+
+    async def payments_capture(self, request: web.Request) -> web.Response:
+        payment_id = request.match_info["payment_id"]
+        self.gw.state.payment(payment_id)  # 404 before judging the body
+        req = parse_capture(await self._body(request, allow_empty=True))
+        rec = self.gw.state.capture(payment_id, req.amount)
+        return _json(self.gw.state.payment_json(rec))
+
+    async def payments_cancel(self, request: web.Request) -> web.Response:
+        payment_id = request.match_info["payment_id"]
+        self.gw.state.payment(payment_id)
+        await self._body(request, allow_empty=True)
+        rec = self.gw.state.cancel(payment_id)
+        return _json(self.gw.state.payment_json(rec))
+
+    async def refunds_create(self, request: web.Request) -> web.Response:
+        req = parse_refund(await self._body(request))
+        rec = self.gw.state.create_refund(req, self.gw.now())
+        return _json(self.gw.state.refund_json(rec))
+
+    async def refunds_retrieve(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.refund(request.match_info["refund_id"])
+        return _json(self.gw.state.refund_json(rec))
+
+    async def payment_methods_retrieve(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.payment_method(request.match_info["payment_method_id"])
+        return _json(self.gw.state.payment_method_json(rec))
+
+    # --- the hosted payment page --------------------------------------------------------------
+
+    def _unavailable(self, rec: SessionRecord | None) -> web.Response | None:
+        if rec is None:
+            return _html(message_page("Payment not found",
+                                      "This payment link is not valid."), 404)  # fmt: skip
+        if rec.status == "expired":
+            return _html(message_page("This payment session has expired",
+                                      "The time to pay this order has run out. Go back to the "
+                                      "store to start again.", symbol="&#8987;"), 410)  # fmt: skip
+        if rec.status != "open":
+            return _html(message_page("This order has already been paid",
+                                      "There is nothing more to pay on this page.",
+                                      symbol="&#10003;"))  # fmt: skip
+        return None
+
+    def _render_form(
+        self, request: web.Request, rec: SessionRecord, *, error: str | None = None,
+        cardholder: str = "", expiry: str = "", status: int = 200,
+    ) -> web.Response:  # fmt: skip
+        req = rec.request
+        page = payment_page(
+            amount=req.amount,
+            currency=req.currency,
+            action=request.path_qs,
+            expires_at=rec.expires_at,
+            merchant_reference_id=req.merchant_reference_id,
+            lang=request.query.get("language", "en"),
+            error=error,
+            cardholder=cardholder,
+            expiry=expiry,
+        )
+        return _html(page, status)
+
+    async def page_get(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.session_by_md_order(request.query.get("mdOrder", ""))
+        unavailable = self._unavailable(rec)
+        if unavailable is not None:
+            return unavailable
+        assert rec is not None
+        return self._render_form(request, rec)
+
+    async def page_post(self, request: web.Request) -> web.Response:
+        rec = self.gw.state.session_by_md_order(request.query.get("mdOrder", ""))
+        unavailable = self._unavailable(rec)
+        if unavailable is not None:
+            return unavailable
+        assert rec is not None
+        form = await request.post()
+        number = _SEPARATORS.sub("", _form_text(form, "cardNumber"))
+        expiry_text = _form_text(form, "expiry").strip()[:7]
+        cvc = _form_text(form, "cvc").strip()
+        cardholder = _form_text(form, "cardholder").strip()[:200]
+        expiry = parse_expiry(expiry_text)
+        problem = None
+        if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19):
+            problem = "Enter the card number: 12 to 19 digits."
+        elif expiry is None:
+            problem = "Enter the expiry date as MM/YY."
+        elif not (cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
+            problem = "Enter the 3 or 4 digit security code (CVC)."
+        if problem is not None or expiry is None:
+            return self._render_form(request, rec, error=problem, cardholder=cardholder,
+                                     expiry=expiry_text, status=400)  # fmt: skip
+        now = self.gw.now()
+        decision = decide(number, exp_month=expiry[0], exp_year=expiry[1], cvc=cvc,
+                          today=now.date())  # fmt: skip
+        del number, cvc  # nothing below may keep them
+        state = self.gw.state
+        state.record_attempt(rec, decision, now)
+        req = rec.request
+        if decision.outcome == "decline":
+            logger.info("session %s: card ****%s declined (%s)", rec.id, decision.last4,
+                        decision.code)  # fmt: skip
+            return _see_other(with_query(req.failure_url, sessionId=rec.id))
+        if decision.outcome == "challenge":
+            challenge = state.open_challenge(decision, now, session_id=rec.id)
+            return _see_other(state.challenge_url(challenge.id))
+        state.pay_session(rec, decision, now)
+        return _see_other(with_query(req.success_url, sessionId=rec.id))
+
+    # --- 3-D Secure ---------------------------------------------------------------------------
+
+    def _challenge(self, challenge_id: str) -> tuple[Challenge | None, web.Response | None]:
+        challenge = self.gw.state.challenges.get(challenge_id)
+        if challenge is None:
+            page = message_page("Authentication not found", "This 3-D Secure link is not valid.")
+            return None, _html(page, 404)
+        if challenge.used:
+            page = message_page("Already answered", "This 3-D Secure request was already "
+                                "answered.")  # fmt: skip
+            return None, _html(page, 410)
+        if challenge.session_id is not None:
+            unavailable = self._unavailable(self.gw.state.sessions.get(challenge.session_id))
+            if unavailable is not None:
+                return None, unavailable
+        return challenge, None
+
+    async def challenge_get(self, request: web.Request) -> web.Response:
+        challenge, refusal = self._challenge(request.query.get("challenge", ""))
+        if challenge is None:
+            assert refusal is not None
+            return refusal
+        amount, currency = self._challenge_amount(challenge)
+        return _html(
+            challenge_page(
+                amount=amount,
+                currency=currency,
+                brand=challenge.decision.brand,
+                last4=challenge.decision.last4,
+                action=CHALLENGE_PATH,
+                challenge_id=challenge.id,
+            )
+        )
+
+    def _challenge_amount(self, challenge: Challenge) -> tuple[int, str]:
+        state = self.gw.state
+        if challenge.session_id is not None:
+            req = state.sessions[challenge.session_id].request
+            return req.amount, req.currency
+        assert challenge.payment_id is not None
+        payment = state.payments[challenge.payment_id]
+        return payment.amount, payment.currency
+
+    async def challenge_post(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        challenge, refusal = self._challenge(_form_text(form, "challenge"))
+        if challenge is None:
+            assert refusal is not None
+            return refusal
+        result = _form_text(form, "result")
+        if result not in ("succeed", "fail"):
+            return _html(message_page("Choose an answer", "Press succeed or fail."), 400)
+        passed = result == "succeed"
+        challenge.used = True
+        state, now = self.gw.state, self.gw.now()
+        if challenge.session_id is not None:
+            rec = state.sessions[challenge.session_id]
+            if passed:
+                state.pay_session(rec, challenge.decision, now)
+                return _see_other(with_query(rec.request.success_url, sessionId=rec.id))
+            declined = attrs.evolve(challenge.decision, outcome="decline",
+                                    code=AUTHENTICATION_FAILED_CODE)  # fmt: skip
+            state.record_attempt(rec, declined, now)
+            return _see_other(with_query(rec.request.failure_url, sessionId=rec.id))
+        assert challenge.payment_id is not None
+        payment = state.payments[challenge.payment_id]
+        state.finish_payment_challenge(payment, passed)
+        if payment.return_url is not None:
+            return _see_other(with_query(payment.return_url, paymentId=payment.id))
+        title = "Payment authenticated" if passed else "Authentication failed"
+        return _html(message_page(title, "You can close this page."))
+
+    async def index(self, request: web.Request) -> web.Response:
+        return _html(message_page("bpcpay sandbox gateway",
+                                  f"The API is at {self.gw.base_url}"))  # fmt: skip
+
+
+def build_app(gateway: SandboxGateway) -> web.Application:
+    """The aiohttp application of one gateway."""
+    handlers = _App(gateway)
+    app = web.Application(middlewares=[handlers.middleware], client_max_size=1024 * 1024)
+    for endpoint in ENDPOINTS.values():
+        handler = getattr(handlers, endpoint.name.replace(".", "_"), None)
+        if handler is None:
+            raise RuntimeError(f"the sandbox has no handler for {endpoint.name}")
+        app.router.add_route(endpoint.method, API_PREFIX + endpoint.path, handler)
+    app.router.add_get(PAGE_PATH, handlers.page_get)
+    app.router.add_post(PAGE_PATH, handlers.page_post)
+    app.router.add_get(CHALLENGE_PATH, handlers.challenge_get)
+    app.router.add_post(CHALLENGE_PATH, handlers.challenge_post)
+    app.router.add_get("/", handlers.index)
+    return app

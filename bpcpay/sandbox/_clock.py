@@ -1,0 +1,52 @@
+"""Time in the sandbox: an injectable clock, and a manual one tests can move.
+
+Every timestamp the gateway writes (``created``, ``expiresAt``, event times) and every expiry
+decision reads the gateway's clock, so a test can jump past a session's deadline without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import TypeAlias
+
+__all__ = ["Clock", "ManualClock", "system_clock"]
+
+#: Anything that returns the current time as a timezone-aware datetime.
+Clock: TypeAlias = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The real time, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class ManualClock:
+    """A clock that only moves when told to.
+
+    Args:
+        start: the initial time (timezone-aware); the real time by default.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = system_clock() if start is None else start
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError("start: must be timezone-aware")
+        self._now = start
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward (or back, with a negative delta) and return the new time."""
+        self._now = self._now + delta
+        return self._now
+
+    def set(self, value: datetime) -> None:
+        """Jump to ``value`` (timezone-aware)."""
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("value: must be timezone-aware")
+        self._now = value
+
+    def __repr__(self) -> str:
+        return f"<ManualClock {self._now.isoformat()}>"

@@ -1,0 +1,350 @@
+"""SandboxGateway: a local BPC gateway on loopback, run in process (``async with``) or in a
+background thread for synchronous test suites (:meth:`SandboxGateway.run_in_thread`).
+
+It owns the aiohttp server, the state, the webhook dispatcher (with its one client session),
+the fault set, the request log and the clock offset that tests move with ``advance_clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+from aiohttp import web
+
+from .._constants import DEFAULT_API_VERSION
+from ._app import API_PREFIX, RequestRecord, build_app
+from ._cards import TestCard, TestCards
+from ._clock import Clock, system_clock
+from ._customer import PayResult, authenticate, pay
+from ._faults import Faults
+from ._ids import new_secret
+from ._state import Store
+from ._webhooks import (
+    DEFAULT_RETRY_SCHEDULE,
+    Delivery,
+    Dispatcher,
+    SandboxEvent,
+    WebhookEndpoint,
+)
+
+if TYPE_CHECKING:
+    from ._thread import ThreadedSandboxGateway
+
+__all__ = ["SandboxGateway"]
+
+logger = logging.getLogger("bpcpay.sandbox")
+
+
+class SandboxGateway:
+    """A local BPC Payment Gateway: the API, the hosted payment page, signed webhooks and fault
+    injection, on ``127.0.0.1`` and a free port::
+
+        async with SandboxGateway(webhook_endpoints=["http://127.0.0.1:8080/hook"]) as gw:
+            client = AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url)
+
+    Args:
+        host: the interface to bind (loopback by default).
+        port: 0 picks a free port.
+        api_key: the key the API accepts; generated when None.
+        restricted_api_key: a key that gets 403 on everything; generated when None.
+        webhook_secret: the key deliveries are signed with; generated when None.
+        api_version: the ``X-Version`` answered when a request sends none.
+        clock: returns the current time (timezone-aware); the real UTC time by default.
+        webhook_endpoints: URLs (all events) or :class:`WebhookEndpoint` values.
+        webhook_retry_schedule: seconds between delivery attempts; ``1 + len(schedule)``
+            attempts in all. BPC-like ``(30, 30)`` by default; tests pass milliseconds.
+        expiry_check_interval: seconds between background checks for expired sessions
+            (expiry is also checked on every request and by :meth:`expire_due`).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        restricted_api_key: str | None = None,
+        webhook_secret: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        clock: Clock | None = None,
+        webhook_endpoints: Iterable[str | WebhookEndpoint] = (),
+        webhook_retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+        expiry_check_interval: float = 1.0,
+    ) -> None:
+        if any(delay < 0 for delay in webhook_retry_schedule):
+            raise ValueError("webhook_retry_schedule: delays must be >= 0 seconds")
+        self.host = host
+        self._requested_port = port
+        self.port = port
+        self.api_key = api_key or new_secret("sk_test_")
+        self.restricted_api_key = restricted_api_key or new_secret("rk_test_")
+        if self.restricted_api_key == self.api_key:
+            raise ValueError("restricted_api_key: must differ from api_key")
+        self.webhook_secret = webhook_secret or new_secret("whsec_")
+        self.api_version = api_version
+        self._clock = clock or system_clock
+        self._offset = timedelta()
+        self._expiry_interval = expiry_check_interval
+        self.faults = Faults()
+        #: Every request that reached the gateway, in order.
+        self.requests: list[RequestRecord] = []
+        self._stopping = asyncio.Event()
+        self._http: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._dispatcher = Dispatcher(
+            secret=self.webhook_secret,
+            api_version=api_version,
+            retry_schedule=webhook_retry_schedule,
+            clock=self.now,
+            http=self._client,
+            stopping=self._stopping,
+        )
+        #: The gateway's objects (sessions, payments ...), for inspection in tests.
+        self.state = Store(emit=self._emit, root_url="")
+        for endpoint in webhook_endpoints:
+            if isinstance(endpoint, WebhookEndpoint):
+                self._dispatcher.endpoints.append(endpoint)
+            else:
+                self.add_webhook_endpoint(endpoint)
+
+    # --- addresses and credentials ------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The root, ``http://127.0.0.1:<port>``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, ``http://127.0.0.1:<port>/api2``: pass it to the client."""
+        return self.url + API_PREFIX
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`aclose`."""
+        return self._runner is not None
+
+    def __repr__(self) -> str:
+        # Never the key or the secret.
+        state = self.base_url if self.running else "stopped"
+        return f"<SandboxGateway {state}>"
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> SandboxGateway:
+        """Bind and serve. Returns self."""
+        if self._runner is not None:
+            raise RuntimeError("this SandboxGateway is already running")
+        self._stopping.clear()
+        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        runner = web.AppRunner(
+            build_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            await self._http.close()
+            self._http = None
+            raise
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        self.state.root_url = self.url
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        logger.info("sandbox gateway listening on %s", self.base_url)
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving, cancel deliveries in flight, close the client session. Idempotent."""
+        if self._runner is None:
+            return
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        await self._dispatcher.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        logger.info("sandbox gateway stopped")
+
+    #: Same as :meth:`aclose`.
+    stop = aclose
+
+    async def __aenter__(self) -> SandboxGateway:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @classmethod
+    def run_in_thread(cls, **options: Any) -> ThreadedSandboxGateway:
+        """Start a gateway on its own event loop in a daemon thread, for synchronous code.
+
+        Takes the constructor's options. The result has the same attributes, synchronous
+        versions of the methods, ``stop()``, and works as a context manager.
+        """
+        from ._thread import ThreadedSandboxGateway
+
+        return ThreadedSandboxGateway(cls(**options))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._expiry_interval)
+            self.expire_due()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError("the SandboxGateway is not running")
+        return self._http
+
+    def _log_request(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+        logger.info(
+            "%s %s -> %s (%s, %.1f ms)%s", record.method, record.path,
+            "dropped" if record.status is None else record.status, record.request_id,
+            record.duration * 1000, f" [fault: {record.fault}]" if record.fault else "",
+        )  # fmt: skip
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The gateway's current time: the clock plus every :meth:`advance_clock`."""
+        return self._clock() + self._offset
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the gateway's time forward, then expire what is due (emitting
+        ``session.expired``). Returns the new time."""
+        self._offset += delta
+        self.expire_due()
+        return self.now()
+
+    def expire_due(self) -> list[str]:
+        """Expire open sessions whose ``expiresAt`` has passed; returns their ids."""
+        return [rec.id for rec in self.state.expire_due(self.now())]
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def add_webhook_endpoint(
+        self, url: str, events: Iterable[str] | None = None
+    ) -> WebhookEndpoint:
+        """Deliver future events to ``url``: all of them, or only the given types."""
+        return self._dispatcher.add_endpoint(url, events)
+
+    @property
+    def webhook_endpoints(self) -> list[WebhookEndpoint]:
+        """The configured endpoints."""
+        return list(self._dispatcher.endpoints)
+
+    @property
+    def events(self) -> list[SandboxEvent]:
+        """Every event emitted so far, in order."""
+        return list(self._dispatcher.events)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery so far (one per event and endpoint), with its attempts."""
+        return list(self._dispatcher.deliveries)
+
+    async def wait_for_deliveries(self, timeout: float = 5.0) -> list[Delivery]:
+        """Wait until no delivery is in flight (retries included); returns all deliveries.
+
+        Raises:
+            TimeoutError: some were still running after ``timeout`` seconds.
+        """
+        await self._dispatcher.wait(timeout)
+        return self.deliveries
+
+    async def resend(self, ident: str) -> list[Delivery]:
+        """Deliver again, now, and wait for the outcome.
+
+        Args:
+            ident: a delivery id (``API-Request-Id``; retried with the same id) or an event id
+                (``gw.events[i].id``; new deliveries to every endpoint that wants it).
+
+        Raises:
+            KeyError: no such delivery or event.
+        """
+        return await self._dispatcher.resend(ident)
+
+    def _emit(self, event_type: str, obj: dict[str, Any]) -> None:
+        self._dispatcher.emit(event_type, obj)
+
+    # --- the customer -------------------------------------------------------------------------
+
+    async def pay(
+        self,
+        session_id: str,
+        *,
+        card: str | TestCard = TestCards.SUCCESS_FRICTIONLESS,
+        cvc: str | None = None,
+        expiry: str | None = None,
+        holder: str = "Test Customer",
+        three_ds: Literal["succeed", "fail"] = "succeed",
+    ) -> PayResult:
+        """Play the customer through the real payment page over HTTP.
+
+        GETs the session (for its ``paymentUrl``), GETs the page, posts the card form, answers
+        the 3-D Secure page with ``three_ds`` when the card asks for it, and stops at the
+        redirect back to the store.
+
+        Args:
+            session_id: the session to pay.
+            card: a :class:`TestCards` value or a number as typed (spaces allowed).
+            cvc: defaults to the test card's CVC (``123``).
+            expiry: ``MM/YY``; defaults to the test card's documented expiry.
+            holder: the cardholder name typed in.
+            three_ds: the button pressed on the 3-D Secure page.
+
+        Returns:
+            A :class:`PayResult`: the outcome and the final redirect URL.
+
+        Raises:
+            LookupError: the session cannot be read through the API.
+        """
+        return await pay(
+            self._client(),
+            base_url=self.base_url,
+            api_key=self.api_key,
+            session_id=session_id,
+            card=card,
+            cvc=cvc,
+            expiry=expiry,
+            holder=holder,
+            three_ds=three_ds,
+        )
+
+    async def authenticate(
+        self, payment_id: str, *, three_ds: Literal["succeed", "fail"] = "succeed"
+    ) -> PayResult:
+        """Answer a direct payment's 3-D Secure page (its ``nextAction.url``) over HTTP.
+
+        Raises:
+            LookupError: no such payment, or it has no 3-D Secure step.
+        """
+        return await authenticate(
+            self._client(),
+            base_url=self.base_url,
+            api_key=self.api_key,
+            payment_id=payment_id,
+            three_ds=three_ds,
+        )
