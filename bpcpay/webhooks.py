@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER, SIGNATURE_HEADER
 from ._core._converter import structure_object
@@ -24,7 +25,19 @@ from ._core._responses import header as _header
 from ._exceptions import SignatureVerificationError
 from .models import Event
 
-__all__ = ["SIGNATURE_HEADER", "Webhooks", "construct_event", "sign", "verify_signature"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "DeliveryStore",
+    "InMemoryDeliveryStore",
+    "WebhookResult",
+    "WebhookRouter",
+    "Webhooks",
+    "construct_event",
+    "event_key",
+    "request_id_key",
+    "sign",
+    "verify_signature",
+]
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _SHA256_HEX_LEN = 64
@@ -177,3 +190,34 @@ class Webhooks:
 
     def __repr__(self) -> str:
         return "<bpcpay Webhooks>"
+
+
+# --- the router, re-exported lazily: it needs asyncio, and `import bpcpay.webhooks` must not ---
+if TYPE_CHECKING:
+    from ._webhook_router import (
+        DeliveryStore,
+        InMemoryDeliveryStore,
+        WebhookResult,
+        WebhookRouter,
+        event_key,
+        request_id_key,
+    )
+
+_ROUTER_NAMES = frozenset(
+    {
+        "DeliveryStore",
+        "InMemoryDeliveryStore",
+        "WebhookResult",
+        "WebhookRouter",
+        "event_key",
+        "request_id_key",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ROUTER_NAMES:
+        from . import _webhook_router
+
+        return getattr(_webhook_router, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

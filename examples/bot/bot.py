@@ -1,0 +1,177 @@
+"""A payments bot on aiohttp: one process, one event loop, one ClientSession.
+
+A user presses "Buy" in a chat; the bot creates a payment session with ``AsyncBpcPay`` (on the
+bot's own ``aiohttp.ClientSession``) and sends the payment link. When the customer has paid,
+BPC's ``session.completed`` webhook arrives on the same aiohttp application, is verified by
+``bpcpay.contrib.aiohttp``, and the bot tells the chat. There is no chat network here: messages
+go to an in-process :class:`Outbox` (swap in your chat library's ``send_message``).
+
+Run it against the local sandbox gateway::
+
+    bpcpay sandbox   # or any gateway; then:
+    BPCPAY_API_KEY=... BPCPAY_BASE_URL=http://127.0.0.1:.../api2 \
+    BPCPAY_WEBHOOK_SECRET=... python examples/bot/bot.py --port 8081
+
+and point the gateway's webhook endpoint at ``http://127.0.0.1:8081/webhooks/bpc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from bpcpay import AsyncBpcPay, Event, Session
+from bpcpay.contrib.aiohttp import setup_webhooks
+from bpcpay.webhooks import WebhookRouter
+
+WEBHOOK_PATH = "/webhooks/bpc"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message the bot sent to a chat."""
+
+    chat_id: int
+    text: str
+
+
+class Outbox:
+    """Stands in for the chat network: every message the bot sends, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._changed = asyncio.Condition()
+
+    async def send(self, chat_id: int, text: str) -> None:
+        async with self._changed:
+            self.messages.append(Message(chat_id, text))
+            self._changed.notify_all()
+
+    async def wait_for(self, match: Callable[[Message], bool], timeout: float = 10.0) -> Message:
+        """The first message (already sent or still to come) that ``match`` accepts."""
+        return await asyncio.wait_for(self._first(match), timeout)
+
+    async def _first(self, match: Callable[[Message], bool]) -> Message:
+        async with self._changed:
+            while True:
+                for message in self.messages:
+                    if match(message):
+                        return message
+                await self._changed.wait()
+
+
+@dataclass
+class BotConfig:
+    api_key: str
+    base_url: str
+    webhook_secret: str
+    #: Where the gateway sends the customer back after paying (a deep link into the chat app).
+    return_url: str = "https://t.me/example_shop_bot"
+
+
+@dataclass
+class Bot:
+    """The bot's logic; chat handlers call :meth:`on_buy`, the webhook calls the others."""
+
+    client: AsyncBpcPay
+    outbox: Outbox
+    return_url: str
+    #: session id -> chat id, for sessions this process created.
+    chats: dict[str, int] = field(default_factory=dict)
+    #: The loop each webhook was handled on (the example's test checks it is the bot's own).
+    webhook_loops: list[asyncio.AbstractEventLoop] = field(default_factory=list)
+    #: The delivery id of every event handled.
+    handled: list[str | None] = field(default_factory=list)
+
+    async def on_buy(self, chat_id: int, *, item: str, amount: int, currency: str) -> Session:
+        """The user pressed "Buy": create a payment link and send it to the chat."""
+        session = await self.client.sessions.create(
+            amount=amount,
+            currency=currency,
+            success_url=f"{self.return_url}?start=paid",
+            failure_url=f"{self.return_url}?start=failed",
+            merchant_reference_id=f"chat{chat_id}-{len(self.chats) + 1}",
+            metadata={"chat_id": str(chat_id), "item": item},
+        )
+        self.chats[session.id] = chat_id
+        await self.outbox.send(chat_id, f"Pay for {item} here: {session.payment_url}")
+        return session
+
+    def _chat_of(self, session: Session) -> int | None:
+        if session.id in self.chats:
+            return self.chats[session.id]
+        chat = session.metadata.get("chat_id")
+        return int(chat) if chat and chat.isdigit() else None
+
+    async def on_session_completed(self, event: Event) -> None:
+        session = event.data.object
+        if not isinstance(session, Session):
+            return
+        self.webhook_loops.append(asyncio.get_running_loop())
+        self.handled.append(event.request_id)
+        chat_id = self._chat_of(session)
+        if chat_id is None:
+            return  # not one of ours
+        item = session.metadata.get("item", "your order")
+        if session.payment_status == "paid":
+            await self.outbox.send(chat_id, f"Paid: {item}. Thank you!")
+        else:
+            await self.outbox.send(chat_id, f"The payment for {item} did not go through.")
+
+    async def on_session_expired(self, event: Event) -> None:
+        session = event.data.object
+        if isinstance(session, Session) and (chat_id := self._chat_of(session)) is not None:
+            await self.outbox.send(chat_id, "The payment link expired; press Buy again.")
+
+
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+BOT = web.AppKey("bot", Bot)
+OUTBOX = web.AppKey("outbox", Outbox)
+
+
+def create_app(config: BotConfig) -> web.Application:
+    """The bot's aiohttp application: its ClientSession, its client, and the webhook route."""
+    app = web.Application()
+    app[OUTBOX] = Outbox()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        # One ClientSession for everything the bot does over HTTP (the chat API would use it
+        # too); AsyncBpcPay borrows it and never closes it.
+        async with aiohttp.ClientSession() as http:
+            client = AsyncBpcPay(api_key=config.api_key, base_url=config.base_url, session=http)
+            app[HTTP] = http
+            app[BOT] = Bot(client=client, outbox=app[OUTBOX], return_url=config.return_url)
+            yield
+            await client.aclose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    router = WebhookRouter(config.webhook_secret)
+    # Looked up per event: the Bot exists once the app has started.
+    router.add_handler("session.completed", lambda event: app[BOT].on_session_completed(event))
+    router.add_handler("session.expired", lambda event: app[BOT].on_session_expired(event))
+    setup_webhooks(app, router, path=WEBHOOK_PATH)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args()
+    config = BotConfig(
+        api_key=os.environ["BPCPAY_API_KEY"],
+        base_url=os.environ.get("BPCPAY_BASE_URL", "https://dev.bpcbt.com/api2"),
+        webhook_secret=os.environ["BPCPAY_WEBHOOK_SECRET"],
+    )
+    web.run_app(create_app(config), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

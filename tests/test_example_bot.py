@@ -1,0 +1,96 @@
+"""examples/bot end to end against the sandbox: the bot's aiohttp app on loopback creates a
+payment link, the customer pays, the verified webhook makes the bot post "Paid" to the chat."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bpcpay.sandbox import SandboxGateway
+from bpcpay.webhooks import sign
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bot" / "bot.py"
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bpcpay_example_bot", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building classes
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.asyncio
+async def test_buy_pay_and_the_paid_message_from_a_verified_webhook() -> None:
+    bot = load_example()
+    async with SandboxGateway(webhook_retry_schedule=(0.05,)) as gw:
+        config = bot.BotConfig(
+            api_key=gw.api_key, base_url=gw.base_url, webhook_secret=gw.webhook_secret
+        )
+        app = bot.create_app(config)
+        async with TestServer(app, host="127.0.0.1") as server:
+            gw.add_webhook_endpoint(str(server.make_url(bot.WEBHOOK_PATH)))
+            the_bot = app[bot.BOT]
+            outbox = app[bot.OUTBOX]
+
+            # The user pressed Buy (what the chat library's handler would call).
+            session = await the_bot.on_buy(7, item="coffee", amount=350, currency="EUR")
+            link = await outbox.wait_for(lambda m: m.chat_id == 7, timeout=1)
+            assert session.payment_url in link.text
+            assert session.metadata == {"chat_id": "7", "item": "coffee"}
+
+            # A forged "completed" for this session is refused and tells the chat nothing.
+            forged = (
+                b'{"created":"2024-01-01T00:00:00Z","type":"session.completed","data":'
+                b'{"object":{"id":"' + session.id.encode() + b'","amount":350,'
+                b'"currency":"EUR","status":"complete","paymentStatus":"paid",'
+                b'"metadata":{"chat_id":"7","item":"coffee"}}}}'
+            )
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    server.make_url(bot.WEBHOOK_PATH),
+                    data=forged,
+                    headers={"X-Signature": sign(forged, "whsec_guessed")},
+                ) as refused,
+            ):
+                assert refused.status == 400
+
+            result = await gw.pay(session.id)
+            assert result.succeeded
+            paid = await outbox.wait_for(lambda m: m.text.startswith("Paid"), timeout=10)
+            deliveries = await gw.wait_for_deliveries()
+
+            assert paid == bot.Message(7, "Paid: coffee. Thank you!")
+            assert [m.text for m in outbox.messages] == [link.text, paid.text]
+            (completed,) = [d for d in deliveries if d.event.type == "session.completed"]
+            assert completed.succeeded
+            # Handled exactly once, from the gateway's signed delivery, on this very loop.
+            assert the_bot.handled == [completed.id]
+            assert the_bot.webhook_loops == [asyncio.get_running_loop()]
+            # AsyncBpcPay used the bot's own ClientSession and does not own it.
+            transport = the_bot.client._transport
+            assert transport.session is app[bot.HTTP]
+            assert not transport.owns_session
+            http_session = app[bot.HTTP]
+            assert not http_session.closed
+            creates = [
+                r for r in gw.requests if r.method == "POST" and r.path.endswith("/sessions")
+            ]
+            assert len(creates) == 1
+
+            # The gateway sends the delivery again: no second "Paid" message.
+            await gw.resend(completed.id)
+            assert completed.attempts[-1].status == 200
+            assert len(outbox.messages) == 2
+        # The app's cleanup closed its session; the client never closed it on its own.
+        assert http_session.closed

@@ -1,0 +1,631 @@
+"""bpcpay._webhook_router: routing, statuses, de-duplication (also under concurrency), stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from bpcpay._webhook_router import (
+    DEFAULT_DEDUP_CAPACITY,
+    DeliveryStore,
+    InMemoryDeliveryStore,
+    WebhookResult,
+    WebhookRouter,
+    event_key,
+    request_id_key,
+)
+from bpcpay.models import Event, Session
+from bpcpay.webhooks import sign
+
+SECRET = "whsec_router_test_not_real"
+
+
+def body_for(event_type: str = "session.completed", object_id: str = "ps_1", **extra: Any) -> bytes:
+    obj: dict[str, Any] = {"id": object_id, "amount": 1000, "currency": "EUR", "status": "complete"}
+    obj.update(extra)
+    payload = {"created": "2024-03-28T08:30:00+00:00", "type": event_type, "data": {"object": obj}}
+    return json.dumps(payload).encode()
+
+
+def delivery(
+    body: bytes, *, request_id: str | None = "req_1", secret: str = SECRET
+) -> tuple[bytes, dict[str, str]]:
+    headers = {"Content-Type": "application/json", "X-Signature": sign(body, secret)}
+    if request_id is not None:
+        headers["API-Request-Id"] = request_id
+    return body, headers
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, label: str) -> Any:
+        def handler(event: Event) -> None:
+            self.seen.append((label, event.type))
+
+        return handler
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_exact_prefix_and_star_handlers_all_run_in_registration_order() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("star"))
+    router.add_handler("payment.*", rec("prefix"))
+    router.add_handler("payment.succeeded", rec("exact"))
+    router.add_handler("session.completed", rec("other"))
+
+    result = await router.handle(*delivery(body_for("payment.succeeded", "pay_1")))
+
+    assert result.status == 200
+    assert result.reason == "handled"
+    assert result.ok
+    assert isinstance(result.event, Event)
+    assert rec.seen == [
+        ("star", "payment.succeeded"),
+        ("prefix", "payment.succeeded"),
+        ("exact", "payment.succeeded"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_prefix_pattern_does_not_match_a_longer_first_segment() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("payment.*", rec("prefix"))
+    result = await router.handle(*delivery(body_for("paymentLink.created", "pl_1")))
+    assert result.reason == "unhandled"
+    assert rec.seen == []
+
+
+@pytest.mark.asyncio
+async def test_unhandled_type_is_200_and_the_fallback_runs_only_when_nothing_matched() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("session.completed", rec("exact"))
+
+    plain = await router.handle(*delivery(body_for("invoice.created", "in_1"), request_id="a"))
+    assert (plain.status, plain.reason) == (200, "unhandled")
+
+    router.fallback(rec("fallback"))
+    unknown = await router.handle(*delivery(body_for("brand.new", "x_1"), request_id="b"))
+    matched = await router.handle(*delivery(body_for("session.completed", "ps_9"), request_id="c"))
+
+    assert (unknown.status, unknown.reason) == (200, "handled")
+    assert unknown.event is not None
+    assert unknown.event.type == "brand.new"
+    assert matched.reason == "handled"
+    assert rec.seen == [("fallback", "brand.new"), ("exact", "session.completed")]
+
+
+@pytest.mark.asyncio
+async def test_decorator_registers_several_patterns_and_returns_the_function() -> None:
+    router = WebhookRouter(SECRET)
+    calls: list[str] = []
+
+    @router.on("session.completed", "session.expired")
+    async def on_session(event: Event) -> None:
+        await asyncio.sleep(0)
+        assert isinstance(event.data.object, Session)
+        calls.append(event.data.object.id)
+
+    assert callable(on_session)
+    await router.handle(*delivery(body_for("session.completed", "ps_a"), request_id="1"))
+    await router.handle(*delivery(body_for("session.expired", "ps_b"), request_id="2"))
+    assert calls == ["ps_a", "ps_b"]
+    assert router.handlers_for("session.expired") == [on_session]
+    assert router.handlers_for("payment.created") == []
+
+
+@pytest.mark.parametrize("pattern", ["", "*.completed", "session*", "a.*.b", "**", ".*"])
+def test_malformed_patterns_are_refused(pattern: str) -> None:
+    router = WebhookRouter(SECRET)
+    with pytest.raises(ValueError, match="pattern"):
+        router.add_handler(pattern, lambda event: None)
+    with pytest.raises(ValueError, match="pattern"):
+        router.on(pattern)
+
+
+def test_non_callable_handlers_are_refused() -> None:
+    router = WebhookRouter(SECRET)
+    with pytest.raises(TypeError, match="callable"):
+        router.add_handler("*", "not a function")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callable"):
+        router.fallback(42)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("secret", ["", b"", [], [SECRET, ""], [None]])
+def test_an_empty_secret_is_a_configuration_error(secret: Any) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        WebhookRouter(secret)
+
+
+@pytest.mark.parametrize("max_bytes", [0, -1, True, 1.5])
+def test_max_bytes_must_be_a_positive_int(max_bytes: Any) -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        WebhookRouter(SECRET, max_bytes=max_bytes)
+
+
+def test_repr_never_shows_the_secret() -> None:
+    router = WebhookRouter(SECRET)
+    router.add_handler("*", lambda event: None)
+    assert SECRET not in repr(router)
+    assert "1 handlers" in repr(router)
+
+
+# --- verification statuses --------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_bad_signature_and_bad_bodies_are_400_with_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+    body = body_for()
+    caplog.set_level(logging.DEBUG, logger="bpcpay")
+
+    wrong = await router.handle(*delivery(body, secret="whsec_someone_else"))
+    missing = await router.handle(body, {"API-Request-Id": "req_1"})
+    garbage = await router.handle(*delivery(b"not json"))
+    not_event = await router.handle(*delivery(b'{"hello": "world"}'))
+
+    assert (wrong.status, wrong.reason, wrong.event) == (400, "mismatch", None)
+    assert (missing.status, missing.reason) == (400, "missing_header")
+    assert (garbage.status, garbage.reason) == (400, "not_json")
+    assert (not_event.status, not_event.reason) == (400, "not_an_event")
+    assert not wrong.ok
+    assert rec.seen == []
+    assert SECRET not in caplog.text
+    assert "mismatch" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_body_over_the_cap_is_413_before_hashing() -> None:
+    router = WebhookRouter(SECRET, max_bytes=100)
+    body = body_for(description="x" * 200)
+    result = await router.handle(*delivery(body))
+    assert (result.status, result.reason) == (413, "too_large")
+    assert router.handle_sync(*delivery(body)).status == 413
+
+
+@pytest.mark.asyncio
+async def test_rotation_accepts_either_secret() -> None:
+    router = WebhookRouter(["whsec_new_not_real", SECRET])
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+    old = await router.handle(*delivery(body_for(object_id="ps_old"), secret=SECRET))
+    new = await router.handle(
+        *delivery(body_for(object_id="ps_new"), secret="whsec_new_not_real", request_id="2")
+    )
+    assert (old.status, new.status) == (200, 200)
+    assert len(rec.seen) == 2
+
+
+# --- failures and de-duplication --------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_raising_handler_gives_500_and_the_retry_runs_the_handler_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = WebhookRouter(SECRET)
+    attempts: list[int] = []
+
+    @router.on("session.completed")
+    def flaky(event: Event) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("database down")
+
+    first = await router.handle(*delivery(body_for()))
+    retry = await router.handle(*delivery(body_for()))
+    again = await router.handle(*delivery(body_for()))
+
+    assert (first.status, first.reason) == (500, "handler_error")
+    assert isinstance(first.error, RuntimeError)
+    assert (retry.status, retry.reason) == (200, "handled")
+    assert (again.status, again.reason) == (200, "duplicate")
+    assert len(attempts) == 2
+    assert "answering 500" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_replay_with_a_fresh_request_id_is_still_a_duplicate() -> None:
+    # The header is not signed; the default key is built from the signed body.
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+    first = await router.handle(*delivery(body_for(), request_id="req_original"))
+    replay = await router.handle(*delivery(body_for(), request_id="req_forged"))
+    no_header = await router.handle(*delivery(body_for(), request_id=None))
+    assert [first.reason, replay.reason, no_header.reason] == ["handled", "duplicate", "duplicate"]
+    assert first.key == replay.key == "evt:session.completed:ps_1:2024-03-28T08:30:00+00:00"
+    assert len(rec.seen) == 1
+
+
+@pytest.mark.asyncio
+async def test_request_id_key_keys_on_the_delivery_id_and_falls_back_on_the_event() -> None:
+    router = WebhookRouter(SECRET, key=request_id_key)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+    a = await router.handle(*delivery(body_for(), request_id="req_a"))
+    a_again = await router.handle(*delivery(body_for(), request_id="req_a"))
+    b = await router.handle(*delivery(body_for(), request_id="req_b"))
+    bare = await router.handle(*delivery(body_for(), request_id=None))
+    bare_again = await router.handle(*delivery(body_for(), request_id=None))
+    assert [r.reason for r in (a, a_again, b, bare, bare_again)] == [
+        "handled",
+        "duplicate",
+        "handled",
+        "handled",
+        "duplicate",
+    ]
+    assert a.key == "req:req_a"
+    assert bare.key is not None
+    assert bare.key.startswith("evt:session.completed:ps_1:")
+
+
+def test_event_key_falls_back_on_a_body_digest_without_an_object_id() -> None:
+    router = WebhookRouter(SECRET)
+    body = json.dumps({"created": None, "type": "mystery", "data": {"object": {"x": 1}}}).encode()
+    result = router.handle_sync(*delivery(body))
+    assert result.key is not None
+    assert result.key.startswith("body:")
+    assert result.event is not None
+    assert event_key(result.event, body) == result.key
+    other = json.dumps({"created": None, "type": "mystery", "data": {"object": {"x": 2}}})
+    assert router.handle_sync(*delivery(other.encode())).reason == "unhandled"
+    assert router.handle_sync(*delivery(body)).reason == "duplicate"
+
+
+@pytest.mark.asyncio
+async def test_concurrent_copies_run_the_handler_once() -> None:
+    router = WebhookRouter(SECRET)
+    release = asyncio.Event()
+    started = asyncio.Event()
+    runs: list[str] = []
+
+    @router.on("session.completed")
+    async def slow(event: Event) -> None:
+        runs.append(event.type)
+        started.set()
+        await release.wait()
+
+    first = asyncio.ensure_future(router.handle(*delivery(body_for(), request_id="r1")))
+    await started.wait()
+    others = [
+        asyncio.ensure_future(router.handle(*delivery(body_for(), request_id=f"r{i}")))
+        for i in range(2, 6)
+    ]
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in others)  # they wait for the first copy's outcome
+    release.set()
+    results = await asyncio.gather(first, *others)
+
+    assert runs == ["session.completed"]
+    assert [r.reason for r in results] == ["handled"] + ["duplicate"] * 4
+    assert all(r.status == 200 for r in results)
+
+
+@pytest.mark.asyncio
+async def test_when_the_first_concurrent_copy_fails_a_waiting_copy_runs_the_handler() -> None:
+    router = WebhookRouter(SECRET)
+    release = asyncio.Event()
+    started = asyncio.Event()
+    runs: list[int] = []
+
+    @router.on("*")
+    async def fails_once(event: Event) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            started.set()
+            await release.wait()
+            raise RuntimeError("first attempt fails")
+
+    first = asyncio.ensure_future(router.handle(*delivery(body_for())))
+    await started.wait()
+    second = asyncio.ensure_future(router.handle(*delivery(body_for())))
+    await asyncio.sleep(0)
+    release.set()
+    a, b = await asyncio.gather(first, second)
+    assert (a.status, b.status) == (500, 200)
+    assert b.reason == "handled"
+    assert runs == [0, 1]
+
+
+def test_concurrent_copies_on_threads_run_a_sync_handler_once() -> None:
+    router = WebhookRouter(SECRET)
+    runs: list[str] = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    @router.on("session.completed")
+    def slow(event: Event) -> None:
+        runs.append(threading.current_thread().name)
+        entered.set()
+        assert release.wait(5)
+
+    results: list[WebhookResult] = []
+    lock = threading.Lock()
+
+    def deliver(i: int) -> None:
+        result = router.handle_sync(*delivery(body_for(), request_id=f"r{i}"))
+        with lock:
+            results.append(result)
+
+    first = threading.Thread(target=deliver, args=(0,))
+    first.start()
+    assert entered.wait(5)
+    rest = [threading.Thread(target=deliver, args=(i,)) for i in range(1, 8)]
+    for t in rest:
+        t.start()
+    release.set()
+    for t in [first, *rest]:
+        t.join(5)
+    assert len(runs) == 1
+    assert sorted(r.reason for r in results) == ["duplicate"] * 7 + ["handled"]
+
+
+def test_handle_sync_runs_plain_handlers_and_refuses_async_ones() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("session.*", rec("plain"))
+
+    @router.on("payment.*")
+    async def not_here(event: Event) -> None:  # pragma: no cover - never awaited
+        raise AssertionError
+
+    ok = router.handle_sync(*delivery(body_for("session.completed")))
+    refused = router.handle_sync(*delivery(body_for("payment.succeeded", "pay_1")))
+    assert (ok.status, ok.reason) == (200, "handled")
+    assert (refused.status, refused.reason) == (500, "async_handler")
+    assert "handle_sync" in str(refused.error)
+    # Released, so a retry after the fix runs.
+    assert isinstance(router.store, InMemoryDeliveryStore)
+    assert refused.key is not None
+    assert router.store.claim(refused.key) is True
+
+
+def test_handle_sync_refuses_a_plain_function_that_returns_a_coroutine() -> None:
+    router = WebhookRouter(SECRET)
+
+    async def work(event: Event) -> None:  # pragma: no cover - closed, never run
+        raise AssertionError
+
+    router.add_handler("*", lambda event: work(event))
+    result = router.handle_sync(*delivery(body_for()))
+    assert (result.status, result.reason) == (500, "async_handler")
+
+
+@pytest.mark.asyncio
+async def test_handle_awaits_what_a_plain_handler_returns() -> None:
+    router = WebhookRouter(SECRET)
+    done: list[str] = []
+
+    async def work(event: Event) -> None:
+        done.append(event.type)
+
+    router.add_handler("*", lambda event: work(event))
+    assert (await router.handle(*delivery(body_for()))).reason == "handled"
+    assert done == ["session.completed"]
+
+
+@pytest.mark.asyncio
+async def test_sync_handlers_can_run_in_a_worker_thread() -> None:
+    router = WebhookRouter(SECRET, sync_handlers_in_thread=True)
+    threads: list[int] = []
+    router.add_handler("*", lambda event: threads.append(threading.get_ident()))
+    await router.handle(*delivery(body_for()))
+    assert threads
+    assert threads[0] != threading.get_ident()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_delivery_is_not_remembered() -> None:
+    router = WebhookRouter(SECRET)
+    started = asyncio.Event()
+    runs: list[int] = []
+
+    @router.on("*")
+    async def hangs(event: Event) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            started.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(router.handle(*delivery(body_for())))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    retry = await router.handle(*delivery(body_for()))
+    assert retry.reason == "handled"
+    assert runs == [1, 1]
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+
+class AsyncStore:
+    """A store with async methods, like one backed by redis.asyncio."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryDeliveryStore()
+        self.calls: list[str] = []
+
+    async def claim(self, key: str) -> bool:
+        self.calls.append("claim")
+        await asyncio.sleep(0)
+        return self.inner.claim(key)
+
+    async def complete(self, key: str) -> None:
+        self.calls.append("complete")
+        self.inner.complete(key)
+
+    async def release(self, key: str) -> None:
+        self.calls.append("release")
+        self.inner.release(key)
+
+
+@pytest.mark.asyncio
+async def test_an_async_store_is_awaited_by_handle_and_refused_by_handle_sync() -> None:
+    store = AsyncStore()
+    assert isinstance(store, DeliveryStore)
+    router = WebhookRouter(SECRET, store=store)
+    router.add_handler("*", lambda event: None)
+    assert (await router.handle(*delivery(body_for()))).reason == "handled"
+    assert (await router.handle(*delivery(body_for()))).reason == "duplicate"
+    assert store.calls == ["claim", "complete", "claim"]
+    with pytest.raises(TypeError, match="async"):
+        router.handle_sync(*delivery(body_for(object_id="ps_2")))
+
+
+def test_a_user_store_sees_claim_complete_and_release() -> None:
+    class LoggingStore(InMemoryDeliveryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.log: list[tuple[str, str]] = []
+
+        def claim(self, key: str) -> bool:
+            self.log.append(("claim", key))
+            return super().claim(key)
+
+        def complete(self, key: str) -> None:
+            self.log.append(("complete", key))
+            super().complete(key)
+
+        def release(self, key: str) -> None:
+            self.log.append(("release", key))
+            super().release(key)
+
+    store = LoggingStore()
+    router = WebhookRouter(SECRET, store=store)
+    outcomes = iter([RuntimeError("boom"), None])
+
+    def handler(event: Event) -> None:
+        error = next(outcomes)
+        if error:
+            raise error
+
+    router.add_handler("*", handler)
+    assert router.handle_sync(*delivery(body_for())).status == 500
+    assert router.handle_sync(*delivery(body_for())).status == 200
+    key = "evt:session.completed:ps_1:2024-03-28T08:30:00+00:00"
+    assert store.log == [("claim", key), ("release", key), ("claim", key), ("complete", key)]
+    assert store.is_done(key)
+
+
+def test_in_memory_store_is_a_bounded_lru() -> None:
+    store = InMemoryDeliveryStore(capacity=3)
+    assert [store.claim(k) for k in "abc"] == [True, True, True]
+    store.complete("a")
+    assert store.claim("a") is False  # seen again: now the most recent
+    assert store.claim("d") is True  # evicts "b", the least recently seen
+    assert len(store) == 3
+    assert store.claim("b") is True
+    assert store.claim("a") is False
+    store.release("a")
+    assert store.claim("a") is True
+    assert "3/3" in repr(store)
+    assert InMemoryDeliveryStore().capacity == DEFAULT_DEDUP_CAPACITY
+
+
+def test_complete_remembers_a_key_evicted_while_in_progress() -> None:
+    store = InMemoryDeliveryStore(capacity=1)
+    assert store.claim("a")
+    assert store.claim("b")  # evicts "a" while it is in progress
+    store.complete("a")
+    assert store.is_done("a")
+    assert len(store) == 1
+
+
+@pytest.mark.parametrize("capacity", [0, -5, True, "10"])
+def test_in_memory_store_capacity_must_be_positive(capacity: Any) -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        InMemoryDeliveryStore(capacity)
+
+
+def test_the_router_module_imports_no_framework_and_no_aiohttp() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bpcpay._webhook_router, bpcpay.contrib, bpcpay.contrib.asgi, "
+        "bpcpay.contrib.wsgi\n"
+        "bad = [m for m in ('aiohttp', 'flask', 'django', 'starlette', 'werkzeug') "
+        "if m in sys.modules]\nprint(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_import_bpcpay_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bpcpay, bpcpay.webhooks\n"
+        "bad = [m for m in ('flask', 'django', 'starlette', 'werkzeug', 'bpcpay.contrib') "
+        "if m in sys.modules]\nprint(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_on_threads_a_copy_waiting_on_a_failed_first_copy_runs_the_handler() -> None:
+    router = WebhookRouter(SECRET)
+    entered = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+
+    @router.on("*")
+    def fails_first(event: Event) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            entered.set()
+            assert release.wait(5)
+            raise RuntimeError("first copy fails")
+
+    results: dict[str, WebhookResult] = {}
+    first = threading.Thread(
+        target=lambda: results.update(first=router.handle_sync(*delivery(body_for())))
+    )
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(
+        target=lambda: results.update(second=router.handle_sync(*delivery(body_for())))
+    )
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert (results["first"].status, results["second"].status) == (500, 200)
+    assert results["second"].reason == "handled"
+    assert runs == [0, 1]
+
+
+@pytest.mark.asyncio
+async def test_a_text_payload_is_accepted_and_keyed_like_its_bytes() -> None:
+    router = WebhookRouter(SECRET)
+    body = json.dumps({"created": None, "type": "t", "data": {"object": {}}})
+    headers = {"X-Signature": sign(body, SECRET)}
+    first = await router.handle(body, headers)
+    assert first.reason == "unhandled"
+    assert first.key is not None
+    assert first.key.startswith("body:")
+    assert router.handle_sync(body.encode(), headers).reason == "duplicate"
