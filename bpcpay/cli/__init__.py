@@ -17,7 +17,12 @@ from .._version import __version__
 __all__ = ["main"]
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES = ["bpcpay.cli._api", "bpcpay.cli._listen"]
+COMMAND_MODULES = [
+    "bpcpay.cli._sandbox",
+    "bpcpay.cli._demo",
+    "bpcpay.cli._api",
+    "bpcpay.cli._listen",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
