@@ -32,14 +32,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metadata(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--metadata takes key=value, got {pair!r}")
-        out[key] = value
-    return out
+def _metadata_pair(text: str) -> tuple[str, str]:
+    # Used as argparse's type=, so a malformed pair is a usage error (exit 2), not a traceback.
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"takes KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _session_create(client: Any, args: argparse.Namespace) -> Any:
@@ -51,7 +49,7 @@ def _session_create(client: Any, args: argparse.Namespace) -> Any:
     if args.capture_method:
         options["capture_method"] = args.capture_method
     if args.metadata:
-        options["metadata"] = _metadata(args.metadata)
+        options["metadata"] = dict(args.metadata)
     return client.sessions.create(
         amount=args.amount,
         currency=args.currency,
@@ -87,7 +85,9 @@ def register(subparsers: Any) -> None:
     create.add_argument("--merchant-reference-id")
     create.add_argument("--locale")
     create.add_argument("--capture-method", choices=["automatic", "manual"])
-    create.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument(
+        "--metadata", action="append", default=[], metavar="KEY=VALUE", type=_metadata_pair
+    )
     create.set_defaults(handler=_run, call=_session_create)
     get = sub.add_parser("get", help=f"retrieve a session ({env})")
     get.add_argument("id")

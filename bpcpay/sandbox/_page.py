@@ -18,6 +18,7 @@ __all__ = ["challenge_page", "message_page", "payment_page"]
 
 _CSS = """
 *{box-sizing:border-box}
+input,button{font:inherit}
 body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 background:#eef1f6;color:#1d2533}
 .banner{background:#ffd24d;color:#3a2c00;text-align:center;font-size:13px;padding:6px;

@@ -1,0 +1,131 @@
+"""``bpcpay demo``: the sandbox gateway and the demo store, for a person to try in a browser, or
+played end to end by an automatic customer with ``--auto``.
+
+``--auto`` exits 0 only when the store marked the order paid and verified the signed
+``session.completed`` webhook for it; 1 otherwise (a declined card, a timeout). It prints card
+numbers by their last four digits only and never prints the API key or the webhook secret.
+``register`` stays cheap: aiohttp is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._sandbox import log_to_stderr, serve_until_signalled
+
+if TYPE_CHECKING:
+    from ..demo import Demo
+
+__all__ = ["register"]
+
+_DEFAULT_PORT = 8000
+_DECLINED_CARD = "5168494895055780"
+
+
+def _out(line: str) -> None:
+    print(line, flush=True)
+
+
+def _interactive_banner(demo: Demo) -> str:
+    return "\n".join(
+        [
+            "bpcpay demo: a store and a sandbox gateway on this machine "
+            "(test cards only, no real money moves)",
+            "",
+            f"  Open the store:   {demo.store_url}/",
+            f"  Sandbox gateway:  {demo.gateway.base_url}",
+            "",
+            "  Click Buy, then pay with a test card (CVC 123). The payment page lists them:",
+            "  the card ending 5599 asks for 3-D Secure, the one ending 5780 is declined.",
+            "",
+            "Logging the store and the gateway to stderr. Ctrl-C to stop.",
+        ]
+    )
+
+
+async def _auto(args: argparse.Namespace) -> int:
+    from ..demo import Demo, play_customer
+
+    card = _DECLINED_CARD if args.decline else args.card
+    started = time.monotonic()
+    async with Demo(port=args.port if args.port is not None else 0) as demo:
+        _out(f"bpcpay demo --auto: store {demo.store_url}, sandbox gateway {demo.gateway.base_url}")
+        if card is None:
+            ok = await play_customer(demo, emit=_out, timeout=args.timeout)
+        else:
+            ok = await play_customer(demo, card=card, emit=_out, timeout=args.timeout)
+    elapsed = time.monotonic() - started
+    if ok:
+        _out(f"done in {elapsed:.2f} s: the order is paid, proven by a verified webhook")
+        return 0
+    _out(f"not paid after {elapsed:.2f} s")
+    return 1
+
+
+def _interactive(args: argparse.Namespace) -> int:
+    from ..demo import Demo
+
+    demo = Demo(port=_DEFAULT_PORT if args.port is None else args.port)
+
+    async def start() -> None:
+        await demo.start()
+        _out(_interactive_banner(demo))
+
+    with log_to_stderr("bpcpay.sandbox", "bpcpay.demo"):
+        try:
+            asyncio.run(serve_until_signalled(start, demo.aclose))
+        except OSError as exc:
+            print(f"bpcpay demo: cannot listen: {exc}", file=sys.stderr)
+            return 1
+    _out("demo stopped")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.auto and (args.card is not None or args.decline):
+        print("bpcpay demo: --card and --decline go with --auto", file=sys.stderr)
+        return 2
+    if args.auto:
+        try:
+            return asyncio.run(_auto(args))
+        except OSError as exc:
+            print(f"bpcpay demo: cannot listen: {exc}", file=sys.stderr)
+            return 1
+    return _interactive(args)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bpcpay demo``."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a demo store against the sandbox gateway (--auto plays the customer)",
+        description=(
+            "Start the sandbox gateway and a small demo store that takes payments with bpcpay. "
+            "Open the printed URL and buy with a test card, or pass --auto to watch the whole "
+            "redirect flow run by itself."
+        ),
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"the store's port (default {_DEFAULT_PORT}; a free one with --auto)",
+    )
+    parser.add_argument("--auto", action="store_true", help="play the customer, then exit")
+    cards = parser.add_mutually_exclusive_group()
+    cards.add_argument(
+        "--card",
+        metavar="NUMBER",
+        help="with --auto: the test card to pay with (default: the 3-D Secure challenge card)",
+    )
+    cards.add_argument(
+        "--decline", action="store_true", help="with --auto: pay with the declining test card"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=15.0, help="with --auto: seconds before giving up"
+    )
+    parser.set_defaults(handler=_run)

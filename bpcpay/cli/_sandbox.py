@@ -1,0 +1,166 @@
+"""``bpcpay sandbox``: run the local sandbox gateway from the shell until Ctrl-C or SIGTERM.
+
+Prints the base URL and the run's generated credentials once, at startup: they are sandbox-only
+values made for this run (no real gateway accepts them), and printing them is the point, so the
+user can paste them into an app or a shell. After that, every request and webhook delivery is
+logged to stderr by the ``bpcpay.sandbox`` logger, whose lines never carry a key or a secret.
+
+Also owns :func:`serve_until_signalled` and :func:`log_to_stderr`, which ``bpcpay demo``
+shares. ``register`` stays cheap: aiohttp is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..sandbox import SandboxGateway
+
+__all__ = ["log_to_stderr", "register", "serve_until_signalled"]
+
+_LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(message)s"
+_TIME_FORMAT = "%H:%M:%S"
+
+
+@contextlib.contextmanager
+def log_to_stderr(*names: str) -> Iterator[None]:
+    """Send INFO lines of the named loggers to stderr while the block runs, then restore them.
+
+    Restoring matters because ``bpcpay.cli.main`` also runs in process (tests, notebooks),
+    where a handler left behind would print into every later test.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT, _TIME_FORMAT))
+    saved = []
+    for name in names:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.propagate))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        # Not propagated: a root handler configured by the user would print every line twice.
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, level, propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+async def serve_until_signalled(
+    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``start()``, wait for SIGINT or SIGTERM, then run ``stop()``.
+
+    The handlers are installed before ``start`` so that a signal during startup also ends in
+    a clean stop rather than a KeyboardInterrupt traceback from inside aiohttp.
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await start()
+        try:
+            await stopping.wait()
+        finally:
+            await stop()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+def _event_list(values: Sequence[str]) -> list[str] | None:
+    """``--events a,b --events c`` as ``[a, b, c]``; None (every event) when not given."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def _banner(gw: SandboxGateway, events: list[str] | None) -> str:
+    selection = ", ".join(events) if events else "all events"
+    urls = [f"{e.url} ({selection})" for e in gw.webhook_endpoints] or ["none (--webhook-url URL)"]
+    labels = ["webhooks"] + [""] * (len(urls) - 1)
+    lines = [
+        "bpcpay sandbox gateway: test cards only, no real money moves",
+        f"  base URL        {gw.base_url}",
+        f"  API key         {gw.api_key}",
+        f"  webhook secret  {gw.webhook_secret}",
+        *(f"  {label:<14}  {url}" for label, url in zip(labels, urls, strict=True)),
+        "",
+        "The API key and webhook secret are sandbox-only credentials, generated for this run:",
+        "no real gateway accepts them. To use them from a shell:",
+        f"  export BPCPAY_BASE_URL={gw.base_url}",
+        f"  export BPCPAY_API_KEY={gw.api_key}",
+        f"  export BPCPAY_WEBHOOK_SECRET={gw.webhook_secret}",
+        "",
+        "Logging every request and delivery to stderr. Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..sandbox import SandboxGateway
+
+    bad = [url for url in args.webhook_url if not url.startswith(("http://", "https://"))]
+    if bad:
+        print(f"bpcpay sandbox: --webhook-url must be an http(s) URL, got {bad[0]!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    events = _event_list(args.events)
+    gateway = SandboxGateway(host=args.host, port=args.port)
+    for url in args.webhook_url:
+        gateway.add_webhook_endpoint(url, events)
+
+    async def start() -> None:
+        await gateway.start()
+        print(_banner(gateway, events), flush=True)
+
+    with log_to_stderr("bpcpay.sandbox"):
+        try:
+            asyncio.run(serve_until_signalled(start, gateway.aclose))
+        except OSError as exc:
+            print(f"bpcpay sandbox: cannot listen on {args.host}:{args.port}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+    print("sandbox gateway stopped", flush=True)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bpcpay sandbox``."""
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run the local sandbox gateway (API, payment page, signed webhooks)",
+        description=(
+            "Run a local BPC gateway: the API under /api2, the hosted payment page with the "
+            "test cards, and signed webhook deliveries. Prints the base URL, an API key and a "
+            "webhook secret generated for this run; logs every request and delivery."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback)")
+    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument(
+        "--webhook-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="deliver webhooks here (repeat for several endpoints)",
+    )
+    parser.add_argument(
+        "--events",
+        action="append",
+        default=[],
+        metavar="TYPE[,TYPE]",
+        help="only these event types to the --webhook-url endpoints (default: all), "
+        "e.g. session.completed,payment.succeeded",
+    )
+    parser.set_defaults(handler=_run)

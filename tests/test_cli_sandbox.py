@@ -1,0 +1,229 @@
+"""``bpcpay sandbox`` as a subprocess: the startup banner's credentials work with the SDK, a paid
+session is delivered (signed with the printed secret) to the --webhook-url, requests and
+deliveries are logged to stderr, and SIGINT / SIGTERM stop it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO
+
+import aiohttp
+import pytest
+
+from bpcpay import BpcPay
+from bpcpay.cli import main
+from bpcpay.sandbox import TestCards
+from bpcpay.sandbox._customer import pay
+from bpcpay.webhooks import construct_event
+
+TIMEOUT = 20.0
+
+
+class Receiver:
+    """A webhook endpoint on loopback (stdlib, its own thread) that queues what it gets."""
+
+    def __init__(self) -> None:
+        self.received: queue.Queue[tuple[bytes, dict[str, str]]] = queue.Queue()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.put((body, dict(self.headers.items())))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(TIMEOUT)
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+class Sandbox:
+    """``bpcpay sandbox`` in a subprocess; stdout and stderr lines are read by threads into
+    queues, so the test can wait for a line without ever blocking past a timeout."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bpcpay.cli", "sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: queue.Queue[str] = queue.Queue()
+        self.readers = [
+            threading.Thread(target=_pump, args=(self.proc.stdout, self.lines), daemon=True),
+            threading.Thread(target=_pump, args=(self.proc.stderr, self.log), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+        self.banner: list[str] = []
+        self.seen_log: list[str] = []
+
+    def read_banner(self) -> dict[str, str]:
+        """The banner up to its last line; returns the ``export NAME=value`` pairs."""
+        while True:
+            line = self.lines.get(timeout=TIMEOUT).rstrip("\n")
+            self.banner.append(line)
+            if line.endswith("Ctrl-C to stop."):
+                break
+        pairs = [line.split()[1] for line in self.banner if line.lstrip().startswith("export ")]
+        return dict(pair.split("=", 1) for pair in pairs)
+
+    def wait_for_log(self, text: str) -> None:
+        """Block (at most TIMEOUT) until a stderr line contains ``text``."""
+        while not any(text in line for line in self.seen_log):
+            self.seen_log.append(self.log.get(timeout=TIMEOUT))
+
+    def stop(self, signum: int) -> tuple[int, str, str]:
+        """Send ``signum``; (exit status, rest of stdout, all of stderr)."""
+        self.proc.send_signal(signum)
+        status = self.proc.wait(timeout=TIMEOUT)
+        for reader in self.readers:
+            reader.join(TIMEOUT)
+        rest = []
+        while not self.lines.empty():
+            rest.append(self.lines.get())
+        while not self.log.empty():
+            self.seen_log.append(self.log.get())
+        return status, "".join(rest), "".join(self.seen_log)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=TIMEOUT)
+        for reader in self.readers:
+            reader.join(TIMEOUT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def _pay(base_url: str, api_key: str, session_id: str) -> bool:
+    async def run() -> bool:
+        async with aiohttp.ClientSession() as http:
+            result = await pay(
+                http, base_url=base_url, api_key=api_key, session_id=session_id,
+                card=TestCards.SUCCESS_CHALLENGE, cvc=None, expiry=None, holder="T",
+                three_ds="succeed",
+            )  # fmt: skip
+        return result.succeeded
+
+    return asyncio.run(run())
+
+
+def test_banner_credentials_work_and_sigint_stops_cleanly(receiver: Receiver) -> None:
+    sandbox = Sandbox("--webhook-url", receiver.url, "--events", "session.completed")
+    try:
+        env = sandbox.read_banner()
+        base_url = env["BPCPAY_BASE_URL"]
+        api_key = env["BPCPAY_API_KEY"]
+        secret = env["BPCPAY_WEBHOOK_SECRET"]
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/api2")
+        assert api_key.startswith("sk_test_")
+        assert secret.startswith("whsec_")
+        text = "\n".join(sandbox.banner)
+        assert "sandbox-only credentials" in text
+        assert f"webhooks        {receiver.url} (session.completed)" in text
+        # Printed once: the banner, and nowhere else.
+        assert text.count(api_key) == 2 and text.count(secret) == 2
+
+        with BpcPay(api_key=api_key, base_url=base_url, timeout=TIMEOUT) as client:
+            session = client.sessions.create(
+                amount=1500,
+                currency="EUR",
+                success_url="https://shop.example/ok",
+                failure_url="https://shop.example/no",
+                merchant_reference_id="order-7",
+            )
+            assert session.id.startswith("ps_")
+            assert client.sessions.retrieve(session.id).merchant_reference_id == "order-7"
+        assert _pay(base_url, api_key, session.id)
+        body, headers = receiver.received.get(timeout=TIMEOUT)
+        event = construct_event(body, headers, secret=secret)
+        assert event.type == "session.completed"
+        assert event.data.object.id == session.id  # type: ignore[union-attr]
+        # The delivery's log line comes once the receiver has answered: wait for it.
+        sandbox.wait_for_log(f"webhook session.completed -> {receiver.url}: 200 (attempt 1")
+
+        status, out, err = sandbox.stop(signal.SIGINT)
+    finally:
+        sandbox.kill()
+    assert status == 0, err
+    assert out.strip() == "sandbox gateway stopped"
+    assert "Traceback" not in err
+    assert "Warning" not in err
+    assert "KeyboardInterrupt" not in err
+    # Every request and the delivery are logged; the credentials never are.
+    assert "POST /api2/sessions -> 200" in err
+    assert f"GET /api2/sessions/{session.id} -> 200" in err
+    assert f"webhook session.completed -> {receiver.url}: 200 (attempt 1" in err
+    assert api_key not in err
+    assert secret not in err
+
+
+def test_sigterm_also_stops_cleanly() -> None:
+    sandbox = Sandbox()
+    try:
+        env = sandbox.read_banner()
+        assert "  webhooks        none (--webhook-url URL)" in sandbox.banner
+        assert env["BPCPAY_BASE_URL"].endswith("/api2")
+        status, out, err = sandbox.stop(signal.SIGTERM)
+    finally:
+        sandbox.kill()
+    assert status == 0, err
+    assert out.strip() == "sandbox gateway stopped"
+    assert "Traceback" not in err
+    assert "sandbox gateway stopped" in err  # the logger's line too
+
+
+def test_a_busy_port_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sandbox", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_webhook_url_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--port", "0", "--webhook-url", "ftp://x"]) == 2
+    assert "--webhook-url must be an http(s) URL" in capsys.readouterr().err

@@ -1,0 +1,440 @@
+"""``bpcpay demo``: the --auto flow end to end, and the demo store's pages in process against a
+real sandbox gateway (aiohttp's test client for the store)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import IO, TYPE_CHECKING
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bpcpay.cli import main
+from bpcpay.demo import STORE_EVENTS, Demo, DemoStore, OrderStatus, play_customer
+from bpcpay.sandbox import SandboxGateway, TestCards
+from bpcpay.testing import FAST_RETRY_SCHEDULE, webhook_delivery
+
+if TYPE_CHECKING:
+    Shop = tuple[DemoStore, TestClient[web.Request, web.Application]]
+
+STEPS = [
+    "session created",
+    "customer redirected to the payment page",
+    "entered, 3-D Secure passed",
+    "redirected back to the store",
+    "webhook verified",
+    "paid, confirmed by",
+]
+
+
+def _numbered(out: str) -> list[str]:
+    return [line for line in out.splitlines() if re.match(r"\d\. ", line)]
+
+
+def _no_secrets(out: str) -> None:
+    assert "sk_test_" not in out
+    assert "whsec_" not in out
+    for card in TestCards.ALL:
+        assert card.number not in out.replace(" ", "")
+
+
+def test_auto_prints_the_six_steps_in_order_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--auto", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    steps = _numbered(out)
+    assert [line[:2] for line in steps] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    for line, words in zip(steps, STEPS, strict=True):
+        assert words in line, line
+        assert re.search(r"\[\+\d+\.\d ms\]$", line), line
+    assert re.search(r"session created: ps_\w+ \(order ord_\w+\)", steps[0])
+    assert "•••• 5599" in steps[2]
+    assert "(page shows: paid)" in steps[3]
+    assert re.search(r"delivery req_[0-9a-f-]{36}", steps[4])
+    assert "confirmed by the verified webhook" in steps[5]
+    assert "the order is paid, proven by a verified webhook" in out
+    _no_secrets(out)
+
+
+def test_auto_with_a_frictionless_card(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--auto", "--port", "0", "--card", "4111 1111 1111 1111"]) == 0
+    steps = _numbered(capsys.readouterr().out)
+    assert len(steps) == 6
+    assert "•••• 1111 entered, no 3-D Secure challenge needed" in steps[2]
+
+
+def test_auto_decline_exits_non_zero_without_claiming_payment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--auto", "--port", "0", "--decline"]) == 1
+    out = capsys.readouterr().out
+    steps = _numbered(out)
+    assert [line[:2] for line in steps] == ["1.", "2.", "3.", "4."]
+    assert "•••• 5780 entered: declined" in steps[2]
+    assert "/failure (page shows: not paid)" in steps[3]
+    assert "is not paid: the card was declined" in out
+    _no_secrets(out)
+
+
+def test_card_options_need_auto(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--decline"]) == 2
+    assert "--auto" in capsys.readouterr().err
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def test_interactive_demo_serves_the_store_until_sigint() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpcpay.cli", "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout = proc.stdout
+    reader = threading.Thread(target=_pump, args=(stdout, lines), daemon=True)
+    reader.start()
+    try:
+        while "Open the store:" not in (line := lines.get(timeout=20)):
+            pass
+        store_url = line.split()[-1].rstrip("/")
+        assert store_url.startswith("http://127.0.0.1:")
+        # urllib follows the store's 303 to the gateway's payment page.
+        buy = urllib.request.Request(store_url + "/buy", data=b"", method="POST")  # noqa: S310
+        with urllib.request.urlopen(buy, timeout=10) as page:  # noqa: S310 - loopback only
+            assert "/payment/merchants/ecom/payment.html" in page.url
+            assert 'id="cardNumber"' in page.read().decode()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        reader.join(10)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        stdout.close()
+        proc.stderr.close()
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert rest[-1].strip() == "demo stopped"
+    assert "Traceback" not in err
+    assert "POST /api2/sessions -> 200" in err
+    assert re.search(r"bpcpay.demo order ord_\w+: session ps_\w+ created", err)
+
+
+@pytest.mark.asyncio
+async def test_auto_times_out_without_the_webhook() -> None:
+    lines: list[str] = []
+    # The store never hears from the gateway: its endpoint subscribes to no event.
+    async with Demo(store_events=()) as demo:
+        ok = await play_customer(demo, emit=lines.append, timeout=0.5)
+        order = next(iter(demo.store.orders.values()))
+    assert ok is False
+    assert lines[-1] == "timed out after 0.5 s: the order was not paid from a verified webhook"
+    assert [line[:2] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4."]
+    # The success page's retrieve fallback did prove the payment, but that is not enough.
+    assert order.paid
+    assert order.confirmed_by == "sessions.retrieve"
+    assert not order.webhook_verified
+
+
+# --- the store's pages, in process -------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def gateway() -> AsyncIterator[SandboxGateway]:
+    async with SandboxGateway(webhook_retry_schedule=FAST_RETRY_SCHEDULE) as gw:
+        yield gw
+
+
+@pytest_asyncio.fixture
+async def store(gateway: SandboxGateway) -> AsyncIterator[Shop]:
+    shop = DemoStore(
+        api_key=gateway.api_key, base_url=gateway.base_url, webhook_secret=gateway.webhook_secret
+    )
+    async with TestClient(TestServer(shop.app, host="127.0.0.1")) as client:
+        yield shop, client
+
+
+async def _buy(client: TestClient[web.Request, web.Application]) -> str:
+    response = await client.post("/buy", allow_redirects=False)
+    assert response.status == 303
+    return response.headers["Location"]
+
+
+@pytest.mark.asyncio
+async def test_product_page_has_the_buy_button(store: Shop) -> None:
+    _, client = store
+    response = await client.get("/")
+    assert response.status == 200
+    html = await response.text()
+    assert 'id="buy"' in html
+    assert 'id="price">24.00 EUR<' in html
+    assert "<link" not in html
+    assert "src=" not in html  # no external assets
+
+
+@pytest.mark.asyncio
+async def test_buy_creates_the_session_with_the_order_id_and_redirects(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    location = await _buy(client)
+    (order,) = shop.orders.values()
+    assert order.session_id is not None
+    assert location == order.payment_url
+    assert location.startswith(gateway.url + "/payment/merchants/ecom/payment.html?mdOrder=")
+    session = gateway.state.sessions[order.session_id]
+    assert session.request.merchant_reference_id == order.id
+    assert session.request.amount == 2400
+    assert session.request.success_url == str(client.make_url("/success"))
+    assert order.status == OrderStatus.PENDING
+    # The product page lists it.
+    assert order.id in await (await client.get("/")).text()
+
+
+@pytest.mark.asyncio
+async def test_success_page_without_payment_does_not_say_paid(
+    store: Shop,
+) -> None:
+    shop, client = store
+    await _buy(client)
+    (order,) = shop.orders.values()
+    # The customer types the success URL without paying: retrieve says unpaid.
+    html = await (await client.get(f"/success?sessionId={order.session_id}")).text()
+    assert 'data-status="pending">awaiting payment<' in html
+    assert not order.paid
+    assert (await client.get("/success?sessionId=ps_unknown")).status == 404
+
+
+@pytest.mark.asyncio
+async def test_the_webhook_marks_the_order_paid_once_per_delivery(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    gateway.add_webhook_endpoint(str(client.make_url("/webhooks")), STORE_EVENTS)
+    await _buy(client)
+    (order,) = shop.orders.values()
+    assert order.session_id is not None
+    assert (await gateway.pay(order.session_id, card=TestCards.SUCCESS_CHALLENGE)).succeeded
+    (delivery,) = await gateway.wait_for_deliveries()
+    assert delivery.attempts[-1].status == 200
+    assert order.paid
+    assert order.confirmed_by == "webhook"
+    assert order.webhook_request_id == delivery.id
+    assert order.payment_id is not None
+    # A repeat of the same delivery is acknowledged and ignored.
+    await gateway.resend(delivery.id)
+    assert shop.duplicate_deliveries == 1
+    html = await (await client.get(f"/success?sessionId={order.session_id}")).text()
+    assert 'data-status="paid">paid<' in html
+    assert f'id="webhook">verified, delivery {delivery.id}<' in html
+    assert "<script>" not in html  # nothing left to wait for
+    status = await (await client.get(f"/orders/{order.id}.json")).json()
+    assert status == {
+        "id": order.id,
+        "status": "paid",
+        "confirmedBy": "webhook",
+        "webhook": delivery.id,
+        "payment": order.payment_id,
+        "session": order.session_id,
+    }
+
+
+@pytest.mark.asyncio
+async def test_forged_and_mismatched_webhooks_do_not_mark_paid(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    await _buy(client)
+    (order,) = shop.orders.values()
+    paid_session = {
+        "id": order.session_id,
+        "amount": 2400,
+        "currency": "EUR",
+        "status": "complete",
+        "paymentStatus": "paid",
+        "merchantReferenceId": order.id,
+    }
+    body, headers = webhook_delivery("session.completed", paid_session, secret="whsec_wrong")
+    forged = await client.post("/webhooks", data=body, headers=headers)
+    assert forged.status == 400
+    cheaper = {**paid_session, "amount": 1}
+    body, headers = webhook_delivery(
+        "session.completed", cheaper, secret=gateway.webhook_secret, request_id="req_cheap"
+    )
+    assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
+    assert not order.paid
+    assert not order.webhook_verified
+
+
+@pytest.mark.asyncio
+async def test_success_page_falls_back_to_retrieve_when_the_webhook_is_late(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store  # no webhook endpoint: the delivery never comes
+    await _buy(client)
+    (order,) = shop.orders.values()
+    assert order.session_id is not None
+    result = await gateway.pay(order.session_id, card=TestCards.SUCCESS_FRICTIONLESS)
+    assert result.redirect_url == str(client.make_url(f"/success?sessionId={order.session_id}"))
+    html = await (await client.get(f"/success?sessionId={order.session_id}")).text()
+    assert 'data-status="paid">paid<' in html
+    assert 'id="confirmed-by">sessions.retrieve<' in html
+    assert "waiting for the signed session.completed" in html
+    assert "<script>" in html  # keeps polling for the webhook
+    assert order.confirmed_by == "sessions.retrieve"
+    assert not order.webhook_verified
+
+
+@pytest.mark.asyncio
+async def test_failure_page_offers_to_try_again_on_the_open_session(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    gateway.add_webhook_endpoint(str(client.make_url("/webhooks")), STORE_EVENTS)
+    await _buy(client)
+    (order,) = shop.orders.values()
+    assert order.session_id is not None
+    declined = await gateway.pay(order.session_id, card=TestCards.DECLINED)
+    assert declined.outcome == "failed"
+    assert declined.redirect_url == str(client.make_url(f"/failure?sessionId={order.session_id}"))
+    html = await (await client.get(f"/failure?sessionId={order.session_id}")).text()
+    assert 'id="title">Payment failed<' in html
+    assert 'data-status="failed">not paid<' in html
+    assert f'id="retry" href="{order.payment_url}"'.replace("&", "&amp;") in html
+    # The session is still open: a second card pays the same order.
+    assert (await gateway.pay(order.session_id, card=TestCards.SUCCESS_NO_3DS)).succeeded
+    await gateway.wait_for_deliveries()
+    assert order.paid
+    assert order.confirmed_by == "webhook"
+
+
+@pytest.mark.asyncio
+async def test_an_expired_session_expires_the_order(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    gateway.add_webhook_endpoint(str(client.make_url("/webhooks")), STORE_EVENTS)
+    await _buy(client)
+    (order,) = shop.orders.values()
+    gateway.advance_clock(timedelta(minutes=21))
+    await gateway.wait_for_deliveries()
+    assert order.status == OrderStatus.EXPIRED
+    html = await (await client.get(f"/failure?sessionId={order.session_id}")).text()
+    assert 'id="retry" href="/">Start a new order<' in html
+
+
+@pytest.mark.asyncio
+async def test_a_gateway_error_on_buy_shows_a_page_not_a_traceback(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    gateway.faults.add(method="POST", path="/api2/sessions", status=500)
+    response = await client.post("/buy", allow_redirects=False)
+    assert response.status == 502
+    assert "The payment could not start" in await response.text()
+    assert shop.orders == {}
+    assert gateway.api_key not in repr(shop)
+
+
+@pytest.mark.asyncio
+async def test_webhooks_the_store_does_not_act_on(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    too_big = await client.post("/webhooks", data=b"x" * (256 * 1024 + 1))
+    assert too_big.status == 413
+    payment = {"id": "pay_1", "amount": 2400, "currency": "EUR", "status": "succeeded"}
+    body, headers = webhook_delivery("payment.succeeded", payment, secret=gateway.webhook_secret)
+    assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
+    stranger = {"id": "ps_other", "amount": 2400, "currency": "EUR", "status": "complete",
+                "paymentStatus": "paid", "merchantReferenceId": "ord_nope"}  # fmt: skip
+    body, headers = webhook_delivery("session.completed", stranger, secret=gateway.webhook_secret)
+    assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
+    assert shop.orders == {}
+    assert len(shop.processed_deliveries) == 2
+    assert await shop.wait_for(lambda: bool(shop.orders), timeout=0.01) is False
+    assert (await client.get("/orders/ord_nope.json")).status == 404
+
+
+@pytest.mark.asyncio
+async def test_a_failing_retrieve_leaves_the_order_pending(
+    gateway: SandboxGateway,
+    store: Shop,
+) -> None:
+    shop, client = store
+    await _buy(client)
+    (order,) = shop.orders.values()
+    assert order.session_id is not None
+    assert shop.order_for_session(order.session_id) is order
+    assert (await gateway.pay(order.session_id)).succeeded  # no webhook endpoint
+    gateway.faults.add(method="GET", path=f"/api2/sessions/{order.session_id}", status=404)
+    html = await (await client.get(f"/success?sessionId={order.session_id}")).text()
+    assert 'data-status="pending">awaiting payment<' in html
+    assert not order.paid
+    # A "failure" redirect for an order that turns out paid shows the truth.
+    await (await client.get(f"/success?sessionId={order.session_id}")).text()
+    assert order.paid
+    html = await (await client.get(f"/failure?sessionId={order.session_id}")).text()
+    assert 'data-status="paid">paid<' in html
+
+
+@pytest.mark.asyncio
+async def test_demo_lifecycle_errors() -> None:
+    demo = Demo()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = demo.store
+    async with Demo() as first:
+        port = int(first.store_url.rsplit(":", 1)[1])
+        busy = Demo(port=port)
+        with pytest.raises(OSError):
+            await busy.start()
+        assert not busy.gateway.running  # the gateway it had started is stopped again
+    await demo.aclose()  # never started: nothing to do
+
+
+@pytest.mark.asyncio
+async def test_auto_reports_what_went_wrong() -> None:
+    async with Demo() as demo:
+        lines: list[str] = []
+        assert await play_customer(demo, card="12", emit=lines.append) is False
+        assert lines[-2].startswith("3. card •••• 12 entered: rejected (Enter the card number")
+        assert lines[-1] == "the order is not paid"
+
+        lines.clear()
+        demo.gateway.faults.add(method="GET", path="/payment/merchants/ecom/payment.html",
+                                status=500)  # fmt: skip
+        assert await play_customer(demo, emit=lines.append) is False
+        assert lines[-1] == "failed: the payment page answered 500"
+
+        lines.clear()
+        demo.gateway.faults.add(method="POST", path="/api2/sessions", status=500)
+        assert await play_customer(demo, emit=lines.append) is False
+        assert lines[-1] == "failed: the store answered 502 instead of a redirect"
