@@ -161,6 +161,7 @@ def _copy_outcome(task: asyncio.Task[T], future: concurrent.futures.Future[T]) -
 
 _lock = threading.Lock()
 _loop_thread: LoopThread | None = None
+_parent_loops: list[LoopThread] = []
 
 
 def loop_thread() -> LoopThread:
@@ -180,6 +181,10 @@ def _forget_parent_loop() -> None:
     # In a forked child the parent's loop thread does not exist; the lock may even be held by a
     # thread that was not copied. Start from scratch.
     global _loop_thread, _lock
+    if _loop_thread is not None:
+        # Keep the parent's loop objects reachable: finalizing them here would close file
+        # descriptors (epoll, self-pipe) that are copies of the parent's, and warn.
+        _parent_loops.append(_loop_thread)
     _loop_thread = None
     _lock = threading.Lock()
 
@@ -228,7 +233,7 @@ class SyncRunner:
             with self._state_lock:
                 if self._pid != os.getpid():
                     # The inherited session's sockets belong to the parent: leave them alone.
-                    self._impl = self._impl._fresh_copy()
+                    self._impl = self._impl._for_forked_child()
                     self._in_flight = set()
                     self._state_lock = threading.Lock()
                     self._pid = os.getpid()

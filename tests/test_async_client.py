@@ -225,10 +225,10 @@ async def test_a_borrowed_session_is_used_and_never_closed(mocked: aioresponses)
     assert sent_count(mocked) == 1
 
 
-def test_fresh_copy_has_a_new_unopened_transport() -> None:
+def test_for_forked_child_has_a_new_unopened_transport() -> None:
     client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, pool_size=7, max_retries=1)
     client._closed = True
-    fresh = client._fresh_copy()
+    fresh = client._for_forked_child()
     assert fresh._transport is not client._transport
     assert fresh._transport.session is None
     assert fresh._transport.pool_size == 7

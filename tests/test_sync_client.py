@@ -376,6 +376,38 @@ def test_a_forked_child_can_use_a_client_created_before_fork() -> None:
     assert result.stderr == ""
 
 
+def test_a_forked_child_that_exits_normally_leaves_the_parent_intact() -> None:
+    # gunicorn and Celery workers exit through the interpreter's normal shutdown, which runs
+    # finalizers: the inherited session must not be closed (nor warn) from the child.
+    result = _run_script(
+        """
+        from _fake_gateway import start_gateway_thread
+        gw, stop = start_gateway_thread()
+        c = bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url)
+        assert c.sessions.retrieve("ps_parent").id == "ps_parent"
+        pid = os.fork()
+        if pid == 0:
+            import signal
+            signal.alarm(20)
+            assert c.sessions.retrieve("ps_child").id == "ps_child"
+            import gc
+            gc.collect()
+            sys.exit(0)  # a normal shutdown, client left open
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        # The parent's pooled connection still works after the child's finalizers ran.
+        assert c.sessions.retrieve("ps_parent_again").id == "ps_parent_again"
+        assert len(gw.requests) == 3
+        c.close()
+        stop()
+        print("normal child exit ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "normal child exit ok" in result.stdout
+    assert result.stderr == ""
+
+
 def test_interpreter_exits_promptly_with_a_client_left_open() -> None:
     result = _run_script(
         """

@@ -478,8 +478,12 @@ class AsyncBpcPay:
         attempts = self._max_retries + 1
         return attempts * attempt.total + self._max_retries * MAX_RETRY_AFTER
 
-    def _fresh_copy(self) -> AsyncBpcPay:
-        """The same client with a new, unopened transport (for a process created by fork)."""
+    def _for_forked_child(self) -> AsyncBpcPay:
+        """In a forked child: this client with a new, unopened transport.
+
+        The inherited session is abandoned, never closed: its sockets are the parent's.
+        """
+        self._transport.abandon()
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._transport = AsyncTransport(session=None, pool_size=self._transport.pool_size)

@@ -20,6 +20,9 @@ from .._types import Timeout
 
 __all__ = ["AsyncTransport", "RawResponse", "TransportFailure"]
 
+#: Sessions a forked child inherited from its parent; see AsyncTransport.abandon().
+_INHERITED_AFTER_FORK: list[aiohttp.ClientSession] = []
+
 
 @attrs.frozen
 class RawResponse:
@@ -143,6 +146,26 @@ class AsyncTransport:
             raise TransportFailure(
                 Failure.MAYBE_SENT, f"the connection failed mid-request: {type(exc).__name__}"
             ) from exc
+
+    def abandon(self) -> None:
+        """Forget an owned session inherited through ``os.fork()``, without closing it.
+
+        Its pooled sockets are shared with the parent process, which still uses them: closing
+        them here could end the parent's TLS sessions, and letting garbage collection finalize
+        them would try to (and warn about an unclosed session). So the objects are marked
+        closed, which turns aiohttp's finalizers into no-ops, and kept reachable for the rest of
+        the process, so the transports' own finalizers never run either.
+        """
+        session = self._session
+        if not self._owned or session is None:
+            return
+        connector = session.connector
+        if connector is not None:
+            # aiohttp reads this flag in BaseConnector.__del__ and ClientSession.closed.
+            connector._closed = True
+        _INHERITED_AFTER_FORK.append(session)
+        self._session = None
+        self._closed = True
 
     async def aclose(self) -> None:
         """Close the session if bpcpay owns it; a borrowed session is left open."""
