@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BPC_BODY: dict[str, Any] = {
     "id": "ps_2GRSigkh7m3hqz5pMCAYCzJaXjsHgypQui6nMBss3XLVLF8gwDASHP",
@@ -69,6 +69,8 @@ STRIPE_BODY: dict[str, Any] = {
     "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0",
 }
 STRIPE_RAW = json.dumps(STRIPE_BODY).encode()
+
+S = TypeVar("S", bound="ChildServer")
 
 BPC_PREFIX = "/api2"
 STRIPE_PREFIX = ""  # stripe-python appends /v1/... to its api base itself
@@ -153,7 +155,7 @@ class ChildServer:
         if self.process.stdout is not None:
             self.process.stdout.close()
 
-    def __enter__(self) -> ChildServer:
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

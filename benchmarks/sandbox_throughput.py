@@ -3,8 +3,9 @@
 The gateway runs in its own process (so client and server do not share one interpreter lock),
 the client sends ``--requests`` creates with ``--concurrency`` in flight, five times; the median
 is printed. As a baseline, the same client load goes to a bare aiohttp.web handler that answers
-a fixed session JSON without any checks, measured in the same run: the ratio says what the
-sandbox's own work (auth, validation, state, serialisation, request log) costs.
+a fixed session JSON without any checks, measured in the same run with the runs alternating: the
+ratio says what the sandbox's own work (auth, validation, state, serialisation, request log)
+costs. ``run.py`` runs this as section g, sized by its ``Config``.
 
     .venv/bin/python benchmarks/sandbox_throughput.py [--requests 2000] [--concurrency 32]
 """
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import subprocess
 import sys
 import time
-from typing import Any
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Config, Section, Table, num, ratio
+from _server import ChildServer
 
 from bpcpay import AsyncBpcPay
 
@@ -63,33 +67,10 @@ asyncio.run(main())
 """
 
 
-class Server:
-    """A server in a child process; its first stdout line says where it listens."""
-
-    def __init__(self, code: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        info: dict[str, Any] = json.loads(self.process.stdout.readline())
-        self.base_url: str = info["base_url"]
-        self.api_key: str = info["api_key"]
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()  # the server exits when its stdin ends
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-async def one_run(server: Server, requests: int, concurrency: int) -> float:
+async def one_run(server: ChildServer, requests: int, concurrency: int) -> float:
     """Calls per second of one run."""
     async with AsyncBpcPay(
-        api_key=server.api_key, base_url=server.base_url, pool_size=concurrency
+        api_key=server.info["api_key"], base_url=server.info["base_url"], pool_size=concurrency
     ) as client:
         remaining = requests
 
@@ -114,13 +95,41 @@ async def one_run(server: Server, requests: int, concurrency: int) -> float:
         return requests / (time.perf_counter() - started)
 
 
-async def measure(code: str, requests: int, concurrency: int) -> float:
-    server = Server(code)
-    try:
-        rates = [await one_run(server, requests, concurrency) for _ in range(RUNS)]
-    finally:
-        server.close()
-    return statistics.median(rates)
+async def measure(requests: int, concurrency: int, runs: int) -> tuple[list[float], list[float]]:
+    """Calls/s of each run against the sandbox and against the bare server.
+
+    Both servers run for the whole measurement and the runs alternate between them (the order
+    flipping each time), so noise from other processes falls on both alike.
+    """
+    with ChildServer(["-c", SANDBOX_SERVER]) as sandbox, ChildServer(["-c", BARE_SERVER]) as bare:
+        servers = {"sandbox": sandbox, "bare": bare}
+        rates: dict[str, list[float]] = {"sandbox": [], "bare": []}
+        for run in range(runs):
+            order = ["sandbox", "bare"] if run % 2 == 0 else ["bare", "sandbox"]
+            for name in order:
+                rates[name].append(await one_run(servers[name], requests, concurrency))
+    return rates["sandbox"], rates["bare"]
+
+
+def run(cfg: Config) -> list[Section]:
+    sandbox, bare = asyncio.run(measure(cfg.sandbox_requests, cfg.sandbox_concurrency, cfg.repeats))
+    section = Section("g", "The sandbox gateway's own throughput")
+    table = Table(
+        "g. sessions.create through AsyncBpcPay: sandbox gateway vs a bare aiohttp.web handler",
+        ["server", "calls/s (median)"],
+    )
+    table.add("bpcpay sandbox gateway", num(statistics.median(sandbox)))
+    table.add("bare aiohttp.web (fixed answer)", num(statistics.median(bare)))
+    table.add(
+        "**sandbox / bare**",
+        ratio(statistics.median(s / b for s, b in zip(sandbox, bare, strict=True))),
+    )
+    table.note = (
+        f"{cfg.sandbox_requests} creates per run, {cfg.sandbox_concurrency} in flight, "
+        f"{cfg.repeats} runs each; the ratio is what the sandbox's own work costs."
+    )
+    section.tables.append(table)
+    return [section]
 
 
 def main() -> None:
@@ -128,8 +137,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    sandbox = asyncio.run(measure(SANDBOX_SERVER, args.requests, args.concurrency))
-    bare = asyncio.run(measure(BARE_SERVER, args.requests, args.concurrency))
+    sandbox_rates, bare_rates = asyncio.run(measure(args.requests, args.concurrency, RUNS))
+    sandbox, bare = statistics.median(sandbox_rates), statistics.median(bare_rates)
     print(f"sandbox gateway:  {sandbox:8.0f} sessions.create/s (median of {RUNS} runs, "
           f"{args.requests} calls, {args.concurrency} in flight)")  # fmt: skip
     print(f"bare aiohttp.web: {bare:8.0f} calls/s (same client, fixed answer)")

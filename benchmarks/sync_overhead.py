@@ -4,7 +4,8 @@
 
 Sequential ``sessions.retrieve`` against a loopback server in another process. Prints the
 median microseconds per call of R runs for raw aiohttp (awaited, ``json.loads`` of the body),
-AsyncBpcPay and BpcPay, measured in the same run, and their ratios.
+AsyncBpcPay and BpcPay, measured in the same run, and their ratios. A quick look at the sync
+facade's cost; ``run.py`` (section b) measures it in full, interleaved, with CPU and threads.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    base_url, server = start()
+    server = start()
+    base_url = server.bpc_url
     try:
         # Warm-up: connections, code paths, the loop thread.
         asyncio.run(raw_aiohttp(base_url, 200))
@@ -70,8 +72,7 @@ def main() -> None:
             runs["AsyncBpcPay"].append(asyncio.run(async_client(base_url, args.calls)))
             runs["BpcPay"].append(sync_client(base_url, args.calls))
     finally:
-        server.terminate()
-        server.join(5)
+        server.close()
     medians = {name: statistics.median(values) * 1e6 for name, values in runs.items()}
     print(f"sequential sessions.retrieve, {args.calls} calls x {args.repeats} runs (median)")
     print(f"{'client':<14}{'us/call':>10}{'vs raw':>9}{'vs async':>10}")

@@ -1,0 +1,100 @@
+"""Section e: import times, each in a fresh interpreter.
+
+    python benchmarks/imports.py [--quick]
+
+Each statement runs in a new ``python -c`` process that times only the statement itself
+(interpreter start-up excluded), and reports whether aiohttp ended up in ``sys.modules``. The
+statements take turns within each repetition so that a busy moment does not favour one of them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Config, Section, Table, Target
+
+STATEMENTS = {
+    "import bpcpay": "import bpcpay",
+    "import bpcpay.webhooks": "import bpcpay.webhooks",
+    "import aiohttp": "import aiohttp",
+    "from bpcpay import AsyncBpcPay": "from bpcpay import AsyncBpcPay",
+    "from bpcpay import BpcPay": "from bpcpay import BpcPay",
+    "import stripe (peer)": "import stripe",
+    # What the pure layer stands on: a floor for `import bpcpay.webhooks` while it uses them.
+    "import attrs (dependency)": "import attrs",
+    "import cattrs (dependency)": "import cattrs",
+}
+
+# Only time and sys are loaded before the clock starts: both are already in sys.modules at
+# start-up, so nothing the statement needs is imported ahead of it.
+PROBE = """\
+import sys, time
+t = time.perf_counter()
+{statement}
+t = time.perf_counter() - t
+print(t, "aiohttp" in sys.modules)
+"""
+
+
+def time_import(statement: str) -> tuple[float, bool]:
+    """Seconds the statement took in a fresh interpreter, and whether aiohttp got imported."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(statement=statement)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    return float(out[0]), out[1] == "True"
+
+
+def run(cfg: Config) -> list[Section]:
+    repeats = max(cfg.import_repeats, 5) if not cfg.quick else cfg.import_repeats
+    names = list(STATEMENTS)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    pulls_aiohttp: dict[str, bool] = {}
+    for name in names:  # warm the OS file cache and __pycache__ before any timing
+        time_import(STATEMENTS[name])
+    for rep in range(repeats):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, aio = time_import(STATEMENTS[name])
+            times[name].append(seconds)
+            pulls_aiohttp[name] = pulls_aiohttp.get(name, False) or aio
+    section = Section("e", "Import times (fresh interpreter each)")
+    table = Table(
+        "e. import time",
+        ["statement", "ms (median)", "min ms", "aiohttp in sys.modules after"],
+    )
+    for name in names:
+        table.add(
+            f"`{name}`",
+            f"{statistics.median(times[name]) * 1000:.1f}",
+            f"{min(times[name]) * 1000:.1f}",
+            "yes" if pulls_aiohttp[name] else "no",
+        )
+    table.note = (
+        f"median of {repeats} fresh interpreters per statement, after one untimed run each."
+    )
+    section.tables.append(table)
+    webhooks_ms = statistics.median(times["import bpcpay.webhooks"]) * 1000
+    no_aiohttp = not pulls_aiohttp["import bpcpay.webhooks"]
+    section.targets.append(
+        Target(
+            "`import bpcpay.webhooks`: no aiohttp, < 50 ms",
+            f"{webhooks_ms:.1f} ms, aiohttp {'not ' if no_aiohttp else ''}imported",
+            no_aiohttp and webhooks_ms < 50,
+        )
+    )
+    return [section]
+
+
+if __name__ == "__main__":
+    from run import standalone
+
+    standalone(run, server=False)

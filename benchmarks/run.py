@@ -1,0 +1,220 @@
+"""Run the whole benchmark suite and write ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run.py [--quick] [--out benchmarks/RESULTS.md] [--only a,d,...]
+
+Sections (each also runs alone: ``python benchmarks/<module>.py [--quick]``):
+
+a, b, c  ``http_clients.py``    AsyncBpcPay vs raw aiohttp; BpcPay vs requests/httpx; vs stripe
+d        ``pure_paths.py``      construct_event vs hmac + json.loads; parsing vs json.loads
+e        ``imports.py``         import times in fresh interpreters
+f        ``memory.py``          RSS per idle client, after parsing many sessions
+g        ``sandbox_throughput.py``  the sandbox gateway's sessions.create/s
+
+``--quick`` makes every measurement tiny (two repetitions, a few hundred calls): it proves the
+scripts work, in CI, and its numbers mean nothing. ``sync_overhead.py`` remains as a one-table
+shortcut for the sync facade's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Config, Section
+from _server import BenchServer
+
+HERE = Path(__file__).resolve().parent
+
+SECTION_KEYS = "abcdefg"
+PACKAGES = ("bpcpay", "aiohttp", "cattrs", "attrs", "anyio", "stripe", "httpx", "requests")
+
+HOW_MEASURED = """\
+- **Server**: one `aiohttp.web` server on 127.0.0.1 in a separate process (`_server.py`),
+  answering a fixed body: a {bpc}-byte BPC session on `/api2/sessions[/{{id}}]` and a
+  {stripe}-byte Stripe Checkout Session on `/v1/checkout/sessions[/{{id}}]`. No access log.
+  With the server in another process, `time.process_time()` of the benchmark process is the
+  client's CPU alone (all its threads, so BpcPay's loop thread is included).
+- **Same request**: the raw clients (aiohttp, requests, httpx) send bpcpay's exact headers and
+  compact JSON body, encoded per call, check the status and `json.loads` the answer; bpcpay
+  additionally validates arguments and builds a `Session` model. stripe-python sends the same
+  order as a one-line Checkout Session and builds its `StripeObject`.
+- **Repetitions**: after a warm-up (pools opened as wide as the runs need, every code path run
+  once), each measurement is repeated {repeats} times. Within a repetition the compared clients
+  take short turns (e.g. 10 turns of 80 calls each, in an order that rotates), so a burst of
+  load from other processes falls on all of them alike. Values are medians over repetitions;
+  ratios are medians of the per-repetition ratios (paired, which is what makes them meaningful
+  on a shared, noisy machine). Garbage is collected before each turn; the collector stays on
+  during it. For req/s columns a ratio above 1 means bpcpay is faster; for µs columns, below 1.
+- **Concurrency**: "@N" is N asyncio tasks in flight on one event loop; "N threads" is N OS
+  threads sharing one BpcPay / one httpx.Client (one requests.Session per thread). "@1" and
+  "1 thread" are the sequential runs.
+- **Imports** are timed inside fresh interpreters (start-up excluded); **memory** is VmRSS from
+  `/proc/self/status` in fresh interpreters.
+- Absolute numbers move with the machine and its load (run-to-run swings of tens of percent on
+  shared machines); compare ratios, and re-run on a quiet machine before drawing conclusions.
+"""
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+            check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{rev}{' (uncommitted changes)' if dirty else ''}"
+
+
+def machine() -> list[tuple[str, str]]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    rows = [
+        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("cores", str(os.cpu_count())),
+        ("CPU", _cpu_model()),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("load average at start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in load)),
+        ("git", _git_revision()),
+    ]
+    rows += [(name, _version(name)) for name in PACKAGES]
+    return rows
+
+
+def render(sections: list[Section], cfg: Config, info: list[tuple[str, str]], took: float) -> str:
+    from _server import BPC_RAW, STRIPE_RAW
+
+    out = ["# bpcpay benchmark results", ""]
+    out.append(
+        "Generated by `python benchmarks/run.py"
+        + (" --quick" if cfg.quick else "")
+        + f"` in {took:.0f} s. Numbers are medians of {cfg.repeats} interleaved repetitions; "
+        "ratios compare against a baseline measured in the same run."
+    )
+    if cfg.quick:
+        out += ["", "> **Quick mode**: tiny runs that only prove the scripts work. "
+                "Do not read anything into these numbers."]  # fmt: skip
+    out += ["", "## Machine", "", "| | |", "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in info]
+    targets = [t for s in sections for t in s.targets]
+    if targets:
+        out += ["", "## Targets (issue 6, item 2)", "", "| target | measured | |", "|---|---:|---|"]
+        out += [f"| {t.goal} | {t.measured} | {'pass' if t.ok else '**miss**'} |" for t in targets]
+    for section in sections:
+        out += ["", f"## {section.key}. {section.title}"]
+        for table in section.tables:
+            out += ["", table.markdown()]
+    out += ["", "## How measured", ""]
+    out.append(HOW_MEASURED.format(bpc=len(BPC_RAW), stripe=len(STRIPE_RAW), repeats=cfg.repeats))
+    return "\n".join(out)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_sections(cfg: Config, only: str) -> list[Section]:
+    # Imported here so that a missing peer package fails the sections that need it, loudly.
+    import http_clients
+    import imports
+    import memory
+    import pure_paths
+    import sandbox_throughput
+
+    sections: list[Section] = []
+
+    def step(keys: str, fn: Callable[[], list[Section]]) -> None:
+        if not set(keys) & set(only):
+            return
+        _log(f"[{keys}] running...")
+        started = time.perf_counter()
+        produced = [s for s in fn() if s.key in only]
+        _log(f"[{keys}] done in {time.perf_counter() - started:.1f} s")
+        for section in produced:
+            for table in section.tables:
+                print(table.markdown() + "\n", flush=True)
+        sections.extend(produced)
+
+    server = BenchServer()
+    try:
+        step("abc", lambda: http_clients.run(cfg, server))
+        step("d", lambda: pure_paths.run(cfg))
+        step("e", lambda: imports.run(cfg))
+        step("f", lambda: memory.run(cfg, server))
+    finally:
+        server.close()
+    step("g", lambda: sandbox_throughput.run(cfg))
+    return sections
+
+
+def standalone(run: Callable[..., list[Section]], *, server: bool) -> None:
+    """``main()`` of a section module run on its own: print its tables and targets."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="tiny runs; proves the script works")
+    cfg = Config.quick_run() if parser.parse_args().quick else Config.full()
+    bench_server = BenchServer() if server else None
+    try:
+        sections = run(cfg, bench_server) if bench_server else run(cfg)
+    finally:
+        if bench_server is not None:
+            bench_server.close()
+    for section in sections:
+        for table in section.tables:
+            print(table.markdown() + "\n")
+        for t in section.targets:
+            print(f"{'pass' if t.ok else 'MISS'}  {t.goal}: {t.measured}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny runs; proves the scripts work")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--only", default=SECTION_KEYS, help="sections to run, e.g. 'ad'")
+    args = parser.parse_args()
+    cfg = Config.quick_run() if args.quick else Config.full()
+    info = machine()
+    started = time.perf_counter()
+    sections = run_sections(cfg, args.only)
+    took = time.perf_counter() - started
+    text = render(sections, cfg, info, took)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n", encoding="utf-8")
+    for section in sections:
+        for t in section.targets:
+            print(f"{'pass' if t.ok else 'MISS'}  {t.goal}: {t.measured}")
+    _log(f"wrote {args.out} ({took:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
