@@ -98,16 +98,19 @@ class LoopThread:
         fn: Callable[..., Coroutine[Any, Any, T]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        future: concurrent.futures.Future[T] | None = None,
     ) -> concurrent.futures.Future[T]:
         """Run ``fn(*args, **kwargs)`` on the loop; one cross-thread hop.
 
         The coroutine is created on the loop thread, inside a copy of the caller's context.
-        Cancelling the returned future cancels the task.
+        Cancelling the future (the one given, or a new one) cancels the task; cancelled before
+        the loop got to it, the coroutine is never created.
         """
         loop = self.loop
         assert loop is not None
         context = contextvars.copy_context()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if future is None:
+            future = concurrent.futures.Future()
 
         def start() -> None:
             if future.cancelled():
@@ -256,10 +259,13 @@ class SyncRunner:
         impl = self.impl
         budget = impl._worst_case_seconds(kwargs.get("timeout", NOT_GIVEN)) + _BACKSTOP_MARGIN
         runner_thread = loop_thread()
-        future = runner_thread.submit(fn, args, kwargs)
-        with self._state_lock:
-            self._in_flight.add(future)
+        # The future exists before the request is scheduled, so a KeyboardInterrupt at any
+        # point from here on reaches the except clause below, which cancels it.
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         try:
+            with self._state_lock:
+                self._in_flight.add(future)
+            runner_thread.submit(fn, args, kwargs, future)
             return future.result(timeout=budget)
         except concurrent.futures.CancelledError:
             if self._closed:

@@ -336,6 +336,9 @@ def _run_script(body: str, timeout: float = 60) -> subprocess.CompletedProcess[s
     script = textwrap.dedent(
         """
         import os, sys, warnings
+        # Python 3.12+ warns that fork() in a threaded process may deadlock; these tests fork
+        # on purpose, to prove that bpcpay does not.
+        warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
         sys.path.insert(0, {tests!r})
         from _fake_gateway import gateway_in_thread
         import bpcpay

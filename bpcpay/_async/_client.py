@@ -81,8 +81,8 @@ _UNKNOWN_OUTCOME_HINT = {
         "by id if you have one."
     ),
     "/refunds": (
-        "Do not send it again: retrieve the payment or wait for a refund webhook to see "
-        "whether it was refunded."
+        "Do not send it again: retrieve the payment and check amount_refunded (or wait for the "
+        "refund webhook) first."
     ),
 }
 

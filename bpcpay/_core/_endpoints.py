@@ -43,7 +43,12 @@ class Endpoint:
                 # quote() keeps dots, and URL normalisation would turn "/payments/../capture"
                 # into "/capture": a request to another endpoint.
                 raise InvalidArgumentError(argument, f"must be an id, got {value!r}")
-            values[argument] = quote(value, safe="")
+            try:
+                values[argument] = quote(value, safe="")
+            except UnicodeEncodeError:
+                raise InvalidArgumentError(
+                    argument, "must be an id (it contains a lone surrogate)"
+                ) from None
         return self.path.format(**values)
 
 

@@ -62,6 +62,17 @@ class Request:
 # --- argument checks ---------------------------------------------------------------------------
 
 
+def _check_unicode(argument: str, value: str) -> str:
+    """Refuse text that cannot be sent as UTF-8 (a lone surrogate), naming the argument."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            argument, "must be valid Unicode text (it contains a lone surrogate)"
+        ) from None
+    return value
+
+
 def check_amount(argument: str, value: object) -> int:
     """A positive integer in minor units (``10000`` is 100.00). bool and float are refused."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -90,6 +101,7 @@ def check_url(argument: str, value: object) -> str:
     """An absolute http(s) URL with a host."""
     if not isinstance(value, str):
         raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
+    _check_unicode(argument, value)
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -107,7 +119,7 @@ def check_string(argument: str, value: object, *, max_length: int = 1024) -> str
         raise InvalidArgumentError(argument, f"must be a non-empty string, got {value!r}")
     if len(value) > max_length:
         raise InvalidArgumentError(argument, f"must be at most {max_length} characters")
-    return value
+    return _check_unicode(argument, value)
 
 
 def check_metadata(argument: str, value: object) -> dict[str, str]:
@@ -120,7 +132,7 @@ def check_metadata(argument: str, value: object) -> dict[str, str]:
             raise InvalidArgumentError(
                 argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
             )
-        out[key] = item
+        out[_check_unicode(argument, key)] = _check_unicode(argument, item)
     return out
 
 
@@ -160,9 +172,21 @@ def check_customer_details(argument: str, value: object) -> dict[str, str]:
 def check_recurring_model(argument: str, value: object) -> dict[str, Any]:
     """RecurringModel or a JSON mapping of it."""
     if isinstance(value, RecurringModel):
-        return {k: v for k, v in unstructure(value).items() if v is not None}
-    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return dict(value)
+        data = {k: v for k, v in unstructure(value).items() if v is not None}
+    elif isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        data = dict(value)
+    else:
+        data = None
+    if data is not None:
+        try:
+            encode_json(data)
+        except InvalidArgumentError:
+            raise InvalidArgumentError(
+                argument,
+                "must hold only JSON values (str, int, finite float, bool, None, lists and "
+                "str-keyed mappings)",
+            ) from None
+        return data
     raise InvalidArgumentError(
         argument, f"must be a RecurringModel or a mapping, got {type(value).__name__}"
     )
@@ -224,8 +248,14 @@ def check_base_url(value: object) -> str:
 
 
 def encode_json(body: JSON) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact UTF-8 JSON; anything that is not strict JSON is an InvalidArgumentError."""
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidArgumentError(
+            "json", f"cannot be sent as JSON ({type(exc).__name__}); nothing was sent"
+        ) from None
 
 
 def static_headers(*, api_key: str, api_version: str, user_agent: str) -> dict[str, str]:
