@@ -8,7 +8,8 @@ BPC signs no timestamp, so a signature cannot expire: a captured delivery verifi
 The defence against replays is de-duplication on the delivery id (``API-Request-Id``, kept as
 ``event.request_id``) and idempotent handlers.
 
-Never imports aiohttp, anyio or asyncio.
+Never imports aiohttp, anyio or asyncio; the converter (and with it cattrs) is imported on the
+first ``construct_event``, so that importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER, SIGNATURE_HEADER
-from ._core._converter import structure_object
-from ._core._responses import header as _header
+from ._core._headers import header as _header
 from ._exceptions import SignatureVerificationError
 from .models import Event
 
@@ -171,6 +171,8 @@ def construct_event(
         raise SignatureVerificationError(
             "the signed body is not valid UTF-8 JSON", reason="not_json"
         ) from None
+    from ._core._converter import structure_object  # cached after the first call
+
     try:
         return structure_object(data, Event, request_id=_header(headers, REQUEST_ID_HEADER))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

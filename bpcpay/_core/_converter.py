@@ -300,7 +300,9 @@ def _make_converter() -> cattrs.Converter:
             raise TypeError("an event's data.object must be a JSON object")
         created = data.get("created")
         model = object_class_for_event(event_type)
-        obj: Any = payload["object"] if model is None else conv.structure(payload["object"], model)
+        obj: Any = payload["object"]
+        if model is not None:
+            obj = _hook_for(model)(obj, model)
         event = Event(
             type=event_type,
             created=None if created is None else parse_datetime(created),
@@ -326,6 +328,17 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
+_HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {}
+
+
+def _hook_for(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    # converter.structure() dispatches on every call; the hook for a class never changes.
+    hook = _HOOKS.get(cls)
+    if hook is None:
+        hook = _HOOKS[cls] = converter.get_structure_hook(cls)
+    return hook
+
+
 def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) -> T:
     """Build a model from decoded JSON, keeping ``data`` as ``raw`` and the request id.
 
@@ -335,7 +348,7 @@ def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) 
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    obj = converter.structure(data, cls)
+    obj: T = _hook_for(cls)(data, cls)
     if request_id is not None:
         object.__setattr__(obj, "request_id", request_id)
     return obj

@@ -22,6 +22,7 @@ from .._exceptions import (
     RateLimitError,
 )
 from ._converter import structure_object
+from ._headers import header
 
 __all__ = [
     "ErrorDetails",
@@ -57,17 +58,6 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     if cls is not None:
         return cls
     return InvalidRequestError if 400 <= status < 500 else APIStatusError
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup that works on plain dicts and multidicts alike."""
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        for key, item in headers.items():
-            if key.lower() == lowered:
-                return item
-    return value
 
 
 class ErrorDetails:
