@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import quote
 
@@ -16,6 +17,9 @@ from .._exceptions import InvalidArgumentError
 from .._types import HTTPMethod
 
 __all__ = ["ENDPOINTS", "Endpoint"]
+
+#: Ids made only of these characters are used in a path as they are.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_\-]+").fullmatch
 
 
 @attrs.frozen
@@ -37,6 +41,10 @@ class Endpoint:
         """
         values: dict[str, str] = {}
         for argument, value in params.items():
+            if value.__class__ is str and _PLAIN_ID(value):
+                # BPC's ids (ps_..., base58) need no quoting; skip the general path.
+                values[argument] = value
+                continue
             if not isinstance(value, str) or not value.strip():
                 raise InvalidArgumentError(argument, f"must be a non-empty string, got {value!r}")
             if value in (".", ".."):

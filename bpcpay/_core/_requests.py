@@ -7,6 +7,7 @@ an error message. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -97,18 +98,24 @@ def check_currency(argument: str, value: object) -> str:
     return value.upper()
 
 
+@functools.lru_cache(maxsize=256)
+def _is_http_url(value: str) -> bool:
+    # Cached: a shop sends the same success and failure URLs with every session.
+    try:
+        value.encode("utf-8")
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # UnicodeEncodeError (a lone surrogate) is a ValueError too
+        return False
+    return parts.scheme in ("http", "https") and bool(host) and value == value.strip()
+
+
 def check_url(argument: str, value: object) -> str:
     """An absolute http(s) URL with a host."""
     if not isinstance(value, str):
         raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
-    _check_unicode(argument, value)
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        host = None
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not host or value != value.strip():
+    if not _is_http_url(str(value)):
+        _check_unicode(argument, value)
         raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
     return value
 
