@@ -34,6 +34,7 @@ __all__ = [
     "check_currency",
     "check_url",
     "encode_json",
+    "luhn_ok",
     "static_headers",
 ]
 
@@ -311,7 +312,8 @@ def optional(
     return value if isinstance(value, NotGiven) else check(argument, value)
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check-digit test over a string of ASCII digits (shared with the sandbox)."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = ord(char) - 48
@@ -329,7 +331,7 @@ def check_card(argument: str, value: object) -> dict[str, Any]:
     if not isinstance(value, PaymentCard):
         raise InvalidArgumentError(argument, f"must be a PaymentCard, got {type(value).__name__}")
     number = value.number.replace(" ", "") if isinstance(value.number, str) else ""
-    if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19 and _luhn_ok(number)):
+    if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
         raise InvalidArgumentError(
             f"{argument}.number", "must be 12 to 19 digits with a valid check digit"
         )

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._core._converter import parse_datetime
-from .._core._requests import MAX_AMOUNT
+from .._core._requests import MAX_AMOUNT, luhn_ok
 from ..models import CaptureMethod, StoredCardCategory
 from ._errors import ErrorType, GatewayError, invalid
 from ._money import is_known_currency
@@ -29,7 +29,6 @@ __all__ = [
     "PaymentInput",
     "RefundInput",
     "SessionInput",
-    "luhn_ok",
     "parse_body",
     "parse_capture",
     "parse_payment",
@@ -123,17 +122,6 @@ def parse_body(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid(None, "The request body must be a JSON object.", "body_not_object")
     return data
-
-
-def luhn_ok(digits: str) -> bool:
-    """The Luhn check digit test."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 # --- field checks: each takes the wire name and the raw value -------------------------------

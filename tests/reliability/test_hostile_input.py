@@ -70,7 +70,12 @@ texts = st.one_of(st.text(max_size=24), NASTY_TEXT)
 
 # --- webhooks ----------------------------------------------------------------------------------
 
-secrets_ = st.one_of(st.text(min_size=1, max_size=20), st.binary(min_size=1, max_size=20))
+# A distinctive prefix makes "the secret is not in the message" a real test of echoing: a bare
+# random secret such as "head" occurs inside ordinary words ("header") of correct messages.
+secrets_ = st.one_of(
+    st.text(min_size=1, max_size=20).map(lambda s: "whsec_" + s),
+    st.binary(min_size=1, max_size=20).map(lambda b: b"whsec_" + b),
+)
 EVENT = {
     "created": "2024-03-28T08:26:37Z",
     "type": "session.completed",
@@ -148,7 +153,7 @@ def test_construct_event_with_random_secrets_headers_and_payload_types(
             assert outcome.reason == "bad_format"
         for secret in secrets:
             text = secret if isinstance(secret, str) else secret.decode("latin-1")
-            assert len(text) < 4 or text not in str(outcome)
+            assert text not in str(outcome)
     else:
         assert signer >= 0 and spelling != "junk"
         assert isinstance(outcome, Event)
