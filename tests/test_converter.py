@@ -218,3 +218,56 @@ def test_malformed_events_raise(data: dict[str, Any], error: type[Exception]) ->
 def test_event_hook_refuses_non_mappings_directly() -> None:
     with pytest.raises(TypeError, match="an event must be a JSON object"):
         converter.structure(["not", "an", "event"], Event)
+
+
+# --- the generated structure functions: slow paths for values of an unusual type ------------
+
+
+class _Text(str):
+    """A str subclass, as some JSON decoders (or callers of request()) produce."""
+
+
+def test_str_subclasses_and_numbers_become_plain_str() -> None:
+    data = {
+        "id": _Text("ps_1"),
+        "amount": 1,
+        "currency": "EUR",
+        "status": "open",
+        "locale": _Text("en"),
+        "merchantReferenceId": 4000,
+    }
+    session = structure_object(data, Session)
+    assert type(session.id) is str
+    assert session.id == "ps_1"
+    assert type(session.locale) is str
+    assert session.merchant_reference_id == "4000"
+
+
+def test_an_int_subclass_amount_is_accepted_as_int() -> None:
+    class Amount(int):
+        pass
+
+    session = structure_object(
+        {"id": "ps_1", "amount": Amount(500), "currency": "EUR", "status": "open"}, Session
+    )
+    assert type(session.amount) is int
+    assert session.amount == 500
+
+
+def test_a_timestamp_given_as_str_subclass_or_datetime_parses() -> None:
+    when = datetime(2024, 3, 28, 8, 26, 37, tzinfo=timezone.utc)
+    assert parse_datetime(_Text("2024-03-28T08:26:37Z")) == when
+    assert parse_datetime(when.replace(tzinfo=None)) == when
+
+
+def test_the_generator_refuses_a_default_it_does_not_support() -> None:
+    import attrs
+
+    from bpcpay._core._converter import _compile_structure, converter
+
+    @attrs.frozen(kw_only=True)
+    class Odd:
+        label: str = "x"
+
+    with pytest.raises(TypeError, match="unsupported default"):
+        _compile_structure(Odd, converter)

@@ -86,12 +86,10 @@ def format_datetime(value: datetime) -> str:
 
 
 def _structure_int(value: Any, _: Any) -> int:
-    # Exact class checks first: JSON gives plain int and str, and bool is a subclass of int.
-    if value.__class__ is int:
-        return value
+    # bool is a subclass of int, but true/false is never an amount.
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected a JSON integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _structure_str(value: Any, _: Any) -> str:
@@ -103,31 +101,6 @@ def _structure_str(value: Any, _: Any) -> str:
         # merchantReferenceId comes as "4000" in BPC's example; a store may have sent a number.
         return str(value)
     raise TypeError(f"expected a string, got {type(value).__name__}")
-
-
-def _structure_optional_str(value: Any, _: Any) -> str | None:
-    if value is None or value.__class__ is str:
-        return value
-    return _structure_str(value, str)
-
-
-def _structure_optional_int(value: Any, _: Any) -> int | None:
-    if value is None or value.__class__ is int:
-        return value
-    return _structure_int(value, int)
-
-
-def _structure_optional_datetime(value: Any, _: Any) -> datetime | None:
-    return None if value is None else parse_datetime(value)
-
-
-#: Optional scalars are the most common fields; each gets one direct function instead of a
-#: generic wrapper that calls the inner hook.
-_OPTIONAL_SCALARS: dict[type, Callable[[Any, Any], Any]] = {
-    str: _structure_optional_str,
-    int: _structure_optional_int,
-    datetime: _structure_optional_datetime,
-}
 
 
 _EVENT_OBJECTS: dict[str, type[APIObject]] = {
@@ -196,8 +169,6 @@ def _compile_structure(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any,
                 f"if {var} is not None and {var}.__class__ is not {inner}: "
                 f"{var} = h_{inner}({var}, None)"
             )
-        elif tp is datetime:
-            check = f"{var} = parse_dt({var})"
         elif tp == (datetime | None):
             check = f"if {var} is not None: {var} = parse_dt({var})"
         else:
@@ -209,13 +180,11 @@ def _compile_structure(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any,
         if default is attrs.NOTHING or optional_none:
             body.append(f"    {check}")
         else:
-            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                names[f"d{index}"] = default.factory
-                fallback = f"d{index}()"
-            else:
-                names[f"d{index}"] = default
-                fallback = f"d{index}"
-            body.append(f"    if {var} is MISSING: {var} = {fallback}")
+            # Models default to None or to a factory (an empty mapping); nothing else exists.
+            if not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                raise TypeError(f"{cls.__name__}.{field.name}: unsupported default {default!r}")
+            names[f"d{index}"] = default.factory
+            body.append(f"    if {var} is MISSING: {var} = d{index}()")
             body.append(f"    else: {check}")
         arguments.append(f"{field.name}={var}")
     body.append(f"    obj = cls({', '.join(arguments)})")
@@ -251,9 +220,6 @@ def _make_converter() -> cattrs.Converter:
         # cattrs' own Optional hook looks the inner type's handler up on every call; resolving
         # it once here makes parsing a Session about a third faster.
         inner = next(arg for arg in typing.get_args(tp) if arg is not type(None))
-        scalar = _OPTIONAL_SCALARS.get(inner)
-        if scalar is not None:
-            return scalar
         handler = conv.get_structure_hook(inner)
 
         def structure_optional(value: Any, _: Any) -> Any:
