@@ -148,3 +148,7 @@ def state_counts(gw: ThreadedSandboxGateway) -> tuple[int, int, int]:
         return len(state.sessions), len(state.payments), len(state.refunds)
 
     return gw.run(counts)
+
+
+#: Lines the load tests want shown in the terminal summary (throughput, RSS growth, sockets).
+LOAD_REPORT: list[str] = []

@@ -35,3 +35,13 @@ def setup_client(sandbox: ThreadedSandboxGateway) -> Iterator[bpcpay.BpcPay]:
     """A sync client for preparing objects (never faulted: faults are armed after setup)."""
     with bpcpay.BpcPay(api_key=sandbox.api_key, base_url=sandbox.base_url) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """State the load tests' numbers in the run's output (pytest captures their prints)."""
+    from _rel_support import LOAD_REPORT
+
+    if LOAD_REPORT:
+        terminalreporter.section("load test results")
+        for line in LOAD_REPORT:
+            terminalreporter.write_line(line)

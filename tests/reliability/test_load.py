@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 import pytest
-from _rel_support import FAILURE_URL, SUCCESS_URL, open_connections
+from _rel_support import FAILURE_URL, LOAD_REPORT, SUCCESS_URL, open_connections
 
 from bpcpay import AsyncBpcPay, BpcPay
 
@@ -114,7 +114,10 @@ def established_to(port: int) -> int:
 def report(record_property: Callable[[str, Any], None], label: str, **values: Any) -> None:
     for key, value in values.items():
         record_property(f"{label}_{key}", value)
-    print(f"\n[{label}] " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    line = f"[{label}] " + ", ".join(f"{k}={v}" for k, v in values.items())
+    print("\n" + line)
+    # Shown in the run's terminal summary (see conftest.py), so CI output states the numbers.
+    LOAD_REPORT.append(line)
 
 
 def create_kwargs(i: int) -> dict[str, Any]:
