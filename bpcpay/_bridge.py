@@ -152,14 +152,17 @@ class LoopThread:
 def _copy_outcome(task: asyncio.Task[T], future: concurrent.futures.Future[T]) -> None:
     if future.cancelled():
         return
-    if task.cancelled():
-        future.cancel()
-        return
-    exc = task.exception()
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(task.result())
+    try:
+        if task.cancelled():
+            future.cancel()
+        elif task.exception() is not None:
+            future.set_exception(task.exception())
+        else:
+            future.set_result(task.result())
+    except concurrent.futures.InvalidStateError:
+        # The caller cancelled the future from its own thread a moment ago (Ctrl-C, close):
+        # it no longer wants the outcome.
+        pass
 
 
 _lock = threading.Lock()

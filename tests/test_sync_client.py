@@ -433,3 +433,22 @@ def test_bridge_loop_thread_is_shared_and_restarts_after_fork_reset() -> None:
     first = _bridge.loop_thread()
     assert _bridge.loop_thread() is first
     assert first.alive
+
+
+def test_an_outcome_for_a_future_settled_meanwhile_is_dropped_quietly() -> None:
+    # The caller's thread can settle (cancel) the future between the loop thread's check and
+    # its set_result; the late outcome must be dropped, not raised into the event loop.
+    import concurrent.futures
+
+    async def scenario() -> None:
+        async def answer() -> str:
+            return "late"
+
+        task = asyncio.get_running_loop().create_task(answer())
+        await task
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        future.set_result("already settled")
+        _bridge._copy_outcome(task, future)
+        assert future.result() == "already settled"
+
+    asyncio.run(scenario())
