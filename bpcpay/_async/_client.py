@@ -403,16 +403,17 @@ class AsyncBpcPay:
                     if retry
                     else None
                 )
-                self._report(
-                    request,
-                    attempt,
-                    started,
-                    status,
-                    header(response.headers, REQUEST_ID_HEADER),
-                    None,
-                    delay,
-                    debug=debug,
-                )
+                if debug or self._on_attempt is not None:
+                    self._report(
+                        request,
+                        attempt,
+                        started,
+                        status,
+                        header(response.headers, REQUEST_ID_HEADER),
+                        None,
+                        delay,
+                        debug=debug,
+                    )
                 if delay is None:
                     return decode_response(
                         status=status,
