@@ -194,9 +194,9 @@ class _App:
     def _authenticate(self, request: web.Request) -> None:
         key = request.headers.get(API_KEY_HEADER)
         if not key:
-            # BPC's docs call a missing or malformed key an invalid-request error without
-            # giving its status; the sandbox answers 401 (our reading), which the SDK raises as
-            # AuthenticationError. Change the status here if BPC's real answer differs.
+            # BPC's docs call a missing or malformed key an invalid-request error (no status
+            # given); the sandbox's spec (issue 3) asks for 401, which the SDK raises as
+            # AuthenticationError. This is the one place to change if BPC answers 400.
             raise GatewayError(401, ErrorType.AUTHENTICATION, "api_key_missing",
                                f"No API key: send it in the {API_KEY_HEADER} header.")  # fmt: skip
         given = key.encode("utf-8", "replace")
