@@ -138,7 +138,8 @@ class AsyncTransport:
             raise TransportFailure(
                 Failure.NOT_SENT, f"could not connect: {exc.os_error or exc}"
             ) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
+            # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ.
             raise TransportFailure(
                 Failure.MAYBE_SENT, f"no answer within {timeout.read:g}s", timeout_phase="read"
             ) from exc
