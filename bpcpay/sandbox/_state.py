@@ -33,7 +33,7 @@ from ..models import (
     SessionStatus,
 )
 from ._cards import Decision
-from ._errors import GatewayError, conflict, invalid, not_found
+from ._errors import conflict, invalid, not_found
 from ._ids import (
     new_challenge_id,
     new_md_order,
@@ -594,8 +594,3 @@ class Store:
         refund.status = RefundStatus.SUCCEEDED
         self._emit(EventType.REFUND_SUCCEEDED, self.refund_json(refund))
         return refund
-
-
-def not_open_error(rec: SessionRecord) -> GatewayError:
-    """409 for acting on a session that is no longer open."""
-    return conflict("session_not_open", f"The session is {rec.status}.")
