@@ -87,7 +87,7 @@ PAYMENT_METHOD_JSON: dict[str, Any] = {
     "id": "pm_1",
     "type": "card",
     "created": "2024-03-28T09:00:00Z",
-    "card": {"brand": "visa", "last4": "1111", "expMonth": 12, "expYear": 2030},
+    "card": {"brand": "visa", "last4": "1111", "expiryMonth": 12, "expiryYear": 2030},
     "status": "active",
 }
 
