@@ -38,6 +38,9 @@ def types_since(gw: SandboxGateway, start: int) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_full_capture(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step, webhooks, direct-integration] A hold placed through a session is
+    ``requiresCapture``; a capture (no body: all of it) makes it ``succeeded`` and emits
+    ``payment.funded`` and ``payment.succeeded``: one call, several events."""
     payment = await manual_payment(api, gw)
     mark = len(gw.events)
     answer = await api.call("POST", f"/payments/{payment['id']}/capture", raw=b"")
@@ -51,6 +54,8 @@ async def test_full_capture(api: Any, gw: SandboxGateway) -> None:
 
 @pytest.mark.asyncio
 async def test_partial_capture_releases_the_rest(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step] Partial captures exist; the rules are our reading: ``amount`` at most
+    ``amountCapturable``, the rest released, no second capture."""
     payment = await manual_payment(api, gw)
     answer = await api.call(
         "POST", f"/payments/{payment['id']}/capture", json_body={"amount": 2500}
@@ -86,9 +91,11 @@ async def test_capture_of_an_automatic_payment_is_409(api: Any, gw: SandboxGatew
 
 @pytest.mark.asyncio
 async def test_cancel_voids_an_uncaptured_payment(api: Any, gw: SandboxGateway) -> None:
+    """[doc: cancel-refund, direct-integration] A ``requiresCapture`` hold can be cancelled
+    (a bodiless POST): ``canceled``, ``payment.canceled``."""
     payment = await manual_payment(api, gw)
     mark = len(gw.events)
-    answer = await api.call("POST", f"/payments/{payment['id']}/cancel", json_body={})
+    answer = await api.call("POST", f"/payments/{payment['id']}/cancel")
     assert answer.status == 200
     assert answer.json["status"] == "canceled"
     assert answer.json["amountCapturable"] == 0
@@ -100,10 +107,14 @@ async def test_cancel_voids_an_uncaptured_payment(api: Any, gw: SandboxGateway) 
 
 @pytest.mark.asyncio
 async def test_cancel_of_a_succeeded_payment_is_409(api: Any, gw: SandboxGateway) -> None:
+    """[doc: cancel-refund] Cancellation only before the first capture; after it only a refund
+    gives money back."""
     payment = await paid_payment(api, gw)
     answer = await api.call("POST", f"/payments/{payment['id']}/cancel", json_body={})
     assert answer.status == 409
     assert answer.error["code"] == "payment_not_cancelable"
+    refund = await api.call("POST", "/refunds", json_body={"payment": payment["id"]})
+    assert refund.json["status"] == "succeeded"
 
 
 @pytest.mark.asyncio

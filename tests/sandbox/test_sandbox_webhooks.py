@@ -81,6 +81,8 @@ async def test_a_wrong_secret_does_not_verify(gw: SandboxGateway, http: Any, rec
 async def test_failed_attempts_are_retried_with_the_same_id(
     gw: SandboxGateway, http: Any, receiver: Any
 ) -> None:
+    """[doc: direct-integration] The store answers HTTP 200: anything else is retried (the same
+    bytes, the same ``API-Request-Id``)."""
     gw.add_webhook_endpoint(receiver.url, events=["session.completed"])
     receiver.answers = [500, 404]
     await create_and_pay(gw, http)

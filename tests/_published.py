@@ -1,4 +1,4 @@
-"""BPC's published examples, as ``bpc-api-v2.md`` (copied beside this file) quotes them.
+"""BPC's published examples, as the contract (``tests/contract/bpc-api-v2.md``) quotes them.
 
 Each constant names its page. Only the seed's response is rebuilt: the contract describes it
 (the fields of the expire example, plus ``paymentUrl``, with the request's 4 fields and the
