@@ -199,6 +199,8 @@ RECURRENT = {
 
 
 def test_setup_future_usage_accepts_the_published_nesting() -> None:
+    """[doc: stored-payment-methods] ``setupFutureUsage {category, recurringModel {recurrent
+    {expiry, frequency}, installment}}``, as the model or as the published nesting."""
     model = SetupFutureUsage(
         category="recurrent",
         recurring_model=RecurringModel(
@@ -245,6 +247,9 @@ def _recurrent(**changes: Any) -> dict[str, Any]:
     ],
 )  # fmt: skip
 def test_setup_future_usage_refusals_name_the_nested_field(value: object, argument: str) -> None:
+    """[doc: stored-payment-methods] ``category`` is mandatory (empty, unscheduled, recurrent,
+    installment); ``recurringModel`` is mandatory for recurrent and installment; ``expiry`` is
+    ``YYYY-MM-dd``; ``frequency`` is a number of days, at most 4000."""
     with pytest.raises(InvalidArgumentError) as info:
         check_setup_future_usage("s", value)
     assert info.value.argument == argument

@@ -215,6 +215,22 @@ def test_every_event_type_of_the_flow_table() -> None:
     assert unknown.data.object == {"id": "dp_1"}
 
 
+@pytest.mark.parametrize("version", ["2023-11-15", "2023-10-31", "2099-01-01", None])
+def test_no_response_or_delivery_is_refused_for_its_version(version: str | None) -> None:
+    """[doc: webhooks, api-versions] 2023-11-15 is the webhook ``X-Version`` example and the
+    response-header example: a response or a delivery is never refused for its version."""
+    from bpcpay.webhooks import construct_event, sign
+
+    headers = {} if version is None else {"X-Version": version}
+    body = json.dumps(WEBHOOK_EXAMPLE).encode()
+    event = construct_event(body, {**headers, "X-Signature": sign(body, "whsec_x")},
+                            secret="whsec_x")  # fmt: skip
+    assert event.type == "session.expired"
+    session = decode_response(status=200, headers=headers, body=json.dumps(SEED_RESPONSE).encode(),
+                              cast_to=Session, method="GET", path="/sessions/ps_1")  # fmt: skip
+    assert session.id == SEED_RESPONSE["id"]
+
+
 def test_the_sdk_pins_the_published_request_version() -> None:
     """[doc: redirect-integration, cancel-refund] 2023-10-31 is the version of every published
     request and of the only request/response pairs: the SDK's default."""

@@ -68,6 +68,7 @@ async def test_deliveries_are_signed_and_parse_with_the_sdk(
 
 @pytest.mark.asyncio
 async def test_a_wrong_secret_does_not_verify(gw: SandboxGateway, http: Any, receiver: Any) -> None:
+    """[doc: webhooks] The signature is keyed by the secret: another secret never verifies."""
     from bpcpay import SignatureVerificationError
 
     gw.add_webhook_endpoint(receiver.url)
