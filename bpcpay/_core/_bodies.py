@@ -23,6 +23,7 @@ import attrs
 
 from .._exceptions import InvalidArgumentError
 from ..models import (
+    Address,
     CustomerDetails,
     PaymentCard,
     SetupFutureUsage,
@@ -263,11 +264,11 @@ def check_payment_method(argument: str, value: object) -> dict[str, Any]:
 
 # --- customerDetails ---------------------------------------------------------------------------
 
-#: Members of ``customerDetails`` bpcpay knows: ``address`` [doc: direct-integration], the others
-#: [inferred]. Unknown members are sent and accepted as they are.
-_CUSTOMER_TEXT = ("email", "phone", "name")
-#: Members of ``customerDetails.address`` [doc: direct-integration].
-_ADDRESS_TEXT = ("city", "country", "line1", "line2", "postalCode")
+#: Text members of ``customerDetails`` and of its ``address``, read off the models (which hold
+#: the names): ``address`` is published [doc: direct-integration], the others are [inferred].
+#: Unknown members are sent and accepted as they are.
+_CUSTOMER_TEXT = tuple(wire_key(f) for f in attrs.fields(CustomerDetails) if f.name != "address")
+_ADDRESS_TEXT = tuple(wire_key(f) for f in attrs.fields(Address))
 
 
 def check_customer_details(argument: str, value: object) -> dict[str, Any]:

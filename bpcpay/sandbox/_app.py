@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .._constants import (
     API_KEY_HEADER,
+    DEFAULT_API_VERSION,
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
     VERSION_HEADER,
@@ -63,7 +64,7 @@ API_PREFIX = "/api2"
 #: The API versions the contract names: 2023-10-31, of every published request and of the only
 #: request/response pairs [doc: redirect-integration, cancel-refund], and 2023-11-15, the webhook
 #: and response-header example [doc: webhooks, api-versions]. Any other is refused.
-SUPPORTED_API_VERSIONS: Final = ("2023-10-31", "2023-11-15")
+SUPPORTED_API_VERSIONS: Final = (DEFAULT_API_VERSION, "2023-11-15")
 #: Sent with every page (payment, 3-D Secure, messages): nothing but the page's own inline style
 #: may load, and no other site may frame it (clickjacking a card form).
 PAGE_SECURITY_HEADERS: Final = {
