@@ -15,6 +15,7 @@ from bpcpay._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 from bpcpay._core._bodies import (
     PAYMENT_CREATE_FIELDS,
     SESSION_CREATE_FIELDS,
+    _python_path,
     check_card,
     check_customer_details,
     check_payment_method,
@@ -264,6 +265,12 @@ def test_a_refusal_inside_a_model_names_its_attributes() -> None:
     with pytest.raises(InvalidArgumentError) as info:
         check_customer_details("c", CustomerDetails(address=Address(postal_code="x" * 2000)))
     assert info.value.argument == "c.address.postal_code"
+    # Past a member that is not a model, the wire names stay as they are.
+    deeper = _python_path(SetupFutureUsage, "recurringModel.installment.count")
+    assert deeper == "recurring_model.installment.count"
+    with pytest.raises(InvalidArgumentError) as info:
+        check_customer_details("c", CustomerDetails(name="ok", address=Address(city="\ud800")))
+    assert info.value.argument == "c.address.city"
 
 
 def test_stores_card_unless_the_category_is_empty() -> None:
