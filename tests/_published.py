@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from _support import SESSION_EXAMPLE
+
 #: The seed's request [doc: redirect-integration], sent with ``X-Version: 2023-10-31``.
 SEED_REQUEST: Final[dict[str, Any]] = {
     "amount": 10000,
@@ -22,22 +24,9 @@ SEED_VERSION: Final = "2023-10-31"
 #: The seed's response [doc: redirect-integration]: the 4 fields sent, ``id``, ``paymentUrl``,
 #: and the defaults, ``merchantReferenceId`` included though never sent.
 SEED_RESPONSE: Final[dict[str, Any]] = {
-    "id": "ps_2GRSigkh7m3hqz5pMCAYCzJaXjsHgypQui6nMBss3XLVLF8gwDASHP",
-    "amount": 10000,
-    "created": "2024-03-28T08:26:37Z",
-    "currency": "EUR",
-    "customerDetails": {},
-    "expiresAt": "2024-03-28T08:46:37Z",
-    "failureUrl": "https://mybestmerchantreturnurl.com/failure",
-    "locale": "EN",
-    "merchantReferenceId": "4000",
-    "metadata": {},
-    "paymentData": {"captureMethod": "automatic"},
-    "paymentStatus": "unpaid",
-    "paymentUrl": "https://dev.bpcbt.com/payment/merchants/ecom/payment.html"
-    "?mdOrder=12a19f56-50e6-74bc-a289-c93d00a9c8eb&language=en",
-    "status": "open",
-    "successUrl": "https://mybestmerchantreturnurl.com/success",
+    **SESSION_EXAMPLE,
+    "successUrl": SEED_REQUEST["successUrl"],
+    "failureUrl": SEED_REQUEST["failureUrl"],
 }
 
 #: ``POST /sessions/{id}/expire``'s response, verbatim [doc: cancel-refund].
@@ -81,21 +70,5 @@ STORED_CARD_NESTING: Final[dict[str, Any]] = {
     "setupFutureUsage": {
         "category": "recurrent",
         "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30}},
-    },
-}
-
-#: The webhook example, abridged in the contract [doc: webhooks].
-WEBHOOK_EXAMPLE: Final[dict[str, Any]] = {
-    "created": "2022-02-17T16:30:55+00:00",
-    "type": "session.expired",
-    "data": {
-        "object": {
-            "id": "ps_2njmpfC9BUCfsmALYNEQv5eoR8SdVsEHuXZC7D3uLiRxqfb8g2wJzWo8UvE9QL",
-            "amount": 90000,
-            "currency": "EUR",
-            "locale": "en",
-            "status": "expired",
-            "paymentStatus": "unpaid",
-        }
     },
 }

@@ -196,27 +196,6 @@ async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aiorespo
 
 
 @pytest.mark.asyncio
-async def test_payments_create_with_a_stored_method(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
-    mocked.post(url("/payments"), payload=PAYMENT_JSON)
-    await client.payments.create(
-        amount=2500,
-        currency="EUR",
-        stored_payment_method_id="pm_1",
-        merchant_customer_id="cust_0001",
-        extra_body={"someNewField": "x"},
-    )
-    assert sent_json(mocked) == {
-        "amount": 2500,
-        "currency": "EUR",
-        "storedPaymentMethodId": "pm_1",
-        "merchantCustomerId": "cust_0001",
-        "someNewField": "x",
-    }
-
-
-@pytest.mark.asyncio
 async def test_payments_retrieve_capture_cancel(client: AsyncBpcPay, mocked: aioresponses) -> None:
     mocked.get(url("/payments/pay_1"), payload=PAYMENT_JSON)
     mocked.post(url("/payments/pay_1/capture"), payload={**PAYMENT_JSON, "status": "succeeded"})

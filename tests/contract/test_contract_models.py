@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from _published import EXPIRE_RESPONSE, SEED_RESPONSE, WEBHOOK_EXAMPLE
+from _published import EXPIRE_RESPONSE, SEED_RESPONSE
+from _support import WEBHOOK_EXAMPLE
 
 import bpcpay
 from bpcpay._core._converter import object_class_for_event, structure_object
@@ -105,10 +106,11 @@ def test_the_webhook_example_with_its_own_spellings() -> None:
     assert isinstance(s, Session)
     assert (s.amount, s.currency, s.locale) == (90000, "EUR", "en")
     assert (s.status, s.payment_status) == ("expired", "unpaid")
+    assert s.created == datetime(2022, 2, 17, 16, 10, 54, tzinfo=UTC)
+    assert "customerDetails" not in s.raw and "metadata" not in s.raw
     assert s.metadata == {}
     assert s.customer_details is None
-    assert s.payment_data is None
-    assert s.created is None
+    assert s.merchant_reference_id is None
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from _published import DIRECT_PAYMENT_PREFIX, SEED_REQUEST, STORED_CARD_NESTING
-from conftest import API_KEY, Recorder
+from _recorder import API_KEY, Recorder
 
 import bpcpay
 from bpcpay import AsyncBpcPay, BpcPay
