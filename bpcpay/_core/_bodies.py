@@ -258,7 +258,18 @@ def _check_card(argument: str, card: dict[str, Any]) -> None:
 
 
 def check_payment_method(argument: str, value: object) -> dict[str, Any]:
-    """The ``paymentMethod`` block of a direct payment: ``{"card": <check_card(value)>}``."""
+    """The ``paymentMethod`` block of a direct payment: ``{"card": <check_card(value)>}``.
+
+    Args:
+        argument: the name to report (``card``).
+        value: a PaymentCard, or a card in wire form.
+
+    Returns:
+        The block to send.
+
+    Raises:
+        InvalidArgumentError: see :func:`check_card`.
+    """
     return {"card": check_card(argument, value)}
 
 
@@ -273,6 +284,9 @@ _ADDRESS_TEXT = tuple(wire_key(f) for f in attrs.fields(Address))
 
 def check_customer_details(argument: str, value: object) -> dict[str, Any]:
     """CustomerDetails, or its wire form: text members and an ``address`` object.
+
+    Returns:
+        The object to send (a mapping as given, with its unknown members).
 
     Raises:
         InvalidArgumentError: naming ``<argument>.address.city`` and the like.
@@ -317,6 +331,9 @@ def check_setup_future_usage(argument: str, value: object) -> dict[str, Any]:
     ``recurrent.expiry`` and ``recurrent.frequency``) and ``installment`` (with ``installment``,
     whose fields are unpublished).
 
+    Returns:
+        The object to send (a mapping as given).
+
     Raises:
         InvalidArgumentError: naming the nested field, e.g.
             ``<argument>.recurringModel.recurrent.frequency``.
@@ -351,7 +368,14 @@ def _check_setup_future_usage(argument: str, data: dict[str, Any]) -> None:
 
 def stores_card(setup_future_usage: Mapping[str, Any] | None) -> bool:
     """True when a checked ``setupFutureUsage`` asks to keep the card (any category but
-    ``empty``)."""
+    ``empty``) [inferred: the sandbox's rule].
+
+    Args:
+        setup_future_usage: the checked wire form, or None when the request had none.
+
+    Returns:
+        Whether the card is to be stored.
+    """
     return (
         setup_future_usage is not None
         and setup_future_usage.get("category") != StoredCardCategory.EMPTY
@@ -366,6 +390,13 @@ def merge_extra_body(body: dict[str, Any], extra_body: object) -> dict[str, Any]
 
     For a field bpcpay does not know yet. A key the keyword arguments already set is refused
     (pass that keyword instead), so nothing checked is silently replaced.
+
+    Args:
+        body: the body the keyword arguments built (not modified).
+        extra_body: the caller's ``extra_body``.
+
+    Returns:
+        A new body with both.
 
     Raises:
         InvalidArgumentError: ``extra_body`` is not a str-keyed JSON object, or repeats a field.

@@ -55,7 +55,14 @@ def camel(name: str) -> str:
 
 
 def wire_key(field: attrs.Attribute[Any]) -> str:
-    """A model field's JSON key: its ``wire_name`` metadata, else the camelCase of its name."""
+    """A model field's JSON key: its ``wire_name`` metadata, else the camelCase of its name.
+
+    Args:
+        field: an attrs field of a model.
+
+    Returns:
+        The key on the wire (``expiryMonth`` for ``PaymentCard.exp_month``).
+    """
     key: str = field.metadata.get(WIRE_NAME) or camel(field.name)
     return key
 

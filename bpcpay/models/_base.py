@@ -18,7 +18,14 @@ WIRE_NAME = "bpcpay.wire_name"
 
 
 def wire_name(name: str) -> dict[str, str]:
-    """attrs field metadata: ``attrs.field(metadata=wire_name("expiryMonth"))``."""
+    """attrs field metadata: ``attrs.field(metadata=wire_name("expiryMonth"))``.
+
+    Args:
+        name: the field's JSON key.
+
+    Returns:
+        The metadata mapping the converter reads.
+    """
     return {WIRE_NAME: name}
 
 
@@ -36,6 +43,12 @@ def upper_currency(value: str) -> str:
     The model holds the upper-case code, so ``payment.currency == "EUR"`` whatever the gateway
     sent; ``raw`` keeps what was sent. Anything that is not a string is left for the converter
     to refuse.
+
+    Args:
+        value: the code as given.
+
+    Returns:
+        The code in upper case.
     """
     return value.upper() if isinstance(value, str) else value
 

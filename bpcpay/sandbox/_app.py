@@ -37,11 +37,11 @@ from ._faults import Fault
 from ._ids import new_request_id
 from ._page import PAGE_STYLE_HASH, challenge_page, message_page, payment_page
 from ._state import (
-    AUTHENTICATION_FAILED_CODE,
     CHALLENGE_PATH,
     PAGE_PATH,
     Challenge,
     SessionRecord,
+    failed_challenge,
 )
 from ._validate import parse_body, parse_capture, parse_payment, parse_refund, parse_session
 
@@ -470,10 +470,7 @@ class _App:
             if passed:
                 state.pay_session(rec, challenge.decision, now)
                 return _see_other(with_query(rec.request.success_url, sessionId=rec.id))
-            declined = attrs.evolve(challenge.decision, outcome="decline",
-                                    code=AUTHENTICATION_FAILED_CODE,
-                                    message="3-D Secure authentication failed.")  # fmt: skip
-            state.decline_session_attempt(rec, declined, now)
+            state.decline_session_attempt(rec, failed_challenge(challenge.decision), now)
             return _see_other(with_query(rec.request.failure_url, sessionId=rec.id))
         assert challenge.payment_id is not None
         payment = state.payments[challenge.payment_id]

@@ -53,6 +53,12 @@ def url_host(host: str) -> str:
     A wildcard bind (``0.0.0.0``, ``""``) is reached on ``127.0.0.1`` (and ``::`` on ``[::1]``):
     a client cannot connect to the wildcard address, and the SDK refuses plain http off
     loopback. An IPv6 literal gets its brackets.
+
+    Args:
+        host: the interface the server binds.
+
+    Returns:
+        The host part of the server's URLs.
     """
     if host in ("", "0.0.0.0"):  # noqa: S104 - recognising the wildcard, not binding to it
         return "127.0.0.1"

@@ -57,6 +57,7 @@ __all__ = [
     "RefundRecord",
     "SessionRecord",
     "Store",
+    "failed_challenge",
 ]
 
 logger = logging.getLogger("bpcpay.sandbox")
@@ -193,6 +194,12 @@ def _prune(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _prune(v) for k, v in value.items() if v is not None}
     return value
+
+
+def failed_challenge(decision: Decision) -> Decision:
+    """What a 3-D Secure challenge the customer failed leads to: a decline [inferred code]."""
+    return attrs.evolve(decision, outcome="decline", code=AUTHENTICATION_FAILED_CODE,
+                        message="3-D Secure authentication failed.")  # fmt: skip
 
 
 def _whole_seconds(value: datetime) -> datetime:
@@ -603,9 +610,7 @@ class Store:
             return
         decision = self.challenges[payment.challenge_id].decision
         if not passed:
-            failed = attrs.evolve(decision, outcome="decline", code=AUTHENTICATION_FAILED_CODE,
-                                  message="3-D Secure authentication failed.")  # fmt: skip
-            self._fail(payment, failed, status=PaymentStatus.FAILED)
+            self._fail(payment, failed_challenge(decision), status=PaymentStatus.FAILED)
             return
         self._store_card_if_asked(payment, decision, now)
         self._authorize(payment)
