@@ -56,7 +56,7 @@ FACTS: dict[str, tuple[str, ...]] = {
     ),
     "sends no body and no Content-Type [doc: cancel-refund]": (
         W + "test_expire_sends_no_body_and_no_content_type",
-        W + "test_the_sync_client_expires_with_no_body_either",
+        W + "test_the_sync_client_expires_a_session",
         W + "test_cancel_and_a_full_capture_send_no_body",
     ),
     "on deliveries [doc: webhooks]": (WH + "test_deliveries_are_signed_and_parse_with_the_sdk",),

@@ -113,8 +113,9 @@ async def test_expire_sends_no_body_and_no_content_type(
     assert session.status == bpcpay.SessionStatus.EXPIRED
 
 
-def test_the_sync_client_expires_with_no_body_either() -> None:
-    """[doc: cancel-refund] The sync twin of ``sessions.expire`` sends the same bodiless POST."""
+def test_the_sync_client_expires_a_session() -> None:
+    """[doc: cancel-refund] The sync twin of ``sessions.expire`` (generated: the same request
+    code runs) expires an open session: ``expired``, same ``expiresAt``, no ``paymentUrl``."""
     from bpcpay.sandbox import SandboxGateway
 
     with (
