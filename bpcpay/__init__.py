@@ -33,6 +33,7 @@ from ._exceptions import (
 from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
 from ._version import __version__
 from .models import (
+    Address,
     CaptureMethod,
     CustomerDetails,
     Event,
@@ -41,11 +42,15 @@ from .models import (
     PaymentCard,
     PaymentMethod,
     PaymentStatus,
+    RecurrentTerms,
+    RecurringModel,
     Refund,
     RefundStatus,
     Session,
     SessionPaymentStatus,
     SessionStatus,
+    SetupFutureUsage,
+    StoredCardCategory,
 )
 
 __all__ = [
@@ -57,6 +62,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "Address",
     "AsyncBpcPay",
     "AuthenticationError",
     "BpcPay",
@@ -78,13 +84,17 @@ __all__ = [
     "PaymentStatus",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecurrentTerms",
+    "RecurringModel",
     "Refund",
     "RefundStatus",
     "RequestAttempt",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",
+    "SetupFutureUsage",
     "SignatureVerificationError",
+    "StoredCardCategory",
     "SyncClientInAsyncContextError",
     "Timeout",
     "__version__",

@@ -9,9 +9,11 @@ from __future__ import annotations
 #: BPC's public sandbox. Production hosts are per bank / white label [inferred].
 DEFAULT_BASE_URL = "https://dev.bpcbt.com/api2"
 
-#: The API version bpcpay is written against; sent as ``X-Version`` on every request.
-#: BPC's webhook and response examples are for 2023-11-15.
-DEFAULT_API_VERSION = "2023-11-15"
+#: The API version bpcpay is written against; sent as ``X-Version`` on every request. It is the
+#: version of BPC's only published request/response pairs (create session, expire session) and
+#: of every published request example [doc: redirect-integration, cancel-refund]. 2023-11-15 is
+#: the webhook and response-header example; responses and deliveries of any version are read.
+DEFAULT_API_VERSION = "2023-10-31"
 
 #: Seconds to open a connection, and to wait between bytes of the answer. Connect + read stays
 #: below a web worker's usual 30 s limit.

@@ -6,9 +6,12 @@ module was imported first (tests/sandbox has its own).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+from aiohttp import web
 from aioresponses import aioresponses
 
 #: An obviously fake API key; tests assert it never leaks into errors or logs.
@@ -87,7 +90,7 @@ PAYMENT_METHOD_JSON: dict[str, Any] = {
     "id": "pm_1",
     "type": "card",
     "created": "2024-03-28T09:00:00Z",
-    "card": {"brand": "visa", "last4": "1111", "expMonth": 12, "expYear": 2030},
+    "card": {"brand": "visa", "last4": "1111", "expiryMonth": 12, "expiryYear": 2030},
     "status": "active",
 }
 
@@ -118,6 +121,18 @@ def sent_json(mocked: aioresponses) -> Any:
     data = only[2]["data"]
     assert isinstance(data, bytes)
     return json.loads(data)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 and an ephemeral port; yields its root URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 class SleepRecorder:

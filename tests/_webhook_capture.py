@@ -96,6 +96,8 @@ def capture_sandbox_deliveries(webhook_secret: str | None = None) -> tuple[str, 
                 success_url="https://shop.example/success",
                 failure_url="https://shop.example/failure",
                 merchant_reference_id="order-1",
+                # The card is kept, so a paymentMethod.created delivery comes too.
+                setup_future_usage={"category": "unscheduled"},
             )
         assert gw.pay(session.id).succeeded
         gw.wait_for_deliveries()

@@ -58,7 +58,7 @@ async def test_every_request_sends_key_version_and_user_agent(
     for method, _, kwargs in sent:
         headers = kwargs["headers"]
         assert headers["X-Api-Key"] == API_KEY
-        assert headers["X-Version"] == DEFAULT_API_VERSION == "2023-11-15"
+        assert headers["X-Version"] == DEFAULT_API_VERSION == "2023-10-31"
         assert re.fullmatch(
             rf"bpcpay/{re.escape(bpcpay.__version__)} aiohttp/\S+ \w+/\d+\.\d+\.\d+\S*",
             headers["User-Agent"],

@@ -28,9 +28,9 @@ from bpcpay.models import (
     Payment,
     PaymentCard,
     PaymentMethod,
-    RecurringModel,
     Refund,
     Session,
+    SetupFutureUsage,
 )
 
 VISA = "4111111111111111"
@@ -80,8 +80,9 @@ async def test_sessions_create_with_every_optional_field(
         customer_details=CustomerDetails(email="ada@example.com", name="Ada"),
         capture_method="manual",
         expires_at=expires,
-        category="unscheduled",
-        recurring_model=RecurringModel(frequency=30, end_date="2030-01-01"),
+        merchant_customer_id="cust_0001",
+        setup_future_usage=SetupFutureUsage(category="unscheduled"),
+        extra_body={"someNewField": {"on": True}},
         **URLS,
     )
     assert sent_json(mocked) == {
@@ -95,8 +96,9 @@ async def test_sessions_create_with_every_optional_field(
         "customerDetails": {"email": "ada@example.com", "name": "Ada"},
         "paymentData": {"captureMethod": "manual"},
         "expiresAt": "2024-03-28T08:46:37Z",
-        "category": "unscheduled",
-        "recurringModel": {"frequency": 30, "endDate": "2030-01-01"},
+        "merchantCustomerId": "cust_0001",
+        "setupFutureUsage": {"category": "unscheduled"},
+        "someNewField": {"on": True},
     }
 
 
@@ -106,14 +108,17 @@ async def test_sessions_create_accepts_mappings(client: AsyncBpcPay, mocked: aio
     await client.sessions.create(
         amount=1,
         currency="EUR",
-        customer_details={"phone": "+10000000"},
-        recurring_model={"installments": 3},
+        customer_details={"phone": "+10000000", "address": {"postalCode": "1010"}},
+        setup_future_usage={"category": "installment", "recurringModel": {"installment": {}}},
         capture_method="automatic",
         **URLS,
     )
     body = sent_json(mocked)
-    assert body["customerDetails"] == {"phone": "+10000000"}
-    assert body["recurringModel"] == {"installments": 3}
+    assert body["customerDetails"] == {"phone": "+10000000", "address": {"postalCode": "1010"}}
+    assert body["setupFutureUsage"] == {
+        "category": "installment",
+        "recurringModel": {"installment": {}},
+    }
     assert body["paymentData"] == {"captureMethod": "automatic"}
 
 
@@ -126,6 +131,24 @@ async def test_sessions_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> N
     _, _, kwargs = only_call(mocked)
     assert kwargs["data"] is None
     assert "Content-Type" not in kwargs["headers"]
+
+
+@pytest.mark.asyncio
+async def test_sessions_expire_posts_without_a_body(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    expired = {**SESSION_EXAMPLE, "status": "expired"}
+    del expired["paymentUrl"]
+    mocked.post(url(f"/sessions/{SESSION_EXAMPLE['id']}/expire"), payload=expired, headers=RID)
+    session = await client.sessions.expire(SESSION_EXAMPLE["id"])
+    assert session.status == bpcpay.SessionStatus.EXPIRED
+    assert session.payment_url is None
+    assert session.request_id == REQUEST_ID
+    method, _, kwargs = only_call(mocked)
+    assert method == "POST"
+    assert kwargs["data"] is None
+    assert "Content-Type" not in kwargs["headers"]
+    assert kwargs["skip_auto_headers"] == frozenset({"Content-Type"})
 
 
 @pytest.mark.asyncio
@@ -147,8 +170,8 @@ async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aiorespo
         card=CARD,
         capture_method="manual",
         merchant_reference_id="order-7",
-        return_url="https://shop.example/3ds",
         metadata={"cart": "42"},
+        customer_details={"address": {"country": "CY"}},
     )
     assert isinstance(payment, Payment)
     assert payment.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
@@ -156,38 +179,19 @@ async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aiorespo
     assert sent_json(mocked) == {
         "amount": 2500,
         "currency": "EUR",
-        "card": {
-            "number": VISA,
-            "expMonth": 12,
-            "expYear": 2030,
-            "cvc": "123",
-            "holder": "Ada Lovelace",
+        "paymentMethod": {
+            "card": {
+                "number": VISA,
+                "expiryMonth": 12,
+                "expiryYear": 2030,
+                "cvc": "123",
+                "holderName": "Ada Lovelace",
+            }
         },
         "captureMethod": "manual",
+        "customerDetails": {"address": {"country": "CY"}},
         "merchantReferenceId": "order-7",
-        "returnUrl": "https://shop.example/3ds",
         "metadata": {"cart": "42"},
-    }
-
-
-@pytest.mark.asyncio
-async def test_payments_create_with_a_stored_method(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
-    mocked.post(url("/payments"), payload=PAYMENT_JSON)
-    await client.payments.create(
-        amount=2500,
-        currency="EUR",
-        payment_method="pm_1",
-        category="recurrent",
-        recurring_model={"frequency": 30},
-    )
-    assert sent_json(mocked) == {
-        "amount": 2500,
-        "currency": "EUR",
-        "paymentMethod": "pm_1",
-        "category": "recurrent",
-        "recurringModel": {"frequency": 30},
     }
 
 
@@ -208,16 +212,20 @@ async def test_payments_retrieve_capture_cancel(client: AsyncBpcPay, mocked: aio
     }
     assert bodies == {("GET", "/payments/pay_1"): None}
     captures = [kw["data"] for m, t, kw in calls(mocked) if t.endswith("/capture")]
-    assert captures == [b"{}", b'{"amount":1000}']
+    assert captures == [None, b'{"amount":1000}']
     cancels = [kw["data"] for m, t, kw in calls(mocked) if t.endswith("/cancel")]
-    assert cancels == [b"{}"]
+    assert cancels == [None]
 
 
 @pytest.mark.asyncio
 async def test_refunds(client: AsyncBpcPay, mocked: aioresponses) -> None:
     mocked.post(url("/refunds"), payload=REFUND_JSON, headers=RID)
     refund = await client.refunds.create(
-        payment_id="pay_1", amount=1000, reason="damaged", metadata={"ticket": "T-1"}
+        payment_id="pay_1",
+        amount=1000,
+        reason="damaged",
+        metadata={"ticket": "T-1"},
+        extra_body={"someNewField": 1},
     )
     assert isinstance(refund, Refund)
     assert refund.request_id == REQUEST_ID
@@ -226,6 +234,7 @@ async def test_refunds(client: AsyncBpcPay, mocked: aioresponses) -> None:
         "amount": 1000,
         "reason": "damaged",
         "metadata": {"ticket": "T-1"},
+        "someNewField": 1,
     }
     mocked.get(url("/refunds/re_1"), payload=REFUND_JSON)
     assert (await client.refunds.retrieve("re_1")).payment == "pay_1"
@@ -266,7 +275,12 @@ def payment(**changes: Any) -> Call:
 
 
 def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    fields: dict[str, Any] = {
+        "number": VISA,
+        "exp_month": 12,
+        "exp_year": 2030,
+        "cvc": "123",
+    }
     return PaymentCard(**{**fields, **changes})
 
 
@@ -290,25 +304,63 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("empty locale", session(locale=""), "locale"),
     ("empty merchant ref", session(merchant_reference_id="  "), "merchant_reference_id"),
     ("customer details", session(customer_details="ada@example.com"), "customer_details"),
-    ("recurring model", session(recurring_model=[1]), "recurring_model"),
-    ("empty category", session(category=""), "category"),
+    ("customer email", session(customer_details={"email": 5}), "customer_details.email"),
+    (
+        "customer address",
+        session(customer_details={"address": {"city": None, "country": 196}}),
+        "customer_details.address.country",
+    ),
+    ("merchant customer id", session(merchant_customer_id=""), "merchant_customer_id"),
+    ("setup future usage", session(setup_future_usage=[1]), "setup_future_usage"),
+    (
+        "recurrent without terms",
+        session(setup_future_usage={"category": "recurrent"}),
+        "setup_future_usage.recurringModel",
+    ),
+    (
+        "frequency over 4000",
+        session(
+            setup_future_usage={
+                "category": "recurrent",
+                "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 4001}},
+            }
+        ),
+        "setup_future_usage.recurringModel.recurrent.frequency",
+    ),
+    ("extra body repeats", session(extra_body={"amount": 1}), "extra_body"),
+    ("extra body not JSON", session(extra_body={"x": {1, 2}}), "extra_body"),
     ("per-call timeout None", session(timeout=None), "timeout"),
     ("per-call timeout negative", session(timeout=-1), "timeout.connect"),
     ("retrieve empty id", lambda c: c.sessions.retrieve(""), "session_id"),
     ("retrieve blank id", lambda c: c.sessions.retrieve("   "), "session_id"),
-    ("payment both", payment(payment_method="pm_1"), "card"),
+    ("payment both", payment(stored_payment_method_id="pm_1"), "card"),
     ("payment neither", payment(card=bpcpay.NOT_GIVEN), "card"),
     ("payment amount", payment(amount=1.5), "amount"),
     ("payment currency", payment(currency="euro"), "currency"),
     ("payment capture", payment(capture_method="Manual"), "capture_method"),
-    ("payment card type", payment(card={"number": VISA}), "card"),
+    ("payment card type", payment(card=VISA), "card"),
+    ("payment card mapping", payment(card={"number": VISA}), "card.expiryMonth"),
     ("card luhn", payment(card=card(number="4111111111111112")), "card.number"),
     ("card month", payment(card=card(exp_month=13)), "card.exp_month"),
     ("card year", payment(card=card(exp_year=26)), "card.exp_year"),
     ("card cvc", payment(card=card(cvc="12")), "card.cvc"),
-    ("return url", payment(return_url="3ds"), "return_url"),
     ("payment metadata", payment(metadata={"a": None}), "metadata"),
-    ("empty payment method", payment(card=bpcpay.NOT_GIVEN, payment_method=""), "payment_method"),
+    (
+        "payment address",
+        payment(customer_details={"address": ["Nicosia"]}),
+        "customer_details.address",
+    ),
+    (
+        "payment setup future usage",
+        payment(setup_future_usage={"category": "always"}),
+        "setup_future_usage.category",
+    ),
+    ("payment extra body", payment(extra_body=["x"]), "extra_body"),
+    (
+        "empty stored method",
+        payment(card=bpcpay.NOT_GIVEN, stored_payment_method_id=""),
+        "stored_payment_method_id",
+    ),
     ("payments.retrieve id", lambda c: c.payments.retrieve(""), "payment_id"),
     ("payments.capture id", lambda c: c.payments.capture(""), "payment_id"),
     ("payments.capture dot-dot id", lambda c: c.payments.capture(".."), "payment_id"),
@@ -318,6 +370,13 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("refunds.create amount", lambda c: c.refunds.create(payment_id="p", amount=True), "amount"),
     ("refunds.create reason", lambda c: c.refunds.create(payment_id="p", reason=""), "reason"),
     ("refunds.create metadata", lambda c: c.refunds.create(payment_id="p", metadata=1), "metadata"),
+    (
+        "refunds.create extra body",
+        lambda c: c.refunds.create(payment_id="p", extra_body={"payment": "q"}),
+        "extra_body",
+    ),
+    ("sessions.expire id", lambda c: c.sessions.expire(""), "session_id"),
+    ("sessions.expire dot-dot id", lambda c: c.sessions.expire(".."), "session_id"),
     ("refunds.retrieve id", lambda c: c.refunds.retrieve(""), "refund_id"),
     ("payment_methods.retrieve id", lambda c: c.payment_methods.retrieve(""), "payment_method_id"),
     ("request method", lambda c: c.request("FETCH", "/sessions"), "method"),

@@ -101,12 +101,31 @@ def test_payments_get_and_refunds(run: Run, gateway: ThreadedSandboxGateway) -> 
 
 
 def test_payment_methods_get(run: Run, gateway: ThreadedSandboxGateway) -> None:
-    session = _paid_session(run, gateway)
+    session = _paid_session(
+        run, gateway, "--merchant-customer-id", "cust_0001",
+        "--setup-future-usage", '{"category": "unscheduled"}',
+    )  # fmt: skip
     payment = run.ok("payments", "get", session["payment"])
-    method = run.ok("payment-methods", "get", payment["paymentMethod"])
-    assert method["id"] == payment["paymentMethod"]
+    method = run.ok("payment-methods", "get", payment["storedPaymentMethodId"])
+    assert method["id"] == payment["storedPaymentMethodId"]
+    assert method["merchantCustomerId"] == "cust_0001"
     assert TestCards.SUCCESS_FRICTIONLESS.number not in json.dumps(method)
     assert "1111" in json.dumps(method)  # the last four digits, nothing more
+
+
+def test_sessions_expire(run: Run, gateway: ThreadedSandboxGateway) -> None:
+    """[doc: cancel-refund] ``bpcpay sessions expire ID``: an open session becomes ``expired``
+    (no ``paymentUrl``, same ``expiresAt``); expiring it again is a 409, printed with its code."""
+    created = run.ok("sessions", "create", "--amount", "1000", "--currency", "EUR")
+    expired = run.ok("sessions", "expire", created["id"])
+    assert expired["status"] == "expired"
+    assert expired["expiresAt"] == created["expiresAt"]
+    assert "paymentUrl" not in expired
+    assert run.ok("sessions", "get", created["id"]) == expired
+    err = run.fails("sessions", "expire", created["id"])
+    assert err.startswith("ConflictError: ")
+    assert "session_not_open" in err
+    assert "request_id=req_" in err
 
 
 def test_two_step_capture_and_cancel(run: Run, gateway: ThreadedSandboxGateway) -> None:
@@ -164,3 +183,16 @@ def test_a_malformed_metadata_pair_is_a_usage_error(capsys: pytest.CaptureFixtur
         main(["sessions", "create", "--amount", "100", "--currency", "EUR", "--metadata", "bad"])
     assert info.value.code == 2
     assert "takes KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["category=unscheduled", "[1]"])
+def test_a_malformed_setup_future_usage_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    from bpcpay.cli import main
+
+    argv = ["sessions", "create", "--amount", "1", "--currency", "EUR", "--setup-future-usage"]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, value])
+    assert info.value.code == 2
+    assert "takes a JSON object" in capsys.readouterr().err

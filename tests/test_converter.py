@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from bpcpay._core._converter import (
     converter,
     format_datetime,
     object_class_for_event,
+    parse_date,
     parse_datetime,
     structure_object,
     unstructure,
@@ -271,3 +272,17 @@ def test_the_generator_refuses_a_default_it_does_not_support() -> None:
 
     with pytest.raises(TypeError, match="unsupported default"):
         _compile_structure(Odd, converter)
+
+
+def test_parse_date_takes_yyyy_mm_dd_or_a_date() -> None:
+    assert parse_date("2026-12-31") == date(2026, 12, 31)
+    assert parse_date(date(2026, 12, 31)) == date(2026, 12, 31)
+    for bad, error in (
+        ("2026-02-30", ValueError),
+        ("31.12.2026", ValueError),
+        ("20261231", ValueError),
+        (datetime(2026, 12, 31), TypeError),
+        (20261231, TypeError),
+    ):
+        with pytest.raises(error):
+            parse_date(bad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -31,12 +31,14 @@ from bpcpay.models import (
     PaymentData,
     PaymentMethod,
     PaymentStatus,
+    RecurrentTerms,
     RecurringModel,
     Refund,
     RefundStatus,
     Session,
     SessionPaymentStatus,
     SessionStatus,
+    SetupFutureUsage,
     StoredCardCategory,
 )
 
@@ -224,19 +226,40 @@ def test_payment_parses() -> None:
     assert p.merchant_reference_id == "order-7"
     assert p.metadata == {"cart": "42"}
     assert p.created == datetime(2024, 3, 28, 8, 26, 37, tzinfo=UTC)
-    assert p.recurring_model is None
+    assert p.setup_future_usage is None
     stored = decode(
         {
             **PAYMENT_JSON,
-            "category": StoredCardCategory.RECURRENT,
-            "recurringModel": {"frequency": 30, "endDate": "2030-01-01", "installments": 12},
+            "merchantCustomerId": "cust_0001",
+            "storedPaymentMethodId": "pm_1",
+            "setupFutureUsage": {
+                "category": StoredCardCategory.RECURRENT,
+                "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30}},
+            },
         },
         Payment,
     )
-    assert stored.category == "recurrent"
-    assert stored.recurring_model == RecurringModel(
-        frequency=30, end_date="2030-01-01", installments=12
+    assert stored.merchant_customer_id == "cust_0001"
+    assert stored.stored_payment_method_id == "pm_1"
+    assert stored.setup_future_usage == SetupFutureUsage(
+        category="recurrent",
+        recurring_model=RecurringModel(
+            recurrent=RecurrentTerms(expiry=date(2026, 12, 31), frequency=30)
+        ),
     )
+
+
+@pytest.mark.parametrize("expiry", ["31-12-2026", "2026-13-01", "20261231", 20261231])
+def test_a_recurrent_expiry_must_be_a_yyyy_mm_dd_date(expiry: object) -> None:
+    data = {
+        **PAYMENT_JSON,
+        "setupFutureUsage": {
+            "category": "recurrent",
+            "recurringModel": {"recurrent": {"expiry": expiry, "frequency": 30}},
+        },
+    }
+    with pytest.raises(bpcpay.APIResponseValidationError):
+        decode(data, Payment)
 
 
 def test_refund_and_payment_method_parse() -> None:

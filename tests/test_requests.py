@@ -12,6 +12,17 @@ from _support import API_KEY
 import bpcpay
 from bpcpay import AsyncBpcPay, InvalidArgumentError
 from bpcpay._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
+from bpcpay._core._bodies import (
+    PAYMENT_CREATE_FIELDS,
+    SESSION_CREATE_FIELDS,
+    _python_path,
+    check_card,
+    check_customer_details,
+    check_payment_method,
+    check_setup_future_usage,
+    merge_extra_body,
+    stores_card,
+)
 from bpcpay._core._endpoints import ENDPOINTS, SESSIONS_RETRIEVE, Endpoint
 from bpcpay._core._requests import (
     MAX_AMOUNT,
@@ -21,12 +32,9 @@ from bpcpay._core._requests import (
     check_api_version,
     check_base_url,
     check_capture_method,
-    check_card,
     check_currency,
-    check_customer_details,
     check_datetime,
     check_metadata,
-    check_recurring_model,
     check_string,
     check_url,
     compact,
@@ -35,13 +43,25 @@ from bpcpay._core._requests import (
     static_headers,
 )
 from bpcpay._types import NOT_GIVEN
-from bpcpay.models import CustomerDetails, PaymentCard, RecurringModel
+from bpcpay.models import (
+    Address,
+    CustomerDetails,
+    PaymentCard,
+    RecurrentTerms,
+    RecurringModel,
+    SetupFutureUsage,
+)
 
 VISA = "4111111111111111"
 
 
 def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    fields: dict[str, Any] = {
+        "number": VISA,
+        "exp_month": 12,
+        "exp_year": 2030,
+        "cvc": "123",
+    }
     fields.update(changes)
     return PaymentCard(**fields)
 
@@ -152,38 +172,123 @@ def test_capture_method_checks() -> None:
 
 
 def test_customer_details_checks() -> None:
-    assert check_customer_details("customer_details", CustomerDetails(email="a@example.com")) == {
-        "email": "a@example.com"
+    details = CustomerDetails(email="a@example.com", address=Address(city="Nicosia", country="CY"))
+    assert check_customer_details("customer_details", details) == {
+        "email": "a@example.com",
+        "address": {"city": "Nicosia", "country": "CY"},
     }
-    assert check_customer_details("customer_details", {"phone": "+100"}) == {"phone": "+100"}
-    for bad in ("a@example.com", {"email": 5}):
+    wire = {"phone": "+100", "address": {"postalCode": "1010", "line2": ""}, "tier": {"x": 1}}
+    assert check_customer_details("customer_details", wire) == wire
+    for bad, argument in (
+        ("a@example.com", "customer_details"),
+        ({1: "x"}, "customer_details"),
+        ({"email": 5}, "customer_details.email"),
+        ({"address": "Nicosia"}, "customer_details.address"),
+        ({"address": {"postalCode": 1010}}, "customer_details.address.postalCode"),
+        ({"name": "x" * 1025}, "customer_details.name"),
+        ({"name": "\ud800"}, "customer_details.name"),
+    ):
         with pytest.raises(InvalidArgumentError) as info:
             check_customer_details("customer_details", bad)
-        assert info.value.argument == "customer_details"
+        assert info.value.argument == argument
 
 
-def test_recurring_model_checks() -> None:
-    model = RecurringModel(frequency=30, end_date="2030-01-01")
-    assert check_recurring_model("recurring_model", model) == {
-        "frequency": 30,
-        "endDate": "2030-01-01",
-    }
-    assert check_recurring_model("recurring_model", {"frequency": 7}) == {"frequency": 7}
-    for bad in ([("frequency", 7)], {7: "x"}, "monthly"):
-        with pytest.raises(InvalidArgumentError) as info:
-            check_recurring_model("recurring_model", bad)
-        assert info.value.argument == "recurring_model"
+RECURRENT = {
+    "category": "recurrent",
+    "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30}},
+}
+
+
+def test_setup_future_usage_accepts_the_published_nesting() -> None:
+    """[doc: stored-payment-methods] ``setupFutureUsage {category, recurringModel {recurrent
+    {expiry, frequency}, installment}}``, as the model or as the published nesting."""
+    model = SetupFutureUsage(
+        category="recurrent",
+        recurring_model=RecurringModel(
+            recurrent=RecurrentTerms(expiry=datetime(2026, 12, 31).date(), frequency=30)
+        ),
+    )
+    assert check_setup_future_usage("setup_future_usage", model) == RECURRENT
+    assert check_setup_future_usage("setup_future_usage", RECURRENT) == RECURRENT
+    for category in ("empty", "unscheduled"):
+        assert check_setup_future_usage("s", {"category": category}) == {"category": category}
+    installment = {"category": "installment", "recurringModel": {"installment": {"count": 3}}}
+    assert check_setup_future_usage("s", installment) == installment
+
+
+def _recurrent(**changes: Any) -> dict[str, Any]:
+    return {"category": "recurrent", "recurringModel": {"recurrent": {
+        "expiry": "2026-12-31", "frequency": 30, **changes}}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "argument"),
+    [
+        ({}, "s.category"),
+        ({"category": "sometimes"}, "s.category"),
+        ({"category": "recurrent"}, "s.recurringModel"),
+        ({"category": "installment"}, "s.recurringModel"),
+        ({"category": "recurrent", "recurringModel": []}, "s.recurringModel"),
+        ({"category": "recurrent", "recurringModel": {}}, "s.recurringModel.recurrent"),
+        ({"category": "installment", "recurringModel": {}}, "s.recurringModel.installment"),
+        ({"category": "installment", "recurringModel": {"installment": 3}},
+         "s.recurringModel.installment"),
+        ({"category": "unscheduled", "recurringModel": {"recurrent": 1}},
+         "s.recurringModel.recurrent"),
+        (_recurrent(expiry=None), "s.recurringModel.recurrent.expiry"),
+        (_recurrent(expiry="31/12/2026"), "s.recurringModel.recurrent.expiry"),
+        (_recurrent(expiry="2026-02-30"), "s.recurringModel.recurrent.expiry"),
+        (_recurrent(frequency=None), "s.recurringModel.recurrent.frequency"),
+        (_recurrent(frequency=0), "s.recurringModel.recurrent.frequency"),
+        (_recurrent(frequency=4001), "s.recurringModel.recurrent.frequency"),
+        (_recurrent(frequency=30.0), "s.recurringModel.recurrent.frequency"),
+        (_recurrent(frequency=True), "s.recurringModel.recurrent.frequency"),
+        (SetupFutureUsage(category="recurrent"), "s.recurring_model"),
+        ("recurrent", "s"),
+    ],
+)  # fmt: skip
+def test_setup_future_usage_refusals_name_the_nested_field(value: object, argument: str) -> None:
+    """[doc: stored-payment-methods] ``category`` is mandatory (empty, unscheduled, recurrent,
+    installment); ``recurringModel`` is mandatory for recurrent and installment; ``expiry`` is
+    ``YYYY-MM-dd``; ``frequency`` is a number of days, at most 4000."""
+    with pytest.raises(InvalidArgumentError) as info:
+        check_setup_future_usage("s", value)
+    assert info.value.argument == argument
+
+
+def test_a_refusal_inside_a_model_names_its_attributes() -> None:
+    terms = RecurrentTerms(expiry=datetime(2026, 12, 31).date(), frequency=0)
+    usage = SetupFutureUsage(category="recurrent", recurring_model=RecurringModel(recurrent=terms))
+    with pytest.raises(InvalidArgumentError) as info:
+        check_setup_future_usage("setup_future_usage", usage)
+    assert info.value.argument == "setup_future_usage.recurring_model.recurrent.frequency"
+    with pytest.raises(InvalidArgumentError) as info:
+        check_customer_details("c", CustomerDetails(address=Address(postal_code="x" * 2000)))
+    assert info.value.argument == "c.address.postal_code"
+    # Past a member that is not a model, the wire names stay as they are.
+    deeper = _python_path(SetupFutureUsage, "recurringModel.installment.count")
+    assert deeper == "recurring_model.installment.count"
+    with pytest.raises(InvalidArgumentError) as info:
+        check_customer_details("c", CustomerDetails(name="ok", address=Address(city="\ud800")))
+    assert info.value.argument == "c.address.city"
+
+
+def test_stores_card_unless_the_category_is_empty() -> None:
+    assert not stores_card(None)
+    assert not stores_card({"category": "empty"})
+    assert stores_card({"category": "unscheduled"})
+    assert stores_card(RECURRENT)
 
 
 def test_card_is_sent_in_wire_form() -> None:
+    wire = {"number": VISA, "expiryMonth": 12, "expiryYear": 2030, "cvc": "123"}
     assert check_card("card", card(number="4111 1111 1111 1111", holder="Ada L")) == {
-        "number": VISA,
-        "expMonth": 12,
-        "expYear": 2030,
-        "cvc": "123",
-        "holder": "Ada L",
+        **wire,
+        "holderName": "Ada L",
     }
-    assert "holder" not in check_card("card", card())
+    assert check_card("card", card()) == wire
+    assert check_card("card", wire) == wire
+    assert check_payment_method("card", card()) == {"card": wire}
 
 
 @pytest.mark.parametrize(
@@ -217,10 +322,44 @@ def test_invalid_card_fields_are_named_and_never_echoed(
         assert secret not in str(info.value)
 
 
-def test_card_must_be_a_payment_card() -> None:
-    with pytest.raises(InvalidArgumentError, match="must be a PaymentCard") as info:
+def test_a_card_mapping_is_checked_as_it_is() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        check_card("card", {"number": "4111 1111 1111 1111", "expiryMonth": 1})
+    assert info.value.argument == "card.number"  # a mapping is wire form: no spaces
+    with pytest.raises(InvalidArgumentError) as info:
         check_card("card", {"number": VISA})
+    assert info.value.argument == "card.expiryMonth"
     assert VISA not in str(info.value)
+    with pytest.raises(InvalidArgumentError, match="PaymentCard or a mapping") as info:
+        check_card("card", VISA)
+    assert VISA not in str(info.value)
+
+
+def test_extra_body_merges_new_fields_only() -> None:
+    body = {"amount": 1}
+    assert merge_extra_body(body, {"newField": [1, {"a": None}]}) == {
+        "amount": 1,
+        "newField": [1, {"a": None}],
+    }
+    assert body == {"amount": 1}
+    for bad, problem in (
+        ({"amount": 2}, "already set"),
+        ({1: "x"}, "keys must be strings"),
+        ({"x": float("nan")}, "cannot be sent as JSON"),
+        ({"x": object()}, "cannot be sent as JSON"),
+        ([("a", 1)], "must be a mapping"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=problem) as info:
+            merge_extra_body(body, bad)
+        assert info.value.argument == "extra_body"
+
+
+def test_body_tables_name_every_keyword_and_wire_field_once() -> None:
+    for fields in (SESSION_CREATE_FIELDS, PAYMENT_CREATE_FIELDS):
+        assert len({f.wire for f in fields}) == len({f.argument for f in fields}) == len(fields)
+        assert all(f.source == "inferred" or f.source.startswith("doc: ") for f in fields)
+    required = [f.wire for f in SESSION_CREATE_FIELDS if f.required]
+    assert required == ["amount", "currency", "successUrl", "failureUrl"]
 
 
 def test_compact_and_optional() -> None:
@@ -330,18 +469,23 @@ def test_build_request() -> None:
 
 
 def test_endpoint_table_matches_the_contract() -> None:
+    """[doc: redirect-integration, api-keys, api-versions, cancel-refund, direct-integration,
+    two-step] The contract's endpoint table, row by row, with each path's source."""
     table = {name: (e.method, e.path, e.source) for name, e in ENDPOINTS.items()}
     assert table == {
-        "sessions.create": ("POST", "/sessions", "doc"),
-        "sessions.retrieve": ("GET", "/sessions/{session_id}", "doc"),
-        "payments.create": ("POST", "/payments", "doc"),
-        "payments.retrieve": ("GET", "/payments/{payment_id}", "doc"),
-        "payments.capture": ("POST", "/payments/{payment_id}/capture", "inferred"),
+        "sessions.create": ("POST", "/sessions", "doc: redirect-integration"),
+        "sessions.retrieve": ("GET", "/sessions/{session_id}", "doc: api-keys, api-versions"),
+        "sessions.expire": ("POST", "/sessions/{session_id}/expire", "doc: cancel-refund"),
+        "payments.create": ("POST", "/payments", "doc: direct-integration"),
+        "payments.retrieve": ("GET", "/payments/{payment_id}", "doc: direct-integration"),
+        "payments.capture": ("POST", "/payments/{payment_id}/capture", "doc: two-step"),
         "payments.cancel": ("POST", "/payments/{payment_id}/cancel", "inferred"),
         "refunds.create": ("POST", "/refunds", "inferred"),
         "refunds.retrieve": ("GET", "/refunds/{refund_id}", "inferred"),
         "payment_methods.retrieve": ("GET", "/payment-methods/{payment_method_id}", "inferred"),
     }
+    bodiless = [name for name, e in ENDPOINTS.items() if e.method == "POST" and e.body is None]
+    assert bodiless == ["sessions.expire", "payments.cancel"]
 
 
 def test_endpoint_render_quotes_and_refuses_empty_ids() -> None:
@@ -352,7 +496,7 @@ def test_endpoint_render_quotes_and_refuses_empty_ids() -> None:
         with pytest.raises(InvalidArgumentError) as info:
             SESSIONS_RETRIEVE.render(session_id=bad)  # type: ignore[arg-type]
         assert info.value.argument == "session_id"
-    assert Endpoint("x", "GET", "/x", "doc").note == ""
+    assert Endpoint("x", "GET", "/x", "inferred").note == ""
 
 
 # --- the same checks, through the client's constructor ----------------------------------------

@@ -398,7 +398,7 @@ async def test_unknown_outcome_hints_per_endpoint(
     mocked.post(url(path), exception=asyncio.TimeoutError(), repeat=True)
     calls_by_path: dict[str, Any] = {
         "/payments": lambda: client.payments.create(
-            amount=100, currency="EUR", payment_method="pm_1", merchant_reference_id="o-1"
+            amount=100, currency="EUR", stored_payment_method_id="pm_1", merchant_reference_id="o-1"
         ),
         "/refunds": lambda: client.refunds.create(payment_id="pay_1", amount=100),
         "/invoices": lambda: client.request("POST", path, json={"a": 1}),
@@ -446,7 +446,7 @@ async def test_post_connection_refused_exhausted(client: AsyncBpcPay, mocked: ai
     mocked.post(url("/payments"), exception=connector_error(), repeat=True)
     with pytest.raises(bpcpay.APIConnectionError) as info:
         await client.payments.create(
-            amount=100, currency="EUR", payment_method="pm_1", merchant_reference_id="o-5"
+            amount=100, currency="EUR", stored_payment_method_id="pm_1", merchant_reference_id="o-5"
         )
     err = info.value
     assert type(err) is bpcpay.APIConnectionError

@@ -20,6 +20,10 @@ from .._types import Timeout
 
 __all__ = ["AsyncTransport", "RawResponse", "TransportFailure"]
 
+#: A bodiless POST goes out without a Content-Type, as in BPC's expire example; aiohttp would
+#: otherwise add ``application/octet-stream``.
+_NO_CONTENT_TYPE = frozenset({"Content-Type"})
+
 #: Sessions a forked child inherited from its parent; see AsyncTransport.abandon().
 _INHERITED_AFTER_FORK: list[aiohttp.ClientSession] = []
 
@@ -122,6 +126,7 @@ class AsyncTransport:
                 request.url,
                 headers=request.headers,
                 data=request.body,
+                skip_auto_headers=_NO_CONTENT_TYPE if request.body is None else None,
                 timeout=self._client_timeout(timeout),
                 allow_redirects=False,
             ) as response:

@@ -11,10 +11,11 @@ numeric string is an error, never rounded), and timestamps must parse.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
 import attrs
@@ -30,15 +31,18 @@ from ..models import (
     Refund,
     Session,
 )
+from ..models._base import WIRE_NAME
 
 __all__ = [
     "camel",
     "converter",
     "format_datetime",
     "object_class_for_event",
+    "parse_date",
     "parse_datetime",
     "structure_object",
     "unstructure",
+    "wire_key",
 ]
 
 T = TypeVar("T")
@@ -48,6 +52,19 @@ def camel(name: str) -> str:
     """``payment_status`` -> ``paymentStatus``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def wire_key(field: attrs.Attribute[Any]) -> str:
+    """A model field's JSON key: its ``wire_name`` metadata, else the camelCase of its name.
+
+    Args:
+        field: an attrs field of a model.
+
+    Returns:
+        The key on the wire (``expiryMonth`` for ``PaymentCard.exp_month``).
+    """
+    key: str = field.metadata.get(WIRE_NAME) or camel(field.name)
+    return key
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -83,6 +100,33 @@ def format_datetime(value: datetime) -> str:
     value = value.astimezone(timezone.utc)
     spec = "seconds" if value.microsecond == 0 else "milliseconds"
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(value: Any) -> date:
+    """A calendar date written ``YYYY-MM-DD`` (``recurringModel.recurrent.expiry``).
+
+    Raises:
+        TypeError: not a string or a date.
+        ValueError: another format, or no such day.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected a YYYY-MM-DD date string, got {type(value).__name__}")
+    if not _DATE.fullmatch(value):
+        raise ValueError(f"expected a YYYY-MM-DD date, got {value!r}")
+    return date.fromisoformat(str(value))
+
+
+def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
+    # metadata and other open JSON objects: any JSON values, kept as sent (copied, so the
+    # model never shares a mutable dict with ``raw``).
+    if value.__class__ is not dict and not isinstance(value, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return dict(value)
 
 
 def _structure_int(value: Any, _: Any) -> int:
@@ -152,7 +196,7 @@ def _compile_structure(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any,
     for index, field in enumerate(attrs.fields(cls)):
         if field.name in ("raw", "request_id"):
             continue
-        var, key, tp = f"v{index}", camel(field.name), field.type
+        var, key, tp = f"v{index}", wire_key(field), field.type
         default = field.default
         optional_none = default is None
         if default is attrs.NOTHING:
@@ -205,8 +249,12 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_structure_hook(date, lambda v, _: parse_date(v))
+    conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
+    json_object = Mapping[str, Any]
+    conv.register_structure_hook_func(lambda tp: tp == json_object, _structure_json_object)
 
     def is_optional(tp: Any) -> bool:
         args = typing.get_args(tp)
@@ -243,7 +291,7 @@ def _make_converter() -> cattrs.Converter:
             if field.name in ("raw", "request_id"):
                 out[field.name] = override(omit=True)
             else:
-                out[field.name] = override(rename=camel(field.name))
+                out[field.name] = override(rename=wire_key(field))
         return out
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:

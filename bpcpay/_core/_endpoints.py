@@ -1,20 +1,28 @@
-"""THE endpoint table: every call bpcpay wraps, with its method, path and provenance.
+"""THE endpoint table: every call bpcpay wraps, with its method, path, body and provenance.
 
-``source`` says where the path comes from: ``"doc"`` (BPC's published docs) or ``"inferred"``
-(our best reading). Correcting an inferred path is a one-line change here; the README's
-"What is inferred" section lists the same rows.
+``source`` says where the path comes from: ``"doc: <page>"`` (the BPC page that publishes it) or
+``"inferred"`` (our best reading). ``body`` is the table of the JSON body's fields
+(``_bodies.py``), or None for a call that sends no body at all (no ``Content-Type`` either, as
+in BPC's expire example). Correcting an inferred path is a one-line change here;
+``docs/inferred.md`` lists the same rows. The sandbox registers its routes from this table.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 from urllib.parse import quote
 
 import attrs
 
 from .._exceptions import InvalidArgumentError
 from .._types import HTTPMethod
+from ._bodies import (
+    CAPTURE_FIELDS,
+    PAYMENT_CREATE_FIELDS,
+    REFUND_CREATE_FIELDS,
+    SESSION_CREATE_FIELDS,
+    BodyField,
+)
 
 __all__ = ["ENDPOINTS", "Endpoint"]
 
@@ -29,7 +37,8 @@ class Endpoint:
     name: str
     method: HTTPMethod
     path: str
-    source: Literal["doc", "inferred"]
+    source: str
+    body: tuple[BodyField, ...] | None = None
     note: str = ""
 
     def render(self, **params: str) -> str:
@@ -60,18 +69,35 @@ class Endpoint:
         return self.path.format(**values)
 
 
-SESSIONS_CREATE = Endpoint("sessions.create", "POST", "/sessions", "doc")
-SESSIONS_RETRIEVE = Endpoint("sessions.retrieve", "GET", "/sessions/{session_id}", "doc")
-PAYMENTS_CREATE = Endpoint(
-    "payments.create", "POST", "/payments", "doc", "body fields partly inferred; PCI DSS only"
+SESSIONS_CREATE = Endpoint(
+    "sessions.create", "POST", "/sessions", "doc: redirect-integration", SESSION_CREATE_FIELDS
 )
-PAYMENTS_RETRIEVE = Endpoint("payments.retrieve", "GET", "/payments/{payment_id}", "doc")
-PAYMENTS_CAPTURE = Endpoint(
-    "payments.capture", "POST", "/payments/{payment_id}/capture", "inferred",
-    "BPC says a second call captures a two-step payment; the path is ours",
+SESSIONS_RETRIEVE = Endpoint(
+    "sessions.retrieve", "GET", "/sessions/{session_id}", "doc: api-keys, api-versions"
+)
+SESSIONS_EXPIRE = Endpoint(
+    "sessions.expire", "POST", "/sessions/{session_id}/expire", "doc: cancel-refund",
+    note="only an open session; no body",
 )  # fmt: skip
-PAYMENTS_CANCEL = Endpoint("payments.cancel", "POST", "/payments/{payment_id}/cancel", "inferred")
-REFUNDS_CREATE = Endpoint("refunds.create", "POST", "/refunds", "inferred")
+PAYMENTS_CREATE = Endpoint(
+    "payments.create", "POST", "/payments", "doc: direct-integration", PAYMENT_CREATE_FIELDS,
+    note="PCI DSS merchants only",
+)  # fmt: skip
+PAYMENTS_RETRIEVE = Endpoint(
+    "payments.retrieve", "GET", "/payments/{payment_id}", "doc: direct-integration"
+)
+PAYMENTS_CAPTURE = Endpoint(
+    "payments.capture", "POST", "/payments/{payment_id}/capture", "doc: two-step", CAPTURE_FIELDS,
+    note="the body {amount?} is inferred; without an amount no body is sent",
+)  # fmt: skip
+PAYMENTS_CANCEL = Endpoint(
+    "payments.cancel", "POST", "/payments/{payment_id}/cancel", "inferred",
+    note="the operation is published (cancel-refund), the path is ours",
+)  # fmt: skip
+REFUNDS_CREATE = Endpoint(
+    "refunds.create", "POST", "/refunds", "inferred", REFUND_CREATE_FIELDS,
+    note="refunds exist (cancel-refund, webhooks); the path and body are ours",
+)  # fmt: skip
 REFUNDS_RETRIEVE = Endpoint("refunds.retrieve", "GET", "/refunds/{refund_id}", "inferred")
 PAYMENT_METHODS_RETRIEVE = Endpoint(
     "payment_methods.retrieve", "GET", "/payment-methods/{payment_method_id}", "inferred"
@@ -83,6 +109,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         SESSIONS_CREATE,
         SESSIONS_RETRIEVE,
+        SESSIONS_EXPIRE,
         PAYMENTS_CREATE,
         PAYMENTS_RETRIEVE,
         PAYMENTS_CAPTURE,

@@ -21,8 +21,8 @@ import attrs
 from .._constants import API_KEY_HEADER, VERSION_HEADER
 from .._exceptions import InvalidArgumentError
 from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
-from ..models import CaptureMethod, CustomerDetails, PaymentCard, RecurringModel
-from ._converter import format_datetime, unstructure
+from ..models import CaptureMethod
+from ._converter import format_datetime
 
 __all__ = [
     "Request",
@@ -164,42 +164,6 @@ def check_capture_method(argument: str, value: object) -> str:
     return str(value)
 
 
-def check_customer_details(argument: str, value: object) -> dict[str, str]:
-    """CustomerDetails or a mapping of its fields (``email``, ``phone``, ``name``)."""
-    if isinstance(value, CustomerDetails):
-        data = {k: v for k, v in unstructure(value).items() if v is not None}
-    elif isinstance(value, Mapping):
-        data = dict(value)
-    else:
-        raise InvalidArgumentError(
-            argument, f"must be a CustomerDetails or a mapping, got {type(value).__name__}"
-        )
-    return check_metadata(argument, data)
-
-
-def check_recurring_model(argument: str, value: object) -> dict[str, Any]:
-    """RecurringModel or a JSON mapping of it."""
-    if isinstance(value, RecurringModel):
-        data = {k: v for k, v in unstructure(value).items() if v is not None}
-    elif isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        data = dict(value)
-    else:
-        data = None
-    if data is not None:
-        try:
-            encode_json(data)
-        except InvalidArgumentError:
-            raise InvalidArgumentError(
-                argument,
-                "must hold only JSON values (str, int, finite float, bool, None, lists and "
-                "str-keyed mappings)",
-            ) from None
-        return data
-    raise InvalidArgumentError(
-        argument, f"must be a RecurringModel or a mapping, got {type(value).__name__}"
-    )
-
-
 def check_api_key(value: object) -> str:
     """A non-empty header-safe string. The message never repeats the value."""
     if not isinstance(value, str) or not _API_KEY.fullmatch(value):
@@ -214,7 +178,7 @@ def check_api_key(value: object) -> str:
 def check_api_version(value: object) -> str:
     """A ``YYYY-MM-DD`` version string."""
     if not isinstance(value, str) or not _API_VERSION.fullmatch(value):
-        raise InvalidArgumentError("api_version", f"must look like '2023-11-15', got {value!r}")
+        raise InvalidArgumentError("api_version", f"must look like '2023-10-31', got {value!r}")
     return value
 
 
@@ -321,31 +285,3 @@ def luhn_ok(digits: str) -> bool:
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
     return total % 10 == 0
-
-
-def check_card(argument: str, value: object) -> dict[str, Any]:
-    """A PaymentCard, as the wire's ``card`` object [inferred field names].
-
-    Messages name the field but never contain the number or the CVC.
-    """
-    if not isinstance(value, PaymentCard):
-        raise InvalidArgumentError(argument, f"must be a PaymentCard, got {type(value).__name__}")
-    number = value.number.replace(" ", "") if isinstance(value.number, str) else ""
-    if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
-        raise InvalidArgumentError(
-            f"{argument}.number", "must be 12 to 19 digits with a valid check digit"
-        )
-    month, year = value.exp_month, value.exp_year
-    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise InvalidArgumentError(f"{argument}.exp_month", f"must be an int 1-12, got {month!r}")
-    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
-        raise InvalidArgumentError(
-            f"{argument}.exp_year", f"must be a four-digit year, got {year!r}"
-        )
-    cvc = value.cvc
-    if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
-        raise InvalidArgumentError(f"{argument}.cvc", "must be 3 or 4 digits")
-    card: dict[str, Any] = {"number": number, "expMonth": month, "expYear": year, "cvc": cvc}
-    if value.holder is not None:
-        card["holder"] = check_string(f"{argument}.holder", value.holder, max_length=200)
-    return card

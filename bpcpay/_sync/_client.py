@@ -32,9 +32,9 @@ from bpcpay.models import (
     Payment,
     PaymentCard,
     PaymentMethod,
-    RecurringModel,
     Refund,
     Session,
+    SetupFutureUsage,
 )
 from bpcpay.webhooks import Webhooks
 
@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 class Sessions:
-    """Create and retrieve hosted payment sessions."""
+    """Create, retrieve and expire hosted payment sessions."""
 
     __slots__ = ("_runner",)
 
@@ -64,14 +64,18 @@ class Sessions:
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         locale: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
-        customer_details: CustomerDetails | Mapping[str, str] | NotGiven = NOT_GIVEN,
+        customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         expires_at: datetime | NotGiven = NOT_GIVEN,
-        category: str | NotGiven = NOT_GIVEN,
-        recurring_model: RecurringModel | Mapping[str, object] | NotGiven = NOT_GIVEN,
+        merchant_customer_id: str | NotGiven = NOT_GIVEN,
+        setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
+
+        Typed arguments take the model or a plain mapping; a mapping is wire form (camelCase
+        keys, e.g. ``{"address": {"postalCode": ...}}``) and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency`` (100.00 EUR is ``10000``); a positive int.
@@ -81,13 +85,18 @@ class Sessions:
             failure_url: where it sends the customer after a failure.
             merchant_reference_id: your order id; echoed back, and kept on errors so you
                 can reconcile an unknown outcome.
-            locale: the payment page's language, e.g. ``"en"``.
+            locale: the payment page's language, e.g. ``"en"`` (the gateway's default is
+                ``"EN"``).
             metadata: your own string key/values, echoed back.
-            customer_details: e.g. ``{"email": ...}`` (field names [inferred]).
-            capture_method: ``"automatic"`` (default) or ``"manual"`` for a two-step payment.
+            customer_details: who pays: a CustomerDetails, or a mapping in wire form.
+            capture_method: ``"automatic"`` (default) or ``"manual"`` for a two-step payment;
+                sent as ``paymentData.captureMethod``.
             expires_at: a timezone-aware deadline (the gateway's default is 20 minutes).
-            category: stored-card category: ``"unscheduled"``, ``"recurrent"``, ...
-            recurring_model: terms of a recurring series (nesting [inferred]).
+            merchant_customer_id: your customer's id, to which a stored card is attached.
+            setup_future_usage: whether and how to keep the card for later payments: a
+                SetupFutureUsage, or its wire form.
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -111,8 +120,9 @@ class Sessions:
             customer_details=customer_details,
             capture_method=capture_method,
             expires_at=expires_at,
-            category=category,
-            recurring_model=recurring_model,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+            extra_body=extra_body,
             timeout=timeout,
         )
 
@@ -134,6 +144,29 @@ class Sessions:
         """
         return self._runner.run(self._runner.impl.sessions.retrieve, session_id, timeout=timeout)
 
+    def expire(self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Session:
+        """Expire an open session now, e.g. when the order is cancelled before payment.
+
+        The request has no body. The customer can no longer pay on its page; the session keeps
+        its ``expires_at`` and loses its ``payment_url``, and a ``session.expired`` webhook
+        follows.
+
+        Args:
+            session_id: an open session's ``ps_...`` id.
+            timeout: this call's timeout.
+
+        Returns:
+            The Session, ``status == "expired"``.
+
+        Raises:
+            InvalidArgumentError: ``session_id`` is empty.
+            NotFoundError: no such session.
+            ConflictError: the session is not open (already expired, or completed); the
+                sandbox answers 409 with the code ``session_not_open``.
+            APITimeoutError: the outcome is unknown; retrieve the session to see its status.
+        """
+        return self._runner.run(self._runner.impl.sessions.expire, session_id, timeout=timeout)
+
 
 class Payments:
     """Payments: create directly (PCI DSS merchants), retrieve, capture, cancel."""
@@ -151,32 +184,40 @@ class Payments:
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | NotGiven = NOT_GIVEN,
-        payment_method: str | NotGiven = NOT_GIVEN,
+        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
+        customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        merchant_customer_id: str | NotGiven = NOT_GIVEN,
+        setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
-        return_url: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
-        category: str | NotGiven = NOT_GIVEN,
-        recurring_model: RecurringModel | Mapping[str, object] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
         Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. The body's field names are partly [inferred].
+        should use ``sessions.create`` instead. Typed arguments take the model or a plain
+        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge; give either ``card`` or ``payment_method``.
-            payment_method: the id of a stored payment method to charge.
+            card: the card to charge, sent as the ``paymentMethod`` block
+                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
+                either ``card`` or ``stored_payment_method_id``.
+            stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
-            merchant_reference_id: your order id.
-            return_url: where 3-D Secure sends the customer back [inferred].
-            metadata: your own string key/values.
-            category: stored-card category (``"unscheduled"``, ``"recurrent"``, ...).
-            recurring_model: terms of a recurring series.
+            customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
+                "line1": ..., "line2": ..., "postalCode": ...}}``.
+            merchant_customer_id: your customer's id, to which a stored card is attached.
+            setup_future_usage: whether and how to keep the card for later payments: a
+                SetupFutureUsage, or its wire form.
+            merchant_reference_id: your order id [inferred field].
+            metadata: your own string key/values [inferred field].
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -192,13 +233,14 @@ class Payments:
             amount=amount,
             currency=currency,
             card=card,
-            payment_method=payment_method,
+            stored_payment_method_id=stored_payment_method_id,
             capture_method=capture_method,
+            customer_details=customer_details,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
             merchant_reference_id=merchant_reference_id,
-            return_url=return_url,
             metadata=metadata,
-            category=category,
-            recurring_model=recurring_model,
+            extra_body=extra_body,
             timeout=timeout,
         )
 
@@ -228,7 +270,10 @@ class Payments:
         amount: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part [inferred path].
+        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+
+        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
+        with one it sends ``{"amount": ...}`` [inferred body].
 
         Args:
             payment_id: the payment's id.
@@ -249,7 +294,9 @@ class Payments:
         )
 
     def cancel(self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Payment:
-        """Void an uncaptured two-step payment [inferred path].
+        """Cancel a payment before its first capture [inferred path]; the request has no body.
+
+        After a capture only a refund gives money back.
 
         Args:
             payment_id: the payment's id.
@@ -283,6 +330,7 @@ class Refunds:
         amount: int | NotGiven = NOT_GIVEN,
         reason: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Refund:
         """Refund all or part of a payment.
@@ -292,6 +340,8 @@ class Refunds:
             amount: in minor units; what is left to refund by default.
             reason: a free-text reason [inferred].
             metadata: your own string key/values.
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -309,6 +359,7 @@ class Refunds:
             amount=amount,
             reason=reason,
             metadata=metadata,
+            extra_body=extra_body,
             timeout=timeout,
         )
 

@@ -1,5 +1,8 @@
 """``bpcpay sessions|payments|refunds|payment-methods ...``: quick manual API calls.
 
+``sessions create|get|expire``, ``payments get|capture|cancel``, ``refunds create|get``,
+``payment-methods get``.
+
 Reads ``BPCPAY_API_KEY`` and ``BPCPAY_BASE_URL`` (and ``BPCPAY_API_VERSION``), prints the
 answer's raw JSON. Errors print the class, message and request id, and exit 1. Never prints
 the API key.
@@ -40,6 +43,17 @@ def _metadata_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    # argparse's type=: a JSON object in wire form (camelCase), or a usage error (exit 2).
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a JSON object, got {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"takes a JSON object, got {text!r}")
+    return value
+
+
 def _session_create(client: Any, args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     if args.merchant_reference_id:
@@ -50,6 +64,10 @@ def _session_create(client: Any, args: argparse.Namespace) -> Any:
         options["capture_method"] = args.capture_method
     if args.metadata:
         options["metadata"] = dict(args.metadata)
+    if args.merchant_customer_id:
+        options["merchant_customer_id"] = args.merchant_customer_id
+    if args.setup_future_usage is not None:
+        options["setup_future_usage"] = args.setup_future_usage
     return client.sessions.create(
         amount=args.amount,
         currency=args.currency,
@@ -75,7 +93,7 @@ def register(subparsers: Any) -> None:
     """Add the API subcommands."""
     env = "uses BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment"
 
-    sessions = subparsers.add_parser("sessions", help="create or get a payment session")
+    sessions = subparsers.add_parser("sessions", help="create, get or expire a payment session")
     sub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = sub.add_parser("create", help=f"create a session ({env})")
     create.add_argument("--amount", type=int, required=True, help="minor units, e.g. 1000")
@@ -88,10 +106,20 @@ def register(subparsers: Any) -> None:
     create.add_argument(
         "--metadata", action="append", default=[], metavar="KEY=VALUE", type=_metadata_pair
     )
+    create.add_argument("--merchant-customer-id", help="your customer's id (stored cards)")
+    create.add_argument(
+        "--setup-future-usage",
+        type=_json_object,
+        metavar="JSON",
+        help='keep the card, e.g. \'{"category": "unscheduled"}\'',
+    )
     create.set_defaults(handler=_run, call=_session_create)
     get = sub.add_parser("get", help=f"retrieve a session ({env})")
     get.add_argument("id")
     get.set_defaults(handler=_run, call=lambda c, a: c.sessions.retrieve(a.id))
+    expire = sub.add_parser("expire", help="expire an open session now (no one can pay it)")
+    expire.add_argument("id")
+    expire.set_defaults(handler=_run, call=lambda c, a: c.sessions.expire(a.id))
 
     payments = subparsers.add_parser("payments", help="get, capture or cancel a payment")
     sub = payments.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -1,13 +1,20 @@
 """The API's objects as frozen attrs classes. Never imports cattrs or any I/O library."""
 
 from ._base import APIObject
+from .customers import (
+    Address,
+    CustomerDetails,
+    RecurrentTerms,
+    RecurringModel,
+    SetupFutureUsage,
+    StoredCardCategory,
+)
 from .events import Event, EventData, EventObject, EventType
 from .payment_methods import Card, PaymentMethod
-from .payments import Payment, PaymentCard, PaymentStatus, RecurringModel, StoredCardCategory
+from .payments import CARD_WIRE_NAMES, Payment, PaymentCard, PaymentStatus
 from .refunds import Refund, RefundStatus
 from .sessions import (
     CaptureMethod,
-    CustomerDetails,
     PaymentData,
     Session,
     SessionPaymentStatus,
@@ -15,7 +22,9 @@ from .sessions import (
 )
 
 __all__ = [
+    "CARD_WIRE_NAMES",
     "APIObject",
+    "Address",
     "CaptureMethod",
     "Card",
     "CustomerDetails",
@@ -28,11 +37,13 @@ __all__ = [
     "PaymentData",
     "PaymentMethod",
     "PaymentStatus",
+    "RecurrentTerms",
     "RecurringModel",
     "Refund",
     "RefundStatus",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",
+    "SetupFutureUsage",
     "StoredCardCategory",
 ]

@@ -18,16 +18,25 @@ __all__ = ["Event", "EventData", "EventObject", "EventType"]
 
 
 class EventType:
-    """Known event types. ``Event.type`` stays a plain ``str``: unknown types still parse."""
+    """Known event types. ``Event.type`` stays a plain ``str``: unknown types still parse.
+
+    Which flow emits which, in order [doc: direct-integration, redirect-integration, webhooks]:
+    a paid session ``session.completed``; an expired one ``session.expired``; a direct one-step
+    payment ``payment.created`` then ``payment.succeeded``; a declined attempt
+    ``payment.created`` then ``payment.failed``; a two-step hold ``payment.created`` then
+    ``payment.amountCapturableUpdated``; a capture ``payment.funded`` and
+    ``payment.succeeded``; a cancel ``payment.canceled``.
+    """
 
     SESSION_COMPLETED: Final = "session.completed"
     SESSION_EXPIRED: Final = "session.expired"
     PAYMENT_CREATED: Final = "payment.created"
     PAYMENT_SUCCEEDED: Final = "payment.succeeded"
+    PAYMENT_FAILED: Final = "payment.failed"
+    PAYMENT_CANCELED: Final = "payment.canceled"
+    PAYMENT_AMOUNT_CAPTURABLE_UPDATED: Final = "payment.amountCapturableUpdated"
     PAYMENT_FUNDED: Final = "payment.funded"
     # The names below are [inferred]: BPC documents the objects, not these event names.
-    PAYMENT_CANCELED: Final = "payment.canceled"
-    PAYMENT_FAILED: Final = "payment.failed"
     REFUND_CREATED: Final = "refund.created"
     REFUND_SUCCEEDED: Final = "refund.succeeded"
     REFUND_FAILED: Final = "refund.failed"

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import attrs
 
-from ._base import APIObject
+from ._base import APIObject, wire_name
+from .payments import CARD_WIRE_NAMES
 
 __all__ = ["Card", "PaymentMethod"]
 
@@ -17,16 +18,23 @@ class Card:
 
     brand: str | None = None
     last4: str | None = None
-    exp_month: int | None = None
-    exp_year: int | None = None
+    exp_month: int | None = attrs.field(
+        default=None, metadata=wire_name(CARD_WIRE_NAMES["exp_month"])
+    )
+    exp_year: int | None = attrs.field(
+        default=None, metadata=wire_name(CARD_WIRE_NAMES["exp_year"])
+    )
 
 
 @attrs.frozen(kw_only=True)
 class PaymentMethod(APIObject):
-    """A stored payment method."""
+    """A stored payment method: a gateway token for a card, attached to ``merchant_customer_id``
+    [doc: stored-payment-methods]; charge it with ``payments.create(stored_payment_method_id=)``.
+    """
 
     id: str
     type: str
     created: datetime | None = None
     card: Card | None = None
     status: str | None = None
+    merchant_customer_id: str | None = None

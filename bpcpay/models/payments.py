@@ -4,55 +4,54 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
-from ._base import APIObject
+from ._base import APIObject, upper_currency, wire_name
+from .customers import CustomerDetails, SetupFutureUsage
 
-__all__ = ["Payment", "PaymentCard", "PaymentStatus", "RecurringModel", "StoredCardCategory"]
+__all__ = ["CARD_WIRE_NAMES", "Payment", "PaymentCard", "PaymentStatus"]
+
+#: [inferred] A card's expiry and holder on the wire: BPC's page is unreadable there. The one
+#: place these names are written (PaymentCard and the stored Card use them).
+CARD_WIRE_NAMES: Final = {
+    "exp_month": "expiryMonth",
+    "exp_year": "expiryYear",
+    "holder": "holderName",
+}
 
 
 class PaymentStatus:
     """Known values of ``Payment.status`` (camelCase on the wire; a plain ``str`` on the model)."""
 
-    SUCCEEDED: Final = "succeeded"
-    REQUIRES_CAPTURE: Final = "requiresCapture"
-    REQUIRES_ACTION: Final = "requiresAction"  # [inferred] 3-D Secure pending
+    #: No usable payment method yet (e.g. after a declined attempt); cancellable.
+    REQUIRES_PAYMENT_METHOD: Final = "requiresPaymentMethod"  # [doc: cancel-refund]
+    #: 3-D Secure in progress; cancellable.
+    REQUIRES_ACTION: Final = "requiresAction"  # [doc: two-step, cancel-refund]
+    #: A two-step hold is placed: capture or cancel it.
+    REQUIRES_CAPTURE: Final = "requiresCapture"  # [doc: two-step, cancel-refund]
+    SUCCEEDED: Final = "succeeded"  # [doc: direct-integration]
+    CANCELED: Final = "canceled"  # [inferred] from the payment.canceled event
     PROCESSING: Final = "processing"  # [inferred]
-    CANCELED: Final = "canceled"  # [inferred]
     FAILED: Final = "failed"  # [inferred]
-
-
-class StoredCardCategory:
-    """Values of ``category`` for stored-card payments."""
-
-    EMPTY: Final = "empty"
-    UNSCHEDULED: Final = "unscheduled"
-    RECURRENT: Final = "recurrent"
-    INSTALLMENT: Final = "installment"
-
-
-@attrs.frozen(kw_only=True)
-class RecurringModel:
-    """Terms of a recurring or installment series; field names are [inferred]."""
-
-    frequency: int | None = None
-    end_date: str | None = None
-    installments: int | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Payment(APIObject):
-    """A payment. Amounts are integers in minor units of ``currency``."""
+    """A payment. Amounts are integers in minor units of ``currency``.
+
+    ``id``, ``status``, ``capture_method`` and ``amount_capturable`` are published; the other
+    fields are [inferred].
+    """
 
     id: str
     amount: int
-    currency: str
+    currency: str = attrs.field(converter=upper_currency)
     status: str
     created: datetime | None = None
     capture_method: str | None = None
-    #: What a two-step payment can still capture.
+    #: What a two-step payment can still capture [doc: two-step].
     amount_capturable: int | None = None
     #: What has been captured so far [inferred].
     amount_received: int | None = None
@@ -60,12 +59,14 @@ class Payment(APIObject):
     amount_refunded: int | None = None
     #: The session this payment was made through, if any [inferred].
     session: str | None = None
-    #: The stored payment method used or created, if any [inferred].
-    payment_method: str | None = None
+    #: The stored payment method charged, or the one this payment saved [inferred].
+    stored_payment_method_id: str | None = None
+    merchant_customer_id: str | None = None
+    setup_future_usage: SetupFutureUsage | None = None
+    customer_details: CustomerDetails | None = None
     merchant_reference_id: str | None = None
-    metadata: Mapping[str, str] = attrs.field(factory=dict)
-    category: str | None = None
-    recurring_model: RecurringModel | None = None
+    #: Your own keys; values are whatever JSON the gateway returns.
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
     #: Why the payment failed, e.g. ``"71015"`` for an input error [inferred].
     failure_code: str | None = None
     failure_message: str | None = None
@@ -79,13 +80,16 @@ def _masked_number(number: object) -> str:
 
 @attrs.frozen(kw_only=True)
 class PaymentCard:
-    """Card data for a direct payment (``payments.create``); only for PCI DSS merchants.
+    """Card data for a direct payment (``payments.create(card=...)``); only for PCI DSS merchants.
 
-    The number and CVC never appear in a repr (the number shows its last four digits).
+    Sent as ``paymentMethod.card``: ``{number, expiryMonth, expiryYear, cvc, holderName}``
+    (names [inferred], see ``CARD_WIRE_NAMES``). The number may hold spaces as printed; they
+    are removed before sending. The number and CVC never appear in a repr (the number shows
+    its last four digits).
     """
 
     number: str = attrs.field(repr=_masked_number)
-    exp_month: int
-    exp_year: int
+    exp_month: int = attrs.field(metadata=wire_name(CARD_WIRE_NAMES["exp_month"]))
+    exp_year: int = attrs.field(metadata=wire_name(CARD_WIRE_NAMES["exp_year"]))
     cvc: str = attrs.field(repr=False)
-    holder: str | None = None
+    holder: str | None = attrs.field(default=None, metadata=wire_name(CARD_WIRE_NAMES["holder"]))

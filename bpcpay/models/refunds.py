@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
-from ._base import APIObject
+from ._base import APIObject, upper_currency
 
 __all__ = ["Refund", "RefundStatus"]
 
@@ -28,8 +28,9 @@ class Refund(APIObject):
     id: str
     payment: str
     amount: int
-    currency: str
+    currency: str = attrs.field(converter=upper_currency)
     status: str
     created: datetime | None = None
     reason: str | None = None
-    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    #: Your own keys; values are whatever JSON the gateway returns.
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
-from ._base import APIObject
+from ._base import APIObject, upper_currency
+from .customers import CustomerDetails, SetupFutureUsage
 
 __all__ = [
     "CaptureMethod",
-    "CustomerDetails",
     "PaymentData",
     "Session",
     "SessionPaymentStatus",
@@ -36,19 +36,14 @@ class SessionPaymentStatus:
 
 
 class CaptureMethod:
-    """Values of ``payment_data.capture_method``: ``manual`` is a two-step payment."""
+    """Values of ``captureMethod`` [doc: two-step]: ``manual`` is a two-step payment.
+
+    On a session it is ``paymentData.captureMethod``, on a direct payment a top-level
+    ``captureMethod`` (the contract's Contradictions 7).
+    """
 
     AUTOMATIC: Final = "automatic"
     MANUAL: Final = "manual"
-
-
-@attrs.frozen(kw_only=True)
-class CustomerDetails:
-    """Who pays. The field names are [inferred]; BPC's example sends an empty object."""
-
-    email: str | None = None
-    phone: str | None = None
-    name: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -63,12 +58,13 @@ class Session(APIObject):
     """A hosted payment session. Send the customer to ``payment_url``.
 
     Trust only the signed ``session.completed`` webhook (or ``sessions.retrieve``) for the
-    outcome, never the customer's redirect to ``success_url`` alone.
+    outcome, never the customer's redirect to ``success_url`` alone. An expired session has no
+    ``payment_url`` when it was expired early (``sessions.expire``).
     """
 
     id: str
     amount: int
-    currency: str
+    currency: str = attrs.field(converter=upper_currency)
     status: str
     payment_status: str | None = None
     payment_url: str | None = None
@@ -76,10 +72,14 @@ class Session(APIObject):
     failure_url: str | None = None
     created: datetime | None = None
     expires_at: datetime | None = None
+    #: As sent or defaulted (``"EN"`` in BPC's example); case is kept.
     locale: str | None = None
     merchant_reference_id: str | None = None
-    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    #: Your own keys; values are whatever JSON the gateway returns.
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
     customer_details: CustomerDetails | None = None
     payment_data: PaymentData | None = None
+    merchant_customer_id: str | None = None
+    setup_future_usage: SetupFutureUsage | None = None
     #: The id of the payment made through this session, once there is one [inferred].
     payment: str | None = None

@@ -14,12 +14,12 @@ What is ours rather than BPC's (error codes other than 71015, the 3-D Secure pag
 payment-method event names, ``nextAction``) is marked [inferred] where it is defined.
 """
 
-from ._app import RequestRecord
+from ._app import SUPPORTED_API_VERSIONS, RequestRecord
 from ._cards import DECLINED_CODE, INPUT_ERROR_CODE, TestCard, TestCards, expiry_accepted
 from ._clock import ManualClock, system_clock
 from ._customer import PayResult
 from ._faults import Fault, Faults
-from ._gateway import SandboxGateway
+from ._gateway import DEFAULT_REQUEST_LOG_SIZE, SandboxGateway
 from ._money import format_amount
 from ._state import CHALLENGE_PATH, DEFAULT_SESSION_LIFETIME, PAGE_PATH
 from ._thread import ThreadedSandboxGateway
@@ -34,10 +34,12 @@ from ._webhooks import (
 __all__ = [
     "CHALLENGE_PATH",
     "DECLINED_CODE",
+    "DEFAULT_REQUEST_LOG_SIZE",
     "DEFAULT_RETRY_SCHEDULE",
     "DEFAULT_SESSION_LIFETIME",
     "INPUT_ERROR_CODE",
     "PAGE_PATH",
+    "SUPPORTED_API_VERSIONS",
     "Attempt",
     "Delivery",
     "Fault",

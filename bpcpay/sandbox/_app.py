@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .._constants import (
     API_KEY_HEADER,
+    DEFAULT_API_VERSION,
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
     VERSION_HEADER,
@@ -34,25 +35,47 @@ from ._cards import Decision, decide
 from ._errors import ErrorType, GatewayError, invalid
 from ._faults import Fault
 from ._ids import new_request_id
-from ._page import challenge_page, message_page, payment_page
+from ._page import PAGE_STYLE_HASH, challenge_page, message_page, payment_page
 from ._state import (
-    AUTHENTICATION_FAILED_CODE,
     CHALLENGE_PATH,
     PAGE_PATH,
     Challenge,
     SessionRecord,
+    failed_challenge,
 )
 from ._validate import parse_body, parse_capture, parse_payment, parse_refund, parse_session
 
 if TYPE_CHECKING:
     from ._gateway import SandboxGateway
 
-__all__ = ["API_PREFIX", "RequestRecord", "build_app", "parse_expiry", "with_query"]
+__all__ = [
+    "API_PREFIX",
+    "PAGE_SECURITY_HEADERS",
+    "SUPPORTED_API_VERSIONS",
+    "RequestRecord",
+    "build_app",
+    "parse_expiry",
+    "with_query",
+]
 
 logger = logging.getLogger("bpcpay.sandbox")
 
 API_PREFIX = "/api2"
-_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: The API versions the contract names: 2023-10-31, of every published request and of the only
+#: request/response pairs [doc: redirect-integration, cancel-refund], and 2023-11-15, the webhook
+#: and response-header example [doc: webhooks, api-versions]. Any other is refused.
+SUPPORTED_API_VERSIONS: Final = (DEFAULT_API_VERSION, "2023-11-15")
+#: Sent with every page (payment, 3-D Secure, messages): nothing but the page's own inline style
+#: may load, and no other site may frame it (clickjacking a card form).
+PAGE_SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src '{PAGE_STYLE_HASH}'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 _EXPIRY = re.compile(r"\s*(\d{1,2})\s*/?\s*(\d{4}|\d{2})\s*")
 _SEPARATORS = re.compile(r"[\s-]")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -88,7 +111,13 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers=PAGE_SECURITY_HEADERS,
+    )
 
 
 def _see_other(location: str) -> web.Response:
@@ -123,6 +152,7 @@ class _App:
         request_id = new_request_id()
         started = time.perf_counter()
         version = request.headers.get(VERSION_HEADER, gw.api_version)
+        known_version = version in SUPPORTED_API_VERSIONS
         is_api = request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
         fault = gw.faults.take(request.method, request.path)
         response: web.StreamResponse | None = None
@@ -130,7 +160,7 @@ class _App:
             if fault is not None:
                 response = await self._apply_fault(request, fault)
             if response is None:
-                response = await self._handle(request, handler, is_api, version)
+                response = await self._handle(request, handler, is_api, known_version)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -141,9 +171,7 @@ class _App:
         dropped = fault is not None and fault.drop
         if not dropped:
             response.headers[REQUEST_ID_HEADER] = request_id
-            response.headers[VERSION_HEADER] = (
-                version if _VERSION.fullmatch(version) else (gw.api_version)
-            )
+            response.headers[VERSION_HEADER] = version if known_version else gw.api_version
         duration = time.perf_counter() - started
         status = None if dropped else response.status
         gw._log_request(
@@ -160,16 +188,18 @@ class _App:
         return response
 
     async def _handle(
-        self, request: web.Request, handler: Handler, is_api: bool, version: str
+        self, request: web.Request, handler: Handler, is_api: bool, known_version: bool
     ) -> web.StreamResponse:
         gw = self.gw
         gw.expire_due()
         try:
             if is_api:
                 self._authenticate(request)
-                if not _VERSION.fullmatch(version):
-                    raise invalid(VERSION_HEADER, "X-Version must look like 2023-11-15.",
-                                  "api_version_invalid")  # fmt: skip
+                if not known_version:
+                    # The value is not echoed: a header can carry anything.
+                    raise invalid(VERSION_HEADER, f"Unknown API version in {VERSION_HEADER}; "
+                                  f"this gateway answers {', '.join(SUPPORTED_API_VERSIONS)}.",
+                                  "api_version_unknown")  # fmt: skip
             return await handler(request)
         except GatewayError as err:
             return _json(err.body(), err.status)
@@ -194,11 +224,12 @@ class _App:
     def _authenticate(self, request: web.Request) -> None:
         key = request.headers.get(API_KEY_HEADER)
         if not key:
-            # BPC's docs call a missing or malformed key an invalid-request error (no status
-            # given); the sandbox's spec (issue 3) asks for 401, which the SDK raises as
-            # AuthenticationError. This is the one place to change if BPC answers 400.
-            raise GatewayError(401, ErrorType.AUTHENTICATION, "api_key_missing",
-                               f"No API key: send it in the {API_KEY_HEADER} header.")  # fmt: skip
+            # No key is an "invalid request" error [doc: api-keys]; its status is unpublished,
+            # 400 is our reading [inferred] (the SDK raises InvalidRequestError). A key that is
+            # wrong, deleted or expired is an "authentication" error: 401 below.
+            raise GatewayError(400, ErrorType.INVALID_REQUEST, "api_key_missing",
+                               f"No API key: send it in the {API_KEY_HEADER} header.",
+                               API_KEY_HEADER)  # fmt: skip
         given = key.encode("utf-8", "replace")
         if hmac.compare_digest(given, self.gw.api_key.encode("utf-8")):
             return
@@ -248,14 +279,22 @@ class _App:
         rec = self.gw.state.session(request.match_info["session_id"])
         return _json(self.gw.state.session_json(rec))
 
+    async def sessions_expire(self, request: web.Request) -> web.Response:
+        session_id = request.match_info["session_id"]
+        self.gw.state.session(session_id)  # 404 before judging the body
+        await self._body(request, allow_empty=True)  # none is expected; garbage is a 400
+        rec = self.gw.state.expire_session(session_id)
+        return _json(self.gw.state.session_json(rec))
+
     async def payments_create(self, request: web.Request) -> web.Response:
         data = await self._body(request)
         req = parse_payment(data)
         decision: Decision | None = None
         if req.card is not None:
             card = req.card
-            decision = decide(card.number, exp_month=card.exp_month, exp_year=card.exp_year,
-                              cvc=card.cvc, today=self.gw.now().date())  # fmt: skip
+            decision = decide(card.number, exp_month=card.exp_month,
+                              exp_year=card.exp_year, cvc=card.cvc,
+                              today=self.gw.now().date())  # fmt: skip
         payment = self.gw.state.create_payment(req, decision, self.gw.now())
         return _json(self.gw.state.payment_json(payment))
 
@@ -359,14 +398,14 @@ class _App:
                           today=now.date())  # fmt: skip
         del number, cvc  # nothing below may keep them
         state = self.gw.state
-        state.record_attempt(rec, decision, now)
         req = rec.request
         if decision.outcome == "decline":
             logger.info("session %s: card ****%s declined (%s)", rec.id, decision.last4,
                         decision.code)  # fmt: skip
+            state.decline_session_attempt(rec, decision, now)
             return _see_other(with_query(req.failure_url, sessionId=rec.id))
         if decision.outcome == "challenge":
-            challenge = state.open_challenge(decision, now, session_id=rec.id)
+            challenge = state.challenge_session(rec, decision, now)
             return _see_other(state.challenge_url(challenge.id))
         state.pay_session(rec, decision, now)
         return _see_other(with_query(req.success_url, sessionId=rec.id))
@@ -431,15 +470,11 @@ class _App:
             if passed:
                 state.pay_session(rec, challenge.decision, now)
                 return _see_other(with_query(rec.request.success_url, sessionId=rec.id))
-            declined = attrs.evolve(challenge.decision, outcome="decline",
-                                    code=AUTHENTICATION_FAILED_CODE)  # fmt: skip
-            state.record_attempt(rec, declined, now)
+            state.decline_session_attempt(rec, failed_challenge(challenge.decision), now)
             return _see_other(with_query(rec.request.failure_url, sessionId=rec.id))
         assert challenge.payment_id is not None
         payment = state.payments[challenge.payment_id]
-        state.finish_payment_challenge(payment, passed)
-        if payment.return_url is not None:
-            return _see_other(with_query(payment.return_url, paymentId=payment.id))
+        state.finish_payment_challenge(payment, passed, now)
         title = "Payment authenticated" if passed else "Authentication failed"
         return _html(message_page(title, "You can close this page."))
 

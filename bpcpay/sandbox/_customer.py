@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import aiohttp
 import attrs
@@ -141,15 +141,20 @@ async def pay(
     three_ds: Literal["succeed", "fail"],
 ) -> PayResult:
     """Pay a session through its hosted page (see :meth:`SandboxGateway.pay`)."""
-    session = await _read_json(http, f"{base_url}/sessions/{session_id}", api_key)
-    page_url: str = session["paymentUrl"]
+    session_url = f"{base_url}/sessions/{quote(session_id, safe='')}"
+    session = await _read_json(http, session_url, api_key)
+    page_url = session.get("paymentUrl")
+    if not isinstance(page_url, str):
+        # An expired session has no payment page any more.
+        gone = f"The session is {session.get('status')}: it has no payment page."
+        return PayResult(outcome="unavailable", redirect_url=None, status=200, message=gone)
     to_success = with_query(session["successUrl"], sessionId=session_id)
     to_failure = with_query(session["failureUrl"], sessionId=session_id)
 
     async def judge(location: str, status: int, challenged: bool) -> PayResult:
         if to_success == to_failure:
             # The redirect cannot tell: ask the API, as the store's success page would.
-            paid = await _read_json(http, f"{base_url}/sessions/{session_id}", api_key)
+            paid = await _read_json(http, session_url, api_key)
             ok = paid.get("paymentStatus") == "paid"
         else:
             ok = location == to_success
@@ -205,12 +210,13 @@ async def authenticate(
     three_ds: Literal["succeed", "fail"],
 ) -> PayResult:
     """Answer a direct payment's 3-D Secure page (see :meth:`SandboxGateway.authenticate`)."""
-    payment = await _read_json(http, f"{base_url}/payments/{payment_id}", api_key)
+    payment_url = f"{base_url}/payments/{quote(payment_id, safe='')}"
+    payment = await _read_json(http, payment_url, api_key)
     next_action = payment.get("nextAction")
     if not isinstance(next_action, dict) or not next_action.get("url"):
         raise LookupError(f"payment {payment_id} is {payment.get('status')}: no 3-D Secure step")
     status, final, message = await _answer_challenge(http, next_action["url"], three_ds)
-    after = (await _read_json(http, f"{base_url}/payments/{payment_id}", api_key)).get("status")
+    after = (await _read_json(http, payment_url, api_key)).get("status")
     outcome: Outcome = "succeeded" if after in ("succeeded", "requiresCapture") else "failed"
     if final is None and message is not None and status >= 400:
         outcome = "unavailable"

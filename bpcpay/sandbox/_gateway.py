@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -19,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from .._constants import DEFAULT_API_VERSION
-from ._app import API_PREFIX, RequestRecord, build_app
+from ._app import API_PREFIX, SUPPORTED_API_VERSIONS, RequestRecord, build_app
 from ._cards import TestCard, TestCards
 from ._clock import Clock, system_clock
 from ._customer import PayResult, authenticate, pay
@@ -37,9 +39,36 @@ from ._webhooks import (
 if TYPE_CHECKING:
     from ._thread import ThreadedSandboxGateway
 
-__all__ = ["SandboxGateway"]
+__all__ = ["DEFAULT_REQUEST_LOG_SIZE", "SandboxGateway", "url_host"]
 
 logger = logging.getLogger("bpcpay.sandbox")
+
+#: Requests kept in ``gw.requests`` by default; older ones are dropped first.
+DEFAULT_REQUEST_LOG_SIZE = 10_000
+
+
+def url_host(host: str) -> str:
+    """The host to put in a URL that reaches a server bound to ``host``.
+
+    A wildcard bind (``0.0.0.0``, ``""``) is reached on ``127.0.0.1`` (and ``::`` on ``[::1]``):
+    a client cannot connect to the wildcard address, and the SDK refuses plain http off
+    loopback. An IPv6 literal gets its brackets.
+
+    Args:
+        host: the interface the server binds.
+
+    Returns:
+        The host part of the server's URLs.
+    """
+    if host in ("", "0.0.0.0"):  # noqa: S104 - recognising the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return f"[{host}]" if address.version == 6 else host
 
 
 class SandboxGateway:
@@ -55,13 +84,19 @@ class SandboxGateway:
         api_key: the key the API accepts; generated when None.
         restricted_api_key: a key that gets 403 on everything; generated when None.
         webhook_secret: the key deliveries are signed with; generated when None.
-        api_version: the ``X-Version`` answered when a request sends none.
+        api_version: the ``X-Version`` answered when a request sends none, and sent with
+            deliveries: one of :data:`SUPPORTED_API_VERSIONS` (a request naming another is
+            refused with 400).
         clock: returns the current time (timezone-aware); the real UTC time by default.
         webhook_endpoints: URLs (all events) or :class:`WebhookEndpoint` values.
         webhook_retry_schedule: seconds between delivery attempts; ``1 + len(schedule)``
             attempts in all. BPC-like ``(30, 30)`` by default; tests pass milliseconds.
         expiry_check_interval: seconds between background checks for expired sessions
             (expiry is also checked on every request and by :meth:`expire_due`).
+        request_log_size: requests kept in :attr:`requests`; older ones are dropped first.
+
+    Raises:
+        ValueError: an option is out of range.
     """
 
     def __init__(
@@ -77,9 +112,21 @@ class SandboxGateway:
         webhook_endpoints: Iterable[str | WebhookEndpoint] = (),
         webhook_retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
         expiry_check_interval: float = 1.0,
+        request_log_size: int = DEFAULT_REQUEST_LOG_SIZE,
     ) -> None:
         if any(delay < 0 for delay in webhook_retry_schedule):
             raise ValueError("webhook_retry_schedule: delays must be >= 0 seconds")
+        if api_version not in SUPPORTED_API_VERSIONS:
+            raise ValueError(
+                f"api_version: must be one of {', '.join(SUPPORTED_API_VERSIONS)}, "
+                f"got {api_version!r}"
+            )
+        if (
+            isinstance(request_log_size, bool)
+            or not isinstance(request_log_size, int)
+            or (request_log_size < 1)
+        ):
+            raise ValueError("request_log_size: must be an int >= 1")
         self.host = host
         self._requested_port = port
         self.port = port
@@ -93,8 +140,7 @@ class SandboxGateway:
         self._offset = timedelta()
         self._expiry_interval = expiry_check_interval
         self.faults = Faults()
-        #: Every request that reached the gateway, in order.
-        self.requests: list[RequestRecord] = []
+        self._requests: deque[RequestRecord] = deque(maxlen=request_log_size)
         self._stopping = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -119,8 +165,8 @@ class SandboxGateway:
 
     @property
     def url(self) -> str:
-        """The root, ``http://127.0.0.1:<port>``."""
-        return f"http://{self.host}:{self.port}"
+        """The root, ``http://127.0.0.1:<port>`` (a wildcard host is shown as loopback)."""
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -217,8 +263,14 @@ class SandboxGateway:
             raise RuntimeError("the SandboxGateway is not running")
         return self._http
 
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The latest requests that reached the gateway (at most ``request_log_size``), oldest
+        first."""
+        return list(self._requests)
+
     def _log_request(self, record: RequestRecord) -> None:
-        self.requests.append(record)
+        self._requests.append(record)
         logger.info(
             "%s %s -> %s (%s, %.1f ms)%s", record.method, record.path,
             "dropped" if record.status is None else record.status, record.request_id,

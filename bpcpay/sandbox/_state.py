@@ -14,9 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
+from urllib.parse import urlencode
 
 import attrs
 
+from .._core._bodies import stores_card
 from .._core._converter import unstructure
 from ..models import (
     CaptureMethod,
@@ -55,6 +57,7 @@ __all__ = [
     "RefundRecord",
     "SessionRecord",
     "Store",
+    "failed_challenge",
 ]
 
 logger = logging.getLogger("bpcpay.sandbox")
@@ -67,6 +70,17 @@ PAGE_PATH: Final = "/payment/merchants/ecom/payment.html"
 CHALLENGE_PATH: Final = "/payment/merchants/ecom/acs.html"
 #: Why a 3-D Secure challenge that the customer failed declines [inferred].
 AUTHENTICATION_FAILED_CODE: Final = "authentication_failed"
+#: ``locale`` of a session created without one, as in BPC's example [doc: redirect-integration].
+DEFAULT_LOCALE: Final = "EN"
+#: The first ``merchantReferenceId`` the gateway gives a session created without one: BPC's
+#: examples return ``"4000"`` and ``"4002"`` for sessions that sent none [inferred: a counter].
+FIRST_MERCHANT_REFERENCE: Final = 4000
+#: Payment states that can still be cancelled [doc: cancel-refund].
+CANCELLABLE: Final = (
+    PaymentStatus.REQUIRES_PAYMENT_METHOD,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.REQUIRES_CAPTURE,
+)
 
 Emit = Callable[[str, dict[str, Any]], None]
 AttemptOutcome = Literal["approved", "challenged", "declined"]
@@ -98,10 +112,13 @@ class SessionRecord:
     created: datetime
     expires_at: datetime
     payment_url: str
+    merchant_reference_id: str
     status: str = SessionStatus.OPEN
     payment_status: str = SessionPaymentStatus.UNPAID
     payment_id: str | None = None
     attempts: list[PageAttempt] = attrs.Factory(list)
+    #: Expired by ``POST /sessions/{id}/expire``: it then has no ``paymentUrl`` [doc].
+    expired_early: bool = False
 
 
 @attrs.define(kw_only=True)
@@ -118,15 +135,17 @@ class PaymentRecord:
     amount_received: int = 0
     amount_refunded: int = 0
     session_id: str | None = None
-    payment_method_id: str | None = None
+    stored_payment_method_id: str | None = None
+    merchant_customer_id: str | None = None
+    setup_future_usage: dict[str, Any] | None = None
+    customer_details: dict[str, Any] = attrs.Factory(dict)
     merchant_reference_id: str | None = None
     metadata: dict[str, str] = attrs.Factory(dict)
-    category: str | None = None
-    recurring_model: dict[str, Any] | None = None
     failure_code: str | None = None
     failure_message: str | None = None
-    return_url: str | None = None
     challenge_id: str | None = None
+    #: Request fields the gateway does not know, returned as they were sent.
+    extra: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.define(kw_only=True)
@@ -141,6 +160,7 @@ class RefundRecord:
     created: datetime
     reason: str | None = None
     metadata: dict[str, str] = attrs.Factory(dict)
+    extra: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.define(kw_only=True)
@@ -153,6 +173,7 @@ class PaymentMethodRecord:
     last4: str
     exp_month: int
     exp_year: int
+    merchant_customer_id: str | None = None
     status: str = "active"
 
 
@@ -175,12 +196,25 @@ def _prune(value: Any) -> Any:
     return value
 
 
+def failed_challenge(decision: Decision) -> Decision:
+    """What a 3-D Secure challenge the customer failed leads to: a decline [inferred code]."""
+    return attrs.evolve(decision, outcome="decline", code=AUTHENTICATION_FAILED_CODE,
+                        message="3-D Secure authentication failed.")  # fmt: skip
+
+
 def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
 class Store:
     """Every object of one gateway, and the transitions between their states.
+
+    Events follow the contract's flow table [doc: direct-integration, webhooks]: a paid session
+    ``payment.created`` (at the first card entry) ... ``session.completed``; a declined attempt
+    ``payment.created`` then ``payment.failed``; a two-step hold
+    ``payment.amountCapturableUpdated``; a capture ``payment.funded`` and ``payment.succeeded``;
+    an expiry ``session.expired``. A card is stored (``paymentMethod.created``) only when the
+    request's ``setupFutureUsage`` asks for it.
 
     Args:
         emit: called with (event type, JSON snapshot) for every event, in order.
@@ -196,6 +230,7 @@ class Store:
         self.payment_methods: dict[str, PaymentMethodRecord] = {}
         self.challenges: dict[str, Challenge] = {}
         self._by_md_order: dict[str, SessionRecord] = {}
+        self._next_reference = FIRST_MERCHANT_REFERENCE
         # (deadline, id) of sessions that may still be open: expiry checks run on every
         # request, so they must not scan every session.
         self._deadlines: list[tuple[datetime, str]] = []
@@ -203,7 +238,8 @@ class Store:
     # --- JSON snapshots ---------------------------------------------------------------------
 
     def session_json(self, rec: SessionRecord) -> dict[str, Any]:
-        """The session as the API returns it: every request field echoed."""
+        """The session as the API returns it: every field sent (unknown ones included), and
+        the defaults of BPC's example for those not sent."""
         req = rec.request
         model = Session(
             id=rec.id,
@@ -211,28 +247,28 @@ class Store:
             currency=req.currency,
             status=rec.status,
             payment_status=rec.payment_status,
-            payment_url=rec.payment_url,
+            payment_url=None if rec.expired_early else rec.payment_url,
             success_url=req.success_url,
             failure_url=req.failure_url,
             created=rec.created,
             expires_at=rec.expires_at,
-            locale=req.locale,
-            merchant_reference_id=req.merchant_reference_id,
+            locale=DEFAULT_LOCALE if req.locale is None else req.locale,
+            merchant_reference_id=rec.merchant_reference_id,
             metadata=req.metadata,
             payment_data=PaymentData(capture_method=req.capture_method),
+            merchant_customer_id=req.merchant_customer_id,
             payment=rec.payment_id,
         )
         data: dict[str, Any] = _prune(unstructure(model))
-        # Kept as sent (the model knows only email/phone/name): the gateway echoes the request.
-        data["customerDetails"] = dict(req.customer_details)
-        if req.category is not None:
-            data["category"] = req.category
-        if req.recurring_model is not None:
-            data["recurringModel"] = req.recurring_model
-        return data
+        # As sent (the models know only part of them): the gateway echoes the request.
+        data["customerDetails"] = req.customer_details
+        if req.setup_future_usage is not None:
+            data["setupFutureUsage"] = req.setup_future_usage
+        # Unknown fields come back too, but never in place of one the gateway writes.
+        return {**req.extra, **data} if req.extra else data
 
     def payment_json(self, rec: PaymentRecord) -> dict[str, Any]:
-        """The payment as the API returns it."""
+        """The payment as the API returns it (never card data)."""
         model = Payment(
             id=rec.id,
             amount=rec.amount,
@@ -244,20 +280,21 @@ class Store:
             amount_received=rec.amount_received,
             amount_refunded=rec.amount_refunded,
             session=rec.session_id,
-            payment_method=rec.payment_method_id,
+            stored_payment_method_id=rec.stored_payment_method_id,
+            merchant_customer_id=rec.merchant_customer_id,
             merchant_reference_id=rec.merchant_reference_id,
             metadata=rec.metadata,
-            category=rec.category,
             failure_code=rec.failure_code,
             failure_message=rec.failure_message,
         )
         data: dict[str, Any] = _prune(unstructure(model))
-        if rec.recurring_model is not None:
-            data["recurringModel"] = rec.recurring_model
+        data["customerDetails"] = rec.customer_details
+        if rec.setup_future_usage is not None:
+            data["setupFutureUsage"] = rec.setup_future_usage
         if rec.status == PaymentStatus.REQUIRES_ACTION and rec.challenge_id is not None:
             # [inferred] where a direct payment sends the customer for 3-D Secure.
             data["nextAction"] = {"type": "redirect", "url": self.challenge_url(rec.challenge_id)}
-        return data
+        return {**rec.extra, **data} if rec.extra else data
 
     def refund_json(self, rec: RefundRecord) -> dict[str, Any]:
         """The refund as the API returns it."""
@@ -272,7 +309,7 @@ class Store:
             metadata=rec.metadata,
         )
         data: dict[str, Any] = _prune(unstructure(model))
-        return data
+        return {**rec.extra, **data} if rec.extra else data
 
     def payment_method_json(self, rec: PaymentMethodRecord) -> dict[str, Any]:
         """The payment method as the API returns it (never the card number)."""
@@ -281,8 +318,12 @@ class Store:
             type="card",
             created=rec.created,
             status=rec.status,
+            merchant_customer_id=rec.merchant_customer_id,
             card=Card(
-                brand=rec.brand, last4=rec.last4, exp_month=rec.exp_month, exp_year=rec.exp_year
+                brand=rec.brand,
+                last4=rec.last4,
+                exp_month=rec.exp_month,
+                exp_year=rec.exp_year,
             ),
         )
         data: dict[str, Any] = _prune(unstructure(model))
@@ -290,7 +331,7 @@ class Store:
 
     def challenge_url(self, challenge_id: str) -> str:
         """Where the customer answers a 3-D Secure challenge."""
-        return f"{self.root_url}{CHALLENGE_PATH}?challenge={challenge_id}"
+        return f"{self.root_url}{CHALLENGE_PATH}?{urlencode({'challenge': challenge_id})}"
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -332,18 +373,43 @@ class Store:
         """A new open session; its page is ready at ``payment_url``."""
         created = _whole_seconds(now)
         md_order = new_md_order()
-        language = (req.locale or "en").lower()
+        reference = req.merchant_reference_id
+        if reference is None:
+            reference = str(self._next_reference)
+            self._next_reference += 1
+        query = urlencode({"mdOrder": md_order, "language": (req.locale or "en").lower()})
         rec = SessionRecord(
             id=new_session_id(),
             md_order=md_order,
             request=req,
             created=created,
             expires_at=req.expires_at or created + DEFAULT_SESSION_LIFETIME,
-            payment_url=f"{self.root_url}{PAGE_PATH}?mdOrder={md_order}&language={language}",
+            payment_url=f"{self.root_url}{PAGE_PATH}?{query}",
+            merchant_reference_id=reference,
         )
         self.sessions[rec.id] = rec
         self._by_md_order[md_order] = rec
         heapq.heappush(self._deadlines, (rec.expires_at, rec.id))
+        return rec
+
+    def _expire(self, rec: SessionRecord, *, early: bool) -> None:
+        rec.status = SessionStatus.EXPIRED
+        rec.expired_early = early
+        logger.info("session %s expired%s", rec.id, " on request" if early else "")
+        self._emit(EventType.SESSION_EXPIRED, self.session_json(rec))
+
+    def expire_session(self, session_id: str) -> SessionRecord:
+        """``POST /sessions/{id}/expire``: an open session expires now [doc: cancel-refund].
+
+        It keeps its ``expiresAt`` and loses its ``paymentUrl``; emits ``session.expired``.
+        Any other state is 409 ``session_not_open`` [inferred status and code].
+        """
+        rec = self.session(session_id)
+        if rec.status != SessionStatus.OPEN:
+            raise conflict(
+                "session_not_open", f"Only an open session can be expired; it is {rec.status}."
+            )
+        self._expire(rec, early=True)
         return rec
 
     def expire_due(self, now: datetime) -> list[SessionRecord]:
@@ -353,10 +419,8 @@ class Store:
             _, session_id = heapq.heappop(self._deadlines)
             rec = self.sessions[session_id]
             if rec.status == SessionStatus.OPEN:
-                rec.status = SessionStatus.EXPIRED
+                self._expire(rec, early=False)
                 expired.append(rec)
-                logger.info("session %s expired", rec.id)
-                self._emit(EventType.SESSION_EXPIRED, self.session_json(rec))
         return expired
 
     def record_attempt(self, rec: SessionRecord, decision: Decision, now: datetime) -> None:
@@ -372,28 +436,63 @@ class Store:
             )
         )
 
-    def pay_session(self, rec: SessionRecord, decision: Decision, now: datetime) -> PaymentRecord:
-        """The customer paid on the page: store the card, create and link the payment, complete
-        the session. Emits ``paymentMethod.created``, ``payment.created``, ``payment.succeeded``
-        (automatic capture only) and ``session.completed``."""
+    def _session_payment(self, rec: SessionRecord, now: datetime, status: str) -> PaymentRecord:
+        """The session's payment, created (``payment.created``) at the first card entry."""
+        if rec.payment_id is not None:
+            payment = self.payments[rec.payment_id]
+            # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one
+            # the merchant cancelled meanwhile is left alone and a new payment starts.
+            if payment.status in (PaymentStatus.REQUIRES_PAYMENT_METHOD,
+                                  PaymentStatus.REQUIRES_ACTION):  # fmt: skip
+                payment.status = status
+                return payment
         req = rec.request
-        pm = self._store_card(decision, now)
         payment = self._new_payment(
             amount=req.amount,
             currency=req.currency,
             capture_method=req.capture_method,
+            status=status,
             now=now,
             session_id=rec.id,
-            payment_method_id=pm.id,
-            merchant_reference_id=req.merchant_reference_id,
+            merchant_customer_id=req.merchant_customer_id,
+            setup_future_usage=req.setup_future_usage,
+            customer_details=dict(req.customer_details),
+            merchant_reference_id=rec.merchant_reference_id,
             metadata=dict(req.metadata),
-            category=req.category,
-            recurring_model=req.recurring_model,
         )
+        rec.payment_id = payment.id
+        self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
+        return payment
+
+    def decline_session_attempt(
+        self, rec: SessionRecord, decision: Decision, now: datetime
+    ) -> PaymentRecord:
+        """A card entry on the page was declined: ``payment.failed``; the customer may try
+        again, so the payment waits for another card (``requiresPaymentMethod``)."""
+        self.record_attempt(rec, decision, now)
+        payment = self._session_payment(rec, now, PaymentStatus.PROCESSING)
+        self._fail(payment, decision, status=PaymentStatus.REQUIRES_PAYMENT_METHOD)
+        return payment
+
+    def challenge_session(self, rec: SessionRecord, decision: Decision, now: datetime) -> Challenge:
+        """A card entry on the page needs 3-D Secure: the payment ``requiresAction``."""
+        self.record_attempt(rec, decision, now)
+        self._session_payment(rec, now, PaymentStatus.REQUIRES_ACTION)
+        return self.open_challenge(decision, now, session_id=rec.id)
+
+    def pay_session(self, rec: SessionRecord, decision: Decision, now: datetime) -> PaymentRecord:
+        """The customer paid on the page: authorise the session's payment, store the card when
+        asked, complete the session. Emits ``payment.created`` (unless an earlier attempt
+        did), ``paymentMethod.created`` (when asked), ``payment.succeeded`` or
+        ``payment.amountCapturableUpdated``, then ``session.completed``."""
+        if decision.outcome == "approve":
+            self.record_attempt(rec, decision, now)
+        payment = self._session_payment(rec, now, PaymentStatus.PROCESSING)
+        payment.failure_code = payment.failure_message = None
+        self._store_card_if_asked(payment, decision, now)
         self._authorize(payment)
         rec.status = SessionStatus.COMPLETE
         rec.payment_status = SessionPaymentStatus.PAID
-        rec.payment_id = payment.id
         logger.info("session %s paid: %s", rec.id, payment.id)
         self._emit(EventType.SESSION_COMPLETED, self.session_json(rec))
         return payment
@@ -415,7 +514,12 @@ class Store:
 
     # --- payments ----------------------------------------------------------------------------
 
-    def _store_card(self, decision: Decision, now: datetime) -> PaymentMethodRecord:
+    def _store_card_if_asked(
+        self, payment: PaymentRecord, decision: Decision, now: datetime
+    ) -> None:
+        """Store the card (``paymentMethod.created``) when ``setupFutureUsage`` asks to."""
+        if not stores_card(payment.setup_future_usage):
+            return
         pm = PaymentMethodRecord(
             id=new_payment_method_id(),
             created=_whole_seconds(now),
@@ -423,18 +527,19 @@ class Store:
             last4=decision.last4,
             exp_month=decision.exp_month,
             exp_year=decision.exp_year,
+            merchant_customer_id=payment.merchant_customer_id,
         )
         self.payment_methods[pm.id] = pm
+        payment.stored_payment_method_id = pm.id
         self._emit(EventType.PAYMENT_METHOD_CREATED, self.payment_method_json(pm))
-        return pm
 
-    def _new_payment(self, *, amount: int, currency: str, capture_method: str, now: datetime,
-                     **fields: Any) -> PaymentRecord:  # fmt: skip
+    def _new_payment(self, *, amount: int, currency: str, capture_method: str, status: str,
+                     now: datetime, **fields: Any) -> PaymentRecord:  # fmt: skip
         payment = PaymentRecord(
             id=new_payment_id(),
             amount=amount,
             currency=currency,
-            status=PaymentStatus.PROCESSING,
+            status=status,
             created=_whole_seconds(now),
             capture_method=capture_method,
             **fields,
@@ -443,83 +548,76 @@ class Store:
         return payment
 
     def _authorize(self, payment: PaymentRecord) -> None:
-        """Authorisation succeeded: hold the money (manual) or take it (automatic)."""
+        """Authorisation succeeded: hold the money (manual: ``requiresCapture`` and
+        ``payment.amountCapturableUpdated``) or take it (``payment.succeeded``)."""
         if payment.capture_method == CaptureMethod.MANUAL:
             payment.status = PaymentStatus.REQUIRES_CAPTURE
             payment.amount_capturable = payment.amount
-            self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
+            self._emit(EventType.PAYMENT_AMOUNT_CAPTURABLE_UPDATED, self.payment_json(payment))
             return
-        self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
         payment.status = PaymentStatus.SUCCEEDED
         payment.amount_received = payment.amount
         self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
 
-    def _fail(self, payment: PaymentRecord, code: str | None, message: str | None,
-              *, created: bool) -> None:  # fmt: skip
-        if not created:
-            self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
-        payment.status = PaymentStatus.FAILED
-        payment.failure_code = code
-        payment.failure_message = message
+    def _fail(self, payment: PaymentRecord, decision: Decision, *, status: str) -> None:
+        payment.status = status
+        payment.failure_code = decision.code
+        payment.failure_message = decision.message
         self._emit(EventType.PAYMENT_FAILED, self.payment_json(payment))
 
     def create_payment(
         self, req: PaymentInput, decision: Decision | None, now: datetime
     ) -> PaymentRecord:
-        """A direct payment. ``decision`` is None for a stored payment method (approved without
-        3-D Secure, as a merchant-initiated charge)."""
+        """A direct payment: ``payment.created`` first, then what the card leads to.
+
+        ``decision`` is None for a stored payment method (approved without 3-D Secure, as a
+        merchant-initiated charge).
+        """
         fields: dict[str, Any] = {
+            "merchant_customer_id": req.merchant_customer_id,
+            "setup_future_usage": req.setup_future_usage,
+            "customer_details": dict(req.customer_details),
             "merchant_reference_id": req.merchant_reference_id,
             "metadata": dict(req.metadata),
-            "category": req.category,
-            "recurring_model": req.recurring_model,
-            "return_url": req.return_url,
+            "extra": dict(req.extra),
         }
         if decision is None:
-            assert req.payment_method is not None
-            pm = self.payment_method(req.payment_method, "paymentMethod")
-            payment = self._new_payment(
-                amount=req.amount, currency=req.currency, capture_method=req.capture_method,
-                now=now, payment_method_id=pm.id, **fields,
-            )  # fmt: skip
-            self._authorize(payment)
-            return payment
+            assert req.stored_payment_method_id is not None
+            pm = self.payment_method(req.stored_payment_method_id, "storedPaymentMethodId")
+            fields["stored_payment_method_id"] = pm.id
+        challenged = decision is not None and decision.outcome == "challenge"
         payment = self._new_payment(
-            amount=req.amount, currency=req.currency, capture_method=req.capture_method, now=now,
-            **fields,
+            amount=req.amount, currency=req.currency, capture_method=req.capture_method,
+            status=PaymentStatus.REQUIRES_ACTION if challenged else PaymentStatus.PROCESSING,
+            now=now, **fields,
         )  # fmt: skip
-        if decision.outcome == "decline":
-            self._fail(payment, decision.code, decision.message, created=False)
-            return payment
-        payment.payment_method_id = self._store_card(decision, now).id
-        if decision.outcome == "challenge":
-            challenge = self.open_challenge(decision, now, payment_id=payment.id)
-            payment.status = PaymentStatus.REQUIRES_ACTION
-            payment.challenge_id = challenge.id
-            self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
-            return payment
-        self._authorize(payment)
+        if challenged:
+            assert decision is not None
+            payment.challenge_id = self.open_challenge(decision, now, payment_id=payment.id).id
+        self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
+        if decision is None:
+            self._authorize(payment)
+        elif decision.outcome == "decline":
+            self._fail(payment, decision, status=PaymentStatus.FAILED)
+        elif not challenged:
+            self._store_card_if_asked(payment, decision, now)
+            self._authorize(payment)
         return payment
 
-    def finish_payment_challenge(self, payment: PaymentRecord, passed: bool) -> None:
+    def finish_payment_challenge(self, payment: PaymentRecord, passed: bool, now: datetime) -> None:
         """The customer answered a direct payment's 3-D Secure challenge."""
-        if payment.status != PaymentStatus.REQUIRES_ACTION:
+        if payment.status != PaymentStatus.REQUIRES_ACTION or payment.challenge_id is None:
             return
+        decision = self.challenges[payment.challenge_id].decision
         if not passed:
-            self._fail(payment, AUTHENTICATION_FAILED_CODE,
-                       "3-D Secure authentication failed.", created=True)  # fmt: skip
+            self._fail(payment, failed_challenge(decision), status=PaymentStatus.FAILED)
             return
-        if payment.capture_method == CaptureMethod.MANUAL:
-            payment.status = PaymentStatus.REQUIRES_CAPTURE
-            payment.amount_capturable = payment.amount
-            return
-        payment.status = PaymentStatus.SUCCEEDED
-        payment.amount_received = payment.amount
-        self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
+        self._store_card_if_asked(payment, decision, now)
+        self._authorize(payment)
 
     def capture(self, payment_id: str, amount: int | None) -> PaymentRecord:
         """Capture a ``requiresCapture`` payment in full or in part; the rest is released.
-        Emits ``payment.funded`` then ``payment.succeeded`` [doc]."""
+        Emits ``payment.funded`` then ``payment.succeeded`` [doc: direct-integration]."""
         payment = self.payment(payment_id)
         if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             raise conflict(
@@ -542,12 +640,12 @@ class Store:
         return payment
 
     def cancel(self, payment_id: str) -> PaymentRecord:
-        """Void an uncaptured payment (``requiresCapture`` or ``requiresAction``)."""
+        """Cancel a payment before its first capture [doc: cancel-refund]: ``payment.canceled``."""
         payment = self.payment(payment_id)
-        if payment.status not in (PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.REQUIRES_ACTION):
+        if payment.status not in CANCELLABLE:
             raise conflict(
                 "payment_not_cancelable",
-                f"Only an uncaptured payment can be canceled; it is {payment.status}.",
+                f"Only a payment not yet captured can be canceled; it is {payment.status}.",
             )
         payment.status = PaymentStatus.CANCELED
         payment.amount_capturable = 0
@@ -587,6 +685,7 @@ class Store:
             created=_whole_seconds(now),
             reason=req.reason,
             metadata=dict(req.metadata),
+            extra=dict(req.extra),
         )
         self.refunds[refund.id] = refund
         self._emit(EventType.REFUND_CREATED, self.refund_json(refund))

@@ -1,29 +1,48 @@
-"""Read and check request bodies: every field the SDK checks before sending is checked here
-again, plus what only a server can know (an unknown currency, a body that is not JSON).
+"""Read and check request bodies with the SDK's own checkers (``_core._requests`` and
+``_core._bodies``), plus what only a server can know (an unknown currency, a body that is not
+JSON, the test rule for ``merchantCustomerId``).
 
 Each problem raises :class:`GatewayError` with ``param`` set to the wire name of the field
-(``successUrl``, ``card.expMonth``). Redirect URLs that are not absolute http(s) get 412, as BPC
-answers; everything else 400. Card numbers and CVCs never appear in a message.
+(``successUrl``, ``paymentMethod.card.expiryMonth``). Redirect URLs that are not absolute
+http(s) get 412, as BPC answers; everything else 400. Card numbers and CVCs never appear in a
+message. Fields a body's table does not know are kept, to be returned as they were sent.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Final, TypeVar
 
 import attrs
 
+from .._core._bodies import (
+    PAYMENT_CREATE_FIELDS,
+    REFUND_CREATE_FIELDS,
+    SESSION_CREATE_FIELDS,
+    BodyField,
+    check_card,
+    check_customer_details,
+    check_setup_future_usage,
+)
 from .._core._converter import parse_datetime
-from .._core._requests import MAX_AMOUNT, luhn_ok
-from ..models import CaptureMethod, StoredCardCategory
+from .._core._requests import (
+    check_amount,
+    check_capture_method,
+    check_currency,
+    check_metadata,
+    check_string,
+    check_url,
+)
+from .._exceptions import InvalidArgumentError
+from ..models import CaptureMethod
 from ._errors import ErrorType, GatewayError, invalid
 from ._money import is_known_currency
 
 __all__ = [
+    "MAX_BODY_DEPTH",
     "CaptureInput",
     "CardInput",
     "PaymentInput",
@@ -36,20 +55,19 @@ __all__ = [
     "parse_session",
 ]
 
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
-_CAPTURE_METHODS = (CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
-_CATEGORIES = (
-    StoredCardCategory.EMPTY,
-    StoredCardCategory.UNSCHEDULED,
-    StoredCardCategory.RECURRENT,
-    StoredCardCategory.INSTALLMENT,
-)
-_MAX_STRING = 1024
+T = TypeVar("T")
+#: JSON nested deeper than this is refused with 400 (no request of the API comes close).
+MAX_BODY_DEPTH: Final = 32
+#: In test, ``merchantCustomerId`` is 8 to 50 digits, latin letters, ``_`` or ``-``
+#: [doc: stored-payment-methods].
+_TEST_CUSTOMER_ID = re.compile(r"[0-9A-Za-z_-]{8,50}")
+#: A JSON escape of a UTF-16 surrogate: decoded alone it is text that cannot be sent back.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @attrs.frozen(kw_only=True)
 class SessionInput:
-    """A checked ``POST /sessions`` body."""
+    """A checked ``POST /sessions`` body; ``extra`` holds the fields bpcpay does not know."""
 
     amount: int
     currency: str
@@ -58,11 +76,12 @@ class SessionInput:
     merchant_reference_id: str | None = None
     locale: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict)
-    customer_details: dict[str, str] = attrs.field(factory=dict)
+    customer_details: dict[str, Any] = attrs.field(factory=dict)
     capture_method: str = CaptureMethod.AUTOMATIC
     expires_at: datetime | None = None
-    category: str | None = None
-    recurring_model: dict[str, Any] | None = None
+    merchant_customer_id: str | None = None
+    setup_future_usage: dict[str, Any] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -73,28 +92,29 @@ class CardInput:
     exp_month: int
     exp_year: int
     cvc: str = attrs.field(repr=False)
-    holder: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class PaymentInput:
-    """A checked ``POST /payments`` body."""
+    """A checked ``POST /payments`` body: exactly one of ``card`` and
+    ``stored_payment_method_id``."""
 
     amount: int
     currency: str
     card: CardInput | None = None
-    payment_method: str | None = None
+    stored_payment_method_id: str | None = None
     capture_method: str = CaptureMethod.AUTOMATIC
+    customer_details: dict[str, Any] = attrs.field(factory=dict)
+    merchant_customer_id: str | None = None
+    setup_future_usage: dict[str, Any] | None = None
     merchant_reference_id: str | None = None
-    return_url: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict)
-    category: str | None = None
-    recurring_model: dict[str, Any] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
 class CaptureInput:
-    """A checked ``POST /payments/{id}/capture`` body."""
+    """A checked ``POST /payments/{id}/capture`` body (none at all means everything)."""
 
     amount: int | None = None
 
@@ -107,44 +127,82 @@ class RefundInput:
     amount: int | None = None
     reason: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(data: Any) -> bool:
+    """True when ``data`` nests objects or arrays deeper than MAX_BODY_DEPTH (no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value  # type: ignore[assignment]
+        else:
+            continue
+        if depth > MAX_BODY_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_body(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The body as a JSON object, or 400."""
+    """The body as a JSON object, or 400: not UTF-8 JSON, ``NaN``, nested deeper than
+    MAX_BODY_DEPTH, a lone surrogate, or not an object."""
     if not raw.strip():
         if allow_empty:
             return {}
         raise invalid(None, "The request body must be a JSON object.", "body_missing")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise invalid(None, "The request body is not valid JSON.", "body_not_json") from None
     if not isinstance(data, dict):
         raise invalid(None, "The request body must be a JSON object.", "body_not_object")
+    # Counting brackets first keeps the walk off the common, shallow bodies.
+    if raw.count(b"{") + raw.count(b"[") > MAX_BODY_DEPTH and _too_deep(data):
+        raise invalid(None, f"The request body nests deeper than {MAX_BODY_DEPTH} levels.",
+                      "body_too_deep")  # fmt: skip
+    if _SURROGATE_ESCAPE.search(raw) is not None:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid(None, "The request body holds text that is not valid Unicode.",
+                          "body_not_unicode") from None  # fmt: skip
     return data
 
 
-# --- field checks: each takes the wire name and the raw value -------------------------------
+# --- field checks: the SDK's checkers, answered as the gateway answers ---------------------
 
 
-def _missing(param: str) -> GatewayError:
-    return invalid(param, f"{param} is required.", "parameter_missing")
+def _field(check: Callable[[str, Any], T], param: str, value: Any) -> T:
+    """Run one of the SDK's checkers on a wire value; its refusal becomes a 400."""
+    try:
+        return check(param, value)
+    except InvalidArgumentError as err:
+        raise invalid(err.argument, f"{err}.") from None
 
 
-def _amount(param: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(param, f"{param} must be an integer in minor units (100.00 is 10000).")
-    if value <= 0:
-        raise invalid(param, f"{param} must be positive.")
-    if value > MAX_AMOUNT:
-        raise invalid(param, f"{param} must be at most {MAX_AMOUNT}.")
-    return value
+def _optional(
+    data: Mapping[str, Any], name: str, check: Callable[[str, Any], T], parent: str = ""
+) -> T | None:
+    value = data.get(name)
+    return None if value is None else _field(check, parent + name, value)
+
+
+def _required(data: Mapping[str, Any], name: str) -> Any:
+    if data.get(name) is None:
+        raise invalid(name, f"{name} is required.", "parameter_missing")
+    return data[name]
 
 
 def _currency(param: str, value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise invalid(param, f"{param} must be a three-letter ISO 4217 code such as EUR.")
-    code = value.upper()
+    code = _field(check_currency, param, value)
     if not is_known_currency(code):
         raise invalid(param, f"{param} {code} is not a currency this gateway accepts.",
                       "currency_unsupported")  # fmt: skip
@@ -155,55 +213,11 @@ def _redirect_url(param: str, value: Any) -> str:
     if not isinstance(value, str):
         raise invalid(param, f"{param} must be a string holding an absolute http(s) URL.")
     try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        scheme = parts.scheme
-    except ValueError:
-        host, scheme = None, ""
-    if scheme not in ("http", "https") or not host or value != value.strip():
+        return check_url(param, value)
+    except InvalidArgumentError as err:
         raise GatewayError(
-            412,
-            ErrorType.INVALID_REQUEST,
-            "url_invalid",
-            f"{param} must be an absolute http(s) URL.",
-            param,
-        )
-    return value
-
-
-def _string(param: str, value: Any, max_length: int = _MAX_STRING) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise invalid(param, f"{param} must be a non-empty string.")
-    if len(value) > max_length:
-        raise invalid(param, f"{param} must be at most {max_length} characters.")
-    return value
-
-
-def _string_map(param: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise invalid(param, f"{param} must be an object of string values.")
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise invalid(param, f"{param}.{key} must be a string.")
-    return dict(value)
-
-
-def _choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise invalid(param, f"{param} must be one of: {', '.join(choices)}.")
-    return str(value)
-
-
-def _object(param: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise invalid(param, f"{param} must be an object.")
-    return dict(value)
-
-
-def _int_range(param: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise invalid(param, f"{param} must be an integer from {low} to {high}.")
-    return value
+            412, ErrorType.INVALID_REQUEST, "url_invalid", f"{err}.", err.argument
+        ) from None
 
 
 def _expires_at(param: str, value: Any, now: datetime) -> datetime:
@@ -218,54 +232,43 @@ def _expires_at(param: str, value: Any, now: datetime) -> datetime:
     return parsed
 
 
-def _card(param: str, value: Any) -> CardInput:
-    if not isinstance(value, Mapping):
-        raise invalid(param, f"{param} must be an object.")
-    if "number" not in value:
-        raise _missing(f"{param}.number")
-    number = value["number"]
-    if isinstance(number, str):
-        number = number.replace(" ", "")
-    if not (
-        isinstance(number, str)
-        and number.isascii()
-        and number.isdigit()
-        and 12 <= len(number) <= 19
-        and luhn_ok(number)
-    ):
-        raise invalid(f"{param}.number", "The card number must be 12 to 19 digits with a valid "
-                      "check digit.", "card_number_invalid")  # fmt: skip
-    for name in ("expMonth", "expYear", "cvc"):
-        if name not in value:
-            raise _missing(f"{param}.{name}")
-    month = _int_range(f"{param}.expMonth", value["expMonth"], 1, 12)
-    year = _int_range(f"{param}.expYear", value["expYear"], 2000, 2100)
-    cvc = value["cvc"]
-    if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
-        raise invalid(f"{param}.cvc", "The security code must be 3 or 4 digits.")
-    holder = value.get("holder")
-    if holder is not None:
-        holder = _string(f"{param}.holder", holder, 200)
-    return CardInput(number=number, exp_month=month, exp_year=year, cvc=cvc, holder=holder)
+def _test_customer_id(param: str, value: Any) -> str:
+    """The SDK's string check, then the published test rule."""
+    check_string(param, value)
+    if not _TEST_CUSTOMER_ID.fullmatch(value):
+        raise InvalidArgumentError(
+            param, "must be 8 to 50 digits, latin letters, '_' or '-' in the test environment"
+        )
+    return str(value)
 
 
-def _common_optional(data: Mapping[str, Any]) -> dict[str, Any]:
+def _extra(data: Mapping[str, Any], fields: tuple[BodyField, ...]) -> dict[str, Any]:
+    known = {field.wire for field in fields}
+    return {key: value for key, value in data.items() if key not in known}
+
+
+def _stored_card_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if data.get("merchantReferenceId") is not None:
-        out["merchant_reference_id"] = _string("merchantReferenceId", data["merchantReferenceId"])
-    if data.get("metadata") is not None:
-        out["metadata"] = _string_map("metadata", data["metadata"])
-    if data.get("category") is not None:
-        out["category"] = _choice("category", data["category"], _CATEGORIES)
-    if data.get("recurringModel") is not None:
-        out["recurring_model"] = _object("recurringModel", data["recurringModel"])
+    customer_id = _optional(data, "merchantCustomerId", _test_customer_id)
+    if customer_id is not None:
+        out["merchant_customer_id"] = customer_id
+    usage = _optional(data, "setupFutureUsage", check_setup_future_usage)
+    if usage is not None:
+        out["setup_future_usage"] = usage
     return out
 
 
-def _required(data: Mapping[str, Any], name: str) -> Any:
-    if data.get(name) is None:
-        raise _missing(name)
-    return data[name]
+def _common_optional(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = _stored_card_fields(data)
+    for name, key, check in (
+        ("merchantReferenceId", "merchant_reference_id", check_string),
+        ("metadata", "metadata", check_metadata),
+        ("customerDetails", "customer_details", check_customer_details),
+    ):
+        value = _optional(data, name, check)
+        if value is not None:
+            out[key] = value
+    return out
 
 
 # --- bodies -----------------------------------------------------------------------------------
@@ -274,60 +277,80 @@ def _required(data: Mapping[str, Any], name: str) -> Any:
 def parse_session(data: Mapping[str, Any], *, now: datetime) -> SessionInput:
     """Check a ``POST /sessions`` body (400/412 on the first bad field)."""
     fields: dict[str, Any] = {
-        "amount": _amount("amount", _required(data, "amount")),
+        "amount": _field(check_amount, "amount", _required(data, "amount")),
         "currency": _currency("currency", _required(data, "currency")),
         "success_url": _redirect_url("successUrl", _required(data, "successUrl")),
         "failure_url": _redirect_url("failureUrl", _required(data, "failureUrl")),
         **_common_optional(data),
+        "extra": _extra(data, SESSION_CREATE_FIELDS),
     }
-    if data.get("locale") is not None:
-        fields["locale"] = _string("locale", data["locale"], 35)
-    if data.get("customerDetails") is not None:
-        fields["customer_details"] = _string_map("customerDetails", data["customerDetails"])
+    locale = _optional(data, "locale", check_string)
+    if locale is not None:
+        fields["locale"] = locale
     if data.get("paymentData") is not None:
-        payment_data = _object("paymentData", data["paymentData"])
-        if payment_data.get("captureMethod") is not None:
-            fields["capture_method"] = _choice(
-                "paymentData.captureMethod", payment_data["captureMethod"], _CAPTURE_METHODS
-            )
+        payment_data = data["paymentData"]
+        if not isinstance(payment_data, Mapping):
+            raise invalid("paymentData", "paymentData must be an object.")
+        method = _optional(payment_data, "captureMethod", check_capture_method, "paymentData.")
+        if method is not None:
+            fields["capture_method"] = method
     if data.get("expiresAt") is not None:
         fields["expires_at"] = _expires_at("expiresAt", data["expiresAt"], now)
     return SessionInput(**fields)
 
 
+def _card(data: Mapping[str, Any]) -> CardInput:
+    block = data["paymentMethod"]
+    if not isinstance(block, Mapping):
+        raise invalid("paymentMethod", "paymentMethod must be an object.")
+    if block.get("card") is None:
+        raise invalid("paymentMethod.card", "paymentMethod.card is required.", "parameter_missing")
+    card = _field(check_card, "paymentMethod.card", block["card"])
+    return CardInput(
+        number=card["number"],
+        exp_month=card["expiryMonth"],
+        exp_year=card["expiryYear"],
+        cvc=card["cvc"],
+    )
+
+
 def parse_payment(data: Mapping[str, Any]) -> PaymentInput:
-    """Check a ``POST /payments`` body: exactly one of ``card`` and ``paymentMethod``."""
+    """Check a ``POST /payments`` body: exactly one of ``paymentMethod`` (a card block) and
+    ``storedPaymentMethodId``."""
     fields: dict[str, Any] = {
-        "amount": _amount("amount", _required(data, "amount")),
+        "amount": _field(check_amount, "amount", _required(data, "amount")),
         "currency": _currency("currency", _required(data, "currency")),
     }
-    has_card = data.get("card") is not None
-    has_method = data.get("paymentMethod") is not None
-    if has_card == has_method:
-        raise invalid("card", "Give exactly one of card and paymentMethod.")
+    has_card = data.get("paymentMethod") is not None
+    if has_card == (data.get("storedPaymentMethodId") is not None):
+        raise invalid("paymentMethod", "Give exactly one of paymentMethod and "
+                      "storedPaymentMethodId.")  # fmt: skip
     if has_card:
-        fields["card"] = _card("card", data["card"])
+        fields["card"] = _card(data)
     else:
-        fields["payment_method"] = _string("paymentMethod", data["paymentMethod"])
-    if data.get("captureMethod") is not None:
-        fields["capture_method"] = _choice("captureMethod", data["captureMethod"], _CAPTURE_METHODS)
-    if data.get("returnUrl") is not None:
-        fields["return_url"] = _redirect_url("returnUrl", data["returnUrl"])
+        fields["stored_payment_method_id"] = _field(
+            check_string, "storedPaymentMethodId", data["storedPaymentMethodId"]
+        )
+    method = _optional(data, "captureMethod", check_capture_method)
+    if method is not None:
+        fields["capture_method"] = method
     fields.update(_common_optional(data))
+    fields["extra"] = _extra(data, PAYMENT_CREATE_FIELDS)
     return PaymentInput(**fields)
 
 
 def parse_capture(data: Mapping[str, Any]) -> CaptureInput:
-    """Check a capture body: an optional positive ``amount``."""
-    if data.get("amount") is None:
-        return CaptureInput()
-    return CaptureInput(amount=_amount("amount", data["amount"]))
+    """Check a capture body: none, or an optional positive ``amount`` (other fields are
+    ignored: the answer is the payment, not an echo of the body)."""
+    return CaptureInput(amount=_optional(data, "amount", check_amount))
 
 
 def parse_refund(data: Mapping[str, Any]) -> RefundInput:
     """Check a ``POST /refunds`` body."""
-    payment = _string("payment", _required(data, "payment"))
-    amount = None if data.get("amount") is None else _amount("amount", data["amount"])
-    reason = None if data.get("reason") is None else _string("reason", data["reason"])
-    metadata = {} if data.get("metadata") is None else _string_map("metadata", data["metadata"])
-    return RefundInput(payment=payment, amount=amount, reason=reason, metadata=metadata)
+    return RefundInput(
+        payment=_field(check_string, "payment", _required(data, "payment")),
+        amount=_optional(data, "amount", check_amount),
+        reason=_optional(data, "reason", check_string),
+        metadata=_optional(data, "metadata", check_metadata) or {},
+        extra=_extra(data, REFUND_CREATE_FIELDS),
+    )

@@ -117,9 +117,11 @@ def _manual_payment(setup: BpcPay) -> str:
 
 
 def _succeeded_payment(setup: BpcPay) -> str:
+    # Asked to keep the card, so that there is a payment method to fetch.
     payment = setup.payments.create(
-        amount=2500, currency="EUR", card=card_of(TestCards.SUCCESS_ATTEMPT)
-    )
+        amount=2500, currency="EUR", card=card_of(TestCards.SUCCESS_ATTEMPT),
+        setup_future_usage={"category": "unscheduled"},
+    )  # fmt: skip
     assert payment.status == "succeeded"
     return payment.id
 
@@ -317,9 +319,9 @@ def objects(setup_client: BpcPay) -> Objects:
     )
     payment_id = _succeeded_payment(setup_client)
     payment = setup_client.payments.retrieve(payment_id)
-    assert payment.payment_method is not None
+    assert payment.stored_payment_method_id is not None
     refund = setup_client.refunds.create(payment_id=payment_id, amount=100)
-    return Objects(session.id, payment_id, refund.id, payment.payment_method)
+    return Objects(session.id, payment_id, refund.id, payment.stored_payment_method_id)
 
 
 @pytest.mark.parametrize(("kind", "call", "fault", "mode"), list(cases()))

@@ -103,6 +103,7 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
             session = await client.sessions.create(
                 amount=10000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
                 merchant_reference_id="order-secret",
+                setup_future_usage={"category": "unscheduled"},
             )  # fmt: skip
             paid = await gw.pay(session.id, card=CARD_SPACED, cvc=CVC)
             seen.append(paid)
@@ -110,8 +111,8 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
             assert session.payment_status == "paid"
             assert session.payment is not None
             payment = await client.payments.retrieve(session.payment)
-            assert payment.payment_method is not None
-            method = await client.payment_methods.retrieve(payment.payment_method)
+            assert payment.stored_payment_method_id is not None
+            method = await client.payment_methods.retrieve(payment.stored_payment_method_id)
             seen += [session, payment, method]
 
             # A two-step payment with 3-D Secure, captured later.

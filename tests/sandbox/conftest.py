@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 import pytest
 import pytest_asyncio
+from _support import serving
 from aiohttp import web
 
 from bpcpay.sandbox import ManualClock, SandboxGateway
@@ -145,12 +146,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
     app = web.Application()
     app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
+    async with serving(app) as root:
+        rec.url = root + "/hook"
         yield rec
-    finally:
-        await runner.cleanup()

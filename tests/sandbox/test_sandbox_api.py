@@ -38,15 +38,21 @@ async def test_gateway_binds_loopback_with_fresh_credentials(gw: SandboxGateway)
 
 
 @pytest.mark.asyncio
-async def test_missing_key_is_401(api: Any) -> None:
-    answer = await api.call("GET", "/sessions/ps_x", key=None)
-    assert answer.status == 401
-    assert answer.error["type"] == "authentication_error"
-    assert REQUEST_ID.fullmatch(answer.headers["API-Request-Id"])
+async def test_missing_key_is_an_invalid_request(api: Any) -> None:
+    """[doc: api-keys] No key at all is an "invalid request" error (400 is our reading of its
+    unpublished status)."""
+    for key in (None, ""):
+        answer = await api.call("GET", "/sessions/ps_x", key=key)
+        assert answer.status == 400
+        assert answer.error["type"] == "invalid_request_error"
+        assert answer.error["code"] == "api_key_missing"
+        assert answer.error["param"] == "X-Api-Key"
+        assert REQUEST_ID.fullmatch(answer.headers["API-Request-Id"])
 
 
 @pytest.mark.asyncio
 async def test_wrong_key_is_401_and_never_echoed(api: Any) -> None:
+    """[doc: api-keys] A key that is wrong, deleted or expired is an "authentication" error."""
     answer = await api.call("POST", "/sessions", json_body=VALID, key="sk_wrong_secret_value")
     assert answer.status == 401
     assert answer.error["type"] == "authentication_error"
@@ -59,6 +65,7 @@ async def test_wrong_key_is_401_and_never_echoed(api: Any) -> None:
     [
         ("POST", "/sessions"),
         ("GET", "/sessions/ps_x"),
+        ("POST", "/sessions/ps_x/expire"),
         ("POST", "/payments"),
         ("GET", "/payments/pay_x"),
         ("POST", "/payments/pay_x/capture"),
@@ -78,14 +85,36 @@ async def test_restricted_key_is_403_everywhere(
 
 @pytest.mark.asyncio
 async def test_version_is_echoed_or_defaulted(api: Any) -> None:
-    sent = await api.call("GET", "/sessions/ps_x", headers={"X-Version": "2023-10-31"})
-    assert sent.headers["X-Version"] == "2023-10-31"
+    """[doc: api-versions] Without ``X-Version`` the default version applies; every answer
+    carries ``X-Version``; the versions the contract names are answered."""
+    for version in ("2023-10-31", "2023-11-15"):
+        sent = await api.call("GET", "/sessions/ps_x", headers={"X-Version": version})
+        assert sent.status == 404  # answered: no such session
+        assert sent.headers["X-Version"] == version
     default = await api.call("GET", "/sessions/ps_x")
-    assert default.headers["X-Version"] == DEFAULT_API_VERSION
-    bad = await api.call("GET", "/sessions/ps_x", headers={"X-Version": "latest"})
+    assert default.headers["X-Version"] == DEFAULT_API_VERSION == "2023-10-31"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "version", ["1999-01-01", "2023-11-16", "latest", "", "2023-10-31T00:00:00Z"]
+)
+async def test_an_unknown_version_is_a_clear_invalid_request(api: Any, version: str) -> None:
+    """[doc: api-versions] Versions are named by date; one the gateway does not know is refused
+    with an invalid-request error that names the versions it answers."""
+    bad = await api.call("POST", "/sessions", json_body=VALID, headers={"X-Version": version})
     assert bad.status == 400
+    assert bad.error["type"] == "invalid_request_error"
+    assert bad.error["code"] == "api_version_unknown"
     assert bad.error["param"] == "X-Version"
+    assert "2023-10-31, 2023-11-15" in bad.error["message"]
     assert bad.headers["X-Version"] == DEFAULT_API_VERSION
+
+
+def test_the_gateway_speaks_only_known_versions() -> None:
+    with pytest.raises(ValueError, match="api_version"):
+        SandboxGateway(api_version="1999-01-01")
+    assert SandboxGateway(api_version="2023-11-15").api_version == "2023-11-15"
 
 
 @pytest.mark.asyncio
@@ -173,8 +202,23 @@ BAD_FIELDS: list[tuple[dict[str, Any], int, str | None]] = [
     ({"expiresAt": "tomorrow"}, 400, "expiresAt"),
     ({"expiresAt": 1700000000}, 400, "expiresAt"),
     ({"expiresAt": "2026-03-01T11:00:00Z"}, 400, "expiresAt"),
-    ({"category": "sometimes"}, 400, "category"),
-    ({"recurringModel": "monthly"}, 400, "recurringModel"),
+    ({"merchantCustomerId": "short"}, 400, "merchantCustomerId"),
+    ({"merchantCustomerId": "cust 0001"}, 400, "merchantCustomerId"),
+    ({"merchantCustomerId": "c" * 51}, 400, "merchantCustomerId"),
+    ({"setupFutureUsage": "recurrent"}, 400, "setupFutureUsage"),
+    ({"setupFutureUsage": {"category": "sometimes"}}, 400, "setupFutureUsage.category"),
+    ({"setupFutureUsage": {"category": "recurrent"}}, 400, "setupFutureUsage.recurringModel"),
+    (
+        {
+            "setupFutureUsage": {
+                "category": "recurrent",
+                "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 5000}},
+            }
+        },
+        400,
+        "setupFutureUsage.recurringModel.recurrent.frequency",
+    ),
+    ({"customerDetails": {"address": {"country": 196}}}, 400, "customerDetails.address.country"),
 ]
 
 
@@ -249,7 +293,8 @@ async def test_unknown_endpoint_and_wrong_method(api: Any) -> None:
     assert wrong.status == 405
     assert wrong.error["type"] == "invalid_request_error"
     unauthenticated = await api.call("GET", "/orders", key=None)
-    assert unauthenticated.status == 401
+    assert unauthenticated.status == 400
+    assert unauthenticated.error["code"] == "api_key_missing"
 
 
 @pytest.mark.asyncio

@@ -11,10 +11,11 @@ from bpcpay.sandbox import INPUT_ERROR_CODE, SandboxGateway, TestCard, TestCards
 from bpcpay.sandbox._ids import BASE58
 
 
-def card_body(card: TestCard, **changes: Any) -> dict[str, Any]:
-    body = {"number": card.number, "expMonth": card.exp_month, "expYear": card.exp_year,
-            "cvc": card.cvc, "holder": "Ann Example"}  # fmt: skip
-    return {**body, **changes}
+def card_block(card: TestCard, **changes: Any) -> dict[str, Any]:
+    """The ``paymentMethod`` block of a direct payment with one of the test cards."""
+    body = {"number": card.number, "expiryMonth": card.exp_month, "expiryYear": card.exp_year,
+            "cvc": card.cvc, "holderName": "Ann Example"}  # fmt: skip
+    return {"card": {k: v for k, v in {**body, **changes}.items() if v is not None}}
 
 
 async def manual_payment(api: Any, gw: SandboxGateway, amount: int = 10000) -> dict[str, Any]:
@@ -37,6 +38,9 @@ def types_since(gw: SandboxGateway, start: int) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_full_capture(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step, webhooks, direct-integration] A hold placed through a session is
+    ``requiresCapture``; a capture (no body: all of it) makes it ``succeeded`` and emits
+    ``payment.funded`` and ``payment.succeeded``: one call, several events."""
     payment = await manual_payment(api, gw)
     mark = len(gw.events)
     answer = await api.call("POST", f"/payments/{payment['id']}/capture", raw=b"")
@@ -50,6 +54,8 @@ async def test_full_capture(api: Any, gw: SandboxGateway) -> None:
 
 @pytest.mark.asyncio
 async def test_partial_capture_releases_the_rest(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step] Partial captures exist; the rules are our reading: ``amount`` at most
+    ``amountCapturable``, the rest released, no second capture."""
     payment = await manual_payment(api, gw)
     answer = await api.call(
         "POST", f"/payments/{payment['id']}/capture", json_body={"amount": 2500}
@@ -85,9 +91,11 @@ async def test_capture_of_an_automatic_payment_is_409(api: Any, gw: SandboxGatew
 
 @pytest.mark.asyncio
 async def test_cancel_voids_an_uncaptured_payment(api: Any, gw: SandboxGateway) -> None:
+    """[doc: cancel-refund, direct-integration] A ``requiresCapture`` hold can be cancelled
+    (a bodiless POST): ``canceled``, ``payment.canceled``."""
     payment = await manual_payment(api, gw)
     mark = len(gw.events)
-    answer = await api.call("POST", f"/payments/{payment['id']}/cancel", json_body={})
+    answer = await api.call("POST", f"/payments/{payment['id']}/cancel")
     assert answer.status == 200
     assert answer.json["status"] == "canceled"
     assert answer.json["amountCapturable"] == 0
@@ -99,10 +107,14 @@ async def test_cancel_voids_an_uncaptured_payment(api: Any, gw: SandboxGateway) 
 
 @pytest.mark.asyncio
 async def test_cancel_of_a_succeeded_payment_is_409(api: Any, gw: SandboxGateway) -> None:
+    """[doc: cancel-refund] Cancellation only before the first capture; after it only a refund
+    gives money back."""
     payment = await paid_payment(api, gw)
     answer = await api.call("POST", f"/payments/{payment['id']}/cancel", json_body={})
     assert answer.status == 409
     assert answer.error["code"] == "payment_not_cancelable"
+    refund = await api.call("POST", "/refunds", json_body={"payment": payment["id"]})
+    assert refund.json["status"] == "succeeded"
 
 
 @pytest.mark.asyncio
@@ -163,108 +175,199 @@ async def test_refund_validation(api: Any, body: dict[str, Any], param: str) -> 
     "card", [TestCards.SUCCESS_FRICTIONLESS, TestCards.SUCCESS_ATTEMPT, TestCards.SUCCESS_NO_3DS]
 )
 async def test_direct_payment_succeeds(api: Any, gw: SandboxGateway, card: TestCard) -> None:
+    """[doc: direct-integration] A one-step direct payment: ``payment.created`` (before the
+    answer), then ``payment.succeeded``; the card is not stored unless asked."""
     payment = await api.create_payment(
-        card=card_body(card), merchantReferenceId="77", metadata={"a": "b"}
+        paymentMethod=card_block(card), merchantReferenceId="77", metadata={"a": "b"}
     )
     assert re.fullmatch(f"pay_[{BASE58}]+", payment["id"])
     assert payment["status"] == "succeeded"
     assert payment["amountReceived"] == 5000
     assert payment["merchantReferenceId"] == "77"
     assert payment["metadata"] == {"a": "b"}
+    assert payment["customerDetails"] == {}
     assert "session" not in payment
+    assert "storedPaymentMethodId" not in payment
+    assert "paymentMethod" not in payment
     assert card.number not in str(payment)
-    assert [e.type for e in gw.events] == [
-        "paymentMethod.created", "payment.created", "payment.succeeded"
-    ]  # fmt: skip
+    assert [e.type for e in gw.events] == ["payment.created", "payment.succeeded"]
+    assert gw.state.payment_methods == {}
 
 
 @pytest.mark.asyncio
 async def test_direct_payment_declines(api: Any, gw: SandboxGateway) -> None:
-    declined = await api.create_payment(card=card_body(TestCards.DECLINED))
+    """[doc: direct-integration] A declined attempt: ``payment.created`` then
+    ``payment.failed`` (decline or wrong CVC)."""
+    declined = await api.create_payment(paymentMethod=card_block(TestCards.DECLINED))
     assert declined["status"] == "failed"
     assert declined["failureCode"] == "card_declined"
-    wrong_cvc = await api.create_payment(card=card_body(TestCards.SUCCESS_NO_3DS, cvc="321"))
+    wrong_cvc = await api.create_payment(
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS, cvc="321")
+    )
     assert wrong_cvc["failureCode"] == INPUT_ERROR_CODE
-    assert "payment.failed" in [e.type for e in gw.events]
+    assert [e.type for e in gw.events] == ["payment.created", "payment.failed"] * 2
+    assert gw.events[0].object["status"] == "processing"
 
 
 @pytest.mark.asyncio
-async def test_direct_manual_payment_then_capture(api: Any) -> None:
+async def test_direct_manual_payment_then_capture(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step, direct-integration] A two-step hold: ``requiresCapture`` with
+    ``amountCapturable``, ``payment.created`` then ``payment.amountCapturableUpdated``; the
+    capture emits ``payment.funded`` and ``payment.succeeded``."""
     payment = await api.create_payment(
-        card=card_body(TestCards.SUCCESS_NO_3DS), captureMethod="manual"
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS), captureMethod="manual"
     )
     assert payment["status"] == "requiresCapture"
+    assert payment["captureMethod"] == "manual"
     assert payment["amountCapturable"] == 5000
-    answer = await api.call("POST", f"/payments/{payment['id']}/capture", json_body={})
+    assert types_since(gw, 0) == ["payment.created", "payment.amountCapturableUpdated"]
+    held = gw.events[-1].object
+    assert (held["status"], held["amountCapturable"]) == ("requiresCapture", 5000)
+    answer = await api.call("POST", f"/payments/{payment['id']}/capture")
     assert answer.json["status"] == "succeeded"
+    assert types_since(gw, 2) == ["payment.funded", "payment.succeeded"]
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("three_ds", ["succeed", "fail"])
-async def test_direct_challenge_needs_action(api: Any, gw: SandboxGateway, three_ds: Any) -> None:
+@pytest.mark.parametrize(("three_ds", "capture"), [("succeed", "automatic"), ("fail", "automatic"),
+                                                    ("succeed", "manual")])  # fmt: skip
+async def test_direct_challenge_needs_action(
+    api: Any, gw: SandboxGateway, three_ds: Any, capture: str
+) -> None:
+    """[doc: two-step, direct-integration] With 3-D Secure the payment is ``requiresAction``,
+    then ``requiresCapture`` (manual) or ``succeeded``; a failed challenge is
+    ``payment.failed``."""
     payment = await api.create_payment(
-        card=card_body(TestCards.SUCCESS_CHALLENGE), returnUrl="https://shop.example/back?o=1"
+        paymentMethod=card_block(TestCards.SUCCESS_CHALLENGE), captureMethod=capture
     )
     assert payment["status"] == "requiresAction"
     assert payment["nextAction"]["type"] == "redirect"
     assert payment["nextAction"]["url"].startswith(gw.url + "/payment/merchants/ecom/acs.html")
     result = await gw.authenticate(payment["id"], three_ds=three_ds)
-    assert result.redirect_url == f"https://shop.example/back?o=1&paymentId={payment['id']}"
+    assert result.redirect_url is None
     after = (await api.call("GET", f"/payments/{payment['id']}")).json
-    assert after["status"] == ("succeeded" if three_ds == "succeed" else "failed")
+    expected = {"fail": "failed", "succeed": "requiresCapture" if capture == "manual"
+                else "succeeded"}[three_ds]  # fmt: skip
+    assert after["status"] == expected
     assert result.outcome == ("succeeded" if three_ds == "succeed" else "failed")
     assert "nextAction" not in after
+    last = {"failed": "payment.failed", "succeeded": "payment.succeeded",
+            "requiresCapture": "payment.amountCapturableUpdated"}[expected]  # fmt: skip
+    assert types_since(gw, 0) == ["payment.created", last]
 
 
 @pytest.mark.asyncio
 async def test_direct_challenge_can_be_canceled(api: Any, gw: SandboxGateway) -> None:
-    payment = await api.create_payment(card=card_body(TestCards.SUCCESS_CHALLENGE))
-    answer = await api.call("POST", f"/payments/{payment['id']}/cancel", json_body={})
+    """[doc: cancel-refund] A payment in ``requiresAction`` can be cancelled:
+    ``payment.canceled``."""
+    payment = await api.create_payment(paymentMethod=card_block(TestCards.SUCCESS_CHALLENGE))
+    answer = await api.call("POST", f"/payments/{payment['id']}/cancel")
     assert answer.json["status"] == "canceled"
+    assert types_since(gw, 0) == ["payment.created", "payment.canceled"]
     with pytest.raises(LookupError):
         await gw.authenticate(payment["id"])
 
 
 @pytest.mark.asyncio
-async def test_payment_with_a_stored_method(api: Any, gw: SandboxGateway) -> None:
-    first = await paid_payment(api, gw)
-    again = await api.create_payment(paymentMethod=first["paymentMethod"], category="unscheduled")
+async def test_a_card_is_stored_only_when_asked_and_then_reused(
+    api: Any, gw: SandboxGateway
+) -> None:
+    """[doc: stored-payment-methods, direct-integration] ``setupFutureUsage`` (with
+    ``merchantCustomerId``) stores the card as a payment method attached to the customer;
+    it is charged later by ``storedPaymentMethodId``."""
+    first = await api.create_payment(
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS),
+        merchantCustomerId="cust_0001",
+        setupFutureUsage={"category": "unscheduled"},
+    )
+    stored = first["storedPaymentMethodId"]
+    assert types_since(gw, 0) == ["payment.created", "paymentMethod.created", "payment.succeeded"]
+    method = (await api.call("GET", f"/payment-methods/{stored}")).json
+    assert method["merchantCustomerId"] == "cust_0001"
+    assert method["card"] == {"brand": "visa", "last4": "3333", "expiryMonth": 12,
+                              "expiryYear": 2026}  # fmt: skip
+    again = await api.create_payment(
+        storedPaymentMethodId=stored, merchantCustomerId="cust_0001",
+        setupFutureUsage={"category": "unscheduled"},
+    )  # fmt: skip
     assert again["status"] == "succeeded"
-    assert again["paymentMethod"] == first["paymentMethod"]
-    assert again["category"] == "unscheduled"
+    assert again["storedPaymentMethodId"] == stored
+    assert again["setupFutureUsage"] == {"category": "unscheduled"}
+    assert len(gw.state.payment_methods) == 1
+    not_asked = await api.create_payment(
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS), merchantCustomerId="cust_0001",
+        setupFutureUsage={"category": "empty"},
+    )  # fmt: skip
+    assert "storedPaymentMethodId" not in not_asked
+    assert len(gw.state.payment_methods) == 1
     missing = await api.call(
         "POST", "/payments",
-        json_body={"amount": 100, "currency": "EUR", "paymentMethod": "pm_nope"},
+        json_body={"amount": 100, "currency": "EUR", "storedPaymentMethodId": "pm_nope"},
     )  # fmt: skip
     assert missing.status == 404
-    assert missing.error["param"] == "paymentMethod"
+    assert missing.error["param"] == "storedPaymentMethodId"
+
+
+@pytest.mark.asyncio
+async def test_unknown_payment_fields_come_back_as_sent(api: Any) -> None:
+    """[doc: redirect-integration] The other fields sent are returned, unknown ones too (never
+    the card)."""
+    payment = await api.create_payment(
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS),
+        customerDetails={"address": {"country": "CY"}, "tier": "gold"},
+        returnUrl="https://shop.example/3ds",
+        id="not-mine",
+    )
+    assert payment["returnUrl"] == "https://shop.example/3ds"
+    assert payment["customerDetails"] == {"address": {"country": "CY"}, "tier": "gold"}
+    assert payment["id"].startswith("pay_")
+
+
+CARD = card_block(TestCards.SUCCESS_NO_3DS)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("change", "status", "param"),
     [
-        ({}, 400, "card"),
-        ({"card": {"number": "4111"}, "paymentMethod": "pm_1"}, 400, "card"),
-        ({"card": "4111111111111111"}, 400, "card"),
-        ({"card": {"expMonth": 1}}, 400, "card.number"),
-        ({"card": card_body(TestCards.SUCCESS_NO_3DS, number="4111111111111112")}, 400,
-         "card.number"),
-        ({"card": card_body(TestCards.SUCCESS_NO_3DS, expMonth=13)}, 400, "card.expMonth"),
-        ({"card": card_body(TestCards.SUCCESS_NO_3DS, expYear=26)}, 400, "card.expYear"),
-        ({"card": card_body(TestCards.SUCCESS_NO_3DS, cvc=123)}, 400, "card.cvc"),
-        ({"card": card_body(TestCards.SUCCESS_NO_3DS, holder="")}, 400, "card.holder"),
-        ({"paymentMethod": "pm_1", "captureMethod": "soon"}, 400, "captureMethod"),
-        ({"paymentMethod": "pm_1", "returnUrl": "/back"}, 412, "returnUrl"),
-        ({"paymentMethod": "pm_1", "amount": 1.5}, 400, "amount"),
-        ({"paymentMethod": "pm_1", "currency": "XXX"}, 400, "currency"),
+        ({}, 400, "paymentMethod"),
+        ({"paymentMethod": CARD, "storedPaymentMethodId": "pm_1"}, 400, "paymentMethod"),
+        ({"paymentMethod": "4111111111111111"}, 400, "paymentMethod"),
+        ({"paymentMethod": {"type": "card"}}, 400, "paymentMethod.card"),
+        ({"paymentMethod": {"card": "4111111111111111"}}, 400, "paymentMethod.card"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number=None)}, 400,
+         "paymentMethod.card.number"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number="4111111111111112")},
+         400, "paymentMethod.card.number"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryMonth=13)}, 400,
+         "paymentMethod.card.expiryMonth"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryYear=26)}, 400,
+         "paymentMethod.card.expiryYear"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, cvc=123)}, 400,
+         "paymentMethod.card.cvc"),
+        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, holderName="")}, 400,
+         "paymentMethod.card.holderName"),
+        ({"storedPaymentMethodId": ""}, 400, "storedPaymentMethodId"),
+        ({"storedPaymentMethodId": "pm_1", "captureMethod": "soon"}, 400, "captureMethod"),
+        ({"storedPaymentMethodId": "pm_1", "amount": 1.5}, 400, "amount"),
+        ({"storedPaymentMethodId": "pm_1", "currency": "XXX"}, 400, "currency"),
+        ({"storedPaymentMethodId": "pm_1", "customerDetails": {"address": {"city": 7}}}, 400,
+         "customerDetails.address.city"),
+        ({"storedPaymentMethodId": "pm_1", "setupFutureUsage": {"category": "installment"}},
+         400, "setupFutureUsage.recurringModel"),
+        ({"storedPaymentMethodId": "pm_1", "merchantCustomerId": "c1"}, 400,
+         "merchantCustomerId"),
     ],
 )  # fmt: skip
 async def test_direct_payment_validation(
     api: Any, change: dict[str, Any], status: int, param: str
 ) -> None:
+    """[doc: direct-integration, stored-payment-methods] The sandbox checks the shapes the SDK
+    checks: a ``paymentMethod`` card block or a ``storedPaymentMethodId``, the address, the
+    stored-card terms (and the test rule for ``merchantCustomerId``)."""
     body = {"amount": 100, "currency": "EUR", **change}
     answer = await api.call("POST", "/payments", json_body=body)
     assert answer.status == status
     assert answer.error["param"] == param
     assert "4111111111111112" not in answer.text
+    assert "4444555511113333" not in answer.text

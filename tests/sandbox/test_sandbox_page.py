@@ -100,7 +100,14 @@ async def test_yen_page_has_no_decimals(api: Any) -> None:
     [TestCards.SUCCESS_FRICTIONLESS, TestCards.SUCCESS_ATTEMPT, TestCards.SUCCESS_NO_3DS],
 )
 async def test_cards_that_pay_without_a_challenge(api: Any, gw: SandboxGateway, card: Any) -> None:
-    session = await api.create_session(successUrl=SUCCESS_URL + "?order=9")
+    """[doc: redirect-integration, stored-payment-methods] A paid session redirects to
+    ``successUrl?sessionId=`` and emits ``session.completed`` (payment events alongside); the
+    card is stored because the session asked (``setupFutureUsage``)."""
+    session = await api.create_session(
+        successUrl=SUCCESS_URL + "?order=9",
+        merchantCustomerId="cust_0001",
+        setupFutureUsage={"category": "unscheduled"},
+    )
     spaced = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
     answer = await api.post_form(session["paymentUrl"], form(spaced, card.expiry))
     assert answer.status == 303
@@ -112,12 +119,24 @@ async def test_cards_that_pay_without_a_challenge(api: Any, gw: SandboxGateway, 
     assert payment["status"] == "succeeded"
     assert payment["session"] == session["id"]
     assert payment["amountReceived"] == 10000
-    method = (await api.call("GET", f"/payment-methods/{payment['paymentMethod']}")).json
+    method = (await api.call("GET", f"/payment-methods/{payment['storedPaymentMethodId']}")).json
     assert method["card"]["last4"] == card.last4
+    assert method["merchantCustomerId"] == "cust_0001"
     assert card.number not in str(method)
     types = [e.type for e in gw.events]
-    assert types == ["paymentMethod.created", "payment.created", "payment.succeeded",
+    assert types == ["payment.created", "paymentMethod.created", "payment.succeeded",
                      "session.completed"]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_session_that_did_not_ask_stores_no_card(api: Any, gw: SandboxGateway) -> None:
+    """[doc: stored-payment-methods] Without ``setupFutureUsage`` (or with category ``empty``)
+    nothing is stored."""
+    for fields in ({}, {"setupFutureUsage": {"category": "empty"}}):
+        session = await api.create_session(merchantCustomerId="cust_0001", **fields)
+        assert (await gw.pay(session["id"])).succeeded
+    assert gw.state.payment_methods == {}
+    assert "paymentMethod.created" not in [e.type for e in gw.events]
 
 
 @pytest.mark.asyncio
@@ -146,6 +165,9 @@ async def test_challenge_card_then_succeed(api: Any, gw: SandboxGateway) -> None
     assert gw.state.sessions[session["id"]].status == "complete"
     again = await api.get(acs)
     assert again.status == 410
+    assert [e.type for e in gw.events] == ["payment.created", "payment.succeeded",
+                                           "session.completed"]  # fmt: skip
+    assert gw.events[0].object["status"] == "requiresAction"
 
 
 @pytest.mark.asyncio
@@ -162,12 +184,17 @@ async def test_challenge_card_then_fail_keeps_the_session_open(
     assert [a.outcome for a in state.attempts] == ["challenged", "declined"]
     retry = await gw.pay(session["id"], card=TestCards.SUCCESS_CHALLENGE)
     assert retry.succeeded
+    assert [e.type for e in gw.events] == ["payment.created", "payment.failed",
+                                           "payment.succeeded", "session.completed"]  # fmt: skip
 
 
 @pytest.mark.asyncio
 async def test_declined_card_redirects_to_failure_and_stays_open(
     api: Any, gw: SandboxGateway
 ) -> None:
+    """[doc: direct-integration, cancel-refund] A declined attempt emits ``payment.created``
+    then ``payment.failed``; the customer may try again, so the session stays open and its
+    payment waits for a payment method (``requiresPaymentMethod``, cancellable)."""
     session = await api.create_session(failureUrl=FAILURE_URL + "?why=x")
     card = TestCards.DECLINED
     answer = await api.post_form(session["paymentUrl"], form(card.number, card.expiry))
@@ -177,10 +204,34 @@ async def test_declined_card_redirects_to_failure_and_stays_open(
     assert after["status"] == "open"
     assert after["paymentStatus"] == "unpaid"
     assert gw.state.sessions[session["id"]].attempts[-1].code == DECLINED_CODE
-    assert gw.events == []
+    assert [e.type for e in gw.events] == ["payment.created", "payment.failed"]
+    failed = gw.events[-1].object
+    assert (failed["status"], failed["failureCode"]) == ("requiresPaymentMethod", DECLINED_CODE)
+    assert after["payment"] == failed["id"]
     page = await api.get(session["paymentUrl"])
     assert page.status == 200
     assert 'name="cardNumber"' in page.text
+    assert (await gw.pay(session["id"])).succeeded
+    assert [e.type for e in gw.events][2:] == ["payment.succeeded", "session.completed"]
+    paid = (await api.call("GET", f"/payments/{failed['id']}")).json
+    assert paid["status"] == "succeeded"
+    assert "failureCode" not in paid
+
+
+@pytest.mark.asyncio
+async def test_a_payment_waiting_for_a_card_can_be_cancelled(api: Any, gw: SandboxGateway) -> None:
+    """[doc: cancel-refund] ``requiresPaymentMethod`` is cancellable; the session's next card
+    entry then starts a new payment."""
+    session = await api.create_session()
+    assert (await gw.pay(session["id"], card=TestCards.DECLINED)).outcome == "failed"
+    first = gw.events[0].object["id"]
+    canceled = await api.call("POST", f"/payments/{first}/cancel")
+    assert canceled.json["status"] == "canceled"
+    assert (await gw.pay(session["id"])).succeeded
+    paid = (await api.call("GET", f"/sessions/{session['id']}")).json
+    assert paid["payment"] != first
+    later = ["payment.canceled", "payment.created", "payment.succeeded", "session.completed"]
+    assert [e.type for e in gw.events][2:] == later
 
 
 @pytest.mark.asyncio

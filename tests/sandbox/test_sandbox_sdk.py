@@ -33,8 +33,10 @@ async def test_sessions_create_and_retrieve(
     session = await bpcpay_client.sessions.create(
         amount=10000, currency="eur", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
         merchant_reference_id="4000", locale="en", metadata={"k": "v"},
-        customer_details={"email": "ann@example.com"}, capture_method="manual",
-        expires_at=expires, category="unscheduled", recurring_model={"frequency": 30},
+        customer_details={"email": "ann@example.com", "address": {"country": "CY"}},
+        capture_method="manual", expires_at=expires, merchant_customer_id="cust_0001",
+        setup_future_usage=bpcpay.models.SetupFutureUsage(category="unscheduled"),
+        extra_body={"brandNewField": {"x": [1]}},
     )  # fmt: skip
     assert session.id.startswith("ps_")
     assert session.currency == "EUR"
@@ -44,9 +46,12 @@ async def test_sessions_create_and_retrieve(
     assert session.metadata == {"k": "v"}
     assert session.customer_details is not None
     assert session.customer_details.email == "ann@example.com"
+    assert session.customer_details.address == bpcpay.models.Address(country="CY")
     assert session.payment_data is not None
     assert session.payment_data.capture_method == "manual"
-    assert session.raw["recurringModel"] == {"frequency": 30}
+    assert session.merchant_customer_id == "cust_0001"
+    assert session.setup_future_usage == bpcpay.models.SetupFutureUsage(category="unscheduled")
+    assert session.raw["brandNewField"] == {"x": [1]}
     assert session.request_id == bpcpay_sandbox.requests[-1].request_id
     assert session.payment_url is not None
     assert session.payment_url.startswith(bpcpay_sandbox.url)
@@ -66,7 +71,8 @@ async def test_payments_capture_cancel_refunds_and_methods(
     client = bpcpay_client
     held = await client.payments.create(
         amount=5000, currency="EUR", card=card(TestCards.SUCCESS_NO_3DS), capture_method="manual",
-        merchant_reference_id="o-1", metadata={"a": "b"},
+        merchant_reference_id="o-1", metadata={"a": "b"}, merchant_customer_id="cust_0001",
+        setup_future_usage={"category": "unscheduled"},
     )  # fmt: skip
     assert held.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
     assert held.amount_capturable == 5000
@@ -85,13 +91,14 @@ async def test_payments_capture_cancel_refunds_and_methods(
     assert over.value.status_code == 400
     fetched = await client.payments.retrieve(held.id)
     assert fetched.amount_refunded == 1000
-    assert fetched.payment_method is not None
-    method = await client.payment_methods.retrieve(fetched.payment_method)
+    assert fetched.stored_payment_method_id is not None
+    method = await client.payment_methods.retrieve(fetched.stored_payment_method_id)
     assert method.card is not None
     assert method.card.last4 == "3333"
     assert method.card.brand == "visa"
+    assert method.merchant_customer_id == "cust_0001"
     voided = await client.payments.create(
-        amount=700, currency="EUR", payment_method=method.id, capture_method="manual"
+        amount=700, currency="EUR", stored_payment_method_id=method.id, capture_method="manual"
     )
     canceled = await client.payments.cancel(voided.id)
     assert canceled.status == "canceled"
@@ -150,7 +157,7 @@ def test_sync_client_fixture_every_endpoint(
     client = bpcpay_sync_client
     session = client.sessions.create(
         amount=2500, currency="USD", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
-        capture_method="manual",
+        capture_method="manual", setup_future_usage={"category": "unscheduled"},
     )  # fmt: skip
     result = bpcpay_sync_sandbox.pay(session.id, card=TestCards.SUCCESS_ATTEMPT)
     assert result.succeeded
@@ -161,8 +168,14 @@ def test_sync_client_fixture_every_endpoint(
     assert payment.session == session.id
     refund = client.refunds.create(payment_id=payment.id)
     assert client.refunds.retrieve(refund.id).amount == 2500
-    assert payment.payment_method is not None
-    assert client.payment_methods.retrieve(payment.payment_method).card is not None
+    assert payment.stored_payment_method_id is not None
+    assert client.payment_methods.retrieve(payment.stored_payment_method_id).card is not None
+    expiring = client.sessions.create(
+        amount=10, currency="USD", success_url=SUCCESS_URL, failure_url=FAILURE_URL
+    )
+    assert client.sessions.expire(expiring.id).status == "expired"
+    with pytest.raises(bpcpay.ConflictError):
+        client.sessions.expire(expiring.id)
     direct = client.payments.create(amount=10, currency="USD", card=card(TestCards.DECLINED))
     assert direct.status == "failed"
     manual = client.payments.create(

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..._core import _endpoints as ep
+from ..._core._bodies import (
+    check_customer_details,
+    check_payment_method,
+    check_setup_future_usage,
+    merge_extra_body,
+)
 from ..._core._requests import (
     check_amount,
     check_capture_method,
-    check_card,
     check_currency,
     check_metadata,
-    check_recurring_model,
     check_string,
-    check_url,
     compact,
     optional,
 )
 from ..._exceptions import InvalidArgumentError
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
-from ...models import Payment, PaymentCard, RecurringModel
+from ...models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 from ._base import AsyncResource
 
 __all__ = ["AsyncPayments"]
@@ -35,32 +39,40 @@ class AsyncPayments(AsyncResource):
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | NotGiven = NOT_GIVEN,
-        payment_method: str | NotGiven = NOT_GIVEN,
+        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
+        customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        merchant_customer_id: str | NotGiven = NOT_GIVEN,
+        setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
-        return_url: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
-        category: str | NotGiven = NOT_GIVEN,
-        recurring_model: RecurringModel | Mapping[str, object] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
         Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. The body's field names are partly [inferred].
+        should use ``sessions.create`` instead. Typed arguments take the model or a plain
+        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge; give either ``card`` or ``payment_method``.
-            payment_method: the id of a stored payment method to charge.
+            card: the card to charge, sent as the ``paymentMethod`` block
+                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
+                either ``card`` or ``stored_payment_method_id``.
+            stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
-            merchant_reference_id: your order id.
-            return_url: where 3-D Secure sends the customer back [inferred].
-            metadata: your own string key/values.
-            category: stored-card category (``"unscheduled"``, ``"recurrent"``, ...).
-            recurring_model: terms of a recurring series.
+            customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
+                "line1": ..., "line2": ..., "postalCode": ...}}``.
+            merchant_customer_id: your customer's id, to which a stored card is attached.
+            setup_future_usage: whether and how to keep the card for later payments: a
+                SetupFutureUsage, or its wire form.
+            merchant_reference_id: your order id [inferred field].
+            metadata: your own string key/values [inferred field].
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -71,22 +83,30 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
         """
-        if isinstance(card, NotGiven) == isinstance(payment_method, NotGiven):
-            raise InvalidArgumentError("card", "give exactly one of card= or payment_method=")
+        if isinstance(card, NotGiven) == isinstance(stored_payment_method_id, NotGiven):
+            raise InvalidArgumentError(
+                "card", "give exactly one of card= or stored_payment_method_id="
+            )
         body = compact(
             amount=check_amount("amount", amount),
             currency=check_currency("currency", currency),
-            card=optional(check_card, "card", card),
-            paymentMethod=optional(check_string, "payment_method", payment_method),
+            paymentMethod=optional(check_payment_method, "card", card),
+            storedPaymentMethodId=optional(
+                check_string, "stored_payment_method_id", stored_payment_method_id
+            ),
             captureMethod=optional(check_capture_method, "capture_method", capture_method),
+            customerDetails=optional(check_customer_details, "customer_details", customer_details),
+            merchantCustomerId=optional(check_string, "merchant_customer_id", merchant_customer_id),
+            setupFutureUsage=optional(
+                check_setup_future_usage, "setup_future_usage", setup_future_usage
+            ),
             merchantReferenceId=optional(
                 check_string, "merchant_reference_id", merchant_reference_id
             ),
-            returnUrl=optional(check_url, "return_url", return_url),
             metadata=optional(check_metadata, "metadata", metadata),
-            category=optional(check_string, "category", category),
-            recurringModel=optional(check_recurring_model, "recurring_model", recurring_model),
         )
+        if not isinstance(extra_body, NotGiven):
+            body = merge_extra_body(body, extra_body)
         return await self._client._request(
             ep.PAYMENTS_CREATE.method,
             ep.PAYMENTS_CREATE.path,
@@ -125,7 +145,10 @@ class AsyncPayments(AsyncResource):
         amount: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part [inferred path].
+        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+
+        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
+        with one it sends ``{"amount": ...}`` [inferred body].
 
         Args:
             payment_id: the payment's id.
@@ -142,7 +165,11 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
         path = ep.PAYMENTS_CAPTURE.render(payment_id=payment_id)
-        body = compact(amount=optional(check_amount, "amount", amount))
+        if isinstance(amount, NotGiven):
+            return await self._client._request(
+                ep.PAYMENTS_CAPTURE.method, path, cast_to=Payment, timeout=timeout
+            )
+        body = {"amount": check_amount("amount", amount)}
         return await self._client._request(
             ep.PAYMENTS_CAPTURE.method, path, json_body=body, cast_to=Payment, timeout=timeout
         )
@@ -150,7 +177,9 @@ class AsyncPayments(AsyncResource):
     async def cancel(
         self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
     ) -> Payment:
-        """Void an uncaptured two-step payment [inferred path].
+        """Cancel a payment before its first capture [inferred path]; the request has no body.
+
+        After a capture only a refund gives money back.
 
         Args:
             payment_id: the payment's id.
@@ -165,5 +194,5 @@ class AsyncPayments(AsyncResource):
         """
         path = ep.PAYMENTS_CANCEL.render(payment_id=payment_id)
         return await self._client._request(
-            ep.PAYMENTS_CANCEL.method, path, json_body={}, cast_to=Payment, timeout=timeout
+            ep.PAYMENTS_CANCEL.method, path, cast_to=Payment, timeout=timeout
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..._core import _endpoints as ep
+from ..._core._bodies import merge_extra_body
 from ..._core._requests import check_amount, check_metadata, check_string, compact, optional
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import Refund
@@ -25,6 +27,7 @@ class AsyncRefunds(AsyncResource):
         amount: int | NotGiven = NOT_GIVEN,
         reason: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Refund:
         """Refund all or part of a payment.
@@ -34,6 +37,8 @@ class AsyncRefunds(AsyncResource):
             amount: in minor units; what is left to refund by default.
             reason: a free-text reason [inferred].
             metadata: your own string key/values.
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -51,6 +56,8 @@ class AsyncRefunds(AsyncResource):
             reason=optional(check_string, "reason", reason),
             metadata=optional(check_metadata, "metadata", metadata),
         )
+        if not isinstance(extra_body, NotGiven):
+            body = merge_extra_body(body, extra_body)
         return await self._client._request(
             ep.REFUNDS_CREATE.method,
             ep.REFUNDS_CREATE.path,

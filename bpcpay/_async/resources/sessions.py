@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from ..._core import _endpoints as ep
+from ..._core._bodies import check_customer_details, check_setup_future_usage, merge_extra_body
 from ..._core._requests import (
     check_amount,
     check_capture_method,
     check_currency,
-    check_customer_details,
     check_datetime,
     check_metadata,
-    check_recurring_model,
     check_string,
     check_url,
     compact,
     optional,
 )
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
-from ...models import CustomerDetails, RecurringModel, Session
+from ...models import CustomerDetails, Session, SetupFutureUsage
 from ._base import AsyncResource
 
 __all__ = ["AsyncSessions"]
 
 
 class AsyncSessions(AsyncResource):
-    """Create and retrieve hosted payment sessions."""
+    """Create, retrieve and expire hosted payment sessions."""
 
     __slots__ = ()
 
@@ -41,14 +41,18 @@ class AsyncSessions(AsyncResource):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         locale: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
-        customer_details: CustomerDetails | Mapping[str, str] | NotGiven = NOT_GIVEN,
+        customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         expires_at: datetime | NotGiven = NOT_GIVEN,
-        category: str | NotGiven = NOT_GIVEN,
-        recurring_model: RecurringModel | Mapping[str, object] | NotGiven = NOT_GIVEN,
+        merchant_customer_id: str | NotGiven = NOT_GIVEN,
+        setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
+
+        Typed arguments take the model or a plain mapping; a mapping is wire form (camelCase
+        keys, e.g. ``{"address": {"postalCode": ...}}``) and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency`` (100.00 EUR is ``10000``); a positive int.
@@ -58,13 +62,18 @@ class AsyncSessions(AsyncResource):
             failure_url: where it sends the customer after a failure.
             merchant_reference_id: your order id; echoed back, and kept on errors so you
                 can reconcile an unknown outcome.
-            locale: the payment page's language, e.g. ``"en"``.
+            locale: the payment page's language, e.g. ``"en"`` (the gateway's default is
+                ``"EN"``).
             metadata: your own string key/values, echoed back.
-            customer_details: e.g. ``{"email": ...}`` (field names [inferred]).
-            capture_method: ``"automatic"`` (default) or ``"manual"`` for a two-step payment.
+            customer_details: who pays: a CustomerDetails, or a mapping in wire form.
+            capture_method: ``"automatic"`` (default) or ``"manual"`` for a two-step payment;
+                sent as ``paymentData.captureMethod``.
             expires_at: a timezone-aware deadline (the gateway's default is 20 minutes).
-            category: stored-card category: ``"unscheduled"``, ``"recurrent"``, ...
-            recurring_model: terms of a recurring series (nesting [inferred]).
+            merchant_customer_id: your customer's id, to which a stored card is attached.
+            setup_future_usage: whether and how to keep the card for later payments: a
+                SetupFutureUsage, or its wire form.
+            extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
+                a keyword already sets is refused.
             timeout: this call's timeout.
 
         Returns:
@@ -94,9 +103,13 @@ class AsyncSessions(AsyncResource):
             customerDetails=optional(check_customer_details, "customer_details", customer_details),
             paymentData=payment_data or NOT_GIVEN,
             expiresAt=optional(check_datetime, "expires_at", expires_at),
-            category=optional(check_string, "category", category),
-            recurringModel=optional(check_recurring_model, "recurring_model", recurring_model),
+            merchantCustomerId=optional(check_string, "merchant_customer_id", merchant_customer_id),
+            setupFutureUsage=optional(
+                check_setup_future_usage, "setup_future_usage", setup_future_usage
+            ),
         )
+        if not isinstance(extra_body, NotGiven):
+            body = merge_extra_body(body, extra_body)
         return await self._client._request(
             ep.SESSIONS_CREATE.method,
             ep.SESSIONS_CREATE.path,
@@ -125,4 +138,32 @@ class AsyncSessions(AsyncResource):
         path = ep.SESSIONS_RETRIEVE.render(session_id=session_id)
         return await self._client._request(
             ep.SESSIONS_RETRIEVE.method, path, cast_to=Session, timeout=timeout
+        )
+
+    async def expire(
+        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+    ) -> Session:
+        """Expire an open session now, e.g. when the order is cancelled before payment.
+
+        The request has no body. The customer can no longer pay on its page; the session keeps
+        its ``expires_at`` and loses its ``payment_url``, and a ``session.expired`` webhook
+        follows.
+
+        Args:
+            session_id: an open session's ``ps_...`` id.
+            timeout: this call's timeout.
+
+        Returns:
+            The Session, ``status == "expired"``.
+
+        Raises:
+            InvalidArgumentError: ``session_id`` is empty.
+            NotFoundError: no such session.
+            ConflictError: the session is not open (already expired, or completed); the
+                sandbox answers 409 with the code ``session_not_open``.
+            APITimeoutError: the outcome is unknown; retrieve the session to see its status.
+        """
+        path = ep.SESSIONS_EXPIRE.render(session_id=session_id)
+        return await self._client._request(
+            ep.SESSIONS_EXPIRE.method, path, cast_to=Session, timeout=timeout
         )
