@@ -11,11 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bpcpay import AsyncBpcPay
-from bpcpay._webhook_router import WebhookRouter
 from bpcpay.contrib.aiohttp import setup_webhooks, webhook_handler
 from bpcpay.models import Event, Session
 from bpcpay.sandbox import SandboxGateway
-from bpcpay.webhooks import sign
+from bpcpay.webhooks import WebhookRouter, sign
 
 PATH = "/webhooks/bpc"
 

@@ -11,7 +11,6 @@ from _webhook_capture import Captured, capture_sandbox_deliveries, serve_wsgi
 from flask import Flask
 
 from bpcpay import BpcPay
-from bpcpay._webhook_router import WebhookRouter
 from bpcpay.contrib.wsgi import (
     WebhookWSGIApp,
     environ_headers,
@@ -20,6 +19,7 @@ from bpcpay.contrib.wsgi import (
 )
 from bpcpay.models import Event, Session
 from bpcpay.sandbox import SandboxGateway
+from bpcpay.webhooks import WebhookRouter
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from .._constants import LOGGER_NAME
-from .._webhook_router import WebhookRouter
+from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["WebhookWSGIApp", "environ_headers", "flask_view", "handle_environ", "read_wsgi_body"]
