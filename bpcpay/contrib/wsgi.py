@@ -109,7 +109,9 @@ class WebhookWSGIApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, reason = handle_environ(self.router, environ, self.max_bytes)
-        body = body_text(reason)
+        # A HEAD answer carries no body: bytes sent after it would be read on a kept-alive
+        # connection as the start of the next response (waitress passes them through).
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body_text(reason)
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),

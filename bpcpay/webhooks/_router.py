@@ -664,9 +664,14 @@ class WebhookRouter:
             # it a second time concurrently. Release when the thread ends (the lease covers a
             # process that dies first).
             loop = asyncio.get_running_loop()
-            run.thread.add_done_callback(
-                lambda _: self._spawn(loop, self._release_later(effect.key, effect.token))
-            )
+
+            def ended(thread: asyncio.Future[Any]) -> None:
+                if not thread.cancelled() and thread.exception() is not None:
+                    logger.error("webhook handler raised after its delivery was cancelled (%s)",
+                                 effect.key, exc_info=thread.exception())  # fmt: skip
+                self._spawn(loop, self._release_later(effect.key, effect.token))
+
+            run.thread.add_done_callback(ended)
             return False
         if not _is_async_store(store):
             # One short blocking call, on this thread: no await a second cancellation could break.
