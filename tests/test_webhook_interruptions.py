@@ -20,7 +20,7 @@ import pytest
 from _stores import STORE_KINDS, Driven, FakeClock, build, store_options
 
 from bpcpay.models import Event
-from bpcpay.webhooks import Claim, ClaimStatus, InMemoryDeliveryStore, WebhookRouter, sign
+from bpcpay.webhooks import Claim, InMemoryDeliveryStore, WebhookRouter, sign
 
 SECRET = "whsec_interruptions_not_real"
 LEASE = 60.0
