@@ -156,13 +156,21 @@ def run_postgres() -> Iterator[PostgresServer]:
                     _wait_ready(PostgresServer(port).dsn)
                     yield PostgresServer(port)
                 finally:
-                    # SIGINT: "fast" shutdown (rolls back clients, no long wait).
-                    stop(process, signal.SIGINT)
+                    _stop_postgres(data, process)
                 return
             stop(process, signal.SIGKILL)
         pytest.fail("postgres did not start on a free loopback port", pytrace=False)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop_postgres(data: Path, process: subprocess.Popen[bytes]) -> None:
+    # SIGINT is PostgreSQL's "fast" shutdown (clients are disconnected, no waiting for them),
+    # sent to the postmaster itself: runuser, its parent here, does not pass SIGINT on.
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+    stop(process, signal.SIGINT)
 
 
 def _wait_ready(dsn: str) -> None:
