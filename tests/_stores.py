@@ -123,3 +123,17 @@ def open_store(
         yield driven
     finally:
         driven.close()
+
+
+def counting_router(
+    secret: str, store: Any, clock: FakeClock, *, sleep: Any = None, **options: Any
+) -> tuple[Any, list[int]]:
+    """A router on ``clock`` (its sleeps move it) whose one handler counts its runs."""
+    from bpcpay.webhooks import WebhookRouter
+
+    router = WebhookRouter(
+        secret, store=store, _clock=clock, _wall=clock, _sleep=sleep or clock.sleep, **options
+    )
+    runs: list[int] = []
+    router.add_handler("*", lambda event: runs.append(1))
+    return router, runs

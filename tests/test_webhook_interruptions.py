@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _stores import STORE_KINDS, Driven, FakeClock, build, store_options
+from _stores import STORE_KINDS, Driven, FakeClock, build, counting_router, store_options
 
 from bpcpay.models import Event
 from bpcpay.webhooks import Claim, InMemoryDeliveryStore, WebhookRouter, sign
@@ -298,9 +298,7 @@ def test_a_failed_complete_still_answers_handled_and_the_lease_lapses(
     driver: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = FlakyStore(clock)
-    router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock, _sleep=clock.sleep)
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock)
 
     store.fail_complete = True
     first = run(driver, router)
@@ -319,9 +317,7 @@ def test_a_store_that_cannot_claim_is_answered_503(
     driver: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = FlakyStore(clock)
-    router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock)
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock)
     store.fail_claim = True
     result = run(driver, router)
     assert (result.status, result.reason) == (503, "store_unavailable")

@@ -6,6 +6,7 @@ Leases expire on a fake clock (no sleeping); the servers are started by ``_serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import socket
@@ -14,12 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _servers import LOOPBACK, PostgresServer, RedisServer
+from _servers import LOOPBACK
 from _stores import (
     SHARED_KINDS,
     STORE_KINDS,
@@ -363,70 +364,57 @@ def _busy_threads(store: Driven, calls: int = 12) -> None:
         thread.join(60)
 
 
-def test_redis_connections_are_bounded(
-    redis_server: RedisServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    import redis
+@contextlib.contextmanager
+def _connections_named(kind: str, server: Any, name: str) -> Iterator[Callable[[], int]]:
+    """A probe counting the server's connections that carry ``name``."""
+    if kind == "redis":
+        import redis
 
-    options = store_options("redis", request, tmp_path)
-    name = unique("bounded")
-    inner = build("redis", options, max_connections=2)
-    inner._client_name = name
-    store = Driven(inner)
-    peak = 0
-    observer = redis.Redis.from_url(redis_server.url)
-    done = threading.Event()
-
-    def observe() -> None:
-        nonlocal peak
-        while not done.is_set():
-            clients = observer.client_list()
-            peak = max(peak, sum(1 for c in clients if c.get("name") == name))
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=observe)
-    watcher.start()
-    try:
-        _busy_threads(store)
-    finally:
-        done.set()
-        watcher.join(10)
-        store.close()
-        observer.close()
-    assert 1 <= peak <= 2
-
-
-def test_postgres_connections_are_bounded(
-    postgres_server: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+        with redis.Redis.from_url(server.url) as observer:
+            yield lambda: sum(1 for c in observer.client_list() if c.get("name") == name)
+        return
     import psycopg
 
-    options = store_options("postgres", request, tmp_path)
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+
+        def count() -> int:
+            row = conn.execute(sql, (name,)).fetchone()
+            return int(row[0]) if row else 0
+
+        yield count
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_connections_are_bounded_per_process(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue(f"{kind}_server")
+    inner = build(kind, store_options(kind, request, tmp_path), max_connections=2)
     name = unique("bounded")
-    inner = build("postgres", options, max_connections=2)
-    inner._application_name = name
+    if kind == "redis":
+        inner._client_name = name
+    else:
+        inner._application_name = name
     store = Driven(inner)
     peak = 0
     done = threading.Event()
+    with _connections_named(kind, server, name) as count:
 
-    def observe() -> None:
-        nonlocal peak
-        with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        def observe() -> None:
+            nonlocal peak
             while not done.is_set():
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
-                ).fetchone()
-                peak = max(peak, row[0] if row else 0)
+                peak = max(peak, count())
                 time.sleep(0.005)
 
-    watcher = threading.Thread(target=observe)
-    watcher.start()
-    try:
-        _busy_threads(store)
-    finally:
-        done.set()
-        watcher.join(10)
-        store.close()
+        watcher = threading.Thread(target=observe)
+        watcher.start()
+        try:
+            _busy_threads(store)
+        finally:
+            done.set()
+            watcher.join(10)
+            store.close()
     assert 1 <= peak <= 2
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import pytest
-from _stores import FakeClock
+from _stores import FakeClock, counting_router
 
 from bpcpay.models import Event
 from bpcpay.webhooks import ClaimStatus, InMemoryDeliveryStore, WebhookResult, WebhookRouter, sign
@@ -48,11 +48,7 @@ DRIVERS = ["sync", "async"]
 def test_a_claim_held_elsewhere_is_polled_with_backoff_then_answered_409(driver: str) -> None:
     clock = FakeClock()
     store = InMemoryDeliveryStore(lease=300, _clock=clock)
-    router = WebhookRouter(
-        SECRET, store=store, in_flight_timeout=10, _clock=clock, _wall=clock, _sleep=clock.sleep
-    )
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock, in_flight_timeout=10)
     assert store.claim(KEY).status == ClaimStatus.CLAIMED  # "another worker" holds it
     started = clock.now
 
@@ -70,11 +66,7 @@ def test_a_claim_held_elsewhere_is_polled_with_backoff_then_answered_409(driver:
 def test_a_lease_lapsing_during_the_wait_lets_the_duplicate_run_the_handlers(driver: str) -> None:
     clock = FakeClock()
     store = InMemoryDeliveryStore(lease=2.5, _clock=clock)
-    router = WebhookRouter(
-        SECRET, store=store, in_flight_timeout=10, _clock=clock, _wall=clock, _sleep=clock.sleep
-    )
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock, in_flight_timeout=10)
     store.claim(KEY)  # a worker that was killed: its lease lapses after 2.5 s
     started = clock.now
 
@@ -98,9 +90,7 @@ def test_a_claim_completed_elsewhere_during_the_wait_is_a_duplicate(driver: str)
             assert other.token
             store.complete(KEY, other.token)
 
-    router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock, _sleep=sleep)
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock, sleep=sleep)
 
     result = run(driver, router)
 
@@ -120,9 +110,7 @@ def test_a_claim_released_elsewhere_during_the_wait_runs_here(driver: str) -> No
         assert other.token
         store.release(KEY, other.token)
 
-    router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock, _sleep=sleep)
-    runs: list[int] = []
-    router.add_handler("*", lambda event: runs.append(1))
+    router, runs = counting_router(SECRET, store, clock, sleep=sleep)
     assert run(driver, router).reason == "handled"
     assert runs == [1]
 

@@ -12,9 +12,10 @@ two drivers), ``stores/`` (in-memory, SQLite, Redis, PostgreSQL; one contract: l
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from . import stores as _stores  # no store module, no driver: only the names
+from ._lazy import lazy_exports
 from ._signature import (
     SIGNATURE_HEADER,
     Webhooks,
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     from ._keys import FINAL_STATE_EVENTS, event_key, request_id_key
     from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookResult, WebhookRouter
     from .stores import (
+        DEFAULT_DEDUP_CAPACITY,
         DEFAULT_LEASE,
+        DEFAULT_RETENTION,
+        DEFAULT_STORE_TIMEOUT,
         AsyncDeliveryStore,
         AsyncPostgresDeliveryStore,
         AsyncRedisDeliveryStore,
@@ -40,9 +44,22 @@ if TYPE_CHECKING:
         SQLiteDeliveryStore,
     )
 
+_LAZY = {
+    "FINAL_STATE_EVENTS": "._keys",
+    "event_key": "._keys",
+    "request_id_key": "._keys",
+    "DEFAULT_IN_FLIGHT_TIMEOUT": "._router",
+    "WebhookResult": "._router",
+    "WebhookRouter": "._router",
+    # Every store name, from the stores package (which loads each store lazily in turn).
+    **dict.fromkeys(_stores.__all__, ".stores"),
+}
 __all__ = [
+    "DEFAULT_DEDUP_CAPACITY",
     "DEFAULT_IN_FLIGHT_TIMEOUT",
     "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "DEFAULT_STORE_TIMEOUT",
     "FINAL_STATE_EVENTS",
     "SIGNATURE_HEADER",
     "AsyncDeliveryStore",
@@ -65,35 +82,4 @@ __all__ = [
     "verify_signature",
 ]
 
-_LAZY = {
-    "FINAL_STATE_EVENTS": "._keys",
-    "event_key": "._keys",
-    "request_id_key": "._keys",
-    "DEFAULT_IN_FLIGHT_TIMEOUT": "._router",
-    "WebhookResult": "._router",
-    "WebhookRouter": "._router",
-    "DEFAULT_LEASE": ".stores",
-    "AsyncDeliveryStore": ".stores",
-    "AsyncPostgresDeliveryStore": ".stores",
-    "AsyncRedisDeliveryStore": ".stores",
-    "Claim": ".stores",
-    "ClaimStatus": ".stores",
-    "DeliveryStore": ".stores",
-    "InMemoryDeliveryStore": ".stores",
-    "PostgresDeliveryStore": ".stores",
-    "RedisDeliveryStore": ".stores",
-    "SQLiteDeliveryStore": ".stores",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # the next access is a plain lookup
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

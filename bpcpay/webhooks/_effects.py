@@ -36,11 +36,17 @@ class _Cursor(Generic[R]):
         except StopIteration as stop:
             self.done, self.value = True, stop.value
 
-    def succeeded(self, result: Any) -> None:
-        self._resume(self.plan.send, result)
+    def settle(self, outcome: tuple[bool, Any]) -> None:
+        """Resume the plan with ``(True, result)``, or throw ``(False, exception)`` into it."""
+        ok, value = outcome
+        self._resume(self.plan.send if ok else self.plan.throw, value)
 
-    def failed(self, exc: BaseException) -> None:
-        self._resume(self.plan.throw, exc)
+
+def _attempt(perform: Callable[[Any], Any], effect: Any) -> tuple[bool, Any]:
+    try:
+        return True, perform(effect)
+    except BaseException as exc:  # every one goes back into the plan, which decides
+        return False, exc
 
 
 def drive(plan: Plan[R], perform: Callable[[Any], Any]) -> R:
@@ -57,25 +63,24 @@ def drive(plan: Plan[R], perform: Callable[[Any], Any]) -> R:
     """
     cursor = _Cursor(plan)
     while not cursor.done:
-        try:
-            outcome = perform(cursor.effect)
-        except BaseException as exc:
-            cursor.failed(exc)
-        else:
-            cursor.succeeded(outcome)
+        cursor.settle(_attempt(perform, cursor.effect))
     result: R = cursor.value
     return result
 
 
 async def drive_async(plan: Plan[R], perform: Callable[[Any], Awaitable[Any]]) -> R:
-    """:func:`drive` with an async ``perform``: each effect is awaited."""
+    """:func:`drive` with an async ``perform``: each effect is awaited.
+
+    Returns:
+        The plan's return value.
+    """
     cursor = _Cursor(plan)
     while not cursor.done:
+        outcome: tuple[bool, Any]
         try:
-            outcome = await perform(cursor.effect)
+            outcome = (True, await perform(cursor.effect))
         except BaseException as exc:
-            cursor.failed(exc)
-        else:
-            cursor.succeeded(outcome)
+            outcome = (False, exc)
+        cursor.settle(outcome)
     result: R = cursor.value
     return result

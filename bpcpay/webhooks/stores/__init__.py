@@ -11,9 +11,9 @@ This package imports no database driver: each store's module is loaded on first 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 from ._base import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
@@ -48,22 +48,14 @@ __all__ = [
 ]
 
 _LAZY = {
-    "DEFAULT_DEDUP_CAPACITY": "_memory",
-    "InMemoryDeliveryStore": "_memory",
-    "SQLiteDeliveryStore": "_sqlite",
-    "RedisDeliveryStore": "_redis",
-    "AsyncRedisDeliveryStore": "_redis",
-    "PostgresDeliveryStore": "_postgres",
-    "AsyncPostgresDeliveryStore": "_postgres",
+    "DEFAULT_DEDUP_CAPACITY": "._memory",
+    "InMemoryDeliveryStore": "._memory",
+    "SQLiteDeliveryStore": "._sqlite",
+    "RedisDeliveryStore": "._redis",
+    "AsyncRedisDeliveryStore": "._redis",
+    "PostgresDeliveryStore": "._postgres",
+    "AsyncPostgresDeliveryStore": "._postgres",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

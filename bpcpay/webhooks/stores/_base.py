@@ -25,20 +25,24 @@ import math
 import re
 import secrets
 from collections.abc import Awaitable
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from ..._exceptions import InvalidArgumentError
+from .._effects import Plan
 
 __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_RETENTION",
     "DEFAULT_STORE_TIMEOUT",
     "AsyncDeliveryStore",
+    "AsyncPlanStore",
     "Claim",
     "ClaimStatus",
     "DeliveryStore",
+    "PlanStore",
+    "StorePlans",
     "check_identifier",
     "check_positive_int",
     "check_seconds",
@@ -127,6 +131,75 @@ class AsyncDeliveryStore(Protocol):
     def release(self, key: str, token: str) -> Awaitable[bool]:
         """Forget ``key`` if ``token`` still owns it."""
         ...
+
+
+T = TypeVar("T")
+
+
+class StorePlans(Protocol):
+    """A store's logic as sans-I/O plans (``_sql.SqlLogic``, ``_redis.RedisPlans``)."""
+
+    def claim_plan(self, key: str) -> Plan[Claim]: ...
+    def complete_plan(self, key: str, token: str) -> Plan[bool]: ...
+    def release_plan(self, key: str, token: str) -> Plan[bool]: ...
+
+
+class PlanStore:
+    """The store methods of every blocking store: run its plans with its ``_execute``."""
+
+    lease: float
+    _plans: StorePlans
+
+    def _execute(self, plan: Plan[T]) -> T:
+        raise NotImplementedError
+
+    def claim(self, key: str) -> Claim:
+        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when).
+
+        Returns:
+            The :class:`Claim`.
+        """
+        return self._execute(self._plans.claim_plan(key))
+
+    def complete(self, key: str, token: str) -> bool:
+        """Mark ``key`` done if ``token`` still owns it.
+
+        Returns:
+            False when the claim is not ``token``'s any more (its lease lapsed and was taken).
+        """
+        return self._execute(self._plans.complete_plan(key, token))
+
+    def release(self, key: str, token: str) -> bool:
+        """Forget ``key`` if ``token`` still owns it, so that the next delivery runs it.
+
+        Returns:
+            False when the claim is not ``token``'s (or the key is done).
+        """
+        return self._execute(self._plans.release_plan(key, token))
+
+
+class AsyncPlanStore:
+    """The store methods of every asyncio store: run its plans with its async ``_execute``."""
+
+    lease: float
+    _plans: StorePlans
+
+    async def _execute(self, plan: Plan[T]) -> T:
+        raise NotImplementedError
+
+    async def claim(self, key: str) -> Claim:
+        return await self._execute(self._plans.claim_plan(key))
+
+    async def complete(self, key: str, token: str) -> bool:
+        return await self._execute(self._plans.complete_plan(key, token))
+
+    async def release(self, key: str, token: str) -> bool:
+        return await self._execute(self._plans.release_plan(key, token))
+
+    # The same contract as the blocking methods, so the same words.
+    claim.__doc__ = PlanStore.claim.__doc__
+    complete.__doc__ = PlanStore.complete.__doc__
+    release.__doc__ = PlanStore.release.__doc__
 
 
 def new_token() -> str:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._exceptions import InvalidArgumentError
 from .._effects import Plan, drive, drive_async
@@ -21,7 +21,9 @@ from ._base import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
     DEFAULT_STORE_TIMEOUT,
-    Claim,
+    AsyncPlanStore,
+    PlanStore,
+    StorePlans,
     check_identifier,
     check_positive_int,
     check_seconds,
@@ -29,31 +31,35 @@ from ._base import (
 from ._sql import Query, SqlLogic
 
 if TYPE_CHECKING:
-    import psycopg
     import psycopg_pool
 
 __all__ = ["AsyncPostgresDeliveryStore", "PostgresDeliveryStore"]
 
 DEFAULT_TABLE: Final = "bpcpay_webhook_deliveries"
 DEFAULT_MAX_CONNECTIONS: Final = 4
+T = TypeVar("T")
 
 
-class _PostgresOptions:
-    """What both PostgreSQL stores share: options, the logic and the pool's settings."""
+class _PostgresStore:
+    """What both PostgreSQL stores share: the options, the SQL plans and the pool's settings.
+
+    The arguments are documented on :class:`PostgresDeliveryStore`.
+    """
 
     def __init__(
         self,
         dsn: str,
         *,
-        table: str,
-        lease: float,
-        retention: float,
-        max_connections: int,
-        timeout: float,
-        clock: Callable[[], float],
+        table: str = DEFAULT_TABLE,
+        lease: float = DEFAULT_LEASE,
+        retention: float = DEFAULT_RETENTION,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = DEFAULT_STORE_TIMEOUT,
+        _clock: Callable[[], float] = time.time,
     ) -> None:
+        import psycopg_pool  # noqa: F401 - fail at construction, not on the first delivery
+
         if not isinstance(dsn, str) or not dsn.strip():
-            # The message never shows the DSN: it may hold a password.
             raise InvalidArgumentError("dsn", "give a PostgreSQL connection string or URL")
         self._dsn = dsn
         self.lease = check_seconds("lease", lease)
@@ -64,8 +70,9 @@ class _PostgresOptions:
             dialect="postgres",
             lease=self.lease,
             retention=check_seconds("retention", retention),
-            clock=clock,
+            clock=_clock,
         )
+        self._plans: StorePlans = self._logic
         self._pool: Any = None
         self._application_name = "bpcpay-webhooks"  # shown by pg_stat_activity
         self._pid = 0
@@ -95,12 +102,16 @@ class _PostgresOptions:
     def _stale(self) -> bool:
         return self._pool is None or self._pid != os.getpid()
 
-    def _plans(self, plan: Plan[Any]) -> list[Plan[Any]]:
+    def _with_setup(self, plan: Plan[T]) -> Plan[T]:
         # The table is created on first use, on the connection of the first call.
-        return [plan] if self._ready else [self._logic.setup_plan(), plan]
+        if not self._ready:
+            yield from self._logic.setup_plan()
+        result = yield from plan
+        self._ready = True
+        return result
 
 
-class PostgresDeliveryStore(_PostgresOptions):
+class PostgresDeliveryStore(_PostgresStore, PlanStore):
     """Leases in PostgreSQL with psycopg 3: for WSGI, Django, and ``handle_sync``.
 
     Works straight after construction: it connects on first use and creates its table (safely
@@ -117,27 +128,9 @@ class PostgresDeliveryStore(_PostgresOptions):
         timeout: seconds for connecting, for each statement, and for waiting on the pool.
 
     Raises:
-        InvalidArgumentError: an argument is invalid (the message names it).
+        InvalidArgumentError: an argument is invalid (the message names it, never the DSN).
         ImportError: psycopg is not installed (``pip install 'bpcpay[postgres]'``).
     """
-
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        table: str = DEFAULT_TABLE,
-        lease: float = DEFAULT_LEASE,
-        retention: float = DEFAULT_RETENTION,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        timeout: float = DEFAULT_STORE_TIMEOUT,
-        _clock: Callable[[], float] = time.time,
-    ) -> None:
-        import psycopg_pool  # noqa: F401 - fail at construction, not on the first delivery
-
-        super().__init__(
-            dsn, table=table, lease=lease, retention=retention,
-            max_connections=max_connections, timeout=timeout, clock=_clock,
-        )  # fmt: skip
 
     def _connections(self) -> psycopg_pool.ConnectionPool[Any]:
         if self._stale():
@@ -153,30 +146,20 @@ class PostgresDeliveryStore(_PostgresOptions):
                     self._pool, self._pid, self._ready = pool, os.getpid(), False
         return self._pool  # type: ignore[no-any-return]
 
-    def _run(self, plan: Plan[Any]) -> Any:
+    def _execute(self, plan: Plan[T]) -> T:
         with self._connections().connection(timeout=self.timeout) as conn:
-            result = None
-            for step in self._plans(plan):
-                result = drive(step, lambda q: _execute(conn, q))
-            self._ready = True
-            return result
+
+            def execute(query: Query) -> tuple[int, list[Any]]:
+                with conn.cursor() as cursor:
+                    cursor.execute(query.sql, query.params or None)
+                    rows = cursor.fetchall() if cursor.description is not None else []
+                    return cursor.rowcount, rows
+
+            return drive(self._with_setup(plan), execute)
 
     def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        self._run(self._logic.setup_plan())
-
-    def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
-        claim: Claim = self._run(self._logic.claim_plan(key))
-        return claim
-
-    def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it."""
-        return bool(self._run(self._logic.complete_plan(key, token)))
-
-    def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
-        return bool(self._run(self._logic.release_plan(key, token)))
+        self._execute(self._logic.setup_plan())
 
     def close(self) -> None:
         """Close this process's pool (a new one opens on the next call)."""
@@ -185,49 +168,12 @@ class PostgresDeliveryStore(_PostgresOptions):
         self._pool = None
 
 
-def _execute(conn: psycopg.Connection[Any], query: Query) -> tuple[int, list[Any]]:
-    with conn.cursor() as cursor:
-        cursor.execute(query.sql, query.params or None)
-        rows = cursor.fetchall() if cursor.description is not None else []
-        return cursor.rowcount, rows
-
-
-class AsyncPostgresDeliveryStore(_PostgresOptions):
+class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
     """Leases in PostgreSQL with psycopg 3's asyncio API: for aiohttp and ASGI, via ``handle``.
 
-    The same table and statements as :class:`PostgresDeliveryStore` (the two can share one
-    database). The pool is created in the event loop of the first call.
-
-    Args:
-        dsn: a libpq connection string or ``postgresql://`` URL (never shown anywhere).
-        table: the table name.
-        lease: seconds a claim stays in flight; must exceed the slowest handler.
-        retention: seconds a done key is remembered.
-        max_connections: the pool's bound, per process.
-        timeout: seconds for connecting, for each statement, and for waiting on the pool.
-
-    Raises:
-        InvalidArgumentError: an argument is invalid (the message names it).
-        ImportError: psycopg is not installed (``pip install 'bpcpay[postgres]'``).
+    The same arguments, table and statements as :class:`PostgresDeliveryStore` (the two can
+    share one database). The pool is created in the event loop of the first call.
     """
-
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        table: str = DEFAULT_TABLE,
-        lease: float = DEFAULT_LEASE,
-        retention: float = DEFAULT_RETENTION,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        timeout: float = DEFAULT_STORE_TIMEOUT,
-        _clock: Callable[[], float] = time.time,
-    ) -> None:
-        import psycopg_pool  # noqa: F401 - fail at construction, not on the first delivery
-
-        super().__init__(
-            dsn, table=table, lease=lease, retention=retention,
-            max_connections=max_connections, timeout=timeout, clock=_clock,
-        )  # fmt: skip
 
     async def _connections(self) -> psycopg_pool.AsyncConnectionPool[Any]:
         if self._stale():
@@ -242,7 +188,7 @@ class AsyncPostgresDeliveryStore(_PostgresOptions):
         await asyncio.shield(self._opening)
         return self._pool  # type: ignore[no-any-return]
 
-    async def _run(self, plan: Plan[Any]) -> Any:
+    async def _execute(self, plan: Plan[T]) -> T:
         pool = await self._connections()
         async with pool.connection(timeout=self.timeout) as conn:
 
@@ -252,28 +198,11 @@ class AsyncPostgresDeliveryStore(_PostgresOptions):
                     rows = await cursor.fetchall() if cursor.description is not None else []
                     return cursor.rowcount, rows
 
-            result = None
-            for step in self._plans(plan):
-                result = await drive_async(step, execute)
-            self._ready = True
-            return result
+            return await drive_async(self._with_setup(plan), execute)
 
     async def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        await self._run(self._logic.setup_plan())
-
-    async def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
-        claim: Claim = await self._run(self._logic.claim_plan(key))
-        return claim
-
-    async def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it."""
-        return bool(await self._run(self._logic.complete_plan(key, token)))
-
-    async def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
-        return bool(await self._run(self._logic.release_plan(key, token)))
+        await self._execute(self._logic.setup_plan())
 
     async def aclose(self) -> None:
         """Close the pool (a new one opens on the next call)."""

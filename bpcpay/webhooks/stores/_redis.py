@@ -14,21 +14,25 @@ when), or lapsed by the store's clock (then it takes it over, atomically).
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
 from ..._exceptions import InvalidArgumentError
-from .._effects import drive, drive_async
+from .._effects import Plan, drive, drive_async
 from ._base import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
     DEFAULT_STORE_TIMEOUT,
+    AsyncPlanStore,
     Claim,
+    PlanStore,
+    StorePlans,
     check_positive_int,
     check_seconds,
     new_token,
@@ -73,6 +77,7 @@ end
 return 0
 """
 _SCRIPTS: Final = {"takeover": _TAKEOVER, "complete": _COMPLETE, "release": _RELEASE}
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -93,32 +98,81 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class _RedisLogic:
-    """What both Redis stores share: options, layout and the plans."""
+class RedisPlans:
+    """The Redis layout and decisions as plans (effects: ``_SetNx``, ``_Script``)."""
+
+    def __init__(
+        self, *, prefix: str, lease: float, retention: float, clock: Callable[[], float]
+    ) -> None:
+        self.prefix = prefix
+        self.lease = lease
+        self.retention = retention
+        self._clock = clock
+
+    def claim_plan(self, key: str) -> Generator[Any, Any, Claim]:
+        """``SET NX PX``; when the key exists, a script reads (or takes over) the claim."""
+        now_ms = int(self._clock() * 1000)
+        lease_ms = max(1, int(self.lease * 1000))
+        token = new_token()
+        value = f"f:{token}:{now_ms + lease_ms}"
+        name = self.prefix + key
+        if (yield _SetNx(name, value, lease_ms)):
+            return Claim.claimed(token)
+        answer = yield _Script("takeover", name, (value, now_ms, lease_ms))
+        status = _text(answer[0])
+        if status == "claimed":
+            return Claim.claimed(token)
+        if status == "done":
+            return Claim.done()
+        return Claim.in_flight(int(_text(answer[1])) / 1000)
+
+    def complete_plan(self, key: str, token: str) -> Generator[Any, Any, bool]:
+        """Mark done (for ``retention``) if the stored token is ``token``'s."""
+        retention_ms = max(1, int(self.retention * 1000))
+        done = yield _Script("complete", self.prefix + key, (f"f:{token}:", retention_ms))
+        return bool(done)
+
+    def release_plan(self, key: str, token: str) -> Generator[Any, Any, bool]:
+        """Delete the key if the stored token is ``token``'s."""
+        released = yield _Script("release", self.prefix + key, (f"f:{token}:",))
+        return bool(released)
+
+
+class _RedisStore:
+    """What both Redis stores share: the options, the plans and the connection settings.
+
+    The arguments are documented on :class:`RedisDeliveryStore`.
+    """
+
+    _driver = "redis"
 
     def __init__(
         self,
         url: str,
         *,
-        prefix: str,
-        lease: float,
-        retention: float,
-        max_connections: int,
-        timeout: float,
-        clock: Callable[[], float],
+        prefix: str = DEFAULT_PREFIX,
+        lease: float = DEFAULT_LEASE,
+        retention: float = DEFAULT_RETENTION,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = DEFAULT_STORE_TIMEOUT,
+        _clock: Callable[[], float] = time.time,
     ) -> None:
+        importlib.import_module(self._driver)  # fail at construction, not on a delivery
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            # The message never shows the URL: it may hold a password.
             raise InvalidArgumentError("url", "must be a redis://, rediss:// or unix:// URL")
         if not isinstance(prefix, str):
             raise InvalidArgumentError("prefix", "must be a str")
         self._url = url
         self.prefix = prefix
         self.lease = check_seconds("lease", lease)
-        self.retention = check_seconds("retention", retention)
         self.max_connections = check_positive_int("max_connections", max_connections)
         self.timeout = check_seconds("timeout", timeout)
-        self._clock = clock
+        self._plans: StorePlans = RedisPlans(
+            prefix=prefix,
+            lease=self.lease,
+            retention=check_seconds("retention", retention),
+            clock=_clock,
+        )
         self._client: Any = None
         self._client_name = "bpcpay-webhooks"  # shown by CLIENT LIST
         self._scripts: dict[str, Any] = {}
@@ -137,41 +191,21 @@ class _RedisLogic:
             "client_name": self._client_name,
         }
 
-    def _bind(self, client: Any) -> Any:
-        self._client, self._pid = client, os.getpid()
-        self._scripts = {name: client.register_script(text) for name, text in _SCRIPTS.items()}
-        return client
+    def _client_for_process(self, make: Callable[[], Any]) -> Any:
+        # After a fork the parent's connections are not ours: a new pool in the child.
+        if self._client is None or self._pid != os.getpid():
+            with self._setup_lock:
+                if self._client is None or self._pid != os.getpid():
+                    client = make()
+                    self._scripts = {n: client.register_script(t) for n, t in _SCRIPTS.items()}
+                    self._client, self._pid = client, os.getpid()
+        return self._client
 
-    def _stale(self) -> bool:
-        return self._client is None or self._pid != os.getpid()
-
-    def _claim_plan(self, key: str) -> Generator[Any, Any, Claim]:
-        now_ms = int(self._clock() * 1000)
-        lease_ms = max(1, int(self.lease * 1000))
-        token = new_token()
-        value = f"f:{token}:{now_ms + lease_ms}"
-        name = self.prefix + key
-        if (yield _SetNx(name, value, lease_ms)):
-            return Claim.claimed(token)
-        answer = yield _Script("takeover", name, (value, now_ms, lease_ms))
-        status = _text(answer[0])
-        if status == "claimed":
-            return Claim.claimed(token)
-        if status == "done":
-            return Claim.done()
-        return Claim.in_flight(int(_text(answer[1])) / 1000)
-
-    def _complete_plan(self, key: str, token: str) -> Generator[Any, Any, bool]:
-        retention_ms = max(1, int(self.retention * 1000))
-        done = yield _Script("complete", self.prefix + key, (f"f:{token}:", retention_ms))
-        return bool(done)
-
-    def _release_plan(self, key: str, token: str) -> Generator[Any, Any, bool]:
-        released = yield _Script("release", self.prefix + key, (f"f:{token}:",))
-        return bool(released)
+    def _owned(self) -> bool:
+        return self._client is not None and self._pid == os.getpid()
 
 
-class RedisDeliveryStore(_RedisLogic):
+class RedisDeliveryStore(_RedisStore, PlanStore):
     """Leases in Redis, with redis-py's blocking client: for WSGI, Django, and ``handle_sync``.
 
     Works straight after construction (it connects on first use; there is nothing to create).
@@ -187,37 +221,18 @@ class RedisDeliveryStore(_RedisLogic):
         timeout: seconds for connecting, for each call, and for waiting on the pool.
 
     Raises:
-        InvalidArgumentError: an argument is invalid (the message names it).
+        InvalidArgumentError: an argument is invalid (the message names it, never the URL).
         ImportError: redis-py is not installed (``pip install 'bpcpay[redis]'``).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        lease: float = DEFAULT_LEASE,
-        retention: float = DEFAULT_RETENTION,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        timeout: float = DEFAULT_STORE_TIMEOUT,
-        _clock: Callable[[], float] = time.time,
-    ) -> None:
-        import redis  # noqa: F401 - fail at construction, not on the first delivery
-
-        super().__init__(
-            url, prefix=prefix, lease=lease, retention=retention,
-            max_connections=max_connections, timeout=timeout, clock=_clock,
-        )  # fmt: skip
-
     def _redis(self) -> redis.Redis:
-        if self._stale():
-            import redis
+        import redis
 
-            with self._setup_lock:
-                if self._stale():
-                    pool = redis.BlockingConnectionPool.from_url(self._url, **self._pool_options())
-                    self._bind(redis.Redis(connection_pool=pool))
-        client: redis.Redis = self._client
+        def make() -> redis.Redis:
+            pool = redis.BlockingConnectionPool.from_url(self._url, **self._pool_options())
+            return redis.Redis(connection_pool=pool)
+
+        client: redis.Redis = self._client_for_process(make)
         return client
 
     def _perform(self, effect: Any) -> Any:
@@ -226,70 +241,34 @@ class RedisDeliveryStore(_RedisLogic):
             return client.set(effect.key, effect.value, nx=True, px=effect.px)
         return self._scripts[effect.name](keys=[effect.key], args=list(effect.args), client=client)
 
-    def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
-        return drive(self._claim_plan(key), self._perform)
-
-    def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it."""
-        return drive(self._complete_plan(key, token), self._perform)
-
-    def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
-        return drive(self._release_plan(key, token), self._perform)
+    def _execute(self, plan: Plan[T]) -> T:
+        return drive(plan, self._perform)
 
     def close(self) -> None:
         """Close this process's connections (they reopen on the next call)."""
-        if not self._stale():
+        if self._owned():
             self._client.close()
             self._client.connection_pool.disconnect()
         self._client = None
 
 
-class AsyncRedisDeliveryStore(_RedisLogic):
+class AsyncRedisDeliveryStore(_RedisStore, AsyncPlanStore):
     """Leases in Redis, with redis-py's asyncio client: for aiohttp and ASGI, via ``handle``.
 
-    The same keys and scripts as :class:`RedisDeliveryStore` (the two can share one Redis).
-    The client is created in the event loop of the first call.
-
-    Args:
-        url: ``redis://[:password@]host:port/db`` (never shown in a repr or an error).
-        prefix: put before every key.
-        lease: seconds a claim stays in flight; must exceed the slowest handler.
-        retention: seconds a done key is remembered.
-        max_connections: the pool's bound, per process.
-        timeout: seconds for connecting, for each call, and for waiting on the pool.
-
-    Raises:
-        InvalidArgumentError: an argument is invalid (the message names it).
-        ImportError: redis-py is not installed (``pip install 'bpcpay[redis]'``).
+    The same arguments, keys and scripts as :class:`RedisDeliveryStore` (the two can share
+    one Redis). The client is created in the event loop of the first call.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        lease: float = DEFAULT_LEASE,
-        retention: float = DEFAULT_RETENTION,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        timeout: float = DEFAULT_STORE_TIMEOUT,
-        _clock: Callable[[], float] = time.time,
-    ) -> None:
-        import redis.asyncio  # noqa: F401 - fail at construction, not on the first delivery
-
-        super().__init__(
-            url, prefix=prefix, lease=lease, retention=retention,
-            max_connections=max_connections, timeout=timeout, clock=_clock,
-        )  # fmt: skip
+    _driver = "redis.asyncio"
 
     def _redis(self) -> redis.asyncio.Redis:
-        if self._stale():
-            import redis.asyncio
+        import redis.asyncio
 
+        def make() -> redis.asyncio.Redis:
             pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._pool_options())
-            self._bind(redis.asyncio.Redis(connection_pool=pool))
-        client: redis.asyncio.Redis = self._client
+            return redis.asyncio.Redis(connection_pool=pool)
+
+        client: redis.asyncio.Redis = self._client_for_process(make)
         return client
 
     async def _perform(self, effect: Any) -> Any:
@@ -299,21 +278,12 @@ class AsyncRedisDeliveryStore(_RedisLogic):
         script = self._scripts[effect.name]
         return await script(keys=[effect.key], args=list(effect.args), client=client)
 
-    async def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
-        return await drive_async(self._claim_plan(key), self._perform)
-
-    async def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it."""
-        return await drive_async(self._complete_plan(key, token), self._perform)
-
-    async def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
-        return await drive_async(self._release_plan(key, token), self._perform)
+    async def _execute(self, plan: Plan[T]) -> T:
+        return await drive_async(plan, self._perform)
 
     async def aclose(self) -> None:
         """Close the connections (they reopen on the next call)."""
-        if not self._stale():
+        if self._owned():
             await self._client.aclose()
             await self._client.connection_pool.disconnect()
         self._client = None

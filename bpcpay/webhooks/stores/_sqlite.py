@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..._exceptions import InvalidArgumentError
 from .._effects import Plan, drive
@@ -21,7 +21,7 @@ from ._base import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
     DEFAULT_STORE_TIMEOUT,
-    Claim,
+    PlanStore,
     check_identifier,
     check_seconds,
 )
@@ -30,9 +30,10 @@ from ._sql import Query, SqlLogic
 __all__ = ["SQLiteDeliveryStore"]
 
 DEFAULT_TABLE = "bpcpay_webhook_deliveries"
+T = TypeVar("T")
 
 
-class SQLiteDeliveryStore:
+class SQLiteDeliveryStore(PlanStore):
     """Leases in a SQLite database file: for the processes of one host (gunicorn workers).
 
     Works straight after construction: the file, the table and its index are created on first
@@ -65,7 +66,7 @@ class SQLiteDeliveryStore:
         self.path = Path(path)
         self.lease = check_seconds("lease", lease)
         self.timeout = check_seconds("timeout", timeout)
-        self._logic = SqlLogic(
+        self._plans = self._logic = SqlLogic(
             table=check_identifier("table", table),
             dialect="sqlite",
             lease=self.lease,
@@ -100,7 +101,7 @@ class SQLiteDeliveryStore:
         pause = 0.005
         while True:
             try:
-                drive(self._logic.setup_plan(), lambda q: _execute(conn, q))
+                drive(self._logic.setup_plan(), lambda q: _run_query(conn, q))
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() + pause > deadline:
@@ -108,32 +109,20 @@ class SQLiteDeliveryStore:
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
-    def _run(self, plan: Plan[Any]) -> Any:
+    def _execute(self, plan: Plan[T]) -> T:
         if not self._lock.acquire(timeout=self.timeout):
             plan.close()
             raise TimeoutError(f"SQLiteDeliveryStore: the connection stayed busy {self.timeout}s")
         try:
             conn = self._connection()
-            return drive(plan, lambda q: _execute(conn, q))
+            return drive(plan, lambda q: _run_query(conn, q))
         finally:
             self._lock.release()
 
     def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        self._run(self._logic.setup_plan())  # the first connection sets up; this is a no-op
-
-    def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
-        claim: Claim = self._run(self._logic.claim_plan(key))
-        return claim
-
-    def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it."""
-        return bool(self._run(self._logic.complete_plan(key, token)))
-
-    def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
-        return bool(self._run(self._logic.release_plan(key, token)))
+        with self._lock:
+            self._connection()  # a new connection sets the database up
 
     def close(self) -> None:
         """Close this process's connection (it reopens on the next call)."""
@@ -143,7 +132,7 @@ class SQLiteDeliveryStore:
             self._conn = None
 
 
-def _execute(conn: sqlite3.Connection, query: Query) -> tuple[int, list[Any]]:
+def _run_query(conn: sqlite3.Connection, query: Query) -> tuple[int, list[Any]]:
     cursor = conn.execute(query.sql, query.params)
     try:
         rows = cursor.fetchall()
