@@ -343,3 +343,69 @@ def test_completing_after_the_lease_was_taken_over_is_reported(
     result = run(driver, router)
     assert result.reason == "handled"
     assert "lease lapsed" in caplog.text
+
+
+class SlowReleaseStore:
+    """An async store whose release hangs (a network partition, say)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.inner = InMemoryDeliveryStore(lease=LEASE, _clock=clock)
+        self.lease = LEASE
+
+    async def claim(self, key: str) -> Claim:
+        return self.inner.claim(key)
+
+    async def complete(self, key: str, token: str) -> bool:
+        return self.inner.complete(key, token)
+
+    async def release(self, key: str, token: str) -> bool:
+        await asyncio.sleep(3600)
+        raise AssertionError("never reached")
+
+
+def test_a_release_after_cancellation_is_bounded_and_the_lease_covers_the_rest(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bpcpay.webhooks import _router
+
+    monkeypatch.setattr(_router, "_RELEASE_DEADLINE", 0.05)
+    store = SlowReleaseStore(clock)
+    router, runs = interrupting_router(store, asyncio.CancelledError(), clock)
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(router.handle(*delivery()))
+        clock.advance(LEASE + 1)
+        retry = loop.run_until_complete(router.handle(*delivery()))
+    finally:
+        loop.close()
+    assert retry.reason == "handled"
+    assert runs == [1, 1]
+
+
+def test_a_failed_late_release_is_logged_and_lapses(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore(clock)
+    store.fail_release = True
+    router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock)
+    entered, release = threading.Event(), threading.Event()
+    router.add_handler("*", lambda event: (entered.set(), release.wait(10)))
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(router.handle(*delivery()))
+        await asyncio.to_thread(entered.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if "could not release" in caplog.text:
+                return
+
+    asyncio.run(scenario())
+    assert "could not release" in caplog.text
+    store.fail_release = False
+    clock.advance(LEASE + 1)
+    assert router.handle_sync(*delivery()).reason == "handled"

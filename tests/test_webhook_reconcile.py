@@ -79,7 +79,7 @@ def test_reconcile_sync_runs_missed_sessions_once_whichever_path_comes_first(
     first = router.handle_sync(*webhook_for(gw, seen_by_webhook.id, "session.completed"))
     assert first.reason == "handled"
 
-    ids = [seen_by_webhook.id, missed.id, expired.id, still_open.id, "ps_does_not_exist"]
+    ids = [seen_by_webhook.id, missed.id, expired.id, still_open.id, "ps_does_not_exist", " "]
     results = router.reconcile_sync(client, ids)
 
     assert [(r.status, r.reason) for r in results] == [
@@ -88,6 +88,7 @@ def test_reconcile_sync_runs_missed_sessions_once_whichever_path_comes_first(
         (200, "handled"),
         (202, "open"),
         (404, "retrieve_failed"),
+        (400, "retrieve_failed"),  # the client refused the id before sending anything
     ]
     assert results[1].event is not None
     assert results[1].event.reconciled

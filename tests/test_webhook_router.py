@@ -707,3 +707,49 @@ async def test_a_text_payload_is_accepted_and_keyed_like_its_bytes() -> None:
     assert first.key is not None
     assert first.key.startswith("body:")
     assert router.handle_sync(body.encode(), headers).reason == "duplicate"
+
+
+def test_a_repeatable_event_without_created_keys_on_the_signed_body() -> None:
+    router = WebhookRouter(SECRET)
+    obj = {"id": "pay_1", "amount": 5, "currency": "EUR", "status": "succeeded"}
+    body = json.dumps({"type": "payment.funded", "data": {"object": obj}}).encode()
+    result = router.handle_sync(*delivery(body))
+    assert result.key is not None
+    assert result.key.startswith("body:")
+
+
+def test_the_package_lists_its_lazy_names() -> None:
+    import bpcpay.webhooks
+
+    names = dir(bpcpay.webhooks)
+    assert {"WebhookRouter", "RedisDeliveryStore", "sign", "Claim"} <= set(names)
+    assert names == sorted(names)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        bpcpay.webhooks.nothing  # noqa: B018
+
+
+def test_handle_sync_refuses_a_plain_handler_returning_an_awaitable_without_close() -> None:
+    class Pending:
+        def __await__(self) -> Any:
+            yield
+
+    router = WebhookRouter(SECRET)
+    router.add_handler("*", lambda event: Pending())
+    assert router.handle_sync(*delivery(body_for())).reason == "async_handler"
+
+
+def test_an_abandoned_plan_keeps_its_claim_for_the_lease_and_frees_its_flight() -> None:
+    from bpcpay.webhooks._router import _ClaimKey, _RunHandler
+
+    router = WebhookRouter(SECRET)
+    router.add_handler("*", lambda event: None)
+    result = router.handle_sync(*delivery(body_for(object_id="ps_probe")))
+    assert result.event is not None
+    plan = router._plan(result.event, "evt:abandoned")
+    assert isinstance(next(plan), _ClaimKey)
+    assert isinstance(plan.send(router.store.claim("evt:abandoned")), _RunHandler)
+    plan.close()  # the driver went away mid-handler (its loop closed): nothing can run
+    assert router._flights == {}
+    store = router.store
+    assert isinstance(store, InMemoryDeliveryStore)
+    assert store.claim("evt:abandoned").status == ClaimStatus.IN_FLIGHT  # until the lease lapses

@@ -443,3 +443,109 @@ def test_a_store_opens_new_connections_after_a_fork(
         assert status == 0
         assert answer == ClaimStatus.CLAIMED
         assert store.complete("evt:parent", claim.token)  # the parent's pool still works
+
+
+# --- SQLite specifics: first use under a lock, a busy connection, setup() -----------------------
+
+
+def test_a_first_use_waits_for_a_database_another_process_has_locked(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    unlock = threading.Timer(0.3, lambda: blocker.execute("ROLLBACK"))
+    unlock.start()
+    store = SQLiteDeliveryStore(path, timeout=10)
+    try:
+        assert store.claim("evt:a").status == ClaimStatus.CLAIMED  # set up once it could
+    finally:
+        unlock.join(5)
+        store.close()
+        blocker.close()
+
+
+def test_a_first_use_on_a_database_locked_too_long_fails_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.sqlite3"
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    store = SQLiteDeliveryStore(path, timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.claim("evt:a")
+        assert time.monotonic() - started < 0.3 + 2.0
+        assert store._conn is None  # the half-set-up connection was closed, not kept
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+    store.close()
+    store.close()  # idempotent
+
+
+def test_a_sqlite_store_busy_in_another_thread_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    store = SQLiteDeliveryStore(tmp_path / "d.sqlite3", timeout=0.2)
+    assert "d.sqlite3" in repr(store)
+    assert str(tmp_path) not in repr(store)
+    with store._lock:  # another thread holds the connection
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="busy"):
+            store.claim("evt:a")
+        assert time.monotonic() - started < 2.0
+    assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
+def test_an_optional_setup_creates_the_table_ahead_of_the_first_delivery(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    with open_store(kind, request, tmp_path, clock) as store:
+        store._call(store.store.setup())
+        store._call(store.store.setup())  # idempotent
+        assert _row_keys(store) == []
+        assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+
+
+# --- the SQL plan's rare paths, driven by hand ------------------------------------------------
+
+
+def test_a_row_that_vanishes_between_upsert_and_read_is_claimed_on_the_next_try() -> None:
+    from bpcpay.webhooks.stores._sql import SqlLogic
+
+    clock = FakeClock()
+    logic = SqlLogic(table="t", dialect="postgres", lease=10, retention=100, clock=clock)
+    plan = logic.claim_plan("evt:a")
+    assert next(plan).sql.startswith("DELETE FROM t WHERE expires_at")  # the periodic purge
+    query = plan.send((0, []))  # now the upsert
+    assert query.sql.startswith("INSERT INTO t")
+    assert "%(key)s" in query.sql  # PostgreSQL's placeholders
+    state = plan.send((0, []))  # the upsert did not take: the row existed ...
+    assert state.sql.startswith("SELECT done, expires_at")
+    retry = plan.send((1, []))  # ... and was gone when read (released meanwhile)
+    assert retry.sql.startswith("INSERT INTO t")
+    with pytest.raises(StopIteration) as stop:
+        plan.send((1, []))
+    assert stop.value.value.status == ClaimStatus.CLAIMED
+
+
+def test_a_row_that_keeps_changing_answers_in_flight_rather_than_spinning() -> None:
+    from bpcpay.webhooks.stores._sql import SqlLogic
+
+    clock = FakeClock()
+    logic = SqlLogic(table="t", dialect="sqlite", lease=10, retention=100, clock=clock)
+    plan = logic.claim_plan("evt:a")
+    next(plan)  # purge
+    answer: Any = (0, [])
+    steps = 0
+    try:
+        while True:
+            query = plan.send(answer)
+            steps += 1
+            # Every read finds a row whose lease has just lapsed, yet the upsert never takes.
+            answer = (1, [(0, clock.now - 1)]) if query.sql.startswith("SELECT") else (0, [])
+    except StopIteration as stop:
+        claim = stop.value
+    assert claim.status == ClaimStatus.IN_FLIGHT
+    assert steps == 6  # three attempts, each an upsert and a read: bounded
