@@ -11,10 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+from _servers import postgres_server, redis_server
 from _support import API_KEY, BASE_URL, SleepRecorder
 from aioresponses import aioresponses
 
 from bpcpay._async._client import AsyncBpcPay
+
+# Real Redis and PostgreSQL servers (session-scoped), for the store and fleet tests.
+__all__ = ["postgres_server", "redis_server"]
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bpcpay import AsyncBpcPay
-from bpcpay._webhook_router import WebhookRouter
 from bpcpay.contrib.aiohttp import setup_webhooks, webhook_handler
 from bpcpay.models import Event, Session
 from bpcpay.sandbox import SandboxGateway
-from bpcpay.webhooks import sign
+from bpcpay.webhooks import WebhookRouter, sign
 
 PATH = "/webhooks/bpc"
 
@@ -138,3 +137,37 @@ async def test_bad_signatures_and_the_size_cap() -> None:
         wrong_method = await client.get("/hook")
         assert wrong_method.status == 405
     assert seen == ["x.y"]
+
+
+@pytest.mark.asyncio
+async def test_a_plain_handler_runs_in_a_worker_thread_and_the_app_keeps_serving() -> None:
+    import threading
+
+    router = WebhookRouter("whsec_thread_not_real")
+    entered, release = threading.Event(), threading.Event()
+    threads: list[int] = []
+
+    @router.on("*")
+    def slow(event: Event) -> None:
+        threads.append(threading.get_ident())
+        entered.set()
+        assert release.wait(10)
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    app = web.Application()
+    setup_webhooks(app, router, path=PATH)
+    app.router.add_get("/ping", ping)
+    body = b'{"created": null, "type": "x.y", "data": {"object": {}}}'
+    headers = {"X-Signature": sign(body, "whsec_thread_not_real")}
+    async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
+        delivery = asyncio.ensure_future(client.post(PATH, data=body, headers=headers))
+        await asyncio.to_thread(entered.wait, 10)
+        pong = await client.get("/ping")  # served while the handler blocks its thread
+        assert await pong.text() == "pong"
+        release.set()
+        answer = await delivery
+        assert (answer.status, await answer.text()) == (200, "handled\n")
+    assert threads
+    assert threads[0] != threading.get_ident()

@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from bpcpay._webhook_router import WebhookRouter
 from bpcpay.contrib import content_length
 from bpcpay.contrib.asgi import WebhookASGIApp
 from bpcpay.models import Event, Session
+from bpcpay.webhooks import WebhookRouter
 
 
 @pytest.fixture(scope="module")

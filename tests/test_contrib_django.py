@@ -10,9 +10,9 @@ from django.conf import settings
 from django.urls import path
 
 from bpcpay import BpcPay
-from bpcpay._webhook_router import InMemoryDeliveryStore, WebhookRouter
 from bpcpay.models import Event, Session
 from bpcpay.sandbox import SandboxGateway
+from bpcpay.webhooks import InMemoryDeliveryStore, WebhookRouter
 
 if not settings.configured:
     settings.configure(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import io
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +14,6 @@ from _webhook_capture import Captured, capture_sandbox_deliveries, serve_wsgi
 from flask import Flask
 
 from bpcpay import BpcPay
-from bpcpay._webhook_router import WebhookRouter
 from bpcpay.contrib.wsgi import (
     WebhookWSGIApp,
     environ_headers,
@@ -20,6 +22,7 @@ from bpcpay.contrib.wsgi import (
 )
 from bpcpay.models import Event, Session
 from bpcpay.sandbox import SandboxGateway
+from bpcpay.webhooks import WebhookRouter
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +162,56 @@ def test_environ_headers_rebuilds_header_names() -> None:
         "Content-Type": "a/b",
         "Content-Length": "3",
     }
+
+
+# --- HEAD on a kept-alive connection, under real WSGI servers -----------------------------------
+
+
+@contextlib.contextmanager
+def serve_with_waitress(app: Any) -> Iterator[int]:
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield int(server.effective_port)  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(5)
+
+
+def test_head_is_answered_without_a_body_on_a_kept_alive_waitress_connection(
+    sandbox_deliveries: tuple[str, list[Captured]],
+) -> None:
+    secret, deliveries = sandbox_deliveries
+    d = deliveries[0]
+    with serve_with_waitress(WebhookWSGIApp(WebhookRouter(secret))) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("HEAD", "/webhooks/bpc")
+            head = conn.getresponse()
+            assert head.status == 405
+            assert head.getheader("Allow") == "POST"
+            assert head.read() == b""
+            kept = conn.sock
+            assert kept is not None  # the server kept the connection open
+            # The same connection: a body sent after the HEAD answer would be read here as the
+            # start of this response.
+            conn.request("POST", "/webhooks/bpc", body=d.body, headers=d.headers)
+            post = conn.getresponse()
+            assert (post.status, post.read()) == (200, b"unhandled\n")
+            conn.request("GET", "/webhooks/bpc")
+            get = conn.getresponse()
+            assert (get.status, get.read()) == (405, b"method_not_allowed\n")
+            assert conn.sock is kept
+        finally:
+            conn.close()
+
+
+def test_head_returns_an_empty_body_from_the_wsgi_app_itself() -> None:
+    app = WebhookWSGIApp(WebhookRouter("whsec_head_not_real"))
+    status, headers, body = call(app, {"REQUEST_METHOD": "HEAD", "wsgi.input": io.BytesIO()})
+    assert (status, body) == ("405 Method Not Allowed", b"")
+    assert headers["Content-Length"] == "0"
+    assert headers["Allow"] == "POST"

@@ -51,3 +51,14 @@ def test_the_async_client_does_import_aiohttp() -> None:
     modules = loaded_after("from bpcpay._async._client import AsyncBpcPay")
     assert "aiohttp" in modules
     assert "asyncio" in modules
+
+
+def test_the_router_and_the_stores_load_no_aiohttp_and_no_database_driver() -> None:
+    # asyncio is fine for the router; aiohttp, redis and psycopg wait until a store is built.
+    modules = loaded_after(
+        "from bpcpay.webhooks import WebhookRouter, SQLiteDeliveryStore, RedisDeliveryStore, "
+        "AsyncRedisDeliveryStore, PostgresDeliveryStore, AsyncPostgresDeliveryStore"
+    )
+    assert "bpcpay.webhooks._router" in modules
+    for name in ("aiohttp", "redis", "psycopg", "psycopg_pool", "anyio", *BPCPAY_IO_LAYERS):
+        assert name not in modules, name

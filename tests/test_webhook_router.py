@@ -1,4 +1,4 @@
-"""bpcpay._webhook_router: routing, statuses, de-duplication (also under concurrency), stores."""
+"""bpcpay.webhooks.WebhookRouter: routing, statuses, keys, de-duplication (also concurrent)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from typing import Any
 
 import pytest
 
-from bpcpay._webhook_router import (
-    DEFAULT_DEDUP_CAPACITY,
-    DeliveryStore,
+from bpcpay import InvalidArgumentError
+from bpcpay.models import Event, Session
+from bpcpay.webhooks import (
+    AsyncDeliveryStore,
+    Claim,
+    ClaimStatus,
     InMemoryDeliveryStore,
     WebhookResult,
     WebhookRouter,
     event_key,
     request_id_key,
+    sign,
 )
-from bpcpay.models import Event, Session
-from bpcpay.webhooks import sign
+from bpcpay.webhooks.stores import DEFAULT_DEDUP_CAPACITY
 
 SECRET = "whsec_router_test_not_real"
 
@@ -143,16 +146,38 @@ def test_non_callable_handlers_are_refused() -> None:
         router.fallback(42)  # type: ignore[type-var]
 
 
-@pytest.mark.parametrize("secret", ["", b"", [], [SECRET, ""], [None]])
+@pytest.mark.parametrize("secret", ["", b"", [], [SECRET, ""], [None], "   ", [b"\t\n"], None])
 def test_an_empty_secret_is_a_configuration_error(secret: Any) -> None:
-    with pytest.raises(ValueError, match="secret"):
+    with pytest.raises(InvalidArgumentError, match="secret") as info:
         WebhookRouter(secret)
+    assert info.value.argument == "secret"
 
 
-@pytest.mark.parametrize("max_bytes", [0, -1, True, 1.5])
-def test_max_bytes_must_be_a_positive_int(max_bytes: Any) -> None:
-    with pytest.raises(ValueError, match="max_bytes"):
-        WebhookRouter(SECRET, max_bytes=max_bytes)
+def test_an_unencodable_secret_is_refused_at_construction_never_on_a_delivery() -> None:
+    with pytest.raises(InvalidArgumentError, match="UTF-8") as info:
+        WebhookRouter([SECRET, "whsec_\ud800_not_real"])
+    assert "not_real" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_bytes", 0),
+        ("max_bytes", -1),
+        ("max_bytes", True),
+        ("max_bytes", 1.5),
+        ("in_flight_timeout", 0),
+        ("in_flight_timeout", "10"),
+        ("max_age", -5),
+        ("max_age", float("nan")),
+        ("store", object()),
+        ("key", "not callable"),
+    ],
+)
+def test_options_are_checked_and_named(option: str, value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match=option) as info:
+        WebhookRouter(SECRET, **{option: value})
+    assert info.value.argument == option
 
 
 def test_repr_never_shows_the_secret() -> None:
@@ -250,8 +275,36 @@ async def test_a_replay_with_a_fresh_request_id_is_still_a_duplicate() -> None:
     replay = await router.handle(*delivery(body_for(), request_id="req_forged"))
     no_header = await router.handle(*delivery(body_for(), request_id=None))
     assert [first.reason, replay.reason, no_header.reason] == ["handled", "duplicate", "duplicate"]
-    assert first.key == replay.key == "evt:session.completed:ps_1:2024-03-28T08:30:00+00:00"
+    assert first.key == replay.key == "evt:session.completed:ps_1"
     assert len(rec.seen) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_final_state_event_keys_on_type_and_object_and_others_keep_created() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+
+    def at(event_type: str, object_id: str, created: str) -> bytes:
+        obj = {"id": object_id, "amount": 1000, "currency": "EUR", "status": "x"}
+        payload = {"created": created, "type": event_type, "data": {"object": obj}}
+        return json.dumps(payload).encode()
+
+    # A final state happens once per object, whatever created says.
+    a = await router.handle(*delivery(at("session.completed", "ps_9", "2024-03-28T08:30:00Z")))
+    b = await router.handle(*delivery(at("session.completed", "ps_9", "2024-03-28T09:00:00Z")))
+    expired = await router.handle(*delivery(at("session.expired", "ps_9", "2024-03-28T09:00:00Z")))
+    # payment.funded can happen once per partial capture: created tells them apart.
+    f1 = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T08:30:00Z")))
+    f2 = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T09:00:00Z")))
+    f2_again = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T09:00:00Z")))
+
+    assert [r.reason for r in (a, b, expired, f1, f2, f2_again)] == [
+        "handled", "duplicate", "handled", "handled", "handled", "duplicate",
+    ]  # fmt: skip
+    assert (a.key, expired.key) == ("evt:session.completed:ps_9", "evt:session.expired:ps_9")
+    assert f1.key == "evt:payment.funded:pay_9:2024-03-28T08:30:00+00:00"
+    assert len(rec.seen) == 4
 
 
 @pytest.mark.asyncio
@@ -272,8 +325,7 @@ async def test_request_id_key_keys_on_the_delivery_id_and_falls_back_on_the_even
         "duplicate",
     ]
     assert a.key == "req:req_a"
-    assert bare.key is not None
-    assert bare.key.startswith("evt:session.completed:ps_1:")
+    assert bare.key == "evt:session.completed:ps_1"
 
 
 def test_event_key_falls_back_on_a_body_digest_without_an_object_id() -> None:
@@ -394,7 +446,7 @@ def test_handle_sync_runs_plain_handlers_and_refuses_async_ones() -> None:
     # Released, so a retry after the fix runs.
     assert isinstance(router.store, InMemoryDeliveryStore)
     assert refused.key is not None
-    assert router.store.claim(refused.key) is True
+    assert router.store.claim(refused.key).status == ClaimStatus.CLAIMED
 
 
 def test_handle_sync_refuses_a_plain_function_that_returns_a_coroutine() -> None:
@@ -422,66 +474,66 @@ async def test_handle_awaits_what_a_plain_handler_returns() -> None:
 
 
 @pytest.mark.asyncio
-async def test_sync_handlers_can_run_in_a_worker_thread() -> None:
-    router = WebhookRouter(SECRET, sync_handlers_in_thread=True)
+async def test_plain_handlers_run_in_a_worker_thread_by_default_under_handle() -> None:
+    router = WebhookRouter(SECRET)
     threads: list[int] = []
     router.add_handler("*", lambda event: threads.append(threading.get_ident()))
     await router.handle(*delivery(body_for()))
     assert threads
     assert threads[0] != threading.get_ident()
 
+    on_loop = WebhookRouter(SECRET, sync_handlers_in_thread=False)
+    on_loop.add_handler("*", lambda event: threads.append(threading.get_ident()))
+    await on_loop.handle(*delivery(body_for()))
+    assert threads[1] == threading.get_ident()
+
 
 @pytest.mark.asyncio
-async def test_a_cancelled_delivery_is_not_remembered() -> None:
+async def test_a_slow_plain_handler_does_not_stall_the_event_loop() -> None:
     router = WebhookRouter(SECRET)
-    started = asyncio.Event()
-    runs: list[int] = []
-
-    @router.on("*")
-    async def hangs(event: Event) -> None:
-        runs.append(1)
-        if len(runs) == 1:
-            started.set()
-            await asyncio.Event().wait()
-
+    release = threading.Event()
+    router.add_handler("*", lambda event: release.wait(5))
     task = asyncio.ensure_future(router.handle(*delivery(body_for())))
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    retry = await router.handle(*delivery(body_for()))
-    assert retry.reason == "handled"
-    assert runs == [1, 1]
+    ticks = 0
+    for _ in range(5):
+        await asyncio.sleep(0.01)  # the loop keeps turning while the handler blocks its thread
+        ticks += 1
+    assert not task.done()
+    release.set()
+    assert (await task).reason == "handled"
+    assert ticks == 5
 
 
-# --- stores -----------------------------------------------------------------------------------
+# --- stores ---------------------------------------------------------------------------------
 
 
 class AsyncStore:
     """A store with async methods, like one backed by redis.asyncio."""
 
+    lease = 300.0
+
     def __init__(self) -> None:
         self.inner = InMemoryDeliveryStore()
         self.calls: list[str] = []
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str) -> Claim:
         self.calls.append("claim")
         await asyncio.sleep(0)
         return self.inner.claim(key)
 
-    async def complete(self, key: str) -> None:
+    async def complete(self, key: str, token: str) -> bool:
         self.calls.append("complete")
-        self.inner.complete(key)
+        return self.inner.complete(key, token)
 
-    async def release(self, key: str) -> None:
+    async def release(self, key: str, token: str) -> bool:
         self.calls.append("release")
-        self.inner.release(key)
+        return self.inner.release(key, token)
 
 
 @pytest.mark.asyncio
 async def test_an_async_store_is_awaited_by_handle_and_refused_by_handle_sync() -> None:
     store = AsyncStore()
-    assert isinstance(store, DeliveryStore)
+    assert isinstance(store, AsyncDeliveryStore)
     router = WebhookRouter(SECRET, store=store)
     router.add_handler("*", lambda event: None)
     assert (await router.handle(*delivery(body_for()))).reason == "handled"
@@ -491,23 +543,46 @@ async def test_an_async_store_is_awaited_by_handle_and_refused_by_handle_sync() 
         router.handle_sync(*delivery(body_for(object_id="ps_2")))
 
 
-def test_a_user_store_sees_claim_complete_and_release() -> None:
+@pytest.mark.asyncio
+async def test_a_store_whose_claim_does_not_answer_a_claim_is_a_type_error() -> None:
+    class OldStyle:
+        def claim(self, key: str) -> bool:
+            return True
+
+        def complete(self, key: str) -> None: ...
+
+        def release(self, key: str) -> None: ...
+
+    router = WebhookRouter(SECRET, store=OldStyle())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"must return a bpcpay\.webhooks\.Claim"):
+        router.handle_sync(*delivery(body_for()))
+    with pytest.raises(TypeError, match=r"must return a bpcpay\.webhooks\.Claim"):
+        await router.handle(*delivery(body_for()))
+
+
+def test_a_user_store_sees_claim_complete_and_release_with_the_owner_token() -> None:
     class LoggingStore(InMemoryDeliveryStore):
         def __init__(self) -> None:
             super().__init__()
             self.log: list[tuple[str, str]] = []
+            self.tokens: set[str] = set()
 
-        def claim(self, key: str) -> bool:
+        def claim(self, key: str) -> Claim:
             self.log.append(("claim", key))
-            return super().claim(key)
+            claim = super().claim(key)
+            if claim.token:
+                self.tokens.add(claim.token)
+            return claim
 
-        def complete(self, key: str) -> None:
+        def complete(self, key: str, token: str) -> bool:
+            assert token in self.tokens
             self.log.append(("complete", key))
-            super().complete(key)
+            return super().complete(key, token)
 
-        def release(self, key: str) -> None:
+        def release(self, key: str, token: str) -> bool:
+            assert token in self.tokens
             self.log.append(("release", key))
-            super().release(key)
+            return super().release(key, token)
 
     store = LoggingStore()
     router = WebhookRouter(SECRET, store=store)
@@ -521,38 +596,39 @@ def test_a_user_store_sees_claim_complete_and_release() -> None:
     router.add_handler("*", handler)
     assert router.handle_sync(*delivery(body_for())).status == 500
     assert router.handle_sync(*delivery(body_for())).status == 200
-    key = "evt:session.completed:ps_1:2024-03-28T08:30:00+00:00"
+    key = "evt:session.completed:ps_1"
     assert store.log == [("claim", key), ("release", key), ("claim", key), ("complete", key)]
     assert store.is_done(key)
+    assert len(store.tokens) == 2
 
 
 def test_in_memory_store_is_a_bounded_lru() -> None:
     store = InMemoryDeliveryStore(capacity=3)
-    assert [store.claim(k) for k in "abc"] == [True, True, True]
-    store.complete("a")
-    assert store.claim("a") is False  # seen again: now the most recent
-    assert store.claim("d") is True  # evicts "b", the least recently seen
+    claims = {k: store.claim(k) for k in "abc"}
+    assert {c.status for c in claims.values()} == {ClaimStatus.CLAIMED}
+    assert store.complete("a", claims["a"].token or "")
+    assert store.claim("a") == Claim.done()  # seen again: now the most recent
+    assert store.claim("d").status == ClaimStatus.CLAIMED  # evicts "b", the least recent
     assert len(store) == 3
-    assert store.claim("b") is True
-    assert store.claim("a") is False
-    store.release("a")
-    assert store.claim("a") is True
+    assert store.claim("b").status == ClaimStatus.CLAIMED
+    assert store.claim("a") == Claim.done()
     assert "3/3" in repr(store)
     assert InMemoryDeliveryStore().capacity == DEFAULT_DEDUP_CAPACITY
 
 
 def test_complete_remembers_a_key_evicted_while_in_progress() -> None:
     store = InMemoryDeliveryStore(capacity=1)
-    assert store.claim("a")
-    assert store.claim("b")  # evicts "a" while it is in progress
-    store.complete("a")
+    a = store.claim("a")
+    assert store.claim("b").status == ClaimStatus.CLAIMED  # evicts "a" while in progress
+    assert store.complete("a", a.token or "")
     assert store.is_done("a")
+    assert not store.is_done("b")
     assert len(store) == 1
 
 
 @pytest.mark.parametrize("capacity", [0, -5, True, "10"])
 def test_in_memory_store_capacity_must_be_positive(capacity: Any) -> None:
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(InvalidArgumentError, match="capacity"):
         InMemoryDeliveryStore(capacity)
 
 
@@ -561,9 +637,11 @@ def test_the_router_module_imports_no_framework_and_no_aiohttp() -> None:
     import sys
 
     code = (
-        "import sys, bpcpay._webhook_router, bpcpay.contrib, bpcpay.contrib.asgi, "
+        "import sys, bpcpay.webhooks._router, bpcpay.webhooks.stores, bpcpay.contrib, "
+        "bpcpay.contrib.asgi, "
         "bpcpay.contrib.wsgi\n"
-        "bad = [m for m in ('aiohttp', 'flask', 'django', 'starlette', 'werkzeug') "
+        "bad = [m for m in ('aiohttp', 'flask', 'django', 'starlette', 'werkzeug', 'redis', "
+        "'psycopg', 'anyio') "
         "if m in sys.modules]\nprint(bad)"
     )
     out = subprocess.run(
@@ -629,3 +707,49 @@ async def test_a_text_payload_is_accepted_and_keyed_like_its_bytes() -> None:
     assert first.key is not None
     assert first.key.startswith("body:")
     assert router.handle_sync(body.encode(), headers).reason == "duplicate"
+
+
+def test_a_repeatable_event_without_created_keys_on_the_signed_body() -> None:
+    router = WebhookRouter(SECRET)
+    obj = {"id": "pay_1", "amount": 5, "currency": "EUR", "status": "succeeded"}
+    body = json.dumps({"type": "payment.funded", "data": {"object": obj}}).encode()
+    result = router.handle_sync(*delivery(body))
+    assert result.key is not None
+    assert result.key.startswith("body:")
+
+
+def test_the_package_lists_its_lazy_names() -> None:
+    import bpcpay.webhooks
+
+    names = dir(bpcpay.webhooks)
+    assert {"WebhookRouter", "RedisDeliveryStore", "sign", "Claim"} <= set(names)
+    assert names == sorted(names)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        bpcpay.webhooks.nothing  # noqa: B018
+
+
+def test_handle_sync_refuses_a_plain_handler_returning_an_awaitable_without_close() -> None:
+    class Pending:
+        def __await__(self) -> Any:
+            yield
+
+    router = WebhookRouter(SECRET)
+    router.add_handler("*", lambda event: Pending())
+    assert router.handle_sync(*delivery(body_for())).reason == "async_handler"
+
+
+def test_an_abandoned_plan_keeps_its_claim_for_the_lease_and_frees_its_flight() -> None:
+    from bpcpay.webhooks._router import _ClaimKey, _RunHandler
+
+    router = WebhookRouter(SECRET)
+    router.add_handler("*", lambda event: None)
+    result = router.handle_sync(*delivery(body_for(object_id="ps_probe")))
+    assert result.event is not None
+    plan = router._plan(result.event, "evt:abandoned")
+    assert isinstance(next(plan), _ClaimKey)
+    assert isinstance(plan.send(router.store.claim("evt:abandoned")), _RunHandler)
+    plan.close()  # the driver went away mid-handler (its loop closed): nothing can run
+    assert router._flights == {}
+    store = router.store
+    assert isinstance(store, InMemoryDeliveryStore)
+    assert store.claim("evt:abandoned").status == ClaimStatus.IN_FLIGHT  # until the lease lapses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpcpay
-from bpcpay import AsyncBpcPay, SignatureVerificationError, webhooks
+from bpcpay import AsyncBpcPay, InvalidArgumentError, SignatureVerificationError, webhooks
 from bpcpay.models import Event, Payment, PaymentMethod, Refund, Session
 
 OLD_SECRET = "whsec_old_not_real"
@@ -63,8 +64,143 @@ def test_sign_is_lower_hex_hmac_sha256_of_the_raw_bytes() -> None:
 
 
 def test_sign_refuses_a_secret_of_the_wrong_type() -> None:
-    with pytest.raises(TypeError, match="str or bytes"):
+    with pytest.raises(InvalidArgumentError, match="secret: must be str or bytes") as info:
         webhooks.sign(BODY, 12345)  # type: ignore[arg-type]
+    assert info.value.argument == "secret"
+
+
+@pytest.mark.parametrize("secret", ["", " ", "\t\n ", b"", b"  ", b"\r\n"])
+def test_sign_and_verify_refuse_empty_or_whitespace_secrets(secret: str | bytes) -> None:
+    with pytest.raises(InvalidArgumentError, match="secret: is empty or only whitespace"):
+        webhooks.sign(BODY, secret)
+    with pytest.raises(InvalidArgumentError, match="secret"):
+        webhooks.verify_signature(BODY, signature="a" * 64, secret=secret)
+    with pytest.raises(InvalidArgumentError, match="secret"):
+        webhooks.verify_signature(BODY, signature="a" * 64, secret=[WEBHOOK_SECRET, secret])
+
+
+def test_an_unencodable_secret_is_refused_without_echoing_it() -> None:
+    secret = "whsec_\udcff_lone_surrogate"
+    for call in (
+        lambda: webhooks.sign(BODY, secret),
+        lambda: webhooks.verify_signature(BODY, signature="a" * 64, secret=secret),
+    ):
+        with pytest.raises(InvalidArgumentError, match="cannot be encoded as UTF-8") as info:
+            call()
+        assert "lone_surrogate" not in str(info.value)
+        assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize("value", [b"abc", 123, ["a" * 64], object()])
+def test_a_signature_header_that_is_not_a_str_is_a_verification_error(value: Any) -> None:
+    with pytest.raises(SignatureVerificationError) as info:
+        webhooks.verify_signature(BODY, signature=value, secret=WEBHOOK_SECRET)
+    assert info.value.reason == "bad_format"
+    headers: dict[str, Any] = {**headers_for(BODY), "X-Signature": value}
+    assert reason_of(BODY, headers) == "bad_format"
+
+
+def test_a_request_id_header_that_is_not_a_str_is_a_verification_error() -> None:
+    headers: dict[str, Any] = {**headers_for(BODY), "API-Request-Id": b"req_1"}
+    assert reason_of(BODY, headers) == "bad_format"
+
+
+# --- every spelling of the contract's Signature section ----------------------------------------
+
+MAC = hmac.new(WEBHOOK_SECRET.encode(), BODY, hashlib.sha256).digest()
+B64 = base64.b64encode(MAC).decode()
+B64URL = base64.urlsafe_b64encode(MAC).decode()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        MAC.hex(),
+        MAC.hex().upper(),
+        "sha256=" + MAC.hex(),
+        "SHA256=" + MAC.hex().upper(),
+        "Sha256=" + B64,
+        B64,
+        B64.rstrip("="),
+        B64URL,
+        B64URL.rstrip("="),
+        "sha256=" + B64URL.rstrip("="),
+        f"  {MAC.hex()}  ",
+        f"{'0' * 64}, {B64}",
+        f"sha1={hashlib.sha1(BODY).hexdigest()},sha256={MAC.hex()}",
+        ",".join(["f" * 64] * 7 + [MAC.hex()]),
+    ],
+)
+def test_every_published_spelling_of_the_mac_verifies(spelling: str) -> None:
+    assert webhooks.verify_signature(BODY, signature=spelling, secret=WEBHOOK_SECRET) is None
+    event = webhooks.construct_event(
+        BODY, headers_for(BODY, **{"X-Signature": spelling}), secret=WEBHOOK_SECRET
+    )
+    assert event.type == "session.expired"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        MAC.hex()[:-2],  # a truncated MAC
+        base64.b64encode(MAC[:31]).decode(),
+        base64.b64encode(MAC + b"\0").decode(),
+        "sha1=" + MAC.hex(),
+        "v1=" + MAC.hex(),
+        "sha512=" + B64,
+        B64[:20] + "-_" + B64[22:],  # both alphabets at once
+        B64 + "==",  # too much padding
+        ",".join(["f" * 64] * 8 + [MAC.hex()]),  # more than 8 candidates
+        MAC.hex() + "," + " " * 1024,  # more than 1 KiB
+        "١" * 64,
+    ],
+)
+def test_spellings_outside_the_contract_are_refused(spelling: str) -> None:
+    with pytest.raises(SignatureVerificationError) as info:
+        webhooks.verify_signature(BODY, signature=spelling, secret=WEBHOOK_SECRET)
+    assert info.value.reason in {"bad_format", "mismatch"}
+
+
+def test_every_candidate_is_compared_with_every_secret() -> None:
+    old = hmac.new(OLD_SECRET.encode(), BODY, hashlib.sha256).digest()
+    header = f"sha256={base64.b64encode(old).decode()},{'a' * 64}"
+    webhooks.verify_signature(BODY, signature=header, secret=[WEBHOOK_SECRET, OLD_SECRET])
+    with pytest.raises(SignatureVerificationError) as info:
+        webhooks.verify_signature(BODY, signature=header, secret=WEBHOOK_SECRET)
+    assert info.value.reason == "mismatch"
+
+
+# --- max_age: the signed created is the only signed time -----------------------------------------
+
+CREATED = datetime(2022, 2, 17, 16, 30, 55, tzinfo=timezone.utc).timestamp()
+
+
+def test_max_age_refuses_an_event_older_than_it() -> None:
+    fresh = webhooks.construct_event(
+        BODY, headers_for(BODY), secret=WEBHOOK_SECRET, max_age=60, now=CREATED + 59
+    )
+    assert fresh.type == "session.expired"
+    with pytest.raises(SignatureVerificationError) as info:
+        webhooks.construct_event(
+            BODY, headers_for(BODY), secret=WEBHOOK_SECRET, max_age=60, now=CREATED + 61
+        )
+    assert info.value.reason == "too_old"
+    assert "max_age=60" in str(info.value)
+    # Off by default: the same old event parses.
+    assert webhooks.construct_event(BODY, headers_for(BODY), secret=WEBHOOK_SECRET).created
+
+
+def test_max_age_refuses_an_event_without_created() -> None:
+    body = json.dumps({"type": "x.y", "data": {"object": {}}}).encode()
+    with pytest.raises(SignatureVerificationError) as info:
+        webhooks.construct_event(body, headers_for(body), secret=WEBHOOK_SECRET, max_age=60)
+    assert info.value.reason == "too_old"
+
+
+@pytest.mark.parametrize("max_age", [0, -1, True, "60", float("nan")])
+def test_max_age_must_be_positive_seconds(max_age: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="max_age"):
+        webhooks.construct_event(BODY, headers_for(BODY), secret=WEBHOOK_SECRET, max_age=max_age)
 
 
 def test_verify_signature_accepts_upper_and_lower_hex_and_whitespace() -> None:
@@ -92,9 +228,9 @@ def test_verify_signature_with_rotation(secrets: Any) -> None:
     assert info.value.reason == "mismatch"
 
 
-@pytest.mark.parametrize("secret", ["", b"", [], [WEBHOOK_SECRET, ""]])
+@pytest.mark.parametrize("secret", ["", b"", [], [WEBHOOK_SECRET, ""], None])
 def test_empty_secrets_are_a_configuration_error(secret: Any) -> None:
-    with pytest.raises(ValueError, match="non-empty webhook secret") as info:
+    with pytest.raises(InvalidArgumentError, match="secret") as info:
         webhooks.verify_signature(BODY, signature="a" * 64, secret=secret)
     assert not isinstance(info.value, SignatureVerificationError)
 
@@ -208,7 +344,7 @@ def test_empty_header(value: str) -> None:
     [
         "z" * 64,
         webhooks.sign(BODY, WEBHOOK_SECRET)[:-1] + "g",
-        "sha256=" + webhooks.sign(BODY, WEBHOOK_SECRET),
+        "md5=" + webhooks.sign(BODY, WEBHOOK_SECRET),
         webhooks.sign(BODY, WEBHOOK_SECRET)[:63],
         webhooks.sign(BODY, WEBHOOK_SECRET) + "0",
         hashlib.sha1(BODY).hexdigest(),
@@ -264,7 +400,7 @@ def test_oversize_body_is_refused_before_hashing(monkeypatch: pytest.MonkeyPatch
     def no_hashing(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("hashed an oversize body")
 
-    monkeypatch.setattr(webhooks.hmac, "new", no_hashing)
+    monkeypatch.setattr(webhooks._signature.hmac, "new", no_hashing)
     with pytest.raises(SignatureVerificationError) as info:
         webhooks.construct_event(body, headers, secret=WEBHOOK_SECRET, max_bytes=1024)
     assert info.value.reason == "too_large"

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "bpcpay.cli._demo",
     "bpcpay.cli._api",
     "bpcpay.cli._listen",
+    "bpcpay.cli._reconcile",
 ]
 
 

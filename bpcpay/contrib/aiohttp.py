@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .._constants import LOGGER_NAME
-from .._webhook_router import WebhookRouter
+from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["read_body", "setup_webhooks", "webhook_handler"]

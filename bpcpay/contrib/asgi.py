@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .._constants import LOGGER_NAME
-from .._webhook_router import WebhookRouter
+from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["Receive", "Scope", "Send", "WebhookASGIApp"]

@@ -31,7 +31,7 @@ from django.views.decorators.http import (  # type: ignore[import-untyped, unuse
 )
 
 from .._constants import LOGGER_NAME
-from .._webhook_router import WebhookRouter
+from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["webhook_view"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from .._constants import LOGGER_NAME
-from .._webhook_router import WebhookRouter
+from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["WebhookWSGIApp", "environ_headers", "flask_view", "handle_environ", "read_wsgi_body"]
@@ -109,7 +109,9 @@ class WebhookWSGIApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, reason = handle_environ(self.router, environ, self.max_bytes)
-        body = body_text(reason)
+        # A HEAD answer carries no body: bytes sent after it would be read on a kept-alive
+        # connection as the start of the next response (waitress passes them through).
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body_text(reason)
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),

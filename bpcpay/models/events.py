@@ -60,10 +60,16 @@ class Event(APIObject):
 
     ``data.object`` is a Session for ``session.*`` events, a Payment for ``payment.*``, a Refund
     for ``refund.*`` and a PaymentMethod for ``paymentMethod.*``; for any other type it is the
-    raw JSON mapping. ``request_id`` is the delivery's ``API-Request-Id``: BPC puts no event id
-    in the body, so it is the key to de-duplicate on.
+    raw JSON mapping. ``request_id`` is the delivery's ``API-Request-Id``: it identifies the
+    delivery for logs and support, but it is not signed, so never de-duplicate on it (the
+    router keys on the signed type, object id and ``created``).
+
+    Attributes:
+        reconciled: True for an event the router synthesized from ``sessions.retrieve`` while
+            reconciling (no delivery, no signature, no request id); False for a delivery.
     """
 
     type: str
     created: datetime | None
     data: EventData
+    reconciled: bool = attrs.field(default=False, kw_only=True)

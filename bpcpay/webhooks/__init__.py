@@ -1,0 +1,85 @@
+"""Receiving webhooks: signatures and events (pure), the router, and its delivery stores.
+
+``sign``, ``verify_signature``, ``construct_event`` and ``Webhooks`` come from ``_signature``,
+which is pure and imported eagerly. The router (``WebhookRouter``, ``WebhookResult``), the keys
+and the stores are loaded on first access (PEP 562), so ``import bpcpay.webhooks`` stays cheap
+and never imports aiohttp, anyio or asyncio (``tests/test_imports.py`` checks it).
+
+Layout: ``_signature`` (pure verification), ``_keys`` (de-duplication keys), ``_effects``
+(runs a sans-I/O plan with sync or async I/O), ``_router`` (the router's logic, once, and its
+two drivers), ``stores/`` (in-memory, SQLite, Redis, PostgreSQL; one contract: leases).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import stores as _stores  # no store module, no driver: only the names
+from ._lazy import lazy_exports
+from ._signature import (
+    SIGNATURE_HEADER,
+    Webhooks,
+    construct_event,
+    sign,
+    verify_signature,
+)
+
+if TYPE_CHECKING:
+    from ._keys import FINAL_STATE_EVENTS, event_key, request_id_key
+    from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookResult, WebhookRouter
+    from .stores import (
+        DEFAULT_DEDUP_CAPACITY,
+        DEFAULT_LEASE,
+        DEFAULT_RETENTION,
+        DEFAULT_STORE_TIMEOUT,
+        AsyncDeliveryStore,
+        AsyncPostgresDeliveryStore,
+        AsyncRedisDeliveryStore,
+        Claim,
+        ClaimStatus,
+        DeliveryStore,
+        InMemoryDeliveryStore,
+        PostgresDeliveryStore,
+        RedisDeliveryStore,
+        SQLiteDeliveryStore,
+    )
+
+_LAZY = {
+    "FINAL_STATE_EVENTS": "._keys",
+    "event_key": "._keys",
+    "request_id_key": "._keys",
+    "DEFAULT_IN_FLIGHT_TIMEOUT": "._router",
+    "WebhookResult": "._router",
+    "WebhookRouter": "._router",
+    # Every store name, from the stores package (which loads each store lazily in turn).
+    **dict.fromkeys(_stores.__all__, ".stores"),
+}
+__all__ = [
+    "DEFAULT_DEDUP_CAPACITY",
+    "DEFAULT_IN_FLIGHT_TIMEOUT",
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "DEFAULT_STORE_TIMEOUT",
+    "FINAL_STATE_EVENTS",
+    "SIGNATURE_HEADER",
+    "AsyncDeliveryStore",
+    "AsyncPostgresDeliveryStore",
+    "AsyncRedisDeliveryStore",
+    "Claim",
+    "ClaimStatus",
+    "DeliveryStore",
+    "InMemoryDeliveryStore",
+    "PostgresDeliveryStore",
+    "RedisDeliveryStore",
+    "SQLiteDeliveryStore",
+    "WebhookResult",
+    "WebhookRouter",
+    "Webhooks",
+    "construct_event",
+    "event_key",
+    "request_id_key",
+    "sign",
+    "verify_signature",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

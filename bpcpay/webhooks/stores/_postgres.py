@@ -1,0 +1,211 @@
+"""PostgresDeliveryStore and AsyncPostgresDeliveryStore: leases in PostgreSQL, for a fleet.
+
+Owns the connection pools (psycopg 3 and psycopg_pool, bounded, every call with a deadline);
+the SQL and the decisions are ``_sql.SqlLogic``'s, the same plans the SQLite store runs. The two
+classes differ only in how a plan's queries are executed. Imports psycopg
+(``pip install 'bpcpay[postgres]'``) when a store is constructed, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ..._exceptions import InvalidArgumentError
+from .._effects import Plan, drive, drive_async
+from ._base import (
+    DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    DEFAULT_STORE_TIMEOUT,
+    AsyncPlanStore,
+    PlanStore,
+    StorePlans,
+    check_identifier,
+    check_positive_int,
+    check_seconds,
+)
+from ._sql import Query, SqlLogic
+
+if TYPE_CHECKING:
+    import psycopg_pool
+
+__all__ = ["AsyncPostgresDeliveryStore", "PostgresDeliveryStore"]
+
+DEFAULT_TABLE: Final = "bpcpay_webhook_deliveries"
+DEFAULT_MAX_CONNECTIONS: Final = 4
+T = TypeVar("T")
+
+
+class _PostgresStore:
+    """What both PostgreSQL stores share: the options, the SQL plans and the pool's settings.
+
+    The arguments are documented on :class:`PostgresDeliveryStore`.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        lease: float = DEFAULT_LEASE,
+        retention: float = DEFAULT_RETENTION,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = DEFAULT_STORE_TIMEOUT,
+        _clock: Callable[[], float] = time.time,
+    ) -> None:
+        import psycopg_pool  # noqa: F401 - fail at construction, not on the first delivery
+
+        if not isinstance(dsn, str) or not dsn.strip():
+            raise InvalidArgumentError("dsn", "give a PostgreSQL connection string or URL")
+        self._dsn = dsn
+        self.lease = check_seconds("lease", lease)
+        self.max_connections = check_positive_int("max_connections", max_connections)
+        self.timeout = check_seconds("timeout", timeout)
+        self._logic = SqlLogic(
+            table=check_identifier("table", table),
+            dialect="postgres",
+            lease=self.lease,
+            retention=check_seconds("retention", retention),
+            clock=_clock,
+        )
+        self._plans: StorePlans = self._logic
+        self._pool: Any = None
+        self._application_name = "bpcpay-webhooks"  # shown by pg_stat_activity
+        self._pid = 0
+        self._ready = False
+        self._setup_lock = threading.Lock()  # one pool per process, however many threads
+        self._opening: Any = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} table={self._logic.table} lease={self.lease:g}s>"
+
+    def _pool_options(self) -> dict[str, Any]:
+        timeout_ms = int(self.timeout * 1000)
+        return {
+            "conninfo": self._dsn,
+            "min_size": 0,
+            "max_size": self.max_connections,
+            "timeout": self.timeout,  # the wait for a free connection
+            "open": False,
+            "kwargs": {
+                "autocommit": True,
+                "connect_timeout": max(2, int(self.timeout + 0.999)),
+                "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+                "application_name": self._application_name,
+            },
+        }
+
+    def _stale(self) -> bool:
+        return self._pool is None or self._pid != os.getpid()
+
+    def _with_setup(self, plan: Plan[T]) -> Plan[T]:
+        # The table is created on first use, on the connection of the first call.
+        if not self._ready:
+            yield from self._logic.setup_plan()
+        result = yield from plan
+        self._ready = True
+        return result
+
+
+class PostgresDeliveryStore(_PostgresStore, PlanStore):
+    """Leases in PostgreSQL with psycopg 3: for WSGI, Django, and ``handle_sync``.
+
+    Works straight after construction: it connects on first use and creates its table (safely
+    when several workers do so at once; an advisory lock serialises them). Connections are
+    pooled, at most ``max_connections`` per process; connecting, waiting for a connection and
+    every statement give up after ``timeout`` seconds.
+
+    Args:
+        dsn: a libpq connection string or ``postgresql://`` URL (never shown anywhere).
+        table: the table name.
+        lease: seconds a claim stays in flight; must exceed the slowest handler.
+        retention: seconds a done key is remembered.
+        max_connections: the pool's bound, per process.
+        timeout: seconds for connecting, for each statement, and for waiting on the pool.
+
+    Raises:
+        InvalidArgumentError: an argument is invalid (the message names it, never the DSN).
+        ImportError: psycopg is not installed (``pip install 'bpcpay[postgres]'``).
+    """
+
+    def _connections(self) -> psycopg_pool.ConnectionPool[Any]:
+        if self._stale():
+            import psycopg_pool
+
+            with self._setup_lock:
+                if self._stale():
+                    # After a fork the parent's pool (and its threads) is not ours: a new one.
+                    pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+                        **self._pool_options()
+                    )
+                    pool.open(wait=False)
+                    self._pool, self._pid, self._ready = pool, os.getpid(), False
+        return self._pool  # type: ignore[no-any-return]
+
+    def _execute(self, plan: Plan[T]) -> T:
+        with self._connections().connection(timeout=self.timeout) as conn:
+
+            def execute(query: Query) -> tuple[int, list[Any]]:
+                with conn.cursor() as cursor:
+                    cursor.execute(query.sql, query.params or None)
+                    rows = cursor.fetchall() if cursor.description is not None else []
+                    return cursor.rowcount, rows
+
+            return drive(self._with_setup(plan), execute)
+
+    def setup(self) -> None:
+        """Create the table now instead of on first use (optional)."""
+        self._execute(self._logic.setup_plan())
+
+    def close(self) -> None:
+        """Close this process's pool (a new one opens on the next call)."""
+        if not self._stale():
+            self._pool.close(timeout=self.timeout)
+        self._pool = None
+
+
+class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
+    """Leases in PostgreSQL with psycopg 3's asyncio API: for aiohttp and ASGI, via ``handle``.
+
+    The same arguments, table and statements as :class:`PostgresDeliveryStore` (the two can
+    share one database). The pool is created in the event loop of the first call.
+    """
+
+    async def _connections(self) -> psycopg_pool.AsyncConnectionPool[Any]:
+        if self._stale():
+            import psycopg_pool
+
+            # Set before the first await: concurrent first calls share this pool.
+            pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+                **self._pool_options()
+            )
+            self._pool, self._pid, self._ready = pool, os.getpid(), False
+            self._opening = asyncio.ensure_future(pool.open(wait=False))
+        await asyncio.shield(self._opening)
+        return self._pool  # type: ignore[no-any-return]
+
+    async def _execute(self, plan: Plan[T]) -> T:
+        pool = await self._connections()
+        async with pool.connection(timeout=self.timeout) as conn:
+
+            async def execute(query: Query) -> tuple[int, list[Any]]:
+                async with conn.cursor() as cursor:
+                    await cursor.execute(query.sql, query.params or None)
+                    rows = await cursor.fetchall() if cursor.description is not None else []
+                    return cursor.rowcount, rows
+
+            return await drive_async(self._with_setup(plan), execute)
+
+    async def setup(self) -> None:
+        """Create the table now instead of on first use (optional)."""
+        await self._execute(self._logic.setup_plan())
+
+    async def aclose(self) -> None:
+        """Close the pool (a new one opens on the next call)."""
+        if not self._stale():
+            await self._pool.close(timeout=self.timeout)
+        self._pool = None

@@ -1,0 +1,139 @@
+"""Every delivery store behind one face, for the store contract and the router tests.
+
+``STORE_KINDS`` names each store (sync and async variants apart); :func:`open_store` builds one
+on a fake clock, isolated from every other test (its own SQLite file, Redis prefix or
+PostgreSQL table), and :class:`Driven` calls an async store's methods on a private event loop so
+that one sync test body checks every store alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bpcpay.webhooks import Claim
+
+STORE_KINDS = ["memory", "sqlite", "redis", "redis-async", "postgres", "postgres-async"]
+SHARED_KINDS = ["sqlite", "redis", "postgres"]
+_names = itertools.count()
+
+
+class FakeClock:
+    """A clock that moves only when told to (or when a fake sleep sleeps)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{next(_names)}"
+
+
+def store_options(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Constructor arguments isolating one test's store (servers come from fixtures)."""
+    base = kind.removesuffix("-async")
+    if base == "sqlite":
+        return {"path": tmp_path / "deliveries.sqlite3"}
+    if base == "redis":
+        server = request.getfixturevalue("redis_server")
+        return {"url": server.url, "prefix": unique("test") + ":"}
+    if base == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        return {"dsn": server.dsn, "table": unique("deliveries")}
+    return {}
+
+
+def store_class(kind: str) -> Any:
+    import bpcpay.webhooks as w
+
+    return {
+        "memory": w.InMemoryDeliveryStore,
+        "sqlite": w.SQLiteDeliveryStore,
+        "redis": w.RedisDeliveryStore,
+        "redis-async": w.AsyncRedisDeliveryStore,
+        "postgres": w.PostgresDeliveryStore,
+        "postgres-async": w.AsyncPostgresDeliveryStore,
+    }[kind]
+
+
+def build(kind: str, options: dict[str, Any], **extra: Any) -> Any:
+    options = dict(options)
+    cls = store_class(kind)
+    if kind == "memory":
+        return cls(**extra)
+    first = options.pop("path", None) or options.pop("url", None) or options.pop("dsn")
+    return cls(first, **options, **extra)
+
+
+class Driven:
+    """A store whose methods are plain calls, whatever the store (async ones run on a loop)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.loop = asyncio.new_event_loop()
+
+    def _call(self, value: Any) -> Any:
+        if inspect.isawaitable(value):
+            return self.loop.run_until_complete(value)
+        return value
+
+    def claim(self, key: str) -> Claim:
+        claim: Claim = self._call(self.store.claim(key))
+        return claim
+
+    def complete(self, key: str, token: str) -> bool:
+        return bool(self._call(self.store.complete(key, token)))
+
+    def release(self, key: str, token: str) -> bool:
+        return bool(self._call(self.store.release(key, token)))
+
+    def close(self) -> None:
+        closer = getattr(self.store, "aclose", None) or getattr(self.store, "close", None)
+        if closer is not None:
+            self._call(closer())
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self.loop.close()
+
+
+@contextlib.contextmanager
+def open_store(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock, **extra: Any
+) -> Iterator[Driven]:
+    driven = Driven(build(kind, store_options(kind, request, tmp_path), _clock=clock, **extra))
+    try:
+        yield driven
+    finally:
+        driven.close()
+
+
+def counting_router(
+    secret: str, store: Any, clock: FakeClock, *, sleep: Any = None, **options: Any
+) -> tuple[Any, list[int]]:
+    """A router on ``clock`` (its sleeps move it) whose one handler counts its runs."""
+    from bpcpay.webhooks import WebhookRouter
+
+    router = WebhookRouter(
+        secret, store=store, _clock=clock, _wall=clock, _sleep=sleep or clock.sleep, **options
+    )
+    runs: list[int] = []
+    router.add_handler("*", lambda event: runs.append(1))
+    return router, runs

@@ -1,0 +1,551 @@
+"""The delivery store contract, one suite for every store, on real Redis and PostgreSQL.
+
+Leases expire on a fake clock (no sleeping); the servers are started by ``_servers.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _servers import LOOPBACK
+from _stores import (
+    SHARED_KINDS,
+    STORE_KINDS,
+    Driven,
+    FakeClock,
+    build,
+    open_store,
+    store_class,
+    store_options,
+    unique,
+)
+
+from bpcpay import InvalidArgumentError
+from bpcpay.webhooks import (
+    DEFAULT_LEASE,
+    AsyncDeliveryStore,
+    Claim,
+    ClaimStatus,
+    DeliveryStore,
+    InMemoryDeliveryStore,
+    SQLiteDeliveryStore,
+)
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Driven]:
+    with open_store(request.param, request, tmp_path, clock, lease=LEASE) as driven:
+        yield driven
+
+
+def test_a_new_key_is_claimed_then_done_after_complete(store: Driven) -> None:
+    first = store.claim("evt:a")
+    assert first.status == ClaimStatus.CLAIMED
+    assert first.token
+    assert store.complete("evt:a", first.token) is True
+    assert store.claim("evt:a") == Claim.done()
+    assert store.claim("evt:b").status == ClaimStatus.CLAIMED  # keys are independent
+
+
+def test_a_claimed_key_is_in_flight_until_its_lease_lapses(store: Driven, clock: FakeClock) -> None:
+    first = store.claim("evt:a")
+    second = store.claim("evt:a")
+    assert second.status == ClaimStatus.IN_FLIGHT
+    assert second.token is None
+    assert second.until is not None
+    assert math.isclose(second.until, clock.now + LEASE, abs_tol=0.01)
+    clock.advance(LEASE - 1)
+    assert store.claim("evt:a").status == ClaimStatus.IN_FLIGHT
+    clock.advance(1.001)
+    again = store.claim("evt:a")
+    assert again.status == ClaimStatus.CLAIMED
+    assert again.token != first.token
+
+
+def test_only_the_owner_releases_and_a_release_lets_the_next_claim_in(store: Driven) -> None:
+    first = store.claim("evt:a")
+    assert first.token
+    assert store.release("evt:a", "not-the-owner") is False
+    assert store.claim("evt:a").status == ClaimStatus.IN_FLIGHT
+    assert store.complete("evt:a", "not-the-owner") is False
+    assert store.release("evt:a", first.token) is True
+    assert store.release("evt:a", first.token) is False  # already gone
+    second = store.claim("evt:a")
+    assert second.status == ClaimStatus.CLAIMED
+    assert second.token
+    assert store.complete("evt:a", second.token)
+    assert store.release("evt:a", second.token) is False  # a done key is never released
+
+
+def test_a_worker_whose_lease_lapsed_cannot_complete_or_release_the_new_claim(
+    store: Driven, clock: FakeClock
+) -> None:
+    slow = store.claim("evt:a")
+    clock.advance(LEASE + 1)
+    fresh = store.claim("evt:a")
+    assert slow.token
+    assert fresh.token
+    assert fresh.status == ClaimStatus.CLAIMED
+    assert store.complete("evt:a", slow.token) is False
+    assert store.release("evt:a", slow.token) is False
+    assert store.claim("evt:a").status == ClaimStatus.IN_FLIGHT  # still the fresh claim's
+    assert store.complete("evt:a", fresh.token) is True
+    assert store.claim("evt:a") == Claim.done()
+
+
+def test_a_lapsed_but_unclaimed_lease_can_still_be_completed_by_its_owner(
+    store: Driven, clock: FakeClock
+) -> None:
+    slow = store.claim("evt:a")
+    clock.advance(LEASE + 1)
+    assert slow.token
+    assert store.complete("evt:a", slow.token) is True
+    assert store.claim("evt:a") == Claim.done()
+
+
+def test_concurrent_claims_of_one_key_have_exactly_one_winner(store: Driven) -> None:
+    if isinstance(store.store, AsyncDeliveryStore) and asyncio.iscoroutinefunction(
+        store.store.claim
+    ):
+
+        async def claims() -> list[Claim]:
+            return list(await asyncio.gather(*(store.store.claim("evt:race") for _ in range(16))))
+
+        results = store.loop.run_until_complete(claims())
+    else:
+        barrier = threading.Barrier(16)
+        results = []
+        lock = threading.Lock()
+
+        def claim() -> None:
+            barrier.wait(10)
+            outcome = store.claim("evt:race")
+            with lock:
+                results.append(outcome)
+
+        threads = [threading.Thread(target=claim) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    statuses = sorted(r.status for r in results)
+    assert statuses == [ClaimStatus.CLAIMED] + [ClaimStatus.IN_FLIGHT] * 15
+
+
+def test_stores_match_their_protocol() -> None:
+    assert isinstance(InMemoryDeliveryStore(), DeliveryStore)
+    assert InMemoryDeliveryStore().lease == DEFAULT_LEASE
+    assert "token" not in repr(Claim.claimed("secret-token"))
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+@pytest.mark.parametrize("lease", [0, -1, True, float("nan"), float("inf"), "300", None])
+def test_lease_must_be_positive_seconds(
+    kind: str, lease: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = store_options(kind, request, tmp_path)
+    with pytest.raises(InvalidArgumentError, match="lease") as info:
+        build(kind, options, lease=lease)
+    assert info.value.argument == "lease"
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
+@pytest.mark.parametrize("table", ["", "1abc", "a b", "t; DROP TABLE x", "x" * 70, 5])
+def test_table_must_be_a_plain_sql_name(
+    kind: str, table: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = {**store_options(kind, request, tmp_path), "table": table}
+    with pytest.raises(InvalidArgumentError, match="table"):
+        build(kind, options)
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-async"])
+def test_redis_url_is_checked_and_never_echoed(kind: str) -> None:
+    secret_url = "http://:pw-not-real-4417@example.test:6379/0"
+    with pytest.raises(InvalidArgumentError, match="url") as info:
+        store_class(kind)(secret_url)
+    assert "pw-not-real-4417" not in str(info.value)
+    store = store_class(kind)("redis://:pw-not-real-4417@127.0.0.1:1/0", max_connections=2)
+    assert "pw-not-real-4417" not in repr(store)
+    with pytest.raises(InvalidArgumentError, match="max_connections"):
+        store_class(kind)("redis://127.0.0.1:1/0", max_connections=0)
+    with pytest.raises(InvalidArgumentError, match="prefix"):
+        store_class(kind)("redis://127.0.0.1:1/0", prefix=None)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "postgres-async"])
+def test_postgres_dsn_is_checked_and_never_echoed(kind: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="dsn"):
+        store_class(kind)("  ")
+    store = store_class(kind)("postgresql://shop:pw-not-real-4417@127.0.0.1:1/shop")
+    assert "pw-not-real-4417" not in repr(store)
+    assert "table=bpcpay_webhook_deliveries" in repr(store)
+
+
+@pytest.mark.parametrize("path", ["", ":memory:", None])
+def test_sqlite_needs_a_file(path: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="path"):
+        SQLiteDeliveryStore(path)
+
+
+# --- retention: done keys are forgotten, and the table stays bounded ---------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
+def test_done_keys_are_forgotten_after_retention_and_old_rows_purged(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    with open_store(kind, request, tmp_path, clock, lease=LEASE, retention=100) as store:
+        for index in range(5):
+            claim = store.claim(f"old:{index}")
+            assert claim.token
+            store.complete(f"old:{index}", claim.token)
+        store.claim("lapsed")  # a claim whose worker died: never completed
+        clock.advance(99)
+        assert store.claim("old:0") == Claim.done()
+        clock.advance(2)
+        assert store.claim("old:0").status == ClaimStatus.CLAIMED  # forgotten: runs again
+        # An hour past every expiry, the next claim purges the rows.
+        clock.advance(3700)
+        store.claim("new")
+        assert _row_keys(store) == ["new"]
+
+
+def _row_keys(store: Driven) -> list[str]:
+    inner: Any = store.store
+    table = inner._logic.table
+    if isinstance(inner, SQLiteDeliveryStore):
+        with sqlite3.connect(inner.path) as conn:
+            return [row[0] for row in conn.execute(f"SELECT key FROM {table}")]  # noqa: S608
+    import psycopg
+
+    with psycopg.connect(inner._dsn) as conn:
+        return [row[0] for row in conn.execute(f"SELECT key FROM {table}")]  # type: ignore[arg-type]  # noqa: S608
+
+
+# --- first use by four workers at once ----------------------------------------------------------
+
+_WORKER = """
+import json, sys, time
+from bpcpay.webhooks import {cls}
+store = {cls}({first!r}, **{options!r})
+start = float(sys.argv[1])
+while time.time() < start:
+    pass
+shared = store.claim("evt:shared")
+own = store.claim("evt:own:" + sys.argv[2])
+print(json.dumps([shared.status, own.status]))
+"""
+
+
+@pytest.mark.parametrize("kind", SHARED_KINDS)
+def test_four_workers_create_and_use_a_store_at_once(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = store_options(kind, request, tmp_path)
+    first = str(options.pop("path", None) or options.pop("url", None) or options.pop("dsn"))
+    code = _WORKER.format(cls=store_class(kind).__name__, first=first, options=options)
+    start = time.time() + 1.5  # every interpreter is up and importing by then
+    command = [sys.executable, "-c", code, str(start)]
+    pipes: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    workers = [subprocess.Popen([*command, str(index)], **pipes) for index in range(4)]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
+        outputs.append(json.loads(out))
+    shared = sorted(first for first, _ in outputs)
+    assert shared == ["claimed", "in_flight", "in_flight", "in_flight"]
+    assert [own for _, own in outputs] == ["claimed"] * 4
+
+
+# --- every call has a deadline; connections are bounded ------------------------------------------
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A loopback port that accepts connections and never says a word."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind((LOOPBACK, 0))
+    server.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-async", "postgres", "postgres-async"])
+def test_a_server_that_never_answers_fails_the_call_within_its_timeout(
+    kind: str, black_hole: int
+) -> None:
+    if kind.startswith("redis"):
+        inner = store_class(kind)(f"redis://{LOOPBACK}:{black_hole}/0", timeout=1.0)
+    else:
+        inner = store_class(kind)(f"postgresql://u@{LOOPBACK}:{black_hole}/db", timeout=1.0)
+    store = Driven(inner)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception) as info:
+            store.claim("evt:a")
+    finally:
+        elapsed = time.monotonic() - started
+        store.close()
+    assert not isinstance(info.value, AssertionError)
+    assert elapsed < 1.0 + 4.0  # connect timeouts round up to whole seconds in libpq
+
+
+def test_a_locked_sqlite_database_fails_the_call_within_its_timeout(tmp_path: Path) -> None:
+    store = SQLiteDeliveryStore(tmp_path / "d.sqlite3", timeout=0.5)
+    store.setup()
+    blocker = sqlite3.connect(tmp_path / "d.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    started = time.monotonic()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.claim("evt:a")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert time.monotonic() - started < 0.5 + 2.0
+    assert store.claim("evt:a").status == ClaimStatus.CLAIMED  # and it recovers
+    store.close()
+
+
+def _busy_threads(store: Driven, calls: int = 12) -> None:
+    def work(index: int) -> None:
+        for round_ in range(calls):
+            claim = store.claim(f"evt:{index}:{round_}")
+            assert claim.token
+            store.complete(f"evt:{index}:{round_}", claim.token)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+
+@contextlib.contextmanager
+def _connections_named(kind: str, server: Any, name: str) -> Iterator[Callable[[], int]]:
+    """A probe counting the server's connections that carry ``name``."""
+    if kind == "redis":
+        import redis
+
+        with redis.Redis.from_url(server.url) as observer:
+            yield lambda: sum(1 for c in observer.client_list() if c.get("name") == name)
+        return
+    import psycopg
+
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+
+        def count() -> int:
+            row = conn.execute(sql, (name,)).fetchone()
+            return int(row[0]) if row else 0
+
+        yield count
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_connections_are_bounded_per_process(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue(f"{kind}_server")
+    inner = build(kind, store_options(kind, request, tmp_path), max_connections=2)
+    name = unique("bounded")
+    if kind == "redis":
+        inner._client_name = name
+    else:
+        inner._application_name = name
+    store = Driven(inner)
+    peak = 0
+    done = threading.Event()
+    with _connections_named(kind, server, name) as count:
+
+        def observe() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, count())
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=observe)
+        watcher.start()
+        try:
+            _busy_threads(store)
+        finally:
+            done.set()
+            watcher.join(10)
+            store.close()
+    assert 1 <= peak <= 2
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_a_store_opens_new_connections_after_a_fork(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    import os
+
+    with open_store(kind, request, tmp_path, clock) as store:
+        claim = store.claim("evt:parent")
+        assert claim.token
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                outcome = store.claim("evt:child").status
+            except BaseException as exc:
+                outcome = repr(exc)
+            os.write(write, outcome.encode())
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        answer = os.read(read, 1000).decode()
+        os.close(read)
+        assert status == 0
+        assert answer == ClaimStatus.CLAIMED
+        assert store.complete("evt:parent", claim.token)  # the parent's pool still works
+
+
+# --- SQLite specifics: first use under a lock, a busy connection, setup() -----------------------
+
+
+def test_a_first_use_waits_for_a_database_another_process_has_locked(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    unlock = threading.Timer(0.3, lambda: blocker.execute("ROLLBACK"))
+    unlock.start()
+    store = SQLiteDeliveryStore(path, timeout=10)
+    try:
+        assert store.claim("evt:a").status == ClaimStatus.CLAIMED  # set up once it could
+    finally:
+        unlock.join(5)
+        store.close()
+        blocker.close()
+
+
+def test_a_first_use_on_a_database_locked_too_long_fails_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.sqlite3"
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    store = SQLiteDeliveryStore(path, timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.claim("evt:a")
+        assert time.monotonic() - started < 0.3 + 2.0
+        assert store._conn is None  # the half-set-up connection was closed, not kept
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+    store.close()
+    store.close()  # idempotent
+
+
+def test_a_sqlite_store_busy_in_another_thread_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    store = SQLiteDeliveryStore(tmp_path / "d.sqlite3", timeout=0.2)
+    assert "d.sqlite3" in repr(store)
+    assert str(tmp_path) not in repr(store)
+    with store._lock:  # another thread holds the connection
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="busy"):
+            store.claim("evt:a")
+        assert time.monotonic() - started < 2.0
+    assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
+def test_an_optional_setup_creates_the_table_ahead_of_the_first_delivery(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    with open_store(kind, request, tmp_path, clock) as store:
+        store._call(store.store.setup())
+        store._call(store.store.setup())  # idempotent
+        assert _row_keys(store) == []
+        assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+
+
+# --- the SQL plan's rare paths, driven by hand ------------------------------------------------
+
+
+def test_a_row_that_vanishes_between_upsert_and_read_is_claimed_on_the_next_try() -> None:
+    from bpcpay.webhooks.stores._sql import SqlLogic
+
+    clock = FakeClock()
+    logic = SqlLogic(table="t", dialect="postgres", lease=10, retention=100, clock=clock)
+    plan = logic.claim_plan("evt:a")
+    assert next(plan).sql.startswith("DELETE FROM t WHERE expires_at")  # the periodic purge
+    query = plan.send((0, []))  # now the upsert
+    assert query.sql.startswith("INSERT INTO t")
+    assert "%(key)s" in query.sql  # PostgreSQL's placeholders
+    state = plan.send((0, []))  # the upsert did not take: the row existed ...
+    assert state.sql.startswith("SELECT done, expires_at")
+    retry = plan.send((1, []))  # ... and was gone when read (released meanwhile)
+    assert retry.sql.startswith("INSERT INTO t")
+    with pytest.raises(StopIteration) as stop:
+        plan.send((1, []))
+    assert stop.value.value.status == ClaimStatus.CLAIMED
+
+
+def test_a_row_that_keeps_changing_answers_in_flight_rather_than_spinning() -> None:
+    from bpcpay.webhooks.stores._sql import SqlLogic
+
+    clock = FakeClock()
+    logic = SqlLogic(table="t", dialect="sqlite", lease=10, retention=100, clock=clock)
+    plan = logic.claim_plan("evt:a")
+    next(plan)  # purge
+    answer: Any = (0, [])
+    steps = 0
+    try:
+        while True:
+            query = plan.send(answer)
+            steps += 1
+            # Every read finds a row whose lease has just lapsed, yet the upsert never takes.
+            answer = (1, [(0, clock.now - 1)]) if query.sql.startswith("SELECT") else (0, [])
+    except StopIteration as stop:
+        claim = stop.value
+    assert claim.status == ClaimStatus.IN_FLIGHT
+    assert steps == 6  # three attempts, each an upsert and a read: bounded
