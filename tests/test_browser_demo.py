@@ -19,11 +19,13 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from bpcpay.demo import Demo
+from bpcpay.demo import DECLINE_REASONS, Demo
+from bpcpay.testing import webhook_delivery
 
 #: Names a Chromium goes by on PATH, in the order they are tried.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -141,6 +143,17 @@ async def test_declined_card_lands_on_the_failure_page(browser: Browser, demo: D
     await expect(page.locator("#order-status")).to_have_text("not paid")
     (order,) = demo.store.orders.values()
     assert not order.paid
+    # The gateway's signed payment.failed reaches the store; the open page learns why by itself.
+    failed = {"id": "pay_declined", "amount": 2400, "currency": "EUR", "status": "failed",
+              "session": order.session_id, "failureCode": "card_declined"}  # fmt: skip
+    body, headers = webhook_delivery("payment.failed", failed, secret=demo.gateway.webhook_secret)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(demo.store_url + "/webhooks", data=body, headers=headers) as answer,
+    ):
+        assert answer.status == 200
+    await expect(page.locator("#decline")).to_have_text(DECLINE_REASONS["card_declined"])
+    await expect(page.locator("#decline-code")).to_have_text("card_declined")
     # "Try again" goes back to the same, still open, payment page.
     await page.click("#retry")
     await page.wait_for_url(order.payment_url or "")
