@@ -1,39 +1,47 @@
-"""Helpers for your own tests: pytest fixtures for the sandbox gateway, and signed webhook
-deliveries built by hand.
+"""Helpers for your own tests: the sandbox gateway and clients pointed at it, as pytest
+fixtures or context managers, and signed webhook deliveries built by hand.
 
-Registered as a pytest plugin through the ``pytest11`` entry point, so installing bpcpay makes
-the fixtures available with nothing to configure:
+Installing bpcpay registers a pytest plugin (the ``pytest11`` entry point ``bpcpay``, module
+``_bpcpay_pytestplugin``) with four fixtures, each a thin wrapper over a helper here:
 
 - ``bpcpay_sandbox``: a running :class:`~bpcpay.sandbox.SandboxGateway` (async; needs
-  pytest-asyncio) with millisecond webhook retries.
-- ``bpcpay_client``: an :class:`~bpcpay.AsyncBpcPay` pointed at it, closed afterwards.
-- ``bpcpay_sync_sandbox``: a gateway running in a background thread, for synchronous suites.
-- ``bpcpay_sync_client``: a :class:`~bpcpay.BpcPay` pointed at ``bpcpay_sync_sandbox``.
+  pytest-asyncio) with millisecond webhook retries (:func:`async_sandbox`).
+- ``bpcpay_client``: an :class:`~bpcpay.AsyncBpcPay` pointed at it, closed afterwards
+  (:func:`async_client`).
+- ``bpcpay_sync_sandbox``: a gateway running in a background thread, for synchronous suites
+  (:func:`sync_sandbox`).
+- ``bpcpay_sync_client``: a :class:`~bpcpay.BpcPay` pointed at ``bpcpay_sync_sandbox``
+  (:func:`sync_client`).
 
-Importing this module starts nothing. The async fixtures are defined only when pytest-asyncio
-is installed, so a suite without it still loads the plugin.
+The plugin itself imports nothing of bpcpay, so a project that does not use the fixtures pays
+nothing for them. This module imports the sandbox (and so aiohttp) only when a gateway is
+started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_API_VERSION, REQUEST_ID_HEADER, SIGNATURE_HEADER, VERSION_HEADER
 from ._core._converter import format_datetime, unstructure
-from ._sync._client import BpcPay
-from .sandbox import SandboxGateway, ThreadedSandboxGateway
-from .sandbox._ids import new_request_id
 from .webhooks import sign
+
+if TYPE_CHECKING:
+    from ._async._client import AsyncBpcPay
+    from ._sync._client import BpcPay
+    from .sandbox import SandboxGateway, ThreadedSandboxGateway
 
 __all__ = [
     "FAST_RETRY_SCHEDULE",
-    "bpcpay_sync_client",
-    "bpcpay_sync_sandbox",
+    "async_client",
+    "async_sandbox",
+    "sync_client",
+    "sync_sandbox",
     "webhook_delivery",
 ]
 
@@ -74,47 +82,58 @@ def webhook_delivery(
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret),
         VERSION_HEADER: api_version,
-        REQUEST_ID_HEADER: request_id or new_request_id(),
+        REQUEST_ID_HEADER: request_id or f"req_{uuid.uuid4()}",
     }
     return body, headers
 
 
-@pytest.fixture
-def bpcpay_sync_sandbox() -> Iterator[ThreadedSandboxGateway]:
-    """A sandbox gateway running in a background thread; stopped after the test."""
-    with SandboxGateway.run_in_thread(webhook_retry_schedule=FAST_RETRY_SCHEDULE) as gateway:
+@contextlib.contextmanager
+def sync_sandbox(**options: Any) -> Iterator[ThreadedSandboxGateway]:
+    """A sandbox gateway running in a background thread, stopped on exit (the
+    ``bpcpay_sync_sandbox`` fixture).
+
+    Args:
+        **options: passed to :meth:`SandboxGateway.run_in_thread`; webhook retries default to
+            :data:`FAST_RETRY_SCHEDULE`.
+    """
+    from .sandbox import SandboxGateway
+
+    options.setdefault("webhook_retry_schedule", FAST_RETRY_SCHEDULE)
+    with SandboxGateway.run_in_thread(**options) as gateway:
         yield gateway
 
 
-@pytest.fixture
-def bpcpay_sync_client(bpcpay_sync_sandbox: ThreadedSandboxGateway) -> Iterator[BpcPay]:
-    """A synchronous ``bpcpay.BpcPay`` pointed at ``bpcpay_sync_sandbox``; closed after."""
-    client = BpcPay(api_key=bpcpay_sync_sandbox.api_key, base_url=bpcpay_sync_sandbox.base_url)
-    try:
+@contextlib.contextmanager
+def sync_client(gateway: ThreadedSandboxGateway | SandboxGateway) -> Iterator[BpcPay]:
+    """A :class:`~bpcpay.BpcPay` with the gateway's key and base URL, closed on exit (the
+    ``bpcpay_sync_client`` fixture)."""
+    from ._sync._client import BpcPay
+
+    with BpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:
         yield client
-    finally:
-        client.close()
 
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - the async fixtures need pytest-asyncio
-    pass
-else:
+@contextlib.asynccontextmanager
+async def async_sandbox(**options: Any) -> AsyncIterator[SandboxGateway]:
+    """A sandbox gateway on the running event loop, stopped on exit (the ``bpcpay_sandbox``
+    fixture).
+
+    Args:
+        **options: passed to :class:`~bpcpay.sandbox.SandboxGateway`; webhook retries default
+            to :data:`FAST_RETRY_SCHEDULE`.
+    """
+    from .sandbox import SandboxGateway
+
+    options.setdefault("webhook_retry_schedule", FAST_RETRY_SCHEDULE)
+    async with SandboxGateway(**options) as gateway:
+        yield gateway
+
+
+@contextlib.asynccontextmanager
+async def async_client(gateway: SandboxGateway) -> AsyncIterator[AsyncBpcPay]:
+    """An :class:`~bpcpay.AsyncBpcPay` with the gateway's key and base URL, closed on exit
+    (the ``bpcpay_client`` fixture)."""
     from ._async._client import AsyncBpcPay
 
-    @pytest_asyncio.fixture
-    async def bpcpay_sandbox() -> AsyncIterator[SandboxGateway]:
-        """A running sandbox gateway on loopback; stopped after the test."""
-        async with SandboxGateway(webhook_retry_schedule=FAST_RETRY_SCHEDULE) as gateway:
-            yield gateway
-
-    @pytest_asyncio.fixture
-    async def bpcpay_client(bpcpay_sandbox: SandboxGateway) -> AsyncIterator[AsyncBpcPay]:
-        """An AsyncBpcPay pointed at ``bpcpay_sandbox``; closed after the test."""
-        async with AsyncBpcPay(
-            api_key=bpcpay_sandbox.api_key, base_url=bpcpay_sandbox.base_url
-        ) as client:
-            yield client
-
-    __all__ += ["bpcpay_client", "bpcpay_sandbox"]
+    async with AsyncBpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:
+        yield client

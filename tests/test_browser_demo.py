@@ -3,22 +3,39 @@ the demo store, pays on the sandbox's payment page, passes 3-D Secure, and lands
 page, where the order must turn paid from the verified webhook. A declined card lands on the
 failure page.
 
-``.ci/install-browser`` installs ``/usr/bin/chromium``; Playwright's own browser download is not
-used. Every wait is Playwright's auto-waiting, never a sleep.
+The browser is a Chromium found on PATH (``chromium``, ``chromium-browser``, ``google-chrome``)
+or named by ``BPCPAY_CHROMIUM``; ``.ci/install-browser`` installs Debian's. Playwright's own
+browser download is not used. Without a browser the tests skip with a reason that says how to
+get one, except under ``CI=true``, where a missing browser fails them. Every wait is
+Playwright's auto-waiting, never a sleep.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from bpcpay.demo import Demo
+from bpcpay.demo import DECLINE_REASONS, Demo
+from bpcpay.testing import webhook_delivery
 
-CHROMIUM = "/usr/bin/chromium"
+#: Names a Chromium goes by on PATH, in the order they are tried.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+#: An explicit browser executable, taking precedence over PATH.
+CHROMIUM_ENV = "BPCPAY_CHROMIUM"
+NO_BROWSER = (
+    "no Chromium found (looked for chromium, chromium-browser and google-chrome on PATH, "
+    f"and ${CHROMIUM_ENV}); install one with .ci/install-browser (Debian's chromium, as root) "
+    f"or set {CHROMIUM_ENV}=/path/to/chromium"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -30,10 +47,34 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WAIT_MS = 5_000
 
 
+def find_chromium() -> str | None:
+    """The browser to drive: ``$BPCPAY_CHROMIUM`` if set, else the first Chromium on PATH."""
+    explicit = os.environ.get(CHROMIUM_ENV)
+    if explicit:
+        return explicit
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+
+@pytest.fixture
+def chromium() -> str:
+    found = find_chromium()
+    if found is None:
+        if in_ci():
+            pytest.fail(f"CI=true and {NO_BROWSER}", pytrace=False)
+        pytest.skip(NO_BROWSER)
+    if not os.access(found, os.X_OK):
+        pytest.fail(f"{CHROMIUM_ENV}={found} is not an executable file", pytrace=False)
+    return found
+
+
 @pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
@@ -102,7 +143,59 @@ async def test_declined_card_lands_on_the_failure_page(browser: Browser, demo: D
     await expect(page.locator("#order-status")).to_have_text("not paid")
     (order,) = demo.store.orders.values()
     assert not order.paid
+    # The gateway's signed payment.failed reaches the store; the open page learns why by itself.
+    failed = {"id": "pay_declined", "amount": 2400, "currency": "EUR", "status": "failed",
+              "session": order.session_id, "failureCode": "card_declined"}  # fmt: skip
+    body, headers = webhook_delivery("payment.failed", failed, secret=demo.gateway.webhook_secret)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(demo.store_url + "/webhooks", data=body, headers=headers) as answer,
+    ):
+        assert answer.status == 200
+    await expect(page.locator("#decline")).to_have_text(DECLINE_REASONS["card_declined"])
+    await expect(page.locator("#decline-code")).to_have_text("card_declined")
     # "Try again" goes back to the same, still open, payment page.
     await page.click("#retry")
     await page.wait_for_url(order.payment_url or "")
     await expect(page.locator("#pay")).to_be_visible()
+
+
+# --- finding the browser ---------------------------------------------------------------------
+
+
+def _run_this_module(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """This test module in a fresh pytest, with no browser on PATH: an empty directory is
+    the whole PATH (the interpreter is started by its absolute path)."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    environment = {k: v for k, v in os.environ.items() if k not in {"CI", CHROMIUM_ENV}}
+    environment.update(PATH=str(empty), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", __file__,
+         "-k", "declined_card"],
+        capture_output=True, text=True, timeout=120, env=environment,
+        cwd=Path(__file__).resolve().parent.parent, check=False,
+    )  # fmt: skip
+
+
+def test_without_a_browser_the_test_skips_and_names_the_installer(tmp_path: Path) -> None:
+    result = _run_this_module(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 skipped" in result.stdout
+    assert ".ci/install-browser" in result.stdout  # the reason, printed by -rs
+
+
+def test_without_a_browser_under_ci_the_test_fails(tmp_path: Path) -> None:
+    result = _run_this_module(tmp_path, CI="true")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 error" in result.stdout
+    assert "CI=true and no Chromium found" in result.stdout
+    assert "skipped" not in result.stdout
+
+
+def test_an_explicit_browser_path_wins_over_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CHROMIUM_ENV, "/opt/my-chrome/chrome")
+    assert find_chromium() == "/opt/my-chrome/chrome"
+    monkeypatch.delenv(CHROMIUM_ENV)
+    monkeypatch.setenv("PATH", "")
+    assert find_chromium() is None

@@ -13,6 +13,7 @@ from types import ModuleType
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from _processes import Program
 from _webhook_capture import serve_wsgi
 
 from bpcpay import BpcPay
@@ -85,6 +86,7 @@ def test_order_pay_webhook_marks_it_paid(gw: ThreadedSandboxGateway, client: Bpc
             "id": "1001",
             "amount": 4200,
             "currency": "EUR",
+            "session": order.session_id,
             "paid": True,
             "paid_via": "webhook",
         }
@@ -118,3 +120,55 @@ def test_success_page_falls_back_on_the_api_when_no_webhook_came(
         assert gw.deliveries == []
         assert fetch("GET", url + "/success?sessionId=ps_unknown")[0] == 404
         assert fetch("POST", url + "/orders", {"amount": "-1"})[0] == 400
+
+
+# --- shop.py run by hand, as its README says --------------------------------------------------
+
+README = EXAMPLE.parent / "README.md"
+
+
+def test_the_readme_gives_the_commands_with_the_shops_port() -> None:
+    shop = load_example()
+    text = README.read_text(encoding="utf-8")
+    url = f"http://127.0.0.1:{shop.DEFAULT_PORT}"
+    assert f".venv/bin/bpcpay sandbox --webhook-url {url}/webhooks/bpc" in text
+    assert ".venv/bin/python examples/flask_shop/shop.py" in text
+    assert ".venv/bin/pip install -e '.[flask]'" in text
+    assert shop.DEFAULT_PORT not in {8081, 8080, 8000}
+
+
+def test_run_by_hand_with_python_shop_py(gw: ThreadedSandboxGateway) -> None:
+    env = {
+        "BPCPAY_BASE_URL": gw.base_url,
+        "BPCPAY_API_KEY": gw.api_key,
+        "BPCPAY_WEBHOOK_SECRET": gw.webhook_secret,
+    }
+    with Program([str(EXAMPLE), "--port", "0"], env=env) as shop:
+        # Flask's development server says where it listens, on stderr.
+        url = shop.wait_for_line("Running on http://127.0.0.1:", stream="err").split()[-1]
+        gw.add_webhook_endpoint(url + "/webhooks/bpc")
+        status, _, page = fetch("GET", url + "/")
+        assert status == 200
+        assert "action='/orders'" in page
+
+        status, location, _ = fetch("POST", url + "/orders", {"amount": "2500"})
+        assert status == 303
+        order = json.loads(fetch("GET", url + "/orders/1001")[2])
+        assert order["paid"] is False
+        assert location.startswith(gw.url + "/payment/")
+        result = gw.pay(order["session"])
+        assert result.succeeded
+        assert all(d.succeeded for d in gw.wait_for_deliveries())
+        assert json.loads(fetch("GET", url + "/orders/1001")[2])["paid_via"] == "webhook"
+        assert result.redirect_url is not None
+        assert fetch("GET", result.redirect_url)[2] == "Thank you! Order 1001 is paid."
+        assert shop.stop() == 0
+    assert "Traceback" not in shop.text()
+    assert gw.api_key not in shop.text()
+
+
+def test_missing_credentials_say_where_they_come_from() -> None:
+    env = {"BPCPAY_API_KEY": "", "BPCPAY_WEBHOOK_SECRET": ""}
+    with Program([str(EXAMPLE)], env=env) as shop:
+        assert shop.finish() == 2
+    assert "`bpcpay sandbox` prints" in shop.text("err")

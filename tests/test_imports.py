@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,34 @@ def test_the_router_and_the_stores_load_no_aiohttp_and_no_database_driver() -> N
     assert "bpcpay.webhooks._router" in modules
     for name in ("aiohttp", "redis", "psycopg", "psycopg_pool", "anyio", *BPCPAY_IO_LAYERS):
         assert name not in modules, name
+
+
+PLUGIN_PROBE = """\
+import sys
+
+
+def test_a_project_that_uses_no_bpcpay_fixture(pytestconfig):
+    assert pytestconfig.pluginmanager.has_plugin("bpcpay")  # the plugin did load
+    loaded = [m for m in sys.modules if m.split(".")[0] in {"aiohttp", "bpcpay"}]
+    assert loaded == []
+
+
+def test_a_fixture_brings_the_sandbox_when_asked_for(bpcpay_sync_sandbox):
+    # The control: the check above would notice the sandbox and aiohttp.
+    assert "bpcpay.sandbox" in sys.modules
+    assert "aiohttp" in sys.modules
+"""
+
+
+def test_the_pytest_plugin_imports_no_bpcpay_module_until_a_fixture_is_used(
+    tmp_path: Path,
+) -> None:
+    # A fresh pytest in a project of its own: pytest loads the plugin from the entry point.
+    (tmp_path / "test_probe.py").write_text(PLUGIN_PROBE, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
+         "-o", "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

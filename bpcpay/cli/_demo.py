@@ -2,8 +2,11 @@
 played end to end by an automatic customer with ``--auto``.
 
 ``--auto`` exits 0 only when the store marked the order paid and verified the signed
-``session.completed`` webhook for it; 1 otherwise (a declined card, a timeout). It prints card
-numbers by their last four digits only and never prints the API key or the webhook secret.
+``session.completed`` webhook for it; 1 otherwise (a declined card, a timeout). With
+``--decline`` it pays with the declining test card and exits 0 only when the decline was seen
+end to end: declined on the gateway's page, the customer on the store's failure page, the signed
+``payment.failed`` verified, and the failure page saying why. It prints card numbers by their
+last four digits only and never prints the API key or the webhook secret.
 ``register`` stays cheap: aiohttp is imported only when the command runs.
 """
 
@@ -19,6 +22,7 @@ from ._sandbox import log_to_stderr, serve_until_signalled
 
 if TYPE_CHECKING:
     from ..demo import Demo
+    from ..demo._auto import Expect
 
 __all__ = ["register"]
 
@@ -51,18 +55,24 @@ async def _auto(args: argparse.Namespace) -> int:
     from ..demo import Demo, play_customer
 
     card = _DECLINED_CARD if args.decline else args.card
+    expect: Expect = "declined" if args.decline else "paid"
     started = time.monotonic()
     async with Demo(port=args.port if args.port is not None else 0) as demo:
         _out(f"bpcpay demo --auto: store {demo.store_url}, sandbox gateway {demo.gateway.base_url}")
         if card is None:
             ok = await play_customer(demo, emit=_out, timeout=args.timeout)
         else:
-            ok = await play_customer(demo, card=card, emit=_out, timeout=args.timeout)
+            ok = await play_customer(
+                demo, card=card, emit=_out, timeout=args.timeout, expect=expect
+            )
     elapsed = time.monotonic() - started
+    if ok and expect == "declined":
+        _out(f"done in {elapsed:.2f} s: the decline was seen end to end, and the store says why")
+        return 0
     if ok:
         _out(f"done in {elapsed:.2f} s: the order is paid, proven by a verified webhook")
         return 0
-    _out(f"not paid after {elapsed:.2f} s")
+    _out(f"not {expect} as expected after {elapsed:.2f} s")
     return 1
 
 

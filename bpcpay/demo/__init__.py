@@ -14,9 +14,18 @@ Imports aiohttp; never imported by ``import bpcpay``.
 
 from ._auto import DEFAULT_TIMEOUT, play_customer
 from ._demo import STORE_EVENTS, Demo
-from ._store import DEFAULT_PRODUCT, DemoStore, Order, OrderStatus, Product
+from ._store import (
+    DECLINE_REASONS,
+    DEFAULT_PRODUCT,
+    DemoStore,
+    Order,
+    OrderStatus,
+    Product,
+    decline_reason,
+)
 
 __all__ = [
+    "DECLINE_REASONS",
     "DEFAULT_PRODUCT",
     "DEFAULT_TIMEOUT",
     "STORE_EVENTS",
@@ -25,5 +34,6 @@ __all__ = [
     "Order",
     "OrderStatus",
     "Product",
+    "decline_reason",
     "play_customer",
 ]

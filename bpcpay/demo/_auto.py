@@ -1,7 +1,8 @@
 """The automatic customer of ``bpcpay demo --auto``: buys from the store over HTTP, pays on the
 gateway's real payment page with the sandbox's customer helper, follows the redirect back to the
-store, then waits for the store to verify the webhook. Each step of the redirect flow is
-reported as a numbered line with its time since the start.
+store, then waits for the store to verify the webhook: ``session.completed`` for a payment, or
+``payment.failed`` for a decline, whose reason the failure page must then show. Each step of the
+redirect flow is reported as a numbered line with its time since the start.
 
 It reads the store's orders (in process) only to report what the store did and when; every
 action goes over HTTP. Card numbers are shown by their last four digits only, and the API key
@@ -15,6 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from html import unescape
+from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -29,6 +31,10 @@ __all__ = ["DEFAULT_TIMEOUT", "play_customer"]
 DEFAULT_TIMEOUT = 15.0
 
 _STATUS = re.compile(r'id="order-status"[^>]*>([^<]*)<')
+_DECLINE = re.compile(r'id="decline">([^<]*)<.*?id="decline-code">([^<]*)<', re.S)
+
+#: What the customer sets out to see: the order paid, or the card declined.
+Expect = Literal["paid", "declined"]
 
 
 def _digits(card: str | TestCard) -> str:
@@ -57,31 +63,40 @@ async def play_customer(
     card: str | TestCard = TestCards.SUCCESS_CHALLENGE,
     emit: Callable[[str], None] = print,
     timeout: float = DEFAULT_TIMEOUT,
+    expect: Expect = "paid",
 ) -> bool:
-    """Buy the store's product and pay for it; True only when the store marked the order paid
-    and verified the signed ``session.completed`` webhook for it.
+    """Buy the store's product and pay for it.
 
     Args:
         demo: a running :class:`Demo`.
         card: a test card, or a number as typed.
         emit: receives each line of the report.
         timeout: seconds for the whole flow.
+        expect: ``"paid"``: True only when the store marked the order paid and verified the
+            signed ``session.completed`` for it. ``"declined"``: True only when the card was
+            declined on the gateway's page, the customer landed on the failure page, the store
+            verified the signed ``payment.failed``, and the failure page says why.
     """
     report = _Reporter(emit)
     last4 = _digits(card)[-4:]
     product = demo.store.product
     emit(f'buying "{product.name}" ({product.price}) with the test card •••• {last4}')
     try:
-        return await asyncio.wait_for(_flow(demo, card, last4, report), timeout)
+        return await asyncio.wait_for(_flow(demo, card, last4, report, expect), timeout)
     except asyncio.TimeoutError:  # not the builtin before Python 3.11
-        emit(f"timed out after {timeout:g} s: the order was not paid from a verified webhook")
+        if expect == "declined":
+            emit(f"timed out after {timeout:g} s: no verified payment.failed told the store why")
+        else:
+            emit(f"timed out after {timeout:g} s: the order was not paid from a verified webhook")
         return False
     except aiohttp.ClientError as exc:
         emit(f"failed: {type(exc).__name__}: {exc}")
         return False
 
 
-async def _flow(demo: Demo, card: str | TestCard, last4: str, report: _Reporter) -> bool:
+async def _flow(
+    demo: Demo, card: str | TestCard, last4: str, report: _Reporter, expect: Expect
+) -> bool:
     store = demo.store
     # The customer's browser: its own connection pool, no cookies needed by either site.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser:
@@ -123,11 +138,34 @@ async def _flow(demo: Demo, card: str | TestCard, last4: str, report: _Reporter)
         shown = unescape(found.group(1)) if found else "?"
         report.step(4, f"redirected back to the store: {_path(paid.redirect_url)} "
                        f"(page shows: {shown})")  # fmt: skip
+        if expect == "declined":
+            if paid.succeeded:
+                report.emit(f"the card was not declined: the order {order.id} is paid")
+                return False
+            return await _await_decline(demo, order, browser, paid.redirect_url, report)
         if not paid.succeeded:
             report.emit(f"the order {order.id} is not paid: the card was declined")
             return False
 
     return await _await_webhook(demo, order, report)
+
+
+async def _await_decline(
+    demo: Demo, order: Order, browser: aiohttp.ClientSession, failure_url: str, report: _Reporter
+) -> bool:
+    # No timeout of its own: play_customer's deadline covers the whole flow.
+    await demo.store.wait_for(lambda: order.decline_code is not None, timeout=None)
+    report.step(5, f"webhook verified: payment.failed, decline code {order.decline_code}",
+                order.times["declined"])  # fmt: skip
+    async with browser.get(failure_url) as page:
+        html = await page.text()
+    found = _DECLINE.search(html)
+    why, code = (unescape(found.group(1)), unescape(found.group(2))) if found else ("?", "?")
+    if code != order.decline_code or why != order.decline_reason:
+        report.emit(f"the failure page does not say why: it shows {why!r} ({code})")
+        return False
+    report.step(6, f"the failure page says why: {why} (code {code})")
+    return True
 
 
 async def _await_webhook(demo: Demo, order: Order, report: _Reporter) -> bool:

@@ -18,8 +18,9 @@ from ._store import DemoStore
 
 __all__ = ["STORE_EVENTS", "Demo"]
 
-#: The events the store subscribes to, as a merchant would select them in the gateway.
-STORE_EVENTS = (EventType.SESSION_COMPLETED, EventType.SESSION_EXPIRED)
+#: The events the store subscribes to, as a merchant would select them in the gateway:
+#: payment.failed tells the failure page why a card was declined.
+STORE_EVENTS = (EventType.SESSION_COMPLETED, EventType.SESSION_EXPIRED, EventType.PAYMENT_FAILED)
 
 
 class Demo:

@@ -4,7 +4,8 @@ message page.
 Inline CSS, one small inline script (the order page polls the store's own status endpoint until
 the webhook is in), no external assets. Every dynamic value is HTML-escaped. Element ids are
 stable, because the browser test finds things by them: ``#buy``, ``#order-id``,
-``#order-status``, ``#webhook``, ``#confirmed-by``, ``#retry``, ``#title``, ``#message``.
+``#order-status``, ``#webhook``, ``#confirmed-by``, ``#retry``, ``#title``, ``#message``,
+``#decline`` (why a card was declined), ``#decline-code``.
 """
 
 from __future__ import annotations
@@ -101,6 +102,24 @@ _POLL = """<script>
 </script>"""
 
 
+# The failure page's counterpart: polls until the verified payment.failed says why the card was
+# declined, then shows it; stops after a minute. Only textContent is written.
+_POLL_DECLINE = """<script>
+(function(){
+  var url=%s, tries=0;
+  function poll(){
+    fetch(url,{cache:"no-store"}).then(function(r){return r.json()}).then(function(o){
+      if(o.declineCode){
+        document.getElementById("decline").textContent=o.declineReason;
+        document.getElementById("decline-code").textContent=o.declineCode;
+      } else if(++tries<150){setTimeout(poll,400)}
+    }).catch(function(){if(++tries<150){setTimeout(poll,1000)}});
+  }
+  poll();
+})();
+</script>"""
+
+
 def _layout(title: str, body: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -187,21 +206,34 @@ def order_page(order: Order) -> str:
 
 
 def failure_page(order: Order) -> str:
-    """The failure page: the order is not paid; "try again" (``#retry``) goes back to the
-    payment page while the session is open, or starts a new order once it has expired."""
+    """The failure page: the order is not paid, why the card was declined (``#decline`` and
+    ``#decline-code``, from the verified ``payment.failed``; polled for until it is in), and
+    "try again" (``#retry``) back to the payment page while the session is open, or a new order
+    once it has expired."""
     if order.status != "expired" and order.payment_url:
         retry = f'<a class="button" id="retry" href="{escape(order.payment_url)}">Try again</a>'
         lead = "Your card was not charged. You can try again with another card."
     else:
         retry = '<a class="button" id="retry" href="/">Start a new order</a>'
         lead = "The payment session has expired. Start a new order to try again."
+    poll = ""
+    if order.decline_reason is not None:
+        why, code = order.decline_reason, order.decline_code or "-"
+    elif order.status == "expired":
+        why, code = "the payment was not completed in time", "-"
+    else:
+        why, code = "waiting for the gateway's signed payment.failed", "-"
+        poll = _POLL_DECLINE % json.dumps(f"/orders/{order.id}.json")
     body = (
         '<div class="card narrow"><div class="icon bad" aria-hidden="true">&#10007;</div>'
         f'<h1 id="title">Payment failed</h1><p class="lead">{lead}</p>'
         f"{_status_badge('failed', 'not paid')}"
         f'<dl><dt>Order</dt><dd><code id="order-id">{escape(order.id)}</code></dd>'
-        f'<dt>Amount</dt><dd id="amount">{escape(order.product.price)}</dd></dl>'
+        f'<dt>Amount</dt><dd id="amount">{escape(order.product.price)}</dd>'
+        f'<dt>Why</dt><dd id="decline">{escape(why)}</dd>'
+        f'<dt>Decline code</dt><dd><code id="decline-code">{escape(code)}</code></dd></dl>'
         f'<div class="actions">{retry}<a class="link" href="/">Back to the shop</a></div></div>'
+        f"{poll}"
     )
     return _layout("Payment failed", body)
 

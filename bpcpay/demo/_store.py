@@ -7,7 +7,10 @@ The redirect flow it implements (BPC's, see ``bpc-api-v2.md``):
    sends the customer to the session's ``payment_url`` with a 303.
 2. The gateway sends the customer back to ``/success?sessionId=...`` or ``/failure?...``.
 3. ``POST /webhooks`` verifies the ``session.completed`` delivery on its raw body with
-   :func:`bpcpay.webhooks.construct_event` and marks the order paid, once per delivery id.
+   :func:`bpcpay.webhooks.construct_event` and marks the order paid; a verified
+   ``payment.failed`` records why the customer's card was declined, for the failure page.
+   Repeated deliveries are recognised by the event's signed content (type, object id,
+   ``created``), never by the unsigned ``API-Request-Id`` header.
 
 The redirect alone never marks an order paid: the success page shows "paid" only when the
 webhook has been verified, or when ``sessions.retrieve`` (an authenticated call to the gateway)
@@ -20,7 +23,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -28,16 +31,33 @@ from aiohttp import web
 
 from .._async._client import AsyncBpcPay
 from .._exceptions import APIError, SignatureVerificationError
-from ..models import EventType, Session
+from ..models import Event, EventType, Payment, Session
 from ..webhooks import construct_event
 from . import _pages
 
-__all__ = ["DemoStore", "Order", "OrderStatus", "Product"]
+__all__ = ["DECLINE_REASONS", "DemoStore", "Order", "OrderStatus", "Product", "decline_reason"]
 
 logger = logging.getLogger("bpcpay.demo")
 
 #: Webhook bodies above this are refused before verification (a real event is a few KB).
 _MAX_WEBHOOK_BYTES = 256 * 1024
+
+#: What the failure page tells the customer for a decline code. ``71015`` is BPC's published
+#: "input error"; the other two are the sandbox's own codes [inferred], since BPC publishes no
+#: list of decline codes.
+DECLINE_REASONS = {
+    "71015": "the card number, expiry date or CVC was not entered correctly (input error)",
+    "card_declined": "the bank that issued the card declined the payment",
+    "authentication_failed": "the 3-D Secure check of the card's bank did not pass",
+}
+
+
+def decline_reason(code: str | None, message: str | None = None) -> str:
+    """The meaning of a decline code for a person: the known meaning, else the gateway's own
+    message, else a plain "no reason given"."""
+    if code in DECLINE_REASONS:
+        return DECLINE_REASONS[code]
+    return message or "the gateway gave no reason"
 
 
 class OrderStatus:
@@ -88,9 +108,13 @@ class Order:
         payment_url: where the customer pays (kept for "try again").
         status: an :class:`OrderStatus` value.
         confirmed_by: ``"webhook"`` or ``"sessions.retrieve"``: what proved the payment.
-        webhook_request_id: the ``API-Request-Id`` of the verified ``session.completed``.
+        webhook_request_id: the ``API-Request-Id`` of the verified ``session.completed``
+            (shown to the person watching; never used to recognise a repeat).
         payment_id: the gateway's payment, once paid.
-        times: ``time.monotonic()`` of each milestone (``created``, ``webhook``, ``paid``).
+        decline_code: why the last attempt was declined, from a verified ``payment.failed``.
+        decline_message: the gateway's own words for it, if any.
+        times: ``time.monotonic()`` of each milestone (``created``, ``webhook``, ``paid``,
+            ``declined``).
     """
 
     id: str
@@ -101,6 +125,8 @@ class Order:
     confirmed_by: str | None = None
     webhook_request_id: str | None = None
     payment_id: str | None = None
+    decline_code: str | None = None
+    decline_message: str | None = None
     times: dict[str, float] = attrs.field(factory=dict)
 
     @property
@@ -113,6 +139,13 @@ class Order:
         """True once a signed ``session.completed`` for this order has been verified."""
         return self.webhook_request_id is not None
 
+    @property
+    def decline_reason(self) -> str | None:
+        """What the failure page says about the last decline; None until one is known."""
+        if self.decline_code is None:
+            return None
+        return decline_reason(self.decline_code, self.decline_message)
+
     def as_json(self) -> dict[str, Any]:
         """What the status endpoint returns (for the success page's polling)."""
         return {
@@ -122,6 +155,8 @@ class Order:
             "webhook": self.webhook_request_id,
             "payment": self.payment_id,
             "session": self.session_id,
+            "declineCode": self.decline_code,
+            "declineReason": self.decline_reason,
         }
 
 
@@ -155,7 +190,8 @@ class DemoStore:
         #: Every order, by id, oldest first.
         self.orders: dict[str, Order] = {}
         self._by_session: dict[str, Order] = {}
-        #: Delivery ids already handled: a repeated delivery is acknowledged and ignored.
+        #: Events already handled, by their signed content (type, object id, ``created``): a
+        #: repeated delivery is acknowledged and ignored.
         self.processed_deliveries: set[str] = set()
         #: How many deliveries were repeats.
         self.duplicate_deliveries = 0
@@ -241,20 +277,34 @@ class DemoStore:
         except SignatureVerificationError as exc:
             logger.warning("webhook refused: %s", exc.reason)
             return web.Response(status=400, text="bad signature")
-        delivery = event.request_id
-        if delivery is not None and delivery in self.processed_deliveries:
+        # Keyed on what the signature covers; the API-Request-Id header is not signed.
+        key = _event_key(event)
+        if key in self.processed_deliveries:
             self.duplicate_deliveries += 1
-            logger.info("webhook %s %s: already handled", event.type, delivery)
+            logger.info("webhook %s %s: already handled", event.type, event.request_id)
             return web.Response(text="duplicate")
         obj = event.data.object
         if isinstance(obj, Session):
             order = self.orders.get(obj.merchant_reference_id or "") or self._by_session.get(obj.id)
             if order is not None and order.session_id == obj.id:
-                self._apply(event.type, order, obj, delivery)
-        if delivery is not None:
-            self.processed_deliveries.add(delivery)
+                self._apply(event.type, order, obj, event.request_id)
+        elif isinstance(obj, Payment) and event.type == EventType.PAYMENT_FAILED:
+            self._declined(obj)
+        self.processed_deliveries.add(key)
         await self._touch()
         return web.Response(text="ok")
+
+    def _declined(self, payment: Payment) -> None:
+        """A verified ``payment.failed``: remember why, for the failure page."""
+        order = self._by_session.get(payment.session or "")
+        if order is None:
+            order = self.orders.get(payment.merchant_reference_id or "")
+        if order is None or order.paid:
+            return
+        order.decline_code = payment.failure_code or "-"
+        order.decline_message = payment.failure_message
+        order.times["declined"] = time.monotonic()
+        logger.info("order %s: payment %s declined (%s)", order.id, payment.id, order.decline_code)
 
     def _apply(self, event_type: str, order: Order, session: Session, delivery: str | None) -> None:
         if event_type == EventType.SESSION_COMPLETED:
@@ -349,6 +399,14 @@ class DemoStore:
         if order is None:
             raise web.HTTPNotFound()
         return web.json_response(order.as_json(), headers={"Cache-Control": "no-store"})
+
+
+def _event_key(event: Event) -> str:
+    """What identifies an event among repeats, from signed content only."""
+    obj = event.data.object
+    ident = obj.get("id") if isinstance(obj, Mapping) else getattr(obj, "id", None)
+    created = event.created.isoformat() if event.created else "-"
+    return f"{event.type}:{ident}:{created}"
 
 
 def _html(text: str, status: int = 200) -> web.Response:

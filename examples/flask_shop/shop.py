@@ -8,26 +8,32 @@
   alone proves nothing, so the page shows the order's state, and if the webhook has not
   arrived yet it asks the gateway (``sessions.retrieve``) instead of trusting the URL.
 
-Run it (against the local sandbox or BPC's)::
+* ``GET /`` is a one-button shop window, for trying it in a browser.
 
-    cd examples/flask_shop
-    BPCPAY_API_KEY=... BPCPAY_BASE_URL=... BPCPAY_WEBHOOK_SECRET=... \
-    flask --app 'shop:create_app_from_env()' run --port 5000
+Run it by hand against the local sandbox gateway: the exact commands are in this folder's
+README.md. In short: ``bpcpay sandbox --webhook-url http://127.0.0.1:5000/webhooks/bpc``, paste
+its export lines, ``python examples/flask_shop/shop.py``, and open http://127.0.0.1:5000/.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
 from flask import Flask, abort, jsonify, redirect, request, url_for
+from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from bpcpay import BpcPay, Event, Session, SessionPaymentStatus
 from bpcpay.contrib.wsgi import flask_view
 from bpcpay.webhooks import WebhookRouter
+
+#: Flask's usual port; not 8081 (the sandbox's default).
+DEFAULT_PORT = 5000
 
 
 @dataclass
@@ -92,6 +98,14 @@ def create_app(client: BpcPay, webhook_secret: str, *, currency: str = "EUR") ->
 
     app.add_url_rule("/webhooks/bpc", view_func=flask_view(router), methods=["POST"])
 
+    @app.get("/")
+    def shop_window() -> str:
+        return (
+            "<h1>Flask shop</h1><form method='post' action='/orders'>"
+            f"<label>Amount in minor units ({escape(currency)}) "
+            "<input name='amount' value='4200'></label> <button>Pay</button></form>"
+        )
+
     @app.post("/orders")
     def create_order() -> Response:
         amount = request.form.get("amount", type=int)
@@ -114,8 +128,14 @@ def create_app(client: BpcPay, webhook_secret: str, *, currency: str = "EUR") ->
         order = orders.get(order_id)
         if order is None:
             abort(404)
-        return jsonify(id=order.id, amount=order.amount, currency=order.currency,
-                       paid=order.paid, paid_via=order.paid_via)  # fmt: skip
+        return jsonify(
+            id=order.id,
+            amount=order.amount,
+            currency=order.currency,
+            session=order.session_id,
+            paid=order.paid,
+            paid_via=order.paid_via,
+        )
 
     @app.get("/success")
     def success() -> tuple[str, int] | str:
@@ -139,5 +159,30 @@ def create_app(client: BpcPay, webhook_secret: str, *, currency: str = "EUR") ->
 
 
 def create_app_from_env() -> Flask:
-    """For ``flask --app 'shop:create_app_from_env()' run``: configured from the environment."""
+    """The shop configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
+    ``BPCPAY_WEBHOOK_SECRET`` (what ``bpcpay sandbox`` prints as export lines)."""
     return create_app(BpcPay.from_env(), os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A small Flask shop on the sync BpcPay client.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)"
+    )
+    args = parser.parse_args(argv)
+    missing = [n for n in ("BPCPAY_API_KEY", "BPCPAY_WEBHOOK_SECRET") if not os.environ.get(n)]
+    if missing:
+        names = " and ".join(missing)
+        hint = "paste the export lines that `bpcpay sandbox` prints"
+        print(f"shop.py: set {names} ({hint})", file=sys.stderr)
+        return 2
+    app = create_app_from_env()
+    # Flask's development server, threaded: the gateway's webhook can arrive while the success
+    # page asks the gateway. Use a production WSGI server (gunicorn, waitress) for real traffic.
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

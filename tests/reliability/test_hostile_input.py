@@ -16,9 +16,10 @@ import asyncio
 import hmac
 import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Coroutine, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from unittest import mock
 from urllib.parse import unquote
 
@@ -569,11 +570,31 @@ def validate_capture(body: dict[str, Any]) -> None:
         _check_money(body, currency=False)
 
 
+T = TypeVar("T")
+
+if sys.version_info >= (3, 11):
+    _Runner = asyncio.Runner
+else:
+
+    class _Runner:
+        """Python 3.10 has no asyncio.Runner: the same one loop for many calls."""
+
+        def __init__(self) -> None:
+            self._loop = asyncio.new_event_loop()
+
+        def run(self, coro: Coroutine[Any, Any, T]) -> T:
+            return self._loop.run_until_complete(coro)
+
+        def close(self) -> None:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+
 class Harness:
     """One event loop and one AsyncBpcPay for every example (a loop per example is slow)."""
 
     def __init__(self) -> None:
-        self.runner = asyncio.Runner()
+        self.runner = _Runner()
         self.client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,14 @@ async def test_task_cancel_propagates_keeps_the_client_and_leaks_nothing(
     assert not client.closed
 
 
+async def _with_outer_timeout(call: Coroutine[Any, Any, Any], seconds: float) -> None:
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            await call
+    else:  # no asyncio.timeout: wait_for cancels the call the same way at its deadline
+        await asyncio.wait_for(call, seconds)
+
+
 @pytest.mark.asyncio
 async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk_error(
     gw: ThreadedSandboxGateway, client: AsyncBpcPay
@@ -202,18 +210,21 @@ async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk
     reference = "order-asyncio-timeout"
     fault = gw.faults.add(method="POST", path="/api2/sessions", stall=LONG_STALL)
     started = len(gw.requests)
-    with pytest.raises(TimeoutError) as info:
-        async with asyncio.timeout(0.1):
-            await client.sessions.create(
-                amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
-                merchant_reference_id=reference,
-            )  # fmt: skip
-    # The CancelledError went through the SDK untouched (asyncio.timeout made it TimeoutError).
-    assert type(info.value) is TimeoutError
+    create = client.sessions.create(
+        amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
+        merchant_reference_id=reference,
+    )  # fmt: skip
+    # asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on.
+    with pytest.raises(asyncio.TimeoutError) as info:
+        await _with_outer_timeout(create, 0.1)
+    # The CancelledError went through the SDK untouched (the timeout made it TimeoutError).
+    assert type(info.value) is asyncio.TimeoutError
     assert fault.hits == 1  # sent once, never retried
     assert open_connections(client._transport.session)[0] == 0
     current = asyncio.current_task()
-    assert current is not None and current.cancelling() == 0
+    assert current is not None
+    if sys.version_info >= (3, 11):  # Task.cancelling() is new in 3.11
+        assert current.cancelling() == 0
     session = await client.sessions.create(
         amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
         merchant_reference_id=reference,

@@ -277,4 +277,4 @@ def test_webhook_delivery_helper_builds_a_verifiable_delivery() -> None:
 def test_pytest_plugin_is_registered(pytestconfig: pytest.Config) -> None:
     plugin = pytestconfig.pluginmanager.get_plugin("bpcpay")
     assert plugin is not None
-    assert plugin.__name__ == "bpcpay.testing"
+    assert plugin.__name__ == "_bpcpay_pytestplugin"
