@@ -108,3 +108,7 @@ class RequestAttempt:
     elapsed: float
     error: str | None = None
     retry_in: float | None = None
+
+
+# The public names report the module users import them from (tracebacks, reprs, help()).
+NotGiven.__module__ = Timeout.__module__ = RequestAttempt.__module__ = "bpcpay"
