@@ -28,6 +28,9 @@ MAX_RETRY_AFTER = 20.0
 #: Connections kept per client (aiohttp's connector limit).
 DEFAULT_POOL_SIZE = 100
 
+#: The largest answer a client reads, decompressed (the ``max_response_bytes`` option).
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
 #: Webhook bodies larger than this are refused before hashing.
 DEFAULT_MAX_WEBHOOK_BYTES = 1024 * 1024
 
