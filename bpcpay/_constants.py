@@ -13,8 +13,8 @@ DEFAULT_BASE_URL = "https://dev.bpcbt.com/api2"
 #: BPC's webhook and response examples are for 2023-11-15.
 DEFAULT_API_VERSION = "2023-11-15"
 
-#: Seconds to open a connection, and to wait between bytes of the answer. Connect + read stays
-#: below a web worker's usual 30 s limit.
+#: Seconds to get a connection (pool wait included), and for the whole answer: one attempt
+#: never lasts longer than connect + read, below a web worker's usual 30 s limit.
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
 
