@@ -110,14 +110,7 @@ class AsyncSessions(AsyncResource):
         )
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(
-            ep.SESSIONS_CREATE.method,
-            ep.SESSIONS_CREATE.path,
-            json_body=body,
-            cast_to=Session,
-            timeout=timeout,
-            merchant_reference_id=body.get("merchantReferenceId"),
-        )
+        return await self._client._request(ep.SESSIONS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -135,10 +128,7 @@ class AsyncSessions(AsyncResource):
             InvalidArgumentError: ``session_id`` is empty.
             NotFoundError: no such session.
         """
-        path = ep.SESSIONS_RETRIEVE.render(session_id=session_id)
-        return await self._client._request(
-            ep.SESSIONS_RETRIEVE.method, path, cast_to=Session, timeout=timeout
-        )
+        return await self._client._request(ep.SESSIONS_RETRIEVE, session_id, timeout=timeout)
 
     async def expire(
         self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -163,7 +153,4 @@ class AsyncSessions(AsyncResource):
                 sandbox answers 409 with the code ``session_not_open``.
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
         """
-        path = ep.SESSIONS_EXPIRE.render(session_id=session_id)
-        return await self._client._request(
-            ep.SESSIONS_EXPIRE.method, path, cast_to=Session, timeout=timeout
-        )
+        return await self._client._request(ep.SESSIONS_EXPIRE, session_id, timeout=timeout)
