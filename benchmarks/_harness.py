@@ -235,7 +235,7 @@ class Spread:
 
     def fmt(self, digits: int = 0, suffix: str = "") -> str:
         m, lo, hi = (f"{v:,.{digits}f}" for v in (self.median, self.low, self.high))
-        return f"{m}{suffix} ({lo}–{hi})"
+        return f"{m}{suffix} ({lo} .. {hi})"
 
 
 def spread(samples: Sequence[Sample], metric: Metric) -> Spread:

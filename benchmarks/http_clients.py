@@ -207,7 +207,7 @@ def section_a(bench: Bench) -> Section:
                 runs[TARGET_LEVEL][c.name], runs[TARGET_LEVEL][raw.name], cpu_us_per_call
             )
             table.add(
-                f"**{c.name} − {raw.name}, CPU µs/call**",
+                f"**{c.name} minus {raw.name}, CPU µs/call**",
                 "",
                 difference_spread(seq[c.name], seq[raw.name], cpu_us_per_call).fmt(1),
                 *("" for _ in CONCURRENCY_LEVELS[1:]),
@@ -280,10 +280,10 @@ def section_b(bench: Bench) -> Section:
             if name not in (bare, coro):
                 latency_plot.setdefault(name, {})[op] = spread(seq[name], us_per_call)
         latency = ratio_spread(seq[bpc], seq[abpc], us_per_call)
-        table.add(f"**{bpc} / {abpc}**", latency.fmt(2, "x"),
-                  ratio_spread(seq[bpc], seq[abpc], cpu_us_per_call).fmt(2, "x"), "—", "—")  # fmt: skip
+        cpu = ratio_spread(seq[bpc], seq[abpc], cpu_us_per_call)
+        table.add(f"**{bpc} / {abpc}**", latency.fmt(2, "x"), cpu.fmt(2, "x"), "—", "—")
         hop = difference_spread(seq[bpc], seq[abpc], us_per_call)
-        table.add(f"**{bpc} − {abpc}: the hop**", hop.fmt(1), "", "—", "—")
+        table.add(f"**{bpc} minus {abpc}: the hop**", hop.fmt(1), "", "—", "—")
         for other in (bench.httpx.name, bench.requests.name):
             table.add(
                 f"**{bpc} / {other}**",

@@ -53,7 +53,8 @@ def time_import(statement: str) -> tuple[float, dict[str, bool]]:
         check=True,
         timeout=120,
     ).stdout.split()
-    return float(out[0]), {name: flag == "True" for name, flag in zip(WATCHED, out[1:])}
+    flags = zip(WATCHED, out[1:], strict=True)
+    return float(out[0]), {name: flag == "True" for name, flag in flags}
 
 
 def run(cfg: Config) -> list[Section]:
@@ -78,7 +79,7 @@ def run(cfg: Config) -> list[Section]:
         table.add(
             f"`{name}`",
             f"{statistics.median(times[name]) * 1000:.1f}",
-            f"{min(times[name]) * 1000:.1f}–{max(times[name]) * 1000:.1f}",
+            f"{min(times[name]) * 1000:.1f} .. {max(times[name]) * 1000:.1f}",
             ", ".join(m for m in WATCHED if loaded[name][m]) or "none",
         )
     table.note = (
@@ -92,7 +93,7 @@ def run(cfg: Config) -> list[Section]:
         Target(
             "`import bpcpay.webhooks` ≤ 25 ms over a bare interpreter, loading none of "
             + ", ".join(WATCHED),
-            f"{webhooks_ms:.1f} ms ({min(webhooks) * 1000:.1f}–{max(webhooks) * 1000:.1f}), "
+            f"{webhooks_ms:.1f} ms ({min(webhooks) * 1000:.1f} .. {max(webhooks) * 1000:.1f}), "
             + ("loads " + ", ".join(pulled) if pulled else "loads none"),
             not pulled and webhooks_ms <= 25,
         )

@@ -15,8 +15,8 @@ f        ``memory.py``          RSS per idle client, after parsing many sessions
 g        ``sandbox_throughput.py``  the sandbox gateway's sessions.create/s
 
 ``--quick`` makes every measurement tiny (two repetitions of turns of a few milliseconds): it
-proves the scripts work, in CI, and its numbers mean nothing. ``sync_overhead.py`` remains as a one-table
-shortcut for the sync facade's cost.
+proves the scripts work, in CI, and its numbers mean nothing. ``sync_overhead.py`` remains as a
+one-table shortcut for the sync facade's cost.
 """
 
 from __future__ import annotations
