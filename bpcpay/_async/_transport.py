@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import weakref
 from typing import Protocol
@@ -134,6 +135,11 @@ class _DeadlineConnector(aiohttp.TCPConnector):
             loop = self._loop
             conn.add_callback(loop.call_at(loop.time() + timeout.read, timer.timeout).cancel)
         return conn
+
+
+#: URLs as sent, built once per distinct URL (yarl caches its own parsing of plain strings,
+#: not of encoded ones): a shop polls the same session, and a create's URL never changes.
+_encoded_url = functools.lru_cache(maxsize=1024)(functools.partial(URL, encoded=True))
 
 
 def _origin(url: URL) -> str:
@@ -275,7 +281,7 @@ class AiohttpTransport:
             raise ClientClosedError("the aiohttp session of this client is closed")
         last = self._last
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
-        url = URL(request.url, encoded=True)
+        url = _encoded_url(request.url)
         body = request.body
         try:
             async with session.request(

@@ -150,6 +150,29 @@ def _structure_str(value: Any, _: Any) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+def _structure_optional_str(value: Any, _: Any) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    return _structure_str(value, _)
+
+
+def _structure_optional_int(value: Any, _: Any) -> int | None:
+    if value is None or value.__class__ is int:
+        return value
+    return _structure_int(value, _)
+
+
+def _structure_optional_datetime(value: Any, _: Any) -> datetime | None:
+    return None if value is None else parse_datetime(value)
+
+
+_OPTIONAL_SCALARS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _structure_optional_str,
+    int: _structure_optional_int,
+    datetime: _structure_optional_datetime,
+}
+
+
 _EVENT_OBJECTS: dict[str, type[APIObject]] = {
     "session": Session,
     "payment": Payment,
@@ -187,8 +210,13 @@ def _make_converter() -> cattrs.Converter:
 
     def optional_factory(tp: Any) -> Callable[[Any, Any], Any]:
         # cattrs' own Optional hook looks the inner type's handler up on every call; resolving
-        # it once here makes parsing a Session about a third faster.
+        # it once here makes parsing a Session about a third faster. The optional scalars,
+        # most of a model's fields, get one function each: a value of the right type (or None)
+        # costs no second call.
         inner = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+        scalar = _OPTIONAL_SCALARS.get(inner)
+        if scalar is not None:
+            return scalar
         handler = conv.get_structure_hook(inner)
 
         def structure_optional(value: Any, _: Any) -> Any:
@@ -279,6 +307,13 @@ def _make_converter() -> cattrs.Converter:
 #: The converter shared by the client, the webhook parser and the sandbox gateway.
 converter = _make_converter()
 
+#: The structure functions of the objects answers and events are made of, resolved once here
+#: (``converter.get_structure_hook`` dispatches anew on every call, about 1 µs).
+_TOP_LEVEL: dict[type[Any], Callable[[Any, Any], Any]] = {
+    cls: converter.get_structure_hook(cls)
+    for cls in (Session, Payment, Refund, PaymentMethod, Event)
+}
+
 
 def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) -> T:
     """Build a model from decoded JSON, keeping ``data`` as ``raw`` and the request id.
@@ -289,7 +324,8 @@ def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) 
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    obj: T = converter.get_structure_hook(cls)(data, cls)
+    structure = _TOP_LEVEL.get(cls) or converter.get_structure_hook(cls)
+    obj: T = structure(data, cls)
     if request_id is not None:
         object.__setattr__(obj, "request_id", request_id)
     return obj

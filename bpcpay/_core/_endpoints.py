@@ -119,6 +119,11 @@ class Endpoint(Generic[T]):
             raise TypeError(f"{self.name} takes {len(self.params)} id(s), got {len(ids)}")
         if not ids:
             return parts[0]
+        if len(ids) == 1:
+            value = ids[0]
+            if value.__class__ is not str or not _PLAIN_ID(value):
+                value = _quote_id(self.params[0], value)
+            return f"{parts[0]}{value}{parts[1]}"
         out = [parts[0]]
         for argument, value, after in zip(self.params, ids, parts[1:], strict=True):
             if value.__class__ is str and _PLAIN_ID(value):

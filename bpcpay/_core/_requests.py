@@ -254,11 +254,14 @@ def check_base_url(value: object) -> str:
 # --- building ----------------------------------------------------------------------------------
 
 
+#: Compact, UTF-8 text, strict: built once (json.dumps with options builds one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(body: JSON) -> bytes:
     """Compact UTF-8 JSON; anything that is not strict JSON is an InvalidArgumentError."""
     try:
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8")
+        return _ENCODER.encode(body).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidArgumentError(
             "json", f"cannot be sent as JSON ({type(exc).__name__}); nothing was sent"
