@@ -122,38 +122,17 @@ __all__ = [
     "webhooks",
 ]
 
-#: Where each lazily imported name lives: a module (relative to the package) whose attribute
-#: of the same name it is; the two subpackages are the modules themselves.
-_LAZY: dict[str, str] = {
+#: Where the lazily imported names live (a module, relative to the package, whose attribute of
+#: the same name each is; the two subpackages are the modules themselves). Every other name of
+#: ``__all__`` that is not defined above is a model.
+_ELSEWHERE = {
     "AsyncBpcPay": "._async._client",
     "BpcPay": "._sync._client",
     **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
-    **dict.fromkeys(
-        [
-            "Address",
-            "CaptureMethod",
-            "CustomerDetails",
-            "Event",
-            "EventType",
-            "Payment",
-            "PaymentCard",
-            "PaymentMethod",
-            "PaymentStatus",
-            "RecurrentTerms",
-            "RecurringModel",
-            "Refund",
-            "RefundStatus",
-            "Session",
-            "SessionPaymentStatus",
-            "SessionStatus",
-            "SetupFutureUsage",
-            "StoredCardCategory",
-        ],
-        ".models",
-    ),
     "models": ".models",
     "webhooks": ".webhooks",
 }
+_LAZY = {name: _ELSEWHERE.get(name, ".models") for name in __all__ if name not in globals()}
 
 
 def __getattr__(name: str) -> Any:

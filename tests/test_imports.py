@@ -47,6 +47,16 @@ def test_pure_layers_import_no_io_library(statement: str) -> None:
         assert layer not in modules, f"{statement!r} imported {layer}"
 
 
+def run_strict(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with warnings as errors; it must exit 0."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.parametrize("statement", ["import bpcpay", "import bpcpay.webhooks"])
 def test_the_root_and_webhooks_load_no_models_no_attrs_and_no_logging(statement: str) -> None:
     # Issue 13: a webhook receiver pays for the models, attrs and cattrs on its first event only.
@@ -77,11 +87,7 @@ def test_every_public_name_of_the_root_is_reachable_and_listed() -> None:
         "assert bpcpay.webhooks.construct_event is not None\n"
         "print(json.dumps(names))"
     )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result = run_strict(code)
     assert "Timeout" in json.loads(result.stdout)
     import bpcpay
 
@@ -97,11 +103,7 @@ def test_a_logging_app_that_imports_bpcpay_later_gets_the_null_handler_at_first_
         "assert any(isinstance(h, logging.NullHandler) "
         "for h in logging.getLogger('bpcpay').handlers)"
     )
-    done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_strict(script)
 
 
 def test_the_async_client_does_import_aiohttp() -> None:
