@@ -286,12 +286,7 @@ def construct_event(
         payload, signature=_header(headers, SIGNATURE_HEADER), secret=secret, max_bytes=max_bytes
     )
     request_id = _request_id(headers)
-    # Loaded on the first event (then cached by the import system): importing this module must
-    # not load the models, attrs or cattrs.
-    from .._core import _json
-    from .._core._converter import structure_object
-    from ..models import Event
-
+    _json, structure_object, event_model = _EVENT_PARSING or _load_event_parsing()
     try:
         # The normalised bytes: a memoryview is accepted by verification, not by every decoder.
         data = _json.loads(payload if payload.__class__ is bytes else _payload_bytes(payload))
@@ -301,7 +296,7 @@ def construct_event(
         ) from None
 
     try:
-        event = structure_object(data, Event, request_id=request_id)
+        event: Event = structure_object(data, event_model, request_id=request_id)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise SignatureVerificationError(
             f"the signed body is not a webhook event: {exc}", reason="not_an_event"
@@ -309,6 +304,21 @@ def construct_event(
     if max_age is not None:
         _check_age(event, max_age, time.time() if now is None else now)
     return event
+
+
+_EVENT_PARSING: tuple[Any, Any, type[Event]] | None = None
+
+
+def _load_event_parsing() -> tuple[Any, Any, type[Event]]:
+    """The JSON decoder, the converter and the Event model, imported on the first event (then
+    kept here): importing this module must not load the models, attrs or cattrs."""
+    global _EVENT_PARSING
+    from .._core import _json
+    from .._core._converter import structure_object
+    from ..models import Event as event_model
+
+    _EVENT_PARSING = (_json, structure_object, event_model)
+    return _EVENT_PARSING
 
 
 class Webhooks:
