@@ -14,9 +14,10 @@ no logging sees nothing from bpcpay on stderr; one that does sees bpcpay's recor
 other library's.
 """
 
+from __future__ import annotations
+
 import importlib
 import sys
-from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 from ._exceptions import (
@@ -41,7 +42,12 @@ from ._exceptions import (
 )
 from ._version import __version__
 
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from . import models, webhooks
     from ._async._client import AsyncBpcPay
     from ._sync._client import BpcPay

@@ -218,3 +218,32 @@ def test_headers_of_an_answer_may_be_any_mapping() -> None:
     request = build_request(SESSIONS_RETRIEVE, ("ps_1",), base_url=BASE_URL, headers={})
     session = settle(request, (200, headers, ANSWER), api_key=API_KEY, base_url=BASE_URL)
     assert session.request_id == "req_lower"
+
+
+def test_resources_know_no_method_path_or_wire_field_of_their_own() -> None:
+    # Issue 13: the endpoint table is the one place that knows the wire; a resource passes an
+    # endpoint and its ids. No method or path literal, no read of an endpoint's method or path.
+    import ast
+    from pathlib import Path
+
+    import bpcpay._async.resources as resources
+
+    methods = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    for path in sorted(Path(resources.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) in docstrings:
+                    continue
+                assert node.value not in methods, f"{path.name}: {node.value!r}"
+                assert not node.value.startswith("/"), f"{path.name}: {node.value!r}"
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("method", "path"), f"{path.name}: .{node.attr}"

@@ -1,10 +1,16 @@
-"""THE endpoint table: every call bpcpay wraps, with its method, path, body and provenance.
+"""THE endpoint table: every call bpcpay wraps, with everything the request path needs.
+
+Each :class:`Endpoint` knows its method, path template, the model of its answer, whether an
+answer that never arrived leaves the outcome unknown (every method but GET), and the hint to
+give then. Resources pass an endpoint and their ids to ``AsyncBpcPay._request`` and know
+nothing else about the wire; ``client.request()`` builds an ad-hoc endpoint (:func:`ad_hoc`).
 
 ``source`` says where the path comes from: ``"doc: <page>"`` (the BPC page that publishes it) or
 ``"inferred"`` (our best reading). ``body`` is the table of the JSON body's fields
 (``_bodies.py``), or None for a call that sends no body at all (no ``Content-Type`` either, as
 in BPC's expire example). Correcting an inferred path is a one-line change here;
 ``docs/inferred.md`` lists the same rows. The sandbox registers its routes from this table.
+Pure: no I/O.
 """
 
 from __future__ import annotations
