@@ -10,9 +10,10 @@ much work, and they repeat to within a fraction of a percent from run to run, so
 changes of a few percent that timing on a busy 2-core machine cannot.
 
 Clients: raw aiohttp (with bpcpay's timeouts), AsyncBpcPay with the standard library's JSON and
-with orjson, for ``sessions.retrieve`` and ``sessions.create``; and BpcPay's ``retrieve`` (its
-loop thread included: valgrind runs the threads one at a time, so the count is the work of the
-hop, not its latency). Needs valgrind on PATH.
+with orjson, for ``sessions.retrieve`` and ``sessions.create``; BpcPay's ``retrieve`` (its loop
+thread included: valgrind runs the threads one at a time, so the count is the work of the hop,
+not its latency), and the two floors of such a hop without a request (shown in the retrieve
+column). Needs valgrind on PATH.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ CLIENTS = {
     "AsyncBpcPay": ("async", "json"),
     "AsyncBpcPay + orjson": ("async", "orjson"),
     "BpcPay": ("sync", "json"),
+    # The floors of a hop to a loop thread and back (no request): see _clients.LoopThreadHops.
+    "minimal coroutine hop (floor)": ("hop-coroutine", "json"),
+    "bare thread hop (floor)": ("hop-bare", "json"),
 }
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -45,11 +49,19 @@ def _probe(kind: str, decoder_name: str, op: str, calls: int, url: str) -> None:
     from _clients import (
         AsyncBpcPayContender,
         BpcPayContender,
+        LoopThreadHops,
         RawAiohttp,
         decoder,
     )
 
     with decoder(decoder_name):
+        if kind.startswith("hop-"):
+            hops = LoopThreadHops()
+            hop = hops.coroutine if kind == "hop-coroutine" else hops.bare
+            for _ in range(20 + calls):
+                hop()
+            hops.close()
+            return
         if kind == "sync":
             sync = BpcPayContender(url)
             fn = sync.ops[op]
@@ -100,7 +112,7 @@ def main() -> None:
     with BenchServer() as server:
         for op in ("retrieve", "create"):
             for name, (kind, decoder_name) in clients.items():
-                if kind == "sync" and op == "create":
+                if kind != "raw" and kind != "async" and op == "create":
                     continue
                 a = count(kind, decoder_name, op, low, server.bpc_url)
                 b = count(kind, decoder_name, op, high, server.bpc_url)
@@ -120,6 +132,8 @@ def main() -> None:
         print(f"| **{name} / raw aiohttp** | {' | '.join(cells)} |")
     hop = rows[("BpcPay", "retrieve")] - rows[("AsyncBpcPay", "retrieve")]
     print(f"| **BpcPay minus AsyncBpcPay (the hop)** | {hop:,.0f} | — |")
+    floor = rows[("minimal coroutine hop (floor)", "retrieve")]
+    print(f"| **the hop / minimal coroutine hop** | {hop / floor:.2f}x | — |")
 
 
 if __name__ == "__main__":
