@@ -6,8 +6,8 @@ Each client makes N sequential calls to the benchmark server (``_server.py``, ou
 inside ``valgrind --tool=callgrind``, for two values of N; the difference of the two totals
 divided by the difference of N is what one call costs in the client process, start-up, imports
 and warm-up cancelling out. Wall-clock medians (``run.py``) say how fast; these counts say how
-much work, and they repeat to within a fraction of a percent from run to run, so they show
-changes of a few percent that timing on a busy 2-core machine cannot.
+much work, and they repeat to within about 1% from run to run, so they show changes of a few
+percent that timing on a busy 2-core machine cannot.
 
 Clients: raw aiohttp (with bpcpay's timeouts), AsyncBpcPay with the standard library's JSON and
 with orjson, for ``sessions.retrieve`` and ``sessions.create``; BpcPay's ``retrieve`` (its loop
