@@ -12,8 +12,12 @@ give one ``ops`` dict per caller thread (shared where the library is thread-safe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import json
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from _server import BPC_BODY, STRIPE_BODY
@@ -106,14 +110,20 @@ class AsyncContender:
 
 
 class RawAiohttp(AsyncContender):
-    """The baseline: one aiohttp.ClientSession, the request written by hand."""
+    """The baseline: one aiohttp.ClientSession, the request written by hand, with bpcpay's
+    settings: its default timeouts (5 s to connect, 25 s in all) and its pool (100
+    connections, all usable for one host)."""
 
     name = "raw aiohttp"
 
     async def open(self) -> None:
         import aiohttp
 
-        session = self.session = aiohttp.ClientSession()
+        connect, read = bpcpay.Timeout().connect, bpcpay.Timeout().read
+        session = self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=100),
+            timeout=aiohttp.ClientTimeout(total=connect + read, connect=connect),
+        )
         get_headers, post_headers = raw_headers()
         create_url = f"{self.base_url}/sessions"
         retrieve_url = f"{self.base_url}/sessions/{SESSION_ID}"
@@ -139,8 +149,39 @@ class RawAiohttp(AsyncContender):
         await self.session.close()
 
 
+def json_decoders() -> list[str]:
+    """The JSON decoders bpcpay can be measured with here: always ``"json"`` (the standard
+    library, the default), and ``"orjson"`` when ``bpcpay[speedups]`` is installed and this
+    bpcpay has the switch (``bpcpay._core._json``)."""
+    try:
+        module = importlib.import_module("bpcpay._core._json")
+    except ImportError:
+        return ["json"]
+    return ["json", "orjson"] if module.SPEEDUPS else ["json"]
+
+
+@contextlib.contextmanager
+def decoder(name: str) -> Iterator[None]:
+    """bpcpay decodes JSON with ``name`` inside the block (the whole process, loop thread
+    included): the benchmark's way to measure both paths side by side in one run."""
+    try:
+        module = importlib.import_module("bpcpay._core._json")
+    except ImportError:
+        assert name == "json", name
+        yield
+        return
+    with module.use(name):
+        yield
+
+
 class AsyncBpcPayContender(AsyncContender):
     name = "AsyncBpcPay"
+
+    def __init__(self, base_url: str, json_decoder: str = "json") -> None:
+        super().__init__(base_url)
+        self.decoder = json_decoder
+        if json_decoder != "json":
+            self.name = f"AsyncBpcPay + {json_decoder}"
 
     async def open(self) -> None:
         client = self.client = bpcpay.AsyncBpcPay(api_key=API_KEY, base_url=self.base_url)
@@ -237,6 +278,40 @@ def _sync_raw_ops(
         return json.loads(response.content)
 
     return {"create": create, "retrieve": retrieve}
+
+
+class LoopThreadHops:
+    """The floors of a sync call that runs on an event loop in another thread, on a plain
+    asyncio loop thread of its own (not bpcpay's):
+
+    * ``bare``: the least any cross-thread hop costs: ``call_soon_threadsafe`` of a lock's
+      ``release`` and waiting on that lock (one wake-up each way, no coroutine);
+    * ``coroutine``: the least a hop that runs a coroutine costs:
+      ``asyncio.run_coroutine_threadsafe(noop(), loop).result()``.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def bare(self) -> None:
+        lock = threading.Lock()
+        lock.acquire()
+        self.loop.call_soon_threadsafe(lock.release)
+        if not lock.acquire(timeout=30):
+            raise TimeoutError("the loop thread did not answer")
+
+    def coroutine(self) -> None:
+        async def noop() -> None:
+            return None
+
+        asyncio.run_coroutine_threadsafe(noop(), self.loop).result(timeout=30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
 
 
 class RequestsContender(SyncContender):

@@ -1,9 +1,11 @@
-"""Shared machinery of the benchmark suite: run sizes, timed runs, interleaving, tables, targets.
+"""Shared machinery of the benchmark suite: run sizes, timed turns, interleaving, tables, targets.
 
-Every comparison in the suite is made the same way: the contenders are measured alternately
-within each repetition (the order rotates from one repetition to the next), so that a burst of
-noise from other processes on a shared machine hits all of them alike, and the ratio reported is
-the median of the per-repetition ratios. Imports neither bpcpay nor any HTTP library.
+Every comparison in the suite is made the same way: the contenders take turns of a fixed
+duration (half a second in a full run), one turn each per repetition in an order that rotates
+from one repetition to the next, so that a burst of noise from other processes on a shared
+machine hits all of them alike. A value is the median over repetitions, printed with its range
+(lowest and highest repetition); a ratio is the median of the per-repetition ratios (paired),
+with their range. Imports neither bpcpay nor any HTTP library.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Tasks in flight in the async throughput tables (concurrency 1 is the sequential run).
-CONCURRENCY_LEVELS = (8, 64)
+#: Tasks in flight in the async throughput tables (1 is the sequential run). 256 is above the
+#: connection pool (``pool_size``, 100 by default): the calls then also queue for a connection.
+CONCURRENCY_LEVELS = (1, 8, 64, 256)
 #: Caller threads in the sync throughput tables.
 THREADS = 8
 
@@ -28,15 +31,12 @@ class Config:
     """How big each measurement is. ``quick`` only proves the scripts work."""
 
     quick: bool
+    #: Interleaved repetitions of every comparison.
     repeats: int
-    warmup: int
-    seq_calls: int
-    conc_calls: int
-    stripe_calls: int
-    pure_iterations: int
-    #: Turns per repetition (see ``interleaved``): sequential runs, then concurrent ones.
-    seq_rounds: int
-    conc_rounds: int
+    #: Seconds of one contender's turn.
+    turn: float
+    #: Seconds each contender runs before measuring (pools opened, code paths warm).
+    warmup: float
     import_repeats: int
     memory_clients: int
     parse_sessions: int
@@ -47,15 +47,10 @@ class Config:
     def full(cls) -> Config:
         return cls(
             quick=False,
-            repeats=5,
-            warmup=200,
-            seq_calls=800,
-            conc_calls=2000,
-            stripe_calls=500,
-            pure_iterations=20_000,
-            seq_rounds=10,
-            conc_rounds=4,
-            import_repeats=7,
+            repeats=10,
+            turn=0.5,
+            warmup=0.5,
+            import_repeats=9,
             memory_clients=50,
             parse_sessions=100_000,
             sandbox_requests=2000,
@@ -67,13 +62,8 @@ class Config:
         return cls(
             quick=True,
             repeats=2,
-            warmup=20,
-            seq_calls=60,
-            conc_calls=128,
-            stripe_calls=40,
-            pure_iterations=500,
-            seq_rounds=2,
-            conc_rounds=2,
+            turn=0.03,
+            warmup=0.03,
             import_repeats=2,
             memory_clients=3,
             parse_sessions=2000,
@@ -84,14 +74,13 @@ class Config:
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed run: wall seconds, client-process CPU seconds, and how many calls it made."""
+    """One turn: wall seconds, client-process CPU seconds, the calls it made, and the CPU
+    seconds the server process used meanwhile (None when not measured)."""
 
     wall: float
     cpu: float
     calls: int
-
-    def __add__(self, other: Sample) -> Sample:
-        return Sample(self.wall + other.wall, self.cpu + other.cpu, self.calls + other.calls)
+    server_cpu: float | None = None
 
     @property
     def us_per_call(self) -> float:
@@ -105,6 +94,11 @@ class Sample:
     def per_second(self) -> float:
         return self.calls / self.wall
 
+    @property
+    def server_cores(self) -> float | None:
+        """How many cores the server used during the turn."""
+        return None if self.server_cpu is None else self.server_cpu / self.wall
+
 
 def _start() -> tuple[float, float]:
     # Collect first so one contender does not pay for the garbage another one left behind.
@@ -116,102 +110,146 @@ def _sample(started: tuple[float, float], calls: int) -> Sample:
     return Sample(time.perf_counter() - started[0], time.process_time() - started[1], calls)
 
 
-def timed(fn: Callable[[], object], calls: int) -> Sample:
-    """Call ``fn`` ``calls`` times in this thread."""
+def timed(fn: Callable[[], object], seconds: float, batch: int = 1) -> Sample:
+    """Call ``fn`` in this thread for ``seconds`` (the clock is read every ``batch`` calls)."""
     started = _start()
-    for _ in range(calls):
-        fn()
+    deadline = started[0] + seconds
+    calls = 0
+    clock = time.perf_counter
+    while clock() < deadline:
+        for _ in range(batch):
+            fn()
+        calls += batch
     return _sample(started, calls)
 
 
-async def timed_async(fn: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> Sample:
-    """Make ``calls`` awaited calls with ``concurrency`` tasks in flight (1 = sequential)."""
+async def timed_async(
+    fn: Callable[[], Awaitable[object]], seconds: float, concurrency: int
+) -> Sample:
+    """Awaited calls for ``seconds`` with ``concurrency`` tasks in flight (1 = sequential)."""
+    clock = time.perf_counter
     if concurrency == 1:
         started = _start()
-        for _ in range(calls):
+        deadline = started[0] + seconds
+        calls = 0
+        while clock() < deadline:
             await fn()
+            calls += 1
         return _sample(started, calls)
-    remaining = calls
+    counts = [0] * concurrency
 
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
+    async def worker(index: int, deadline: float) -> None:
+        while clock() < deadline:
             await fn()
+            counts[index] += 1
 
     started = _start()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return _sample(started, calls)
+    deadline = started[0] + seconds
+    await asyncio.gather(*(worker(i, deadline) for i in range(concurrency)))
+    return _sample(started, sum(counts))
 
 
-def timed_threads(fns: Sequence[Callable[[], object]], calls: int) -> Sample:
-    """Split ``calls`` over one thread per entry of ``fns`` (each thread calls its own ``fn``)."""
-    per_thread = calls // len(fns)
+def timed_threads(fns: Sequence[Callable[[], object]], seconds: float) -> Sample:
+    """One thread per entry of ``fns``, each calling its own ``fn`` for ``seconds``."""
     barrier = threading.Barrier(len(fns) + 1)
     errors: list[BaseException] = []
+    counts = [0] * len(fns)
+    deadline = [0.0]
 
-    def worker(fn: Callable[[], object]) -> None:
-        barrier.wait()
+    def worker(index: int, fn: Callable[[], object]) -> None:
+        barrier.wait(timeout=60)
+        clock = time.perf_counter
         try:
-            for _ in range(per_thread):
+            while clock() < deadline[0]:
                 fn()
+                counts[index] += 1
         except BaseException as exc:  # reported by the measuring thread, never swallowed
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(fn,), daemon=True) for fn in fns]
+    threads = [
+        threading.Thread(target=worker, args=(i, fn), daemon=True) for i, fn in enumerate(fns)
+    ]
     for thread in threads:
         thread.start()
     started = _start()
-    barrier.wait()
+    deadline[0] = started[0] + seconds
+    barrier.wait(timeout=60)
     for thread in threads:
-        thread.join(timeout=600)
-    sample = _sample(started, per_thread * len(fns))
+        thread.join(timeout=seconds + 120)
+    sample = _sample(started, sum(counts))
     if errors:
         raise errors[0]
     return sample
 
 
-#: One timed run of a contender: makes the given number of calls and returns their Sample.
-Run = Callable[[int], Sample]
+#: One turn of a contender: runs for the given seconds and returns its Sample.
+Run = Callable[[float], Sample]
+#: Reads the server process's CPU seconds so far (None: not available).
+CpuProbe = Callable[[], "float | None"]
 
 
 def interleaved(
-    contenders: dict[str, Run], repeats: int, calls: int, rounds: int = 1
+    contenders: dict[str, Run],
+    repeats: int,
+    seconds: float,
+    server_cpu: CpuProbe | None = None,
 ) -> dict[str, list[Sample]]:
-    """``repeats`` samples of ``calls`` calls per contender, the contenders taking turns.
+    """``repeats`` turns of ``seconds`` per contender, the contenders taking turns.
 
-    Each repetition is made of ``rounds`` rounds; in each round every contender makes
-    ``calls // rounds`` calls, in an order that rotates from round to round, and a contender's
-    sample for the repetition is the sum of its rounds. Short turns mean that a burst of load
-    from other processes (seconds long on a shared machine) lands on all contenders of a
-    repetition alike, so their per-repetition ratio stays meaningful.
+    Within a repetition every contender has one turn, in an order that rotates from one
+    repetition to the next, so a burst of load from other processes lands on all contenders
+    of a repetition alike and their per-repetition ratio stays meaningful. With
+    ``server_cpu``, each sample also records what the server process used during the turn.
     """
     names = list(contenders)
-    chunk = max(1, calls // rounds)
     samples: dict[str, list[Sample]] = {name: [] for name in names}
-    turn = 0
-    for _ in range(repeats):
-        totals: dict[str, Sample] = {}
-        for _ in range(rounds):
-            shift = turn % len(names)
-            turn += 1
-            for name in names[shift:] + names[:shift]:
-                sample = contenders[name](chunk)
-                totals[name] = sample + totals[name] if name in totals else sample
-        for name in names:
-            samples[name].append(totals[name])
+    for rep in range(repeats):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            before = server_cpu() if server_cpu is not None else None
+            sample = contenders[name](seconds)
+            if server_cpu is not None and before is not None:
+                after = server_cpu()
+                if after is not None:
+                    sample = Sample(sample.wall, sample.cpu, sample.calls, after - before)
+            samples[name].append(sample)
     return samples
 
 
-def median_of(samples: Sequence[Sample], metric: Callable[[Sample], float]) -> float:
-    return statistics.median(metric(s) for s in samples)
+# --- statistics --------------------------------------------------------------------------------
+
+Metric = Callable[[Sample], float]
 
 
-def median_ratio(
-    num: Sequence[Sample], den: Sequence[Sample], metric: Callable[[Sample], float]
-) -> float:
-    """Median over repetitions of ``metric(num) / metric(den)``, paired by repetition."""
-    return statistics.median(metric(a) / metric(b) for a, b in zip(num, den, strict=True))
+@dataclass(frozen=True)
+class Spread:
+    """A median and the range it came from."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+    def fmt(self, digits: int = 0, suffix: str = "") -> str:
+        m, lo, hi = (f"{v:,.{digits}f}" for v in (self.median, self.low, self.high))
+        return f"{m}{suffix} ({lo} .. {hi})"
+
+
+def spread(samples: Sequence[Sample], metric: Metric) -> Spread:
+    return Spread.of([metric(s) for s in samples])
+
+
+def ratio_spread(num: Sequence[Sample], den: Sequence[Sample], metric: Metric) -> Spread:
+    """Per-repetition ``metric(num) / metric(den)``, paired by repetition."""
+    return Spread.of([metric(a) / metric(b) for a, b in zip(num, den, strict=True)])
+
+
+def difference_spread(num: Sequence[Sample], den: Sequence[Sample], metric: Metric) -> Spread:
+    """Per-repetition ``metric(num) - metric(den)``, paired by repetition."""
+    return Spread.of([metric(a) - metric(b) for a, b in zip(num, den, strict=True)])
 
 
 def us_per_call(s: Sample) -> float:
@@ -224,6 +262,18 @@ def cpu_us_per_call(s: Sample) -> float:
 
 def per_second(s: Sample) -> float:
     return s.per_second
+
+
+def max_server_cores(*groups: dict[str, list[Sample]]) -> float | None:
+    """The most CPU (in cores) the server used in any turn of these runs."""
+    cores = [
+        s.server_cores
+        for group in groups
+        for samples in group.values()
+        for s in samples
+        if s.server_cores is not None
+    ]
+    return max(cores) if cores else None
 
 
 def rss_bytes() -> int:
@@ -266,7 +316,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 6 item 2, next to what this run measured."""
+    """One target of issue 13, next to what this run measured."""
 
     goal: str
     measured: str
@@ -275,12 +325,14 @@ class Target:
 
 @dataclass
 class Section:
-    """What one part of the suite produced."""
+    """What one part of the suite produced. ``plot`` holds the series the plot draws:
+    ``{client: {label: Spread}}`` for latency and throughput."""
 
     key: str
     title: str
     tables: list[Table] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    plot: dict[str, dict[str, dict[str, Spread]]] = field(default_factory=dict)
 
 
 def ratio(value: float) -> str:

@@ -1,23 +1,28 @@
-"""The loopback aiohttp.web server every HTTP benchmark talks to, run in a separate process.
+"""The loopback server every HTTP benchmark talks to: a raw asyncio protocol in its own process.
 
-Run as a script it binds ``127.0.0.1:0``, prints one JSON line ``{"port": ...}`` and serves until
-its stdin closes (the parent exits or calls :meth:`ChildServer.close`) or ``--max-seconds``
-pass, so a crashed benchmark never leaves a server behind. It answers:
+Run as a script it binds ``127.0.0.1:0``, prints one JSON line ``{"port": ..., "pid": ...}`` and
+serves until its stdin closes (the parent exits or calls :meth:`ChildServer.close`) or
+``--max-seconds`` pass, so a crashed benchmark never leaves a server behind. It answers every
+request with one of two answers built once, before the first request (status line, headers and
+body as bytes): a path under ``/v1/`` gets a Stripe Checkout Session (:data:`STRIPE_RAW`, for
+stripe-python), anything else the BPC session (:data:`BPC_RAW`, for bpcpay and the raw clients).
 
-- ``POST /api2/sessions`` and ``GET /api2/sessions/{id}``: the same BPC session body
-  (:data:`BPC_RAW`, ~670 bytes), for bpcpay and the raw clients;
-- ``POST /v1/checkout/sessions`` and ``GET /v1/checkout/sessions/{id}``: a Stripe Checkout
-  Session of about the same size (:data:`STRIPE_RAW`), for stripe-python.
+It is a bare ``asyncio.Protocol`` (no HTTP framework, no routing, no per-request objects): it
+splits the byte stream at each header block, skips the ``Content-Length`` body and writes the
+ready answer, keeping the connection open. That makes it cheap enough to stay far from being the
+bottleneck: :meth:`ChildServer.cpu_seconds` reads its CPU time from ``/proc``, and the benchmark
+prints the most CPU it used in any turn (it must stay under half a core).
 
 The server is in its own process so that ``time.process_time()`` in the benchmark process counts
 only the client's CPU, and the two do not share one interpreter lock. Imports only the standard
-library at module level, so the parent can import the bodies without loading aiohttp.
+library, so the parent can import the bodies without loading aiohttp.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -76,38 +81,72 @@ BPC_PREFIX = "/api2"
 STRIPE_PREFIX = ""  # stripe-python appends /v1/... to its api base itself
 
 
+def _answer(body: bytes, request_id_header: str) -> bytes:
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/json\r\n"
+        f"{request_id_header}: req_bench\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+#: The two answers, status line to body. stripe-python reads ``Request-Id``.
+BPC_ANSWER = _answer(BPC_RAW, "API-Request-Id")
+STRIPE_ANSWER = _answer(STRIPE_RAW, "Request-Id")
+#: A request head larger than this closes the connection (nothing legitimate sends one).
+_MAX_HEAD = 64 * 1024
+
+
 def _serve(max_seconds: float) -> None:
     import asyncio
+    import os
     import threading
 
-    from aiohttp import web
+    class Http(asyncio.Protocol):
+        """HTTP/1.1 keep-alive: one pre-built answer per request head (plus its body)."""
 
-    bpc_headers = {"Content-Type": "application/json", "API-Request-Id": "req_bench"}
-    # stripe-python reads Request-Id (and reports it back as telemetry on the next request).
-    stripe_headers = {"Content-Type": "application/json", "Request-Id": "req_bench"}
+        def __init__(self) -> None:
+            self.buffer = b""
+            self.transport: asyncio.Transport | None = None
 
-    async def bpc(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(body=BPC_RAW, headers=bpc_headers)
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
 
-    async def stripe(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(body=STRIPE_RAW, headers=stripe_headers)
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer + data if self.buffer else data
+            transport = self.transport
+            assert transport is not None
+            while True:
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buffer) > _MAX_HEAD:
+                        transport.close()
+                        buffer = b""
+                    break
+                head = buffer[:end]
+                length = 0
+                at = head.lower().find(b"\r\ncontent-length:")
+                if at >= 0:
+                    stop = head.find(b"\r\n", at + 2)
+                    length = int(head[at + 17 : stop if stop >= 0 else len(head)])
+                total = end + 4 + length
+                if len(buffer) < total:
+                    break
+                line_end = head.find(b"\r\n")
+                first = head[:line_end] if line_end >= 0 else head
+                transport.write(STRIPE_ANSWER if b" /v1/" in first else BPC_ANSWER)
+                buffer = buffer[total:]
+            self.buffer = buffer
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/api2/sessions", bpc)
-        app.router.add_get("/api2/sessions/{id}", bpc)
-        app.router.add_post("/v1/checkout/sessions", stripe)
-        app.router.add_get("/v1/checkout/sessions/{id}", stripe)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        # A deep backlog: 64 clients connecting at once must not see refused connections.
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port = runner.addresses[0][1]
-        print(json.dumps({"port": port}), flush=True)
         loop = asyncio.get_running_loop()
+        # A deep backlog: hundreds of clients connecting at once must not see refused connections.
+        server = await loop.create_server(Http, "127.0.0.1", 0, backlog=1024)
+        port = server.sockets[0].getsockname()[1]
+        print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
         stdin_closed = asyncio.Event()
 
         def watch_stdin() -> None:
@@ -122,7 +161,7 @@ def _serve(max_seconds: float) -> None:
         except asyncio.TimeoutError:
             pass
         finally:
-            await runner.cleanup()
+            server.close()
 
     asyncio.run(main())
 
@@ -143,6 +182,17 @@ class ChildServer:
             self.close()
             raise RuntimeError(f"the benchmark server did not start: {argv!r}")
         self.info: dict[str, Any] = json.loads(line)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server process used so far; None where ``/proc`` is
+        missing (the benchmark then prints no server CPU)."""
+        pid = self.info.get("pid", self.process.pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:

@@ -2,9 +2,13 @@
 
     python benchmarks/http_clients.py [--quick]
 
-a. AsyncBpcPay against raw aiohttp: sequential latency and client CPU per call, throughput with
-   1, 8 and 64 calls in flight, for ``sessions.create`` and ``sessions.retrieve``.
-b. BpcPay from 1 and 8 threads against AsyncBpcPay, ``requests.Session`` and ``httpx.Client``.
+a. AsyncBpcPay against raw aiohttp (same headers, body, timeouts and pool): sequential latency,
+   client CPU per call and bpcpay's overhead over raw in µs of CPU per call, throughput with 1,
+   8, 64 and 256 calls in flight (256 is above ``pool_size``), for ``sessions.create`` and
+   ``sessions.retrieve``; with the standard library's JSON decoder and, when installed, orjson.
+b. BpcPay against AsyncBpcPay (the cost of the hop to the loop thread), next to the floors of
+   such a hop (a bare ``call_soon_threadsafe`` + lock round trip, and the least a coroutine
+   hop costs), ``requests.Session`` and ``httpx.Client``, from 1 and 8 threads.
 c. stripe-python's ``StripeClient`` (aiohttp async client, default sync client) against bpcpay,
    on a Stripe-shaped answer of the same size: client CPU per call.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -27,11 +32,14 @@ from _clients import (
     AsyncContender,
     BpcPayContender,
     HttpxContender,
+    LoopThreadHops,
     RawAiohttp,
     RequestsContender,
     StripeAsync,
     StripeSync,
     SyncContender,
+    decoder,
+    json_decoders,
 )
 from _harness import (
     CONCURRENCY_LEVELS,
@@ -40,15 +48,16 @@ from _harness import (
     Run,
     Sample,
     Section,
+    Spread,
     Table,
     Target,
     cpu_us_per_call,
+    difference_spread,
     interleaved,
-    median_of,
-    median_ratio,
-    num,
+    max_server_cores,
     per_second,
-    ratio,
+    ratio_spread,
+    spread,
     timed,
     timed_async,
     timed_threads,
@@ -58,6 +67,8 @@ from _server import BPC_RAW, STRIPE_RAW, BenchServer
 
 OPS = ("create", "retrieve")
 Samples = dict[str, list[Sample]]
+#: The concurrency of the throughput targets.
+TARGET_LEVEL = 64
 
 
 class Bench:
@@ -65,11 +76,13 @@ class Bench:
 
     def __init__(self, cfg: Config, server: BenchServer) -> None:
         self.cfg = cfg
+        self.server = server
         self.loop = asyncio.new_event_loop()
         self.raw = RawAiohttp(server.bpc_url)
-        self.async_bpc = AsyncBpcPayContender(server.bpc_url)
+        self.async_bpcs = [AsyncBpcPayContender(server.bpc_url, d) for d in json_decoders()]
+        self.async_bpc = self.async_bpcs[0]  # the standard library's decoder
         self.stripe_async = StripeAsync(server.stripe_url)
-        self.async_all: list[AsyncContender] = [self.raw, self.async_bpc, self.stripe_async]
+        self.async_all: list[AsyncContender] = [self.raw, *self.async_bpcs, self.stripe_async]
         self.sync_all: list[SyncContender] = []
         for contender in self.async_all:
             self.loop.run_until_complete(contender.open())
@@ -77,6 +90,7 @@ class Bench:
         self.requests = self._add(RequestsContender(server.bpc_url))
         self.httpx = self._add(HttpxContender(server.bpc_url))
         self.stripe_sync = self._add(StripeSync(server.stripe_url))
+        self.hops = LoopThreadHops()
 
     def _add(self, contender: SyncContender) -> SyncContender:
         self.sync_all.append(contender)
@@ -84,23 +98,44 @@ class Bench:
 
     def warm_up(self) -> None:
         """Open the pools as wide as the runs will need and run every code path once."""
-        n = self.cfg.warmup
+        seconds = self.cfg.warmup
         for contender in self.async_all:
-            for fn in contender.ops.values():
-                self.loop.run_until_complete(timed_async(fn, n, 1))
-                self.loop.run_until_complete(timed_async(fn, 2 * max(CONCURRENCY_LEVELS), 64))
+            for op in OPS:
+                for level in CONCURRENCY_LEVELS:
+                    self.arun(contender, op, level)(seconds)
         for sync in self.sync_all:
             for op in OPS:
-                timed(sync.ops[op], n)
-                timed_threads([ops[op] for ops in sync.thread_ops(THREADS)], 2 * THREADS)
+                timed(sync.ops[op], seconds)
+                timed_threads([ops[op] for ops in sync.thread_ops(THREADS)], seconds)
+        timed(self.hops.bare, seconds)
+        timed(self.hops.coroutine, seconds)
 
     def arun(self, contender: AsyncContender, op: str, concurrency: int = 1) -> Run:
-        """A run of the async contender on this bench's loop."""
+        """A turn of the async contender on this bench's loop (with its JSON decoder)."""
         fn = contender.ops[op]
-        return lambda calls: self.loop.run_until_complete(timed_async(fn, calls, concurrency))
+        json_decoder = getattr(contender, "decoder", "json")
+
+        def run(seconds: float) -> Sample:
+            with decoder(json_decoder):
+                return self.loop.run_until_complete(timed_async(fn, seconds, concurrency))
+
+        return run
+
+    def srun(self, fn: Callable[[], object]) -> Run:
+        """A turn of a sync call in this thread, bpcpay on the standard library's decoder."""
+
+        def run(seconds: float) -> Sample:
+            with decoder("json"):
+                return timed(fn, seconds)
+
+        return run
+
+    def compare(self, runs: dict[str, Run]) -> Samples:
+        return interleaved(runs, self.cfg.repeats, self.cfg.turn, self.server.cpu_seconds)
 
     def close(self) -> None:
         try:
+            self.hops.close()
             for sync in self.sync_all:
                 sync.close()
             for contender in self.async_all:
@@ -109,131 +144,178 @@ class Bench:
             self.loop.close()
 
 
-def _seq_row(name: str, runs: list[Sample]) -> list[str]:
-    return [
-        name,
-        num(median_of(runs, us_per_call)),
-        num(median_of(runs, cpu_us_per_call)),
-        num(median_of(runs, per_second)),
-    ]
+def _runs_note(cfg: Config, server_cores: float | None) -> str:
+    cpu = (
+        f" The server used at most {server_cores:.2f} of a core in any turn."
+        if server_cores is not None
+        else ""
+    )
+    return (
+        f"Medians of {cfg.repeats} interleaved repetitions (one {cfg.turn:g} s turn per client "
+        f"each), range in parentheses.{cpu}"
+    )
 
 
 def section_a(bench: Bench) -> Section:
     cfg = bench.cfg
     section = Section("a", "AsyncBpcPay against raw aiohttp (the baseline)")
-    raw, bpc = bench.raw, bench.async_bpc
+    raw = bench.raw
+    contenders: list[AsyncContender] = [raw, *bench.async_bpcs]
+    latency_plot: dict[str, dict[str, Spread]] = {}
+    rate_plot: dict[str, dict[str, Spread]] = {}
     for op in OPS:
-        seq = interleaved(
-            {c.name: bench.arun(c, op) for c in (raw, bpc)},
-            cfg.repeats,
-            cfg.seq_calls,
-            cfg.seq_rounds,
-        )
-        conc = {
-            level: interleaved(
-                {c.name: bench.arun(c, op, level) for c in (raw, bpc)},
-                cfg.repeats,
-                cfg.conc_calls,
-                cfg.conc_rounds,
-            )
+        runs = {
+            level: bench.compare({c.name: bench.arun(c, op, level) for c in contenders})
             for level in CONCURRENCY_LEVELS
         }
+        seq = runs[1]
         table = Table(
             f"a. sessions.{op}: AsyncBpcPay vs raw aiohttp",
-            ["client", "µs/call (sequential)", "CPU µs/call", "req/s @1"]
-            + [f"req/s @{level}" for level in CONCURRENCY_LEVELS]
-            + ["CPU µs/call @64"],
+            ["client", "µs/call (sequential)", "CPU µs/call (sequential)"]
+            + [f"req/s @{level}" for level in CONCURRENCY_LEVELS[1:]]
+            + [f"CPU µs/call @{TARGET_LEVEL}"],
         )
-        for c in (raw, bpc):
+        for c in contenders:
             table.add(
-                *_seq_row(c.name, seq[c.name]),
-                *(num(median_of(conc[level][c.name], per_second)) for level in CONCURRENCY_LEVELS),
-                num(median_of(conc[64][c.name], cpu_us_per_call)),
+                c.name,
+                spread(seq[c.name], us_per_call).fmt(),
+                spread(seq[c.name], cpu_us_per_call).fmt(),
+                *(spread(runs[lv][c.name], per_second).fmt() for lv in CONCURRENCY_LEVELS[1:]),
+                spread(runs[TARGET_LEVEL][c.name], cpu_us_per_call).fmt(),
             )
-        latency = median_ratio(seq[bpc.name], seq[raw.name], us_per_call)
-        rates = {
-            level: median_ratio(conc[level][bpc.name], conc[level][raw.name], per_second)
-            for level in CONCURRENCY_LEVELS
-        }
-        table.add(
-            f"**{bpc.name} / {raw.name}**",
-            ratio(latency),
-            ratio(median_ratio(seq[bpc.name], seq[raw.name], cpu_us_per_call)),
-            ratio(median_ratio(seq[bpc.name], seq[raw.name], per_second)),
-            *(ratio(rates[level]) for level in CONCURRENCY_LEVELS),
-            ratio(median_ratio(conc[64][bpc.name], conc[64][raw.name], cpu_us_per_call)),
-        )
+            latency_plot.setdefault(c.name, {})[op] = spread(seq[c.name], us_per_call)
+            for level in CONCURRENCY_LEVELS:
+                rate_plot.setdefault(f"{c.name}, {op}", {})[str(level)] = spread(
+                    runs[level][c.name], per_second
+                )
+        for c in bench.async_bpcs:
+            latency = ratio_spread(seq[c.name], seq[raw.name], us_per_call)
+            rates = {
+                lv: ratio_spread(runs[lv][c.name], runs[lv][raw.name], per_second)
+                for lv in CONCURRENCY_LEVELS
+            }
+            table.add(
+                f"**{c.name} / {raw.name}**",
+                latency.fmt(2, "x"),
+                ratio_spread(seq[c.name], seq[raw.name], cpu_us_per_call).fmt(2, "x"),
+                *(rates[lv].fmt(2, "x") for lv in CONCURRENCY_LEVELS[1:]),
+                ratio_spread(
+                    runs[TARGET_LEVEL][c.name], runs[TARGET_LEVEL][raw.name], cpu_us_per_call
+                ).fmt(2, "x"),
+            )
+            overhead = difference_spread(
+                runs[TARGET_LEVEL][c.name], runs[TARGET_LEVEL][raw.name], cpu_us_per_call
+            )
+            table.add(
+                f"**{c.name} minus {raw.name}, CPU µs/call**",
+                "",
+                difference_spread(seq[c.name], seq[raw.name], cpu_us_per_call).fmt(1),
+                *("" for _ in CONCURRENCY_LEVELS[1:]),
+                overhead.fmt(1),
+            )
+            speedups = c.decoder != "json"
+            floor = 0.90 if speedups else 0.86
+            kind = "with speedups (orjson)" if speedups else "stdlib json"
+            at = rates[TARGET_LEVEL]
+            section.targets += [
+                Target(f"async {op}, {kind}: sequential latency ≤ 1.05x raw aiohttp",
+                       latency.fmt(2, "x"), latency.median <= 1.05),
+                Target(f"async {op}, {kind}: throughput @{TARGET_LEVEL} ≥ {floor:.2f}x raw "
+                       "aiohttp", at.fmt(2, "x"), at.median >= floor),
+            ]  # fmt: skip
+            if not speedups:
+                section.targets.append(
+                    Target(
+                        f"async {op}, stdlib json: overhead ≤ 12 µs CPU/call @{TARGET_LEVEL}",
+                        overhead.fmt(1, " µs"),
+                        overhead.median <= 12,
+                    )
+                )
         table.note = (
-            f"Per repetition and client: {cfg.seq_calls} sequential calls in {cfg.seq_rounds} "
-            f"turns, {cfg.conc_calls} calls per concurrency level in {cfg.conc_rounds} turns. "
-            "@N = N tasks in flight on one event loop; @1 is the sequential run."
+            _runs_note(cfg, max_server_cores(*runs.values()))
+            + f" @N = N tasks in flight on one event loop; the pool holds 100 connections, so "
+            f"@{CONCURRENCY_LEVELS[-1]} also waits for one. Overhead rows are paired "
+            "per repetition."
         )
         section.tables.append(table)
-        section.targets += [
-            Target(f"async {op}: latency ≤ 1.10x raw aiohttp (sequential)", ratio(latency),
-                   latency <= 1.10),
-            Target(f"async {op}: throughput ≥ 0.90x raw aiohttp @64", ratio(rates[64]),
-                   rates[64] >= 0.90),
-        ]  # fmt: skip
+    section.plot = {"latency": latency_plot, "throughput": rate_plot}
     return section
 
 
 def section_b(bench: Bench) -> Section:
     cfg = bench.cfg
-    section = Section("b", "BpcPay (sync) against AsyncBpcPay, requests and httpx")
+    section = Section("b", "BpcPay (sync) against AsyncBpcPay, the hop floors, requests and httpx")
     sync_clients = (bench.sync_bpc, bench.requests, bench.httpx)
+    bpc, abpc = bench.sync_bpc.name, bench.async_bpc.name
+    bare, coro = "bare thread hop (floor)", "minimal coroutine hop (floor)"
+    latency_plot: dict[str, dict[str, Spread]] = {}
     for op in OPS:
-        seq_runs: dict[str, Run] = {bench.async_bpc.name: bench.arun(bench.async_bpc, op)}
+        seq_runs: dict[str, Run] = {abpc: bench.arun(bench.async_bpc, op)}
         for s in sync_clients:
-            seq_runs[s.name] = partial(timed, s.ops[op])
-        seq = interleaved(seq_runs, cfg.repeats, cfg.seq_calls, cfg.seq_rounds)
-        threaded = interleaved(
+            seq_runs[s.name] = bench.srun(s.ops[op])
+        if op == "retrieve":
+            seq_runs[bare] = bench.srun(bench.hops.bare)
+            seq_runs[coro] = bench.srun(bench.hops.coroutine)
+        seq = bench.compare(seq_runs)
+        threaded = bench.compare(
             {
                 s.name: partial(timed_threads, [ops[op] for ops in s.thread_ops(THREADS)])
                 for s in sync_clients
-            },
-            cfg.repeats,
-            cfg.conc_calls,
-            cfg.conc_rounds,
+            }
         )
         table = Table(
             f"b. sessions.{op}: BpcPay vs AsyncBpcPay, requests.Session, httpx.Client",
-            ["client", "µs/call (1 thread)", "CPU µs/call", "req/s (1 thread)",
+            ["client", "µs/call (1 thread)", "CPU µs/call (1 thread)",
              f"req/s ({THREADS} threads)", f"CPU µs/call ({THREADS} threads)"],
         )  # fmt: skip
         for name in seq:
             many = threaded.get(name)
             table.add(
-                *_seq_row(name, seq[name]),
-                num(median_of(many, per_second)) if many else "—",
-                num(median_of(many, cpu_us_per_call)) if many else "—",
+                name,
+                spread(seq[name], us_per_call).fmt(1 if name in (bare, coro) else 0),
+                spread(seq[name], cpu_us_per_call).fmt(1 if name in (bare, coro) else 0),
+                spread(many, per_second).fmt() if many else "—",
+                spread(many, cpu_us_per_call).fmt() if many else "—",
             )
-        bpc = bench.sync_bpc.name
-        for other in (bench.async_bpc.name, bench.httpx.name, bench.requests.name):
-            many = threaded.get(other)
+            if name not in (bare, coro):
+                latency_plot.setdefault(name, {})[op] = spread(seq[name], us_per_call)
+        latency = ratio_spread(seq[bpc], seq[abpc], us_per_call)
+        cpu = ratio_spread(seq[bpc], seq[abpc], cpu_us_per_call)
+        table.add(f"**{bpc} / {abpc}**", latency.fmt(2, "x"), cpu.fmt(2, "x"), "—", "—")
+        hop = difference_spread(seq[bpc], seq[abpc], us_per_call)
+        table.add(f"**{bpc} minus {abpc}: the hop**", hop.fmt(1), "", "—", "—")
+        for other in (bench.httpx.name, bench.requests.name):
             table.add(
                 f"**{bpc} / {other}**",
-                ratio(median_ratio(seq[bpc], seq[other], us_per_call)),
-                ratio(median_ratio(seq[bpc], seq[other], cpu_us_per_call)),
-                ratio(median_ratio(seq[bpc], seq[other], per_second)),
-                ratio(median_ratio(threaded[bpc], many, per_second)) if many else "—",
-                ratio(median_ratio(threaded[bpc], many, cpu_us_per_call)) if many else "—",
+                ratio_spread(seq[bpc], seq[other], us_per_call).fmt(2, "x"),
+                ratio_spread(seq[bpc], seq[other], cpu_us_per_call).fmt(2, "x"),
+                ratio_spread(threaded[bpc], threaded[other], per_second).fmt(2, "x"),
+                ratio_spread(threaded[bpc], threaded[other], cpu_us_per_call).fmt(2, "x"),
             )
+        section.targets.append(
+            Target(f"sync {op}, stdlib json: latency ≤ 1.40x AsyncBpcPay", latency.fmt(2, "x"),
+                   latency.median <= 1.40)
+        )  # fmt: skip
+        if op == "retrieve":
+            # The hop of each repetition against that repetition's coroutine floor.
+            hops = [
+                (b.us_per_call - a.us_per_call) / c.us_per_call
+                for a, b, c in zip(seq[abpc], seq[bpc], seq[coro], strict=True)
+            ]
+            vs_floor = Spread.of(hops)
+            table.add(f"**the hop / {coro}**", vs_floor.fmt(2, "x"), "", "—", "—")
+            section.targets.append(
+                Target("BpcPay's hop ≤ 1.10x the minimal coroutine hop", vs_floor.fmt(2, "x"),
+                       vs_floor.median <= 1.10)
+            )  # fmt: skip
         table.note = (
-            f"One BpcPay and one httpx.Client shared by the {THREADS} threads; one "
-            f"requests.Session per thread. Per repetition and client: {cfg.seq_calls} "
-            f"sequential calls in {cfg.seq_rounds} turns, {cfg.conc_calls} threaded calls in "
-            f"{cfg.conc_rounds} turns."
+            _runs_note(cfg, max_server_cores(seq, threaded))
+            + f" One BpcPay and one httpx.Client shared by the {THREADS} threads; one "
+            "requests.Session per thread. The hop is BpcPay's latency minus AsyncBpcPay's, "
+            "paired per repetition; the floors run on a plain asyncio loop thread of their own."
         )
         section.tables.append(table)
-        latency = median_ratio(seq[bpc], seq[bench.async_bpc.name], us_per_call)
-        vs_httpx = median_ratio(threaded[bpc], threaded[bench.httpx.name], per_second)
-        section.targets += [
-            Target(f"sync {op}: latency ≤ 1.35x AsyncBpcPay (sequential)", ratio(latency),
-                   latency <= 1.35),
-            Target(f"sync {op}: throughput ≥ 1.5x httpx.Client ({THREADS} threads)",
-                   ratio(vs_httpx), vs_httpx >= 1.5),
-        ]  # fmt: skip
+    section.plot = {"latency": latency_plot}
     return section
 
 
@@ -244,37 +326,38 @@ def section_c(bench: Bench) -> Section:
     stripe_sync = bench.stripe_sync
     assert isinstance(stripe_sync, StripeSync)
     for op in OPS:
-        runs: dict[str, Run] = {
-            bench.async_bpc.name: bench.arun(bench.async_bpc, op),
-            bench.stripe_async.name: bench.arun(bench.stripe_async, op),
-            bench.sync_bpc.name: partial(timed, bench.sync_bpc.ops[op]),
-            stripe_sync.name: partial(timed, stripe_sync.ops[op]),
-        }
-        seq = interleaved(runs, cfg.repeats, cfg.stripe_calls, cfg.seq_rounds)
+        seq = bench.compare(
+            {
+                bench.async_bpc.name: bench.arun(bench.async_bpc, op),
+                bench.stripe_async.name: bench.arun(bench.stripe_async, op),
+                bench.sync_bpc.name: bench.srun(bench.sync_bpc.ops[op]),
+                stripe_sync.name: bench.srun(stripe_sync.ops[op]),
+            }
+        )
         table = Table(
             f"c. sessions.{op}: bpcpay vs stripe-python, sequential",
             ["client", "µs/call", "CPU µs/call", "req/s"],
         )
         for ours, theirs in pairs:
-            table.add(*_seq_row(ours.name, seq[ours.name]))
-            table.add(*_seq_row(theirs.name, seq[theirs.name]))
-            cpu = median_ratio(seq[ours.name], seq[theirs.name], cpu_us_per_call)
+            for c in (ours, theirs):
+                table.add(
+                    c.name,
+                    spread(seq[c.name], us_per_call).fmt(),
+                    spread(seq[c.name], cpu_us_per_call).fmt(),
+                    spread(seq[c.name], per_second).fmt(),
+                )
             table.add(
                 f"**{ours.name} / {theirs.name}**",
-                ratio(median_ratio(seq[ours.name], seq[theirs.name], us_per_call)),
-                ratio(cpu),
-                ratio(median_ratio(seq[ours.name], seq[theirs.name], per_second)),
-            )
-            kind = "async" if ours is bench.async_bpc else "sync"
-            section.targets.append(
-                Target(f"{kind} {op}: client CPU/call ≤ 0.5x stripe-python", ratio(cpu), cpu <= 0.5)
+                ratio_spread(seq[ours.name], seq[theirs.name], us_per_call).fmt(2, "x"),
+                ratio_spread(seq[ours.name], seq[theirs.name], cpu_us_per_call).fmt(2, "x"),
+                ratio_spread(seq[ours.name], seq[theirs.name], per_second).fmt(2, "x"),
             )
         table.note = (
-            f"{cfg.stripe_calls} calls per repetition and client, in {cfg.seq_rounds} turns. "
-            f"Answers: {len(BPC_RAW)} bytes (BPC session) and "
-            f"{len(STRIPE_RAW)} bytes (Stripe Checkout Session). stripe sync uses "
-            f"{stripe_sync.http_client_name}; max_network_retries=0; create sends the same order "
-            "as a one-line Checkout Session (form-encoded, as the Stripe API requires)."
+            _runs_note(cfg, max_server_cores(seq))
+            + f" Answers: {len(BPC_RAW)} bytes (BPC session) and {len(STRIPE_RAW)} bytes "
+            f"(Stripe Checkout Session). stripe sync uses {stripe_sync.http_client_name}; "
+            "max_network_retries=0; create sends the same order as a one-line Checkout Session "
+            "(form-encoded, as the Stripe API requires)."
         )
         section.tables.append(table)
     return section

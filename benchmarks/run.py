@@ -2,17 +2,21 @@
 
     python benchmarks/run.py [--quick] [--out benchmarks/RESULTS.md] [--only a,d,...]
 
+Writes the tables to ``--out`` and the plot (latency and throughput per client) beside it, as
+``RESULTS.png``; ``docs/RESULTS.png`` links to it so the docs show it too.
+
 Sections (each also runs alone: ``python benchmarks/<module>.py [--quick]``):
 
-a, b, c  ``http_clients.py``    AsyncBpcPay vs raw aiohttp; BpcPay vs requests/httpx; vs stripe
+a, b, c  ``http_clients.py``    AsyncBpcPay vs raw aiohttp; BpcPay vs the hop floors,
+                                requests and httpx; vs stripe
 d        ``pure_paths.py``      construct_event vs hmac + json.loads; parsing vs json.loads
 e        ``imports.py``         import times in fresh interpreters
 f        ``memory.py``          RSS per idle client, after parsing many sessions
 g        ``sandbox_throughput.py``  the sandbox gateway's sessions.create/s
 
-``--quick`` makes every measurement tiny (two repetitions, a few hundred calls): it proves the
-scripts work, in CI, and its numbers mean nothing. ``sync_overhead.py`` remains as a one-table
-shortcut for the sync facade's cost.
+``--quick`` makes every measurement tiny (two repetitions of turns of a few milliseconds): it
+proves the scripts work, in CI, and its numbers mean nothing. ``sync_overhead.py`` remains as a
+one-table shortcut for the sync facade's cost.
 """
 
 from __future__ import annotations
@@ -36,32 +40,43 @@ from _server import BenchServer
 HERE = Path(__file__).resolve().parent
 
 SECTION_KEYS = "abcdefg"
-PACKAGES = ("bpcpay", "aiohttp", "cattrs", "attrs", "anyio", "stripe", "httpx", "requests")
+PACKAGES = (
+    "bpcpay", "aiohttp", "cattrs", "attrs", "anyio", "orjson", "stripe", "httpx", "requests",
+    "matplotlib",
+)  # fmt: skip
 
 HOW_MEASURED = """\
-- **Server**: one `aiohttp.web` server on 127.0.0.1 in a separate process (`_server.py`),
-  answering a fixed body: a {bpc}-byte BPC session on `/api2/sessions[/{{id}}]` and a
-  {stripe}-byte Stripe Checkout Session on `/v1/checkout/sessions[/{{id}}]`. No access log.
-  With the server in another process, `time.process_time()` of the benchmark process is the
-  client's CPU alone (all its threads, so BpcPay's loop thread is included).
+- **Server**: a bare asyncio protocol on 127.0.0.1 in a separate process (`_server.py`) that
+  writes one of two answers built before the first request: a {bpc}-byte BPC session, or for
+  paths under `/v1/` a {stripe}-byte Stripe Checkout Session. No HTTP framework, no routing: it
+  stays far from being the bottleneck, and the most CPU it used in any turn is printed under
+  each table. With the server in another process, `time.process_time()` of the benchmark
+  process is the client's CPU alone (all its threads, so BpcPay's loop thread is included).
 - **Same request**: the raw clients (aiohttp, requests, httpx) send bpcpay's exact headers and
-  compact JSON body, encoded per call, check the status and `json.loads` the answer; bpcpay
-  additionally validates arguments and builds a `Session` model. stripe-python sends the same
-  order as a one-line Checkout Session and builds its `StripeObject`.
+  compact JSON body, encoded per call, check the status and `json.loads` the answer; raw
+  aiohttp runs with bpcpay's settings (5 s to connect, 25 s in all, a pool of 100 connections).
+  bpcpay additionally validates arguments and builds a `Session` model. stripe-python sends the
+  same order as a one-line Checkout Session and builds its `StripeObject`.
+- **JSON decoders**: "AsyncBpcPay" decodes with the standard library (the default without
+  `bpcpay[speedups]`); "AsyncBpcPay + orjson" is the same client with `bpcpay[speedups]`. Both
+  are measured in the same run, switching the decoder between turns.
 - **Repetitions**: after a warm-up (pools opened as wide as the runs need, every code path run
-  once), each measurement is repeated {repeats} times. Within a repetition the compared clients
-  take short turns (e.g. 10 turns of 80 calls each, in an order that rotates), so a burst of
-  load from other processes falls on all of them alike. Values are medians over repetitions;
-  ratios are medians of the per-repetition ratios (paired, which is what makes them meaningful
-  on a shared, noisy machine). Garbage is collected before each turn; the collector stays on
-  during it. For req/s columns a ratio above 1 means bpcpay is faster; for µs columns, below 1.
+  once), each comparison is repeated {repeats} times; in each repetition every client has one
+  turn of {turn:g} s, in an order that rotates, so a burst of load from other processes falls on
+  all of them alike. Values are medians over repetitions with their range in parentheses;
+  ratios and differences are medians of the per-repetition ratios (paired, which is what makes
+  them meaningful on a shared, noisy machine). Garbage is collected before each turn; the
+  collector stays on during it. For req/s a ratio above 1 means bpcpay is faster; for µs,
+  below 1. "Overhead" is bpcpay's client CPU per call minus raw aiohttp's.
 - **Concurrency**: "@N" is N asyncio tasks in flight on one event loop; "N threads" is N OS
-  threads sharing one BpcPay / one httpx.Client (one requests.Session per thread). "@1" and
-  "1 thread" are the sequential runs.
+  threads sharing one BpcPay / one httpx.Client (one requests.Session per thread).
+- **The hop**: BpcPay's latency minus AsyncBpcPay's, next to two floors measured on a plain
+  asyncio loop thread: a bare `call_soon_threadsafe` + lock round trip, and the least a hop
+  that runs a coroutine costs (`run_coroutine_threadsafe(...).result()`).
 - **Imports** are timed inside fresh interpreters (start-up excluded); **memory** is VmRSS from
   `/proc/self/status` in fresh interpreters.
-- Absolute numbers move with the machine and its load (run-to-run swings of tens of percent on
-  shared machines); compare ratios, and re-run on a quiet machine before drawing conclusions.
+- Absolute numbers move with the machine and its load; compare ratios, and re-run on a quiet
+  machine before drawing conclusions.
 """
 
 
@@ -112,15 +127,22 @@ def machine() -> list[tuple[str, str]]:
     return rows
 
 
-def render(sections: list[Section], cfg: Config, info: list[tuple[str, str]], took: float) -> str:
+def render(
+    sections: list[Section],
+    cfg: Config,
+    info: list[tuple[str, str]],
+    took: float,
+    plot: str | None = None,
+) -> str:
     from _server import BPC_RAW, STRIPE_RAW
 
     out = ["# bpcpay benchmark results", ""]
     out.append(
         "Generated by `python benchmarks/run.py"
         + (" --quick" if cfg.quick else "")
-        + f"` in {took:.0f} s. Numbers are medians of {cfg.repeats} interleaved repetitions; "
-        "ratios compare against a baseline measured in the same run."
+        + f"` in {took:.0f} s. Numbers are medians of {cfg.repeats} interleaved repetitions "
+        "with their range in parentheses; ratios compare against a baseline measured in the "
+        "same run."
     )
     if cfg.quick:
         out += ["", "> **Quick mode**: tiny runs that only prove the scripts work. "
@@ -129,14 +151,20 @@ def render(sections: list[Section], cfg: Config, info: list[tuple[str, str]], to
     out += [f"| {key} | {value} |" for key, value in info]
     targets = [t for s in sections for t in s.targets]
     if targets:
-        out += ["", "## Targets (issue 6, item 2)", "", "| target | measured | |", "|---|---:|---|"]
+        out += ["", "## Targets (issue 13)", "", "| target | measured | |", "|---|---:|---|"]
         out += [f"| {t.goal} | {t.measured} | {'pass' if t.ok else '**miss**'} |" for t in targets]
+    if plot is not None:
+        out += ["", f"![Latency and throughput per client]({plot})"]
     for section in sections:
         out += ["", f"## {section.key}. {section.title}"]
         for table in section.tables:
             out += ["", table.markdown()]
     out += ["", "## How measured", ""]
-    out.append(HOW_MEASURED.format(bpc=len(BPC_RAW), stripe=len(STRIPE_RAW), repeats=cfg.repeats))
+    out.append(
+        HOW_MEASURED.format(
+            bpc=len(BPC_RAW), stripe=len(STRIPE_RAW), repeats=cfg.repeats, turn=cfg.turn
+        )
+    )
     return "\n".join(out)
 
 
@@ -207,13 +235,20 @@ def main() -> None:
     started = time.perf_counter()
     sections = run_sections(cfg, args.only)
     took = time.perf_counter() - started
-    text = render(sections, cfg, info, took)
+    from _plot import write_plot
+
+    png = args.out.with_suffix(".png")
+    title = f"bpcpay benchmark{' (quick mode: meaningless numbers)' if cfg.quick else ''}, " + (
+        f"{dict(info)['date']}, {dict(info)['cores']} cores, Python {dict(info)['Python']}"
+    )
+    plotted = write_plot(sections, png, title=title)
+    text = render(sections, cfg, info, took, png.name if plotted else None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n", encoding="utf-8")
     for section in sections:
         for t in section.targets:
             print(f"{'pass' if t.ok else 'MISS'}  {t.goal}: {t.measured}")
-    _log(f"wrote {args.out} ({took:.0f} s)")
+    _log(f"wrote {args.out}{' and ' + str(png) if plotted else ''} ({took:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,22 @@
 ``AsyncBpcPay`` for asyncio code, ``BpcPay`` for synchronous code, ``bpcpay.webhooks`` to
 verify deliveries, ``bpcpay.models`` for the API's objects.
 
-The two clients are imported on first access (PEP 562), so that ``import bpcpay.webhooks`` in
-a webhook receiver or a worker stays free of aiohttp and anyio.
+Only the errors, the constants and the version are imported with the package. Everything else
+(the clients, the models, ``Timeout``, ``NOT_GIVEN`` ...) is imported on first access (PEP 562),
+so that ``import bpcpay.webhooks`` in a webhook receiver or a worker loads neither aiohttp nor
+anyio, asyncio, attrs or the models until an event is parsed. ``from bpcpay import X`` works
+for every name in ``__all__``; type checkers and IDEs read the ``TYPE_CHECKING`` imports below.
 
-The ``bpcpay`` logger has a ``NullHandler``: an application that configures no logging sees
-nothing from bpcpay on stderr; one that does sees bpcpay's records like any other library's.
+The ``bpcpay`` logger has a ``NullHandler`` (``bpcpay/_log.py``): an application that configures
+no logging sees nothing from bpcpay on stderr; one that does sees bpcpay's records like any
+other library's.
 """
 
-import logging
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
-from . import models, webhooks
+import importlib
+import sys
+
 from ._constants import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 from ._exceptions import (
     APIConnectionError,
@@ -35,28 +40,43 @@ from ._exceptions import (
     SignatureVerificationError,
     SyncClientInAsyncContextError,
 )
-from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
 from ._version import __version__
-from .models import (
-    Address,
-    CaptureMethod,
-    CustomerDetails,
-    Event,
-    EventType,
-    Payment,
-    PaymentCard,
-    PaymentMethod,
-    PaymentStatus,
-    RecurrentTerms,
-    RecurringModel,
-    Refund,
-    RefundStatus,
-    Session,
-    SessionPaymentStatus,
-    SessionStatus,
-    SetupFutureUsage,
-    StoredCardCategory,
-)
+
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from . import models, webhooks
+    from ._async._client import AsyncBpcPay
+    from ._sync._client import BpcPay
+    from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
+    from .models import (
+        Address,
+        CaptureMethod,
+        CustomerDetails,
+        Event,
+        EventType,
+        Payment,
+        PaymentCard,
+        PaymentMethod,
+        PaymentStatus,
+        RecurrentTerms,
+        RecurringModel,
+        Refund,
+        RefundStatus,
+        Session,
+        SessionPaymentStatus,
+        SessionStatus,
+        SetupFutureUsage,
+        StoredCardCategory,
+    )
+
+if "logging" in sys.modules:
+    # An application that imported logging first gets the NullHandler now; otherwise the first
+    # bpcpay module that logs attaches it.
+    from . import _log  # noqa: F401
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -108,23 +128,27 @@ __all__ = [
     "webhooks",
 ]
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
-
-if TYPE_CHECKING:
-    from ._async._client import AsyncBpcPay
-    from ._sync._client import BpcPay
+#: Where the lazily imported names live (a module, relative to the package, whose attribute of
+#: the same name each is; the two subpackages are the modules themselves). Every other name of
+#: ``__all__`` that is not defined above is a model.
+_ELSEWHERE = {
+    "AsyncBpcPay": "._async._client",
+    "BpcPay": "._sync._client",
+    **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
+    "models": ".models",
+    "webhooks": ".webhooks",
+}
+_LAZY = {name: _ELSEWHERE.get(name, ".models") for name in __all__ if name not in globals()}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AsyncBpcPay":
-        from ._async._client import AsyncBpcPay
-
-        return AsyncBpcPay
-    if name == "BpcPay":
-        from ._sync._client import BpcPay
-
-        return BpcPay
-    raise AttributeError(f"module 'bpcpay' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bpcpay' has no attribute {name!r}")
+    loaded = importlib.import_module(module, __name__)
+    value = loaded if name in ("models", "webhooks") else getattr(loaded, name)
+    globals()[name] = value  # later lookups are plain
+    return value
 
 
 def __dir__() -> list[str]:

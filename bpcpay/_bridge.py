@@ -10,10 +10,14 @@ Why these choices (see ``sync-facade-notes.md`` for the measurements):
 * **One loop thread per process, shared by every sync client** (each with its own aiohttp
   session). An app with a client per merchant account does not multiply threads; one loop
   thread serves thousands of requests a second, far more than a sync app sends.
-* **One cross-thread hop per call.** The portal hosts the loop and runs the rare lifecycle
-  calls; the hot path schedules the coroutine with one ``call_soon_threadsafe`` and waits on a
-  ``concurrent.futures.Future`` (``portal.call`` would make two round trips). Cancelling that
-  future (Ctrl-C, a close) cancels the task, and aiohttp aborts the connection.
+* **One cross-thread hop per call, and the least it can cost.** The portal hosts the loop and
+  runs the rare lifecycle calls; the hot path schedules the coroutine with one
+  ``call_soon_threadsafe`` (started eagerly on Python 3.12+, so it runs up to its first wait at
+  once) and the caller waits on a bare lock that the coroutine itself releases when it ends: no
+  ``concurrent.futures.Future``, no done-callback round, ``os.getpid()`` once per call, and the
+  running-loop guard is a lookup, not a raised and caught exception (``portal.call`` would make
+  two round trips). Cancelling the call (Ctrl-C, a close) cancels the task, and aiohttp aborts
+  the connection.
 * **contextvars flow in**: the coroutine runs in a copy of the caller's context, so logging and
   tracing context set by the caller are visible inside; changes made inside do not flow back.
 * **Fork**: a child process cannot use its parent's loop thread (it does not exist there). The
@@ -31,6 +35,10 @@ Why these choices (see ``sync-facade-notes.md`` for the measurements):
   at its full timeout, every backoff at its cap) plus a margin, so the transport's own deadlines
   always fire first; if the loop thread itself is stuck, the caller still gets an
   ``APITimeoutError`` naming the call's real method and path, with the usual outcome rule.
+
+The bridge meets the async client through :class:`AsyncTarget`, three private methods of
+``AsyncBpcPay`` and ``aclose()``: the per-call deadline, a fresh client for a forked child, and
+the error of a call stuck on the loop. Nothing else of the client is touched here.
 """
 
 from __future__ import annotations
@@ -38,21 +46,23 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import contextvars
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal
 
 from ._async._client import AsyncBpcPay
-from ._exceptions import ClientClosedError, SyncClientInAsyncContextError
-from ._types import NOT_GIVEN
+from ._exceptions import APIConnectionError, ClientClosedError, SyncClientInAsyncContextError
+from ._types import NOT_GIVEN, NotGiven, TimeoutLike
 
-__all__ = ["LoopThread", "SyncClientBase", "SyncRunner", "loop_thread"]
+__all__ = ["AsyncTarget", "LoopThread", "SyncClientBase", "SyncRunner", "loop_thread"]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SyncClientBase")
@@ -65,6 +75,117 @@ CLOSE_GRACE = 5.0
 _FINALIZE_WAIT = 2.0
 #: How long starting the loop thread may take (it takes milliseconds).
 _START_WAIT = 30.0
+#: Python 3.12+ can start a task eagerly: it runs up to its first wait inside the callback
+#: that creates it, one loop iteration sooner.
+_EAGER = sys.version_info >= (3, 12)
+
+
+class AsyncTarget(Protocol):
+    """What the bridge needs from the async client it drives (``AsyncBpcPay`` implements it).
+
+    A small internal interface, so the bridge never reaches into the client: the per-call
+    deadline of the backstop, fork handling, the backstop's error, and closing.
+    """
+
+    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
+        """The longest one call with this ``timeout`` argument can take, retries included."""
+
+    def _for_forked_child(self) -> AsyncTarget:
+        """The client to use in a forked child: same options, a fresh unopened transport."""
+
+    def _stuck_call_error(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waited: float,
+    ) -> APIConnectionError:
+        """The error for a call whose result did not come back from the loop in time."""
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+
+
+#: Checked by mypy: the async client is an AsyncTarget.
+_TARGET: type[AsyncTarget] = AsyncBpcPay
+
+
+class _Call:
+    """One synchronous call in flight: the caller waits on ``done``, a lock held from the
+    start that the coroutine releases when it ends, whatever the outcome.
+
+    Only the loop thread writes the outcome; the caller reads it after the lock is released
+    (the lock orders the two). ``cancel`` may come from the caller's thread at any moment: a
+    call cancelled before the loop reached it never creates its coroutine.
+    """
+
+    __slots__ = ("cancelled", "done", "ended", "error", "loop", "task", "value")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.task: asyncio.Task[None] | None = None
+        self.cancelled = False
+        self.ended = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def start(
+        self,
+        context: contextvars.Context,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """On the loop thread: create the task, in the caller's context."""
+        if self.cancelled:
+            self.ended = True
+            self.done.release()
+            return
+        coroutine = self._run(fn, args, kwargs)
+        if _EAGER:
+            self.task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                coroutine, loop=self.loop, context=context, eager_start=True
+            )
+        else:
+            # Python 3.10 has no context= (3.11 does): the task copies the context it is
+            # created in, which is the caller's here.
+            self.task = context.run(self.loop.create_task, coroutine)
+
+    async def _run(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            self.value = await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        except BaseException as exc:  # handed to the caller's thread, never to the loop
+            self.error = exc
+        finally:
+            self.ended = True
+            self.done.release()
+
+    def cancel(self) -> None:
+        """From the caller's thread: stop the call wherever it is (no-op once it ended)."""
+        if not self.cancelled and not self.ended:
+            self.cancelled = True
+            # RuntimeError: the loop closed meanwhile (at exit); nothing is left to stop.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._cancel_task)
+
+    def _cancel_task(self) -> None:
+        task = self.task
+        if task is not None:
+            task.cancel()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the end of the call; False after ``timeout`` seconds."""
+        return self.done.acquire(timeout=timeout)
 
 
 class LoopThread:
@@ -103,45 +224,23 @@ class LoopThread:
         """True while the thread runs, in the process that started it."""
         return self.pid == os.getpid() and self.thread.is_alive()
 
-    def submit(
+    def start_call(
         self,
-        fn: Callable[..., Coroutine[Any, Any, T]],
+        call: _Call,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        future: concurrent.futures.Future[T] | None = None,
-    ) -> concurrent.futures.Future[T]:
-        """Run ``fn(*args, **kwargs)`` on the loop; one cross-thread hop.
-
-        The coroutine is created on the loop thread, inside a copy of the caller's context.
-        Cancelling the future (the one given, or a new one) cancels the task; cancelled before
-        the loop got to it, the coroutine is never created.
-        """
-        loop = self.loop
-        assert loop is not None
-        context = contextvars.copy_context()
-        if future is None:
-            future = concurrent.futures.Future()
-
-        def start() -> None:
-            if future.cancelled():
-                return
-            try:
-                task = context.run(lambda: loop.create_task(fn(*args, **kwargs)))
-            except BaseException as exc:  # a synchronous error creating the coroutine
-                future.set_exception(exc)
-                return
-            task.add_done_callback(lambda t: _copy_outcome(t, future))
-            future.add_done_callback(
-                lambda f: loop.call_soon_threadsafe(task.cancel) if f.cancelled() else None
-            )
-
-        loop.call_soon_threadsafe(start)
-        return future
+    ) -> None:
+        """Run ``fn(*args, **kwargs)`` on the loop for ``call``; one cross-thread hop. The
+        coroutine is created on the loop thread, inside a copy of the caller's context."""
+        call.loop.call_soon_threadsafe(call.start, contextvars.copy_context(), fn, args, kwargs)
 
     def call_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         """Schedule ``fn(*args)`` on the loop and return at once: for a close that nobody
         waits for (garbage collection), from any thread, the loop's own included."""
-        self.submit(fn, args, {})
+        loop = self.loop
+        assert loop is not None
+        self.start_call(_Call(loop), fn, args, {})
 
     def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout: float) -> T:
         """Run a lifecycle coroutine through the portal and wait at most ``timeout`` seconds."""
@@ -164,36 +263,26 @@ class LoopThread:
         self.thread.join(timeout=_FINALIZE_WAIT)
 
 
-def _copy_outcome(task: asyncio.Task[T], future: concurrent.futures.Future[T]) -> None:
-    if future.cancelled():
-        return
-    try:
-        if task.cancelled():
-            future.cancel()
-        elif task.exception() is not None:
-            future.set_exception(task.exception())
-        else:
-            future.set_result(task.result())
-    except concurrent.futures.InvalidStateError:
-        # The caller cancelled the future from its own thread a moment ago (Ctrl-C, close):
-        # it no longer wants the outcome.
-        pass
-
-
 _lock = threading.Lock()
 _loop_thread: LoopThread | None = None
 _parent_loops: list[LoopThread] = []
 
 
-def loop_thread() -> LoopThread:
-    """The process's loop thread, started on first use (and again in a forked child)."""
+def loop_thread(pid: int | None = None) -> LoopThread:
+    """The process's loop thread, started on first use (and again in a forked child).
+
+    Args:
+        pid: ``os.getpid()``, when the caller has it already.
+    """
     global _loop_thread
+    if pid is None:
+        pid = os.getpid()
     current = _loop_thread
-    if current is not None and current.pid == os.getpid():
+    if current is not None and current.pid == pid:
         return current
     with _lock:
         current = _loop_thread
-        if current is None or current.pid != os.getpid():
+        if current is None or current.pid != pid:
             current = _loop_thread = LoopThread()
         return current
 
@@ -239,7 +328,9 @@ class SyncRunner:
         self._pid = os.getpid()
         self._closed = False
         self._state_lock = threading.Lock()
-        self._in_flight: set[concurrent.futures.Future[Any]] = set()
+        self._in_flight: set[_Call] = set()
+        #: Set by the last call in flight to end once close() began waiting.
+        self._drained: threading.Event | None = None
         _runners.add(self)
 
     @property
@@ -250,23 +341,23 @@ class SyncRunner:
     @property
     def impl(self) -> AsyncBpcPay:
         """The async client for this process (a fresh one after a fork)."""
-        if self._pid != os.getpid():
+        return self._impl_for(os.getpid())
+
+    def _impl_for(self, pid: int) -> AsyncBpcPay:
+        if self._pid != pid:
             with self._state_lock:
-                if self._pid != os.getpid():
+                if self._pid != pid:
                     # The inherited session's sockets belong to the parent: leave them alone.
                     self._impl = self._impl._for_forked_child()
                     self._in_flight = set()
                     self._state_lock = threading.Lock()
-                    self._pid = os.getpid()
+                    self._drained = None
+                    self._pid = pid
         return self._impl
 
     def run(self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` (a bound method of the async client) and wait for it."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
+        if asyncio._get_running_loop() is not None:
             raise SyncClientInAsyncContextError(
                 "BpcPay (the synchronous client) was called from a thread that runs an event "
                 "loop, which it would block for the whole request. Use AsyncBpcPay and await "
@@ -274,34 +365,44 @@ class SyncRunner:
             )
         if self._closed:
             raise ClientClosedError("this BpcPay is closed; create a new client")
-        impl = self.impl
+        pid = os.getpid()
+        impl = self._impl if self._pid == pid else self._impl_for(pid)
         budget = impl._worst_case_seconds(kwargs.get("timeout", NOT_GIVEN)) + _BACKSTOP_MARGIN
-        runner_thread = loop_thread()
-        # The future exists before the request is scheduled, so a KeyboardInterrupt at any
-        # point from here on reaches the except clause below, which cancels it.
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        runner_thread = loop_thread(pid)
+        loop = runner_thread.loop
+        assert loop is not None
+        # The call exists before the request is scheduled, so a KeyboardInterrupt at any point
+        # from here on reaches the except clause below, which cancels it.
+        call = _Call(loop)
         try:
             with self._state_lock:
-                self._in_flight.add(future)
-            runner_thread.submit(fn, args, kwargs, future)
-            return future.result(timeout=budget)
-        except concurrent.futures.CancelledError:
-            if self._closed:
-                raise ClientClosedError(
-                    "this BpcPay was closed while the request was in flight; its outcome is unknown"
-                ) from None
-            raise
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise impl._stuck_call_error(fn, args, kwargs, budget) from None
+                self._in_flight.add(call)
+            runner_thread.start_call(call, fn, args, kwargs)
+            if not call.wait(budget):
+                call.cancel()
+                raise impl._stuck_call_error(fn, args, kwargs, budget)
+            if call.error is not None:
+                raise call.error
+            if call.cancelled:
+                if self._closed:
+                    raise ClientClosedError(
+                        "this BpcPay was closed while the request was in flight; its outcome "
+                        "is unknown"
+                    )
+                raise concurrent.futures.CancelledError()
+            result: T = call.value
+            return result
         except BaseException:
             # KeyboardInterrupt or SystemExit in this thread: stop the request on the loop too,
             # so nothing keeps running unseen. The outcome of an interrupted POST is unknown.
-            future.cancel()
+            # (A no-op for a call that already ended.)
+            call.cancel()
             raise
         finally:
             with self._state_lock:
-                self._in_flight.discard(future)
+                self._in_flight.discard(call)
+                if self._drained is not None and not self._in_flight:
+                    self._drained.set()
 
     def close(self, *, grace: float = CLOSE_GRACE) -> None:
         """Refuse new calls, let calls in flight finish for ``grace`` seconds, cancel the rest,
@@ -311,12 +412,16 @@ class SyncRunner:
         self._closed = True
         if self._pid != os.getpid():
             return
+        drained = threading.Event()
         with self._state_lock:
             pending = set(self._in_flight)
+            if pending:
+                self._drained = drained
         if pending:
-            _, not_done = concurrent.futures.wait(pending, timeout=grace)
-            for future in not_done:
-                future.cancel()
+            drained.wait(timeout=grace)
+            with self._state_lock:
+                for call in self._in_flight:
+                    call.cancel()
         self._close_impl(wait=CLOSE_GRACE)
 
     def _close_impl(self, *, wait: float | None) -> None:

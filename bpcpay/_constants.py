@@ -41,6 +41,8 @@ VERSION_HEADER = "X-Version"
 REQUEST_ID_HEADER = "API-Request-Id"
 SIGNATURE_HEADER = "X-Signature"
 RETRY_AFTER_HEADER = "Retry-After"
+#: The request body field that holds the caller's order id, kept on the errors of a call.
+REFERENCE_FIELD = "merchantReferenceId"
 
 ENV_API_KEY = "BPCPAY_API_KEY"
 ENV_BASE_URL = "BPCPAY_BASE_URL"

@@ -33,7 +33,12 @@ users import (``bpcpay.InvalidArgumentError``), not this private module.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "APIConnectionError",

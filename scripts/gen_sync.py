@@ -37,8 +37,9 @@ HEADER = """\
 #: Methods of the async client that the sync base class (bpcpay._bridge) provides instead.
 SKIPPED = {"__aenter__", "__aexit__", "aclose", "closed", "__repr__"}
 #: Constructor arguments that make no sense for a sync client (an aiohttp session is bound to
-#: the caller's event loop, which the sync client never sees).
-DROPPED_INIT_ARGS = frozenset({"session"})
+#: the caller's event loop, which the sync client never sees), and the async client's private
+#: transport seam (the sync client builds its async twin with the default transport).
+DROPPED_INIT_ARGS = frozenset({"session", "_transport"})
 
 #: Docstring rewrites, applied in order. Each must match at least once in a full run.
 DOC_RULES: list[tuple[str, str]] = [
@@ -52,6 +53,9 @@ DOC_RULES: list[tuple[str, str]] = [
      ""),
     ("pool_size: connections kept open to the gateway (ignored with ``session=``).",
      "pool_size: connections kept open to the gateway."),
+    ("        _transport: private: the transport to send with (tests give their own); by "
+     "default\n            one over aiohttp, built from ``session``, ``pool_size`` and "
+     "``max_response_bytes``.\n", ""),
 ]  # fmt: skip
 
 

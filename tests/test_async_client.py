@@ -31,8 +31,9 @@ from aioresponses import aioresponses
 
 import bpcpay
 from bpcpay import AsyncBpcPay, Timeout
-from bpcpay._async._transport import AsyncTransport
+from bpcpay._async._transport import AiohttpTransport
 from bpcpay._constants import DEFAULT_API_VERSION, MAX_RETRY_AFTER
+from bpcpay._core._endpoints import SESSIONS_CREATE
 from bpcpay._core._requests import build_request
 from bpcpay.models import Session
 
@@ -114,7 +115,7 @@ async def test_default_and_per_call_timeouts_reach_aiohttp(
 
 
 def test_client_timeout_is_cached_and_bounded() -> None:
-    transport = AsyncTransport(session=None, pool_size=10, max_response_bytes=1024)
+    transport = AiohttpTransport(session=None, pool_size=10, max_response_bytes=1024)
     first = transport._client_timeout(Timeout(connect=1, read=2))
     assert transport._client_timeout(Timeout(connect=1, read=2)) is first
     assert (first.connect, first.sock_connect, first.sock_read, first.total) == (1, None, None, 3)
@@ -185,20 +186,25 @@ async def test_closing_a_with_options_twin_closes_the_shared_session(
 
 @pytest.mark.asyncio
 async def test_session_is_lazy_owned_and_closed(mocked: aioresponses) -> None:
-    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL)
-    assert client._transport.session is None
-    assert client._transport.owns_session
+    transport = AiohttpTransport(session=None, pool_size=100, max_response_bytes=1024)
+    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, _transport=transport)
+    assert transport.session is None
+    assert transport.owns_session
+    assert repr(transport) == "<AiohttpTransport unopened pool_size=100>"
     mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
     await client.sessions.retrieve(SESSION_EXAMPLE["id"])
     await client.sessions.retrieve(SESSION_EXAMPLE["id"])
-    session = client._transport.session
+    assert repr(transport) == "<AiohttpTransport open pool_size=100>"
+    session = transport.session
     assert session is not None
     assert session.connector is not None
     assert session.connector.limit == 100
     await client.aclose()
     assert session.closed
     assert client.closed
+    assert transport.closed
     assert "closed" in repr(client)
+    assert repr(transport) == "<AiohttpTransport closed pool_size=100>"
     await client.aclose()  # idempotent
 
 
@@ -456,7 +462,7 @@ async def test_real_connection_refused_is_retried_even_for_a_post() -> None:
 
 def test_transport_request_value_is_safe_to_log() -> None:
     request = build_request(
-        "POST", "/sessions", base_url=BASE_URL, headers={"X-Api-Key": API_KEY}, json_body={}
+        SESSIONS_CREATE, base_url=BASE_URL, headers={"X-Api-Key": API_KEY}, body={}
     )
     assert API_KEY not in repr(request)
 
@@ -612,7 +618,7 @@ def test_a_stuck_call_is_described_from_the_endpoint_table() -> None:
 async def test_the_deadline_connector_leaves_plain_aiohttp_timeouts_alone(
     gateway: Gateway,
 ) -> None:
-    transport = AsyncTransport(session=None, pool_size=2, max_response_bytes=1024)
+    transport = AiohttpTransport(session=None, pool_size=2, max_response_bytes=1024)
     session = transport._open_session()
     async with session.get(
         f"{gateway.url}/sessions/ps_1", timeout=aiohttp.ClientTimeout(total=5)

@@ -261,19 +261,6 @@ def test_a_timestamp_given_as_str_subclass_or_datetime_parses() -> None:
     assert parse_datetime(when.replace(tzinfo=None)) == when
 
 
-def test_the_generator_refuses_a_default_it_does_not_support() -> None:
-    import attrs
-
-    from bpcpay._core._converter import _compile_structure, converter
-
-    @attrs.frozen(kw_only=True)
-    class Odd:
-        label: str = "x"
-
-    with pytest.raises(TypeError, match="unsupported default"):
-        _compile_structure(Odd, converter)
-
-
 def test_parse_date_takes_yyyy_mm_dd_or_a_date() -> None:
     assert parse_date("2026-12-31") == date(2026, 12, 31)
     assert parse_date(date(2026, 12, 31)) == date(2026, 12, 31)

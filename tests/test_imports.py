@@ -47,6 +47,65 @@ def test_pure_layers_import_no_io_library(statement: str) -> None:
         assert layer not in modules, f"{statement!r} imported {layer}"
 
 
+def run_strict(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with warnings as errors; it must exit 0."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("statement", ["import bpcpay", "import bpcpay.webhooks"])
+def test_the_root_and_webhooks_load_no_models_no_attrs_and_no_logging(statement: str) -> None:
+    # Issue 13: a webhook receiver pays for the models, attrs and cattrs on its first event only.
+    modules = loaded_after(statement)
+    for name in ("attrs", "attr", "cattrs", "bpcpay.models", "bpcpay._types", "logging"):
+        assert name not in modules, f"{statement!r} imported {name}"
+
+
+def test_the_first_event_loads_what_it_needs() -> None:
+    # The control: parsing an event does load the models and the converter.
+    modules = loaded_after(
+        "from bpcpay.webhooks import construct_event, sign\n"
+        'body = b\'{"type": "x.y", "data": {"object": {}}}\'\n'
+        "construct_event(body, {'X-Signature': sign(body, 's')}, secret='s')"
+    )
+    assert {"bpcpay.models", "cattrs", "bpcpay._core._json"} <= modules
+
+
+def test_every_public_name_of_the_root_is_reachable_and_listed() -> None:
+    # Lazy names still import with `from bpcpay import X`, and dir() lists them all.
+    code = (
+        "import bpcpay, json\n"
+        "names = sorted(bpcpay.__all__)\n"
+        "assert dir(bpcpay) == names, dir(bpcpay)\n"
+        "exec('from bpcpay import ' + ', '.join(names))\n"
+        "from bpcpay import *\n"
+        "assert bpcpay.models.Session is bpcpay.Session\n"
+        "assert bpcpay.webhooks.construct_event is not None\n"
+        "print(json.dumps(names))"
+    )
+    result = run_strict(code)
+    assert "Timeout" in json.loads(result.stdout)
+    import bpcpay
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        bpcpay.Nope  # noqa: B018
+
+
+def test_a_logging_app_that_imports_bpcpay_later_gets_the_null_handler_at_first_log() -> None:
+    # bpcpay does not import logging for the root; the first module that logs attaches it.
+    script = (
+        "import bpcpay, sys; assert 'logging' not in sys.modules; "
+        "from bpcpay import AsyncBpcPay; import logging; "
+        "assert any(isinstance(h, logging.NullHandler) "
+        "for h in logging.getLogger('bpcpay').handlers)"
+    )
+    run_strict(script)
+
+
 def test_the_async_client_does_import_aiohttp() -> None:
     # The control: the check above would notice aiohttp if it were imported.
     modules = loaded_after("from bpcpay._async._client import AsyncBpcPay")

@@ -23,7 +23,15 @@ from bpcpay._core._bodies import (
     merge_extra_body,
     stores_card,
 )
-from bpcpay._core._endpoints import ENDPOINTS, SESSIONS_RETRIEVE, Endpoint
+from bpcpay._core._endpoints import (
+    ENDPOINTS,
+    GENERIC_HINT,
+    REFUNDS_CREATE,
+    SESSIONS_CREATE,
+    SESSIONS_RETRIEVE,
+    Endpoint,
+    ad_hoc,
+)
 from bpcpay._core._requests import (
     MAX_AMOUNT,
     build_request,
@@ -445,27 +453,65 @@ def test_static_headers() -> None:
     }
 
 
-def test_build_request() -> None:
+def test_build_request_takes_everything_from_the_endpoint() -> None:
     headers = {"X-Api-Key": API_KEY}
     req = build_request(
-        "POST",
-        "/sessions",
+        SESSIONS_CREATE,
         base_url="https://gw.example/api2",
         headers=headers,
-        json_body={"amount": 1},
-        merchant_reference_id="o-1",
+        body={"amount": 1, "merchantReferenceId": "o-1"},
     )
+    assert (req.method, req.endpoint) == ("POST", SESSIONS_CREATE)
     assert req.url == "https://gw.example/api2/sessions"
     assert req.path == "/sessions"
-    assert json.loads(req.body or b"") == {"amount": 1}
+    assert json.loads(req.body or b"") == {"amount": 1, "merchantReferenceId": "o-1"}
     assert req.headers is headers
+    # The order id is read from the body by the endpoint's table, never by the resource.
     assert req.merchant_reference_id == "o-1"
     assert API_KEY not in repr(req)
-    get = build_request("GET", "/sessions/ps_1", base_url="https://gw.example", headers={})
-    assert get.body is None
+    assert repr(req) == "<Request POST /sessions>"
+    get = build_request(SESSIONS_RETRIEVE, ("ps_1",), base_url="https://gw.example", headers={})
+    assert (get.method, get.path, get.body) == ("GET", "/sessions/ps_1", None)
+    assert get.merchant_reference_id is None
     with pytest.raises(InvalidArgumentError) as info:
-        build_request("GET", "sessions", base_url="https://gw.example", headers={})
-    assert info.value.argument == "path"
+        build_request(SESSIONS_RETRIEVE, ("",), base_url="https://gw.example", headers={})
+    assert info.value.argument == "session_id"
+    with pytest.raises(TypeError, match="takes 1 id"):
+        build_request(SESSIONS_RETRIEVE, base_url="https://gw.example", headers={})
+    # An endpoint whose body has no order id never reads one, whatever the body holds.
+    refund = build_request(
+        REFUNDS_CREATE, base_url="", headers={}, body={"merchantReferenceId": "o-2"}
+    )
+    assert refund.merchant_reference_id is None
+    # A JSON null body is a body: sent as such, with a Content-Type by the caller's headers.
+    assert build_request(ad_hoc("POST", "/x", None), base_url="", headers={}, body=None).body == (
+        b"null"
+    )
+
+
+def test_endpoints_know_their_model_and_what_a_lost_answer_means() -> None:
+    for endpoint in ENDPOINTS.values():
+        assert endpoint.outcome_unknown_when_lost == (endpoint.method != "GET")
+        assert endpoint.model is not None
+        assert endpoint.hint.endswith(".")
+    assert SESSIONS_CREATE.model is bpcpay.Session
+    assert "safe to create another" in SESSIONS_CREATE.hint
+    assert [e.name for e in ENDPOINTS.values() if e.sends_reference] == [
+        "sessions.create",
+        "payments.create",
+    ]
+    assert repr(SESSIONS_RETRIEVE) == "<Endpoint sessions.retrieve: GET /sessions/{session_id}>"
+    # The path of a call that never ran, for messages: the template when the ids do not fit.
+    assert SESSIONS_RETRIEVE.describe(("ps_1", "extra")) == "/sessions/ps_1"
+    assert SESSIONS_RETRIEVE.describe(()) == "/sessions/{session_id}"
+    assert SESSIONS_RETRIEVE.describe((".",)) == "/sessions/{session_id}"
+    raw = ad_hoc("GET", "/a%7Bb%7D", None)
+    assert (raw.path, raw.params, raw.fill(()), raw.hint) == (
+        "/a%7Bb%7D",
+        (),
+        "/a%7Bb%7D",
+        GENERIC_HINT,
+    )
 
 
 def test_endpoint_table_matches_the_contract() -> None:
@@ -496,7 +542,10 @@ def test_endpoint_render_quotes_and_refuses_empty_ids() -> None:
         with pytest.raises(InvalidArgumentError) as info:
             SESSIONS_RETRIEVE.render(session_id=bad)  # type: ignore[arg-type]
         assert info.value.argument == "session_id"
-    assert Endpoint("x", "GET", "/x", "inferred").note == ""
+    assert Endpoint("x", "GET", "/x", "inferred", None).note == ""
+    two = Endpoint("x", "GET", "/a/{a_id}/b/{b_id}", "inferred", None)
+    assert two.render(a_id="1", b_id="x y") == "/a/1/b/x%20y"
+    assert two.fill(("1", "2")) == "/a/1/b/2"
 
 
 # --- the same checks, through the client's constructor ----------------------------------------

@@ -371,7 +371,7 @@ def test_sync_methods_mirror_async_signatures(async_cls: type, sync_cls: type) -
     if async_cls is bpcpay.AsyncBpcPay:
         init_a = inspect.signature(async_cls.__init__).parameters
         init_s = inspect.signature(sync_cls.__init__).parameters
-        assert [p for p in init_a if p != "session"] == list(init_s)
+        assert [p for p in init_a if p not in ("session", "_transport")] == list(init_s)
         assert all(init_a[p] == init_s[p] for p in init_s)
 
 
@@ -488,23 +488,60 @@ def test_bridge_loop_thread_is_shared_and_restarts_after_fork_reset() -> None:
     assert first.alive
 
 
-def test_an_outcome_for_a_future_settled_meanwhile_is_dropped_quietly() -> None:
-    # The caller's thread can settle (cancel) the future between the loop thread's check and
-    # its set_result; the late outcome must be dropped, not raised into the event loop.
-    import concurrent.futures
+def test_a_call_cancelled_before_the_loop_reaches_it_never_creates_its_coroutine() -> None:
+    # Ctrl-C can land between scheduling the call and the loop thread running it: the
+    # coroutine is then never created, and the waiting side is released at once.
+    created: list[str] = []
 
-    async def scenario() -> None:
-        async def answer() -> str:
-            return "late"
+    async def work() -> str:
+        created.append("coroutine ran")
+        return "never"
 
-        task = asyncio.get_running_loop().create_task(answer())
-        await task
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
-        future.set_result("already settled")
-        _bridge._copy_outcome(task, future)
-        assert future.result() == "already settled"
+    loop = asyncio.new_event_loop()
+    try:
+        call = _bridge._Call(loop)
+        call.cancel()
+        call.start(contextvars.copy_context(), work, (), {})
+        assert call.wait(0)
+        assert (call.cancelled, call.ended, call.task, created) == (True, True, None, [])
+        loop.run_until_complete(asyncio.sleep(0))  # runs the scheduled _cancel_task: a no-op
+    finally:
+        loop.close()
 
-    asyncio.run(scenario())
+
+def test_an_outcome_after_the_caller_gave_up_is_dropped_quietly() -> None:
+    # The backstop gives up on a call that is still running: cancelling it later ends the
+    # task on the loop without an error logged there or raised anywhere (warnings are errors).
+    thread = _bridge.loop_thread()
+    assert thread.loop is not None
+
+    async def slow() -> str:
+        await asyncio.sleep(30)
+        return "late"
+
+    call = _bridge._Call(thread.loop)
+    thread.start_call(call, slow, (), {})
+    assert not call.wait(0.02)
+    call.cancel()
+    deadline = time.monotonic() + 5
+    while not call.ended:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert call.cancelled and call.error is None and call.value is None
+    call.cancel()  # idempotent once ended
+
+
+def test_an_error_raised_on_the_loop_reaches_the_caller_as_it_is() -> None:
+    thread = _bridge.loop_thread()
+    assert thread.loop is not None
+
+    async def fail() -> None:
+        raise KeyError("from the loop")
+
+    call = _bridge._Call(thread.loop)
+    thread.start_call(call, fail, (), {})
+    assert call.wait(5)
+    assert isinstance(call.error, KeyError) and not call.cancelled
 
 
 # --- the backstop: a stuck loop thread still gives a faithful timeout ----------------------------

@@ -1,17 +1,25 @@
-"""AsyncBpcPay: options, resources, the retry loop and the ``request()`` escape hatch.
+"""AsyncBpcPay: options, resources, and the retry loop every call goes through.
+
+One request path: a resource calls ``_request(endpoint, *ids, body=..., timeout=...)`` with an
+entry of the endpoint table (``_core/_endpoints.py``), which knows the method, the path, the
+model of the answer and what to say when an answer is lost; ``request()`` builds an ad-hoc
+endpoint for a path the table does not know and takes the same path. The request is built once
+(``_core/_requests.py``), every attempt goes through the transport the client was given
+(``_transport.py``), each is reported once (log and ``on_attempt``), and the last one is settled
+into the model or the error (``_core/_outcomes.py``). Everything pure lives in ``_core``.
 
 This module is the source the sync client is generated from (``scripts/gen_sync.py``): every
 public method here gets a twin in ``bpcpay/_sync`` with the identical signature and docstring.
+The sync bridge (``bpcpay/_bridge.py``) uses three private methods, listed there as its
+``AsyncTarget`` interface: ``_worst_case_seconds``, ``_for_forked_child`` and
+``_stuck_call_error``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import platform
 import random
-import string
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
@@ -25,34 +33,37 @@ from .._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
-    ENV_API_KEY,
-    ENV_API_VERSION,
-    ENV_BASE_URL,
-    LOGGER_NAME,
     MAX_RETRY_AFTER,
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
-from .._core._endpoints import ENDPOINTS
+from .._core._endpoints import ENDPOINTS, Endpoint, ad_hoc
+from .._core._headers import header
+from .._core._outcomes import (
+    Response,
+    ResponseTooLarge,
+    TransportError,
+    TransportFailure,
+    connection_error,
+    settle,
+)
 from .._core._requests import (
     Request,
     build_request,
     check_api_key,
     check_api_version,
     check_base_url,
+    check_count,
     check_string,
     encode_path,
+    options_from_env,
     static_headers,
+    user_agent,
 )
-from .._core._responses import decode_response, header, scrub_error, scrub_text
+from .._core._responses import scrub_text
 from .._core._retry import Failure, backoff, should_retry
-from .._exceptions import (
-    APIConnectionError,
-    APITimeoutError,
-    ClientClosedError,
-    InvalidArgumentError,
-    ResponseTooLargeError,
-)
+from .._exceptions import APIConnectionError, ClientClosedError, InvalidArgumentError
+from .._log import library_logger
 from .._types import (
     DEFAULT_TIMEOUT,
     JSON,
@@ -64,9 +75,8 @@ from .._types import (
     TimeoutLike,
     to_timeout,
 )
-from .._version import __version__
 from ..webhooks import Webhooks
-from ._transport import AsyncTransport, RawResponse, ResponseTooLarge, TransportFailure
+from ._transport import AiohttpTransport, Transport
 from .resources.payment_methods import AsyncPaymentMethods
 from .resources.payments import AsyncPayments
 from .resources.refunds import AsyncRefunds
@@ -75,54 +85,8 @@ from .resources.sessions import AsyncSessions
 __all__ = ["AsyncBpcPay"]
 
 T = TypeVar("T")
-logger = logging.getLogger(LOGGER_NAME)
-
-_UNKNOWN_OUTCOME_HINT = {
-    "/sessions": (
-        "A session that was created but never used simply expires unpaid, so it is safe to "
-        "create another."
-    ),
-    "/payments": (
-        "Do not send it again: wait for the payment.created webhook, or retrieve the payment "
-        "by id if you have one."
-    ),
-    "/refunds": (
-        "Do not send it again: retrieve the payment and check amount_refunded (or wait for the "
-        "refund webhook) first."
-    ),
-}
-
-
-def _user_agent() -> str:
-    return (
-        f"bpcpay/{__version__} aiohttp/{aiohttp.__version__} "
-        f"{platform.python_implementation()}/{platform.python_version()}"
-    )
-
-
-def _check_count(argument: str, value: object, minimum: int) -> int:
-    """An int (not a bool) of at least ``minimum``, or InvalidArgumentError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgumentError(argument, f"must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-#: Added to connection errors of a client left on the default base URL.
-_DEFAULT_BASE_URL_HINT = (
-    f" (base_url is bpcpay's default, BPC's public sandbox {DEFAULT_BASE_URL}; pass base_url= "
-    f"or set {ENV_BASE_URL} to reach your bank's gateway)"
-)
-
-
-def _unknown_outcome_message(method: str, path: str, detail: str) -> str:
-    if path.endswith(("/capture", "/cancel")):
-        hint = "Do not send it again: retrieve the payment and check its status first."
-    else:
-        hint = next(
-            (text for prefix, text in _UNKNOWN_OUTCOME_HINT.items() if path.startswith(prefix)),
-            "Check the object's state with a GET before sending it again.",
-        )
-    return f"{detail}; the {method} may have reached the gateway, so its outcome is unknown. {hint}"
+logger = library_logger()
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class AsyncBpcPay:
@@ -155,6 +119,8 @@ class AsyncBpcPay:
             its loop thread), must be quick, and an exception in it is logged, never raised.
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
+        _transport: private: the transport to send with (tests give their own); by default
+            one over aiohttp, built from ``session``, ``pool_size`` and ``max_response_bytes``.
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -178,6 +144,7 @@ class AsyncBpcPay:
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        _transport: Transport | None = None,
     ) -> None:
         self._api_key = check_api_key(api_key)
         self._base_url = check_base_url(base_url)
@@ -185,20 +152,22 @@ class AsyncBpcPay:
         self._url_root = str(URL(self._base_url))
         self._api_version = check_api_version(api_version)
         self._timeout = to_timeout(timeout)
-        self._max_retries = _check_count("max_retries", max_retries, 0)
+        self._max_retries = check_count("max_retries", max_retries, 0)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidArgumentError("session", "must be an aiohttp.ClientSession or None")
         if on_attempt is not None and not callable(on_attempt):
             raise InvalidArgumentError("on_attempt", "must be a callable or None")
         self._on_attempt = on_attempt
-        self._transport = AsyncTransport(
-            session=session,
-            pool_size=_check_count("pool_size", pool_size, 1),
-            max_response_bytes=_check_count("max_response_bytes", max_response_bytes, 1),
+        pool_size = check_count("pool_size", pool_size, 1)
+        max_response_bytes = check_count("max_response_bytes", max_response_bytes, 1)
+        self._transport: Transport = _transport or AiohttpTransport(
+            session=session, pool_size=pool_size, max_response_bytes=max_response_bytes
         )
         self._closed = False
         self._get_headers = static_headers(
-            api_key=self._api_key, api_version=self._api_version, user_agent=_user_agent()
+            api_key=self._api_key,
+            api_version=self._api_version,
+            user_agent=user_agent(aiohttp.__version__),
         )
         self._post_headers = {**self._get_headers, "Content-Type": "application/json"}
         # Injectable for tests (fake clocks); production uses the real ones.
@@ -237,7 +206,7 @@ class AsyncBpcPay:
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
         """
-        return cls(**_options_from_env(), timeout=timeout, max_retries=max_retries,
+        return cls(**options_from_env(), timeout=timeout, max_retries=max_retries,
                    pool_size=pool_size, max_response_bytes=max_response_bytes)  # fmt: skip
 
     def with_options(
@@ -256,7 +225,7 @@ class AsyncBpcPay:
         if not isinstance(timeout, NotGiven):
             clone._timeout = to_timeout(timeout)
         if not isinstance(max_retries, NotGiven):
-            clone._max_retries = _check_count("max_retries", max_retries, 0)
+            clone._max_retries = check_count("max_retries", max_retries, 0)
         clone._bind_resources()
         return clone
 
@@ -357,157 +326,127 @@ class AsyncBpcPay:
             InvalidArgumentError: ``method`` or ``path`` is invalid; nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
         """
-        if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        if method not in _HTTP_METHODS:
             raise InvalidArgumentError("method", f"must be an HTTP method, got {method!r}")
         path = encode_path(check_string("path", path, max_length=2048))
-        if cast_to is None:
-            return await self._request(method, path, json_body=json, cast_to=None, timeout=timeout)
-        return await self._request(method, path, json_body=json, cast_to=cast_to, timeout=timeout)
-
-    @overload
-    async def _request(
-        self,
-        method: HTTPMethod,
-        path: str,
-        *,
-        json_body: JSON | NotGiven = ...,
-        cast_to: type[T],
-        timeout: TimeoutLike | NotGiven = ...,
-        merchant_reference_id: str | None = ...,
-    ) -> T: ...
-
-    @overload
-    async def _request(
-        self,
-        method: HTTPMethod,
-        path: str,
-        *,
-        json_body: JSON | NotGiven = ...,
-        cast_to: None,
-        timeout: TimeoutLike | NotGiven = ...,
-        merchant_reference_id: str | None = ...,
-    ) -> Any: ...
+        return await self._request(ad_hoc(method, path, cast_to), body=json, timeout=timeout)
 
     async def _request(
         self,
-        method: HTTPMethod,
-        path: str,
-        *,
-        json_body: JSON | NotGiven = NOT_GIVEN,
-        cast_to: type[T] | None,
+        endpoint: Endpoint[T],
+        *ids: str,
+        body: JSON | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
-        merchant_reference_id: str | None = None,
-    ) -> T | Any:
+    ) -> T:
+        """One call of ``endpoint``: the request is built once, then attempts are made until
+        one answers or the retry policy (``_core/_retry.py``) says stop.
+
+        Args:
+            endpoint: what to call (its model is what the call returns).
+            ids: the values of the path template's fields, in order.
+            body: the JSON body; NOT_GIVEN sends none (and no Content-Type).
+            timeout: this call's per-attempt timeout; the client's by default.
+
+        Returns:
+            The endpoint's model (or the decoded JSON for an ad-hoc endpoint without one).
+
+        Raises:
+            ClientClosedError: the client is closed.
+            InvalidArgumentError: an id, the body or the timeout is invalid; nothing was sent.
+            APIError: see ``settle`` in ``_core/_outcomes.py``.
+        """
         if self._closed or self._transport.closed:
             raise ClientClosedError(f"this {type(self).__name__} is closed; create a new client")
         attempt_timeout = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
         request = build_request(
-            method,
-            path,
+            endpoint,
+            ids,
             base_url=self._url_root,
-            headers=self._get_headers if isinstance(json_body, NotGiven) else self._post_headers,
-            json_body=json_body,
-            merchant_reference_id=merchant_reference_id,
+            headers=self._get_headers if body is NOT_GIVEN else self._post_headers,
+            body=body,
         )
-        debug = logger.isEnabledFor(logging.DEBUG)
+        send = self._transport.send
+        report = self._on_attempt is not None or logger.isEnabledFor(logging.DEBUG)
         attempt = 0
         while True:
-            started = time.perf_counter()
+            started = time.perf_counter() if report else 0.0
+            outcome: Response | TransportError
+            delay: float | None
             try:
-                response: RawResponse = await self._transport.send(request, attempt_timeout)
+                outcome = await send(request, attempt_timeout)
+            except TransportFailure as failure:
+                outcome = failure
+                delay = self._retry_delay(request, attempt, failure=failure.failure)
             except ResponseTooLarge as big:
                 # Never retried: the gateway answered, and would answer the same again.
-                self._report(
-                    request,
-                    attempt,
-                    started,
-                    big.status,
-                    header(big.headers, REQUEST_ID_HEADER),
-                    f"answer over max_response_bytes={big.limit}",
-                    None,
-                    debug=debug,
-                )
-                raise self._too_large_error(request, big) from None
-            except TransportFailure as failure:
-                retry = should_retry(
-                    method=method,
-                    attempt=attempt,
-                    max_retries=self._max_retries,
-                    failure=failure.failure,
-                )
-                delay = backoff(attempt, rand=self._random) if retry else None
-                self._report(
-                    request, attempt, started, None, None, failure.detail, delay, debug=debug
-                )
-                if delay is None:
-                    raise self._connection_error(request, failure) from failure.__cause__
+                outcome, delay = big, None
             else:
-                status = response.status
-                retry = status >= 400 and should_retry(
-                    method=method, attempt=attempt, max_retries=self._max_retries, status=status
-                )
-                delay = (
-                    backoff(
-                        attempt,
-                        retry_after=header(response.headers, RETRY_AFTER_HEADER),
-                        rand=self._random,
-                    )
-                    if retry
-                    else None
-                )
-                if debug or self._on_attempt is not None:
-                    self._report(
-                        request,
-                        attempt,
-                        started,
-                        status,
-                        header(response.headers, REQUEST_ID_HEADER),
-                        None,
-                        delay,
-                        debug=debug,
-                    )
-                if delay is None:
-                    return decode_response(
-                        status=status,
-                        headers=response.headers,
-                        body=response.body,
-                        cast_to=cast_to,
-                        method=method,
-                        path=path,
-                        merchant_reference_id=merchant_reference_id,
-                        redact=self._api_key,
-                        base_url=self._base_url,
-                    )
+                status = outcome[0]
+                delay = None if status < 400 else self._retry_delay(
+                    request, attempt, status=status, headers=outcome[1]
+                )  # fmt: skip
+            if report:
+                self._report(request, attempt, started, outcome, delay)
+            if delay is None:
+                result: T = settle(request, outcome, api_key=self._api_key, base_url=self._base_url)
+                return result
             attempt += 1
             await self._sleep(delay)
+
+    def _retry_delay(
+        self,
+        request: Request,
+        attempt: int,
+        *,
+        status: int | None = None,
+        headers: Any = None,
+        failure: Failure | None = None,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when there is none."""
+        if not should_retry(
+            method=request.method,
+            attempt=attempt,
+            max_retries=self._max_retries,
+            status=status,
+            failure=failure,
+        ):
+            return None
+        retry_after = header(headers, RETRY_AFTER_HEADER) if headers is not None else None
+        return backoff(attempt, retry_after=retry_after, rand=self._random)
 
     def _report(
         self,
         request: Request,
         attempt: int,
         started: float,
-        status: int | None,
-        request_id: str | None,
-        error: str | None,
+        outcome: Response | TransportError,
         retry_in: float | None,
-        *,
-        debug: bool,
     ) -> None:
-        """Log one attempt at DEBUG and hand it to the on_attempt hook."""
-        if not debug and self._on_attempt is None:
-            return
+        """Log one attempt at DEBUG and hand it to the on_attempt hook (the one place that
+        reports; called only when either listens)."""
         elapsed = time.perf_counter() - started
-        if request_id is not None:
-            # A gateway could echo the key in its request id header.
-            request_id = scrub_text(request_id, self._api_key)
-        if debug:
-            outcome = (
-                f"-> {status} request_id={request_id}" if error is None else f"failed: {error}"
-            )
+        status: int | None = None
+        request_id: str | None = None
+        error: str | None = None
+        if isinstance(outcome, TransportFailure):
+            error = outcome.detail
+        else:
+            if isinstance(outcome, ResponseTooLarge):
+                status, headers = outcome.status, outcome.headers
+                error = f"answer over max_response_bytes={outcome.limit}"
+            else:
+                assert isinstance(outcome, tuple)
+                status, headers = outcome[0], outcome[1]
+            request_id = header(headers, REQUEST_ID_HEADER)
+            if request_id is not None:
+                # A gateway could echo the key in its request id header.
+                request_id = scrub_text(request_id, self._api_key)
+        if logger.isEnabledFor(logging.DEBUG):
+            shown = f"-> {status} request_id={request_id}" if error is None else f"failed: {error}"
             retry = f"; retry in {retry_in:.2f} s" if retry_in is not None else ""
             logger.debug(
                 "%s %s %s (attempt %d, %.1f ms)%s",
-                request.method, request.path, outcome, attempt + 1, elapsed * 1000, retry,
+                request.method, request.path, shown, attempt + 1, elapsed * 1000, retry,
             )  # fmt: skip
         if self._on_attempt is not None:
             info = RequestAttempt(
@@ -525,82 +464,36 @@ class AsyncBpcPay:
             except Exception:
                 logger.exception("the on_attempt hook raised; ignored")
 
-    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
-        """An upper bound on how long one call can take with every retry and backoff.
+    # --- the sync bridge's interface (AsyncTarget in bpcpay/_bridge.py) ------------------------
 
-        The sync client waits this long (plus a margin) before giving up on the loop thread,
+    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
+        """An upper bound on how long one call can take with every retry and backoff: the
+        per-call deadline of the sync client's backstop, which waits this long (plus a margin)
         so that the transport's own timeouts always fire first.
+
+        Args:
+            timeout: the call's ``timeout`` argument.
+
+        Returns:
+            Seconds.
         """
         attempt = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
         attempts = self._max_retries + 1
         return attempts * attempt.total + self._max_retries * MAX_RETRY_AFTER
 
     def _for_forked_child(self) -> AsyncBpcPay:
-        """In a forked child: this client with a new, unopened transport.
+        """In a forked child: this client with a fresh, unopened transport (the inherited one
+        is abandoned, never closed: its sockets are the parent's).
 
-        The inherited session is abandoned, never closed: its sockets are the parent's.
+        Returns:
+            The client to use in the child.
         """
-        self._transport.abandon()
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        clone._transport = AsyncTransport(
-            session=None,
-            pool_size=self._transport.pool_size,
-            max_response_bytes=self._transport.max_response_bytes,
-        )
+        clone._transport = self._transport.for_forked_child()
         clone._closed = False
         clone._bind_resources()
         return clone
-
-    def _connection_error(self, request: Request, failure: TransportFailure) -> APIConnectionError:
-        method, path = request.method, request.path
-        unknown = failure.failure is Failure.MAYBE_SENT and method != "GET"
-        detail = failure.detail
-        if self._base_url == DEFAULT_BASE_URL:
-            detail += _DEFAULT_BASE_URL_HINT
-        message = _unknown_outcome_message(method, path, detail) if unknown else detail
-        if failure.timeout_phase is not None:
-            return APITimeoutError(
-                message,
-                method=method,
-                path=path,
-                phase=failure.timeout_phase,
-                merchant_reference_id=request.merchant_reference_id,
-            )
-        return APIConnectionError(
-            message,
-            method=method,
-            path=path,
-            request_sent=failure.failure is Failure.MAYBE_SENT,
-            merchant_reference_id=request.merchant_reference_id,
-        )
-
-    def _too_large_error(self, request: Request, big: ResponseTooLarge) -> ResponseTooLargeError:
-        method, path = request.method, request.path
-        seen = (
-            f"it declares Content-Length: {big.declared}"
-            if big.declared is not None
-            else "it went past the limit while being read"
-        )
-        message = (
-            f"the gateway's answer (HTTP {big.status}) is larger than max_response_bytes="
-            f"{big.limit} ({seen}); bpcpay stopped reading it. If such answers are expected, "
-            f"raise the client option max_response_bytes"
-        )
-        if method != "GET":
-            message = _unknown_outcome_message(method, path, message)
-        err = ResponseTooLargeError(
-            message,
-            method=method,
-            path=path,
-            limit=big.limit,
-            status_code=big.status,
-            declared=big.declared,
-            request_id=header(big.headers, REQUEST_ID_HEADER),
-            merchant_reference_id=request.merchant_reference_id,
-        )
-        scrub_error(err, self._api_key)
-        return err
 
     def _stuck_call_error(
         self,
@@ -622,13 +515,14 @@ class AsyncBpcPay:
         Returns:
             An APITimeoutError to raise.
         """
-        method, path = _describe_call(self, fn, args, kwargs)
+        endpoint = self._endpoint_of(fn, kwargs)
+        path = endpoint.describe(args)
         reference = kwargs.get("merchant_reference_id")
         request = Request(
-            method=method,
-            path=path,
-            url=self._url_root + path,
-            headers={},
+            endpoint,
+            path,
+            self._url_root + path,
+            {},
             merchant_reference_id=reference if isinstance(reference, str) else None,
         )
         failure = TransportFailure(
@@ -636,36 +530,17 @@ class AsyncBpcPay:
             f"no result within {waited:g}s (bpcpay's event loop thread did not answer in time)",
             timeout_phase="read",
         )
-        return self._connection_error(request, failure)
+        return connection_error(request, failure, base_url=self._base_url)
 
-
-def _describe_call(
-    client: AsyncBpcPay, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[HTTPMethod, str]:
-    """Method and path of a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``,
-    from the endpoint table, without running it."""
-    if getattr(fn, "__self__", None) is client and fn.__name__ == "request":
-        return kwargs["method"], encode_path(kwargs["path"])
-    owner = getattr(fn, "__self__", None)
-    resource = next((name for name, value in vars(client).items() if value is owner), "?")
-    endpoint = ENDPOINTS.get(f"{resource}.{fn.__name__}")
-    if endpoint is None:
-        return "POST", f"/{resource}.{fn.__name__}"  # unknown: assume the unsafe case
-    names = [field for _, field, _, _ in string.Formatter().parse(endpoint.path) if field]
-    try:
-        path = endpoint.render(**dict(zip(names, args, strict=False)))
-    except (InvalidArgumentError, KeyError):
-        path = endpoint.path
-    return endpoint.method, path
-
-
-def _options_from_env() -> dict[str, Any]:
-    api_key = os.environ.get(ENV_API_KEY, "")
-    if not api_key:
-        raise InvalidArgumentError(ENV_API_KEY, "is not set; export your API key")
-    options: dict[str, Any] = {"api_key": api_key}
-    if os.environ.get(ENV_BASE_URL):
-        options["base_url"] = os.environ[ENV_BASE_URL]
-    if os.environ.get(ENV_API_VERSION):
-        options["api_version"] = os.environ[ENV_API_VERSION]
-    return options
+    def _endpoint_of(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Endpoint[Any]:
+        """The endpoint a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``
+        goes to, without running it; an unknown one is taken as the unsafe case (a POST)."""
+        owner = getattr(fn, "__self__", None)
+        if owner is self and fn.__name__ == "request":
+            try:
+                return ad_hoc(kwargs["method"], encode_path(kwargs["path"]), None)
+            except (KeyError, InvalidArgumentError, AttributeError):
+                return ad_hoc("POST", "/request", None)
+        resource = next((name for name, value in vars(self).items() if value is owner), "?")
+        endpoint = ENDPOINTS.get(f"{resource}.{fn.__name__}")
+        return endpoint or ad_hoc("POST", f"/{resource}.{fn.__name__}", None)

@@ -1,8 +1,15 @@
-"""The aiohttp transport: one pooled ClientSession per client, owned or borrowed.
+"""The transport seam (:class:`Transport`) and its aiohttp implementation: one pooled
+ClientSession per client, owned or borrowed.
 
-Maps aiohttp's exceptions, once, onto two facts the retry policy needs: did the request
-provably never leave (``Failure.NOT_SENT``), or may it have been sent (``Failure.MAYBE_SENT``).
-Everything else about errors is decided in ``_core``.
+The client is given a transport (``AsyncBpcPay(_transport=...)``; by default an
+:class:`AiohttpTransport` built from its options) and asks it for one thing per attempt:
+``send(request, timeout)``, which returns the answer as ``(status, headers, body)`` or raises
+one of ``_core._outcomes``' errors. Tests and the sync bridge use this seam (``session``,
+``closed``, ``for_forked_child()``) instead of reaching into the client.
+
+The aiohttp transport maps aiohttp's exceptions, once, onto two facts the retry policy needs:
+did the request provably never leave (``Failure.NOT_SENT``), or may it have been sent
+(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``.
 
 Every attempt is bounded here, in time and in memory:
 
@@ -28,9 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import weakref
-from collections.abc import Mapping
+from typing import Protocol
 
 import aiohttp
 import attrs
@@ -38,53 +46,65 @@ from aiohttp import hdrs
 from aiohttp.helpers import TimerContext
 from yarl import URL
 
+from .._core._outcomes import Response, ResponseTooLarge, TransportFailure
 from .._core._requests import Request
 from .._core._retry import Failure
 from .._exceptions import ClientClosedError
 from .._types import Timeout
 
-__all__ = ["AsyncTransport", "RawResponse", "ResponseTooLarge", "TransportFailure"]
+__all__ = ["AiohttpTransport", "Transport"]
 
 #: A bodiless POST goes out without a Content-Type, as in BPC's expire example; aiohttp would
 #: otherwise add ``application/octet-stream``.
 _NO_CONTENT_TYPE = frozenset({"Content-Type"})
 
-#: Sessions a forked child inherited from its parent; see AsyncTransport.abandon().
+#: Sessions a forked child inherited from its parent; see AiohttpTransport.abandon().
 _INHERITED_AFTER_FORK: list[aiohttp.ClientSession] = []
 
 
-@attrs.frozen
-class RawResponse:
-    """What came back: status, headers (case-insensitive mapping) and the whole body."""
+class Transport(Protocol):
+    """What a client needs from its transport. Private to bpcpay, but a real seam: the client
+    is given one, the sync bridge hands a forked child a fresh one, and tests build their own
+    (``AiohttpTransport(...)``) to look at its session instead of the client's attributes.
+    """
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = attrs.field(repr=False)
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` was called (or the transport was abandoned after a fork)."""
 
+    @property
+    def pool_size(self) -> int:
+        """The most connections kept open at once."""
 
-class TransportFailure(Exception):
-    """No answer. ``failure`` says whether the request may have reached the gateway."""
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer read, in bytes, decompressed."""
 
-    def __init__(self, failure: Failure, detail: str, *, timeout_phase: str | None = None) -> None:
-        super().__init__(detail)
-        self.failure = failure
-        self.detail = detail
-        #: "connect" or "read" when a timeout fired, else None.
-        self.timeout_phase = timeout_phase
+    async def send(self, request: Request, timeout: Timeout) -> Response:
+        """Send one attempt and read the whole answer, within ``timeout.total`` seconds and
+        ``max_response_bytes`` bytes.
 
+        Args:
+            request: the call (method, URL, headers, body bytes).
+            timeout: this attempt's timeout.
 
-class ResponseTooLarge(Exception):
-    """The answer is larger than ``max_response_bytes``; nothing more of it was read."""
+        Returns:
+            ``(status, headers, body)``; headers are a case-insensitive mapping.
 
-    def __init__(
-        self, status: int, headers: Mapping[str, str], limit: int, declared: int | None
-    ) -> None:
-        super().__init__(f"answer over {limit} bytes")
-        self.status = status
-        self.headers = headers
-        self.limit = limit
-        #: The declared Content-Length, or None when the body passed the limit while read.
-        self.declared = declared
+        Raises:
+            TransportFailure: no HTTP answer (see ``failure`` and ``timeout_phase``).
+            ResponseTooLarge: the answer is larger than ``max_response_bytes``.
+            ClientClosedError: the transport (or the session it was lent) is closed.
+            asyncio.CancelledError: propagated untouched; the connection is aborted.
+        """
+
+    async def aclose(self) -> None:
+        """Close what the transport opened (never a session it was lent). Idempotent."""
+
+    def for_forked_child(self) -> Transport:
+        """In a forked child: give up everything inherited from the parent, unclosed (its
+        sockets are the parent's), and return a fresh, unopened transport with the same
+        settings."""
 
 
 @attrs.frozen
@@ -115,6 +135,11 @@ class _DeadlineConnector(aiohttp.TCPConnector):
             loop = self._loop
             conn.add_callback(loop.call_at(loop.time() + timeout.read, timer.timeout).cancel)
         return conn
+
+
+#: URLs as sent, built once per distinct URL (yarl caches its own parsing of plain strings,
+#: not of encoded ones): a shop polls the same session, and a create's URL never changes.
+_encoded_url = functools.lru_cache(maxsize=1024)(functools.partial(URL, encoded=True))
 
 
 def _origin(url: URL) -> str:
@@ -162,8 +187,8 @@ def _close_orphan(
             loop.call_soon_threadsafe(connector._close)
 
 
-class AsyncTransport:
-    """Sends requests over one aiohttp ClientSession.
+class AiohttpTransport:
+    """A :class:`Transport` over one aiohttp ClientSession.
 
     The session is created lazily, inside the running loop, on the first request (so a client
     can be constructed anywhere) unless the caller passed its own, which is used as is and never
@@ -186,6 +211,10 @@ class AsyncTransport:
         # client's default, so an identity check spares hashing the Timeout.
         self._last: tuple[Timeout | None, aiohttp.ClientTimeout] = (None, aiohttp.ClientTimeout())
         self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._session is not None else "unopened"
+        return f"<AiohttpTransport {state} pool_size={self._pool_size}>"
 
     @property
     def owns_session(self) -> bool:
@@ -241,15 +270,8 @@ class AsyncTransport:
         self._last = (timeout, cached)
         return cached
 
-    async def send(self, request: Request, timeout: Timeout) -> RawResponse:
-        """Send one attempt and read the whole answer, within ``timeout.total`` seconds and
-        ``max_response_bytes`` bytes.
-
-        Raises:
-            TransportFailure: no HTTP answer (see ``failure`` and ``timeout_phase``).
-            ResponseTooLarge: the answer is larger than ``max_response_bytes``.
-            asyncio.CancelledError: propagated untouched; aiohttp aborts the connection.
-        """
+    async def send(self, request: Request, timeout: Timeout) -> Response:
+        """Send one attempt and read the whole answer; see :meth:`Transport.send`."""
         session = self._session
         if session is None:
             session = self._open_session()
@@ -259,27 +281,30 @@ class AsyncTransport:
             raise ClientClosedError("the aiohttp session of this client is closed")
         last = self._last
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
-        url = URL(request.url, encoded=True)
+        url = _encoded_url(request.url)
+        body = request.body
         try:
             async with session.request(
                 request.method,
                 url,
                 headers=request.headers,
-                data=request.body,
-                skip_auto_headers=_NO_CONTENT_TYPE if request.body is None else None,
+                data=body,
+                skip_auto_headers=(
+                    _NO_CONTENT_TYPE if body is None and request.method != "GET" else None
+                ),
                 timeout=client_timeout,
                 allow_redirects=False,
             ) as response:
+                status = response.status
+                headers = response.headers
                 limit = self._max_response_bytes
                 declared = response.content_length
                 if declared is not None and declared > limit:
-                    raise ResponseTooLarge(response.status, response.headers, limit, declared)
-                if declared is not None and hdrs.CONTENT_ENCODING not in response.headers:
+                    raise ResponseTooLarge(status, headers, limit, declared)
+                if declared is not None and hdrs.CONTENT_ENCODING not in headers:
                     # aiohttp reads exactly Content-Length bytes: bounded already.
-                    body = await response.read()
-                else:
-                    body = await _read_limited(response, limit)
-                return RawResponse(response.status, response.headers, body)
+                    return status, headers, await response.read()
+                return status, headers, await _read_limited(response, limit)
         except aiohttp.ConnectionTimeoutError as exc:
             raise TransportFailure(
                 Failure.NOT_SENT,
@@ -304,6 +329,14 @@ class AsyncTransport:
                 Failure.MAYBE_SENT,
                 f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
             ) from exc
+
+    def for_forked_child(self) -> AiohttpTransport:
+        """In a forked child: :meth:`abandon` this transport and return a fresh, unopened one
+        with the same pool size and answer limit (it opens its own session on first use)."""
+        self.abandon()
+        return AiohttpTransport(
+            session=None, pool_size=self._pool_size, max_response_bytes=self._max_response_bytes
+        )
 
     def abandon(self) -> None:
         """Forget an owned session inherited through ``os.fork()``, without closing it.

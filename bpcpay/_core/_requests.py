@@ -1,8 +1,9 @@
-"""Check arguments and build request values (method, URL, headers, body bytes).
+"""Check arguments and build the request value (endpoint, URL, headers, body bytes).
 
 Everything a caller passes is checked here, before anything is sent; each problem raises
 :class:`~bpcpay.InvalidArgumentError` naming the argument. Secrets are never echoed back in
-an error message. Pure: no I/O.
+an error message. Also the client's option checks (``check_count``, ``options_from_env``).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,19 +11,30 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
+import platform
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
-import attrs
-
-from .._constants import API_KEY_HEADER, VERSION_HEADER
+from .._constants import (
+    API_KEY_HEADER,
+    ENV_API_KEY,
+    ENV_API_VERSION,
+    ENV_BASE_URL,
+    REFERENCE_FIELD,
+    VERSION_HEADER,
+)
 from .._exceptions import InvalidArgumentError
 from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
+from .._version import __version__
 from ..models import CaptureMethod
 from ._converter import format_datetime
+
+if TYPE_CHECKING:
+    from ._endpoints import Endpoint
 
 __all__ = [
     "Request",
@@ -31,12 +43,15 @@ __all__ = [
     "check_api_key",
     "check_api_version",
     "check_base_url",
+    "check_count",
     "check_currency",
     "check_url",
     "encode_json",
     "encode_path",
     "luhn_ok",
+    "options_from_env",
     "static_headers",
+    "user_agent",
 ]
 
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
@@ -49,17 +64,36 @@ _CAPTURE_METHODS = (CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
 R = TypeVar("R")
 
 
-@attrs.frozen
 class Request:
-    """A request ready to send. ``path`` is below the base URL and is what errors and logs show."""
+    """One call, built once and carried through every attempt, the reports and the errors.
 
-    method: HTTPMethod
-    path: str
-    url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes | None = attrs.field(default=None, repr=False)
-    #: The caller's order id, kept so an unknown outcome can be reconciled.
-    merchant_reference_id: str | None = None
+    ``path`` is below the base URL and is what errors and logs show; ``url`` is sent exactly as
+    built. A plain class with slots (no attrs, no validation): it is made once per call from
+    values that were checked already.
+    """
+
+    __slots__ = ("body", "endpoint", "headers", "merchant_reference_id", "method", "path", "url")
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any],
+        path: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        merchant_reference_id: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.method: HTTPMethod = endpoint.method
+        self.path = path
+        self.url = url
+        self.headers = headers
+        self.body = body
+        #: The caller's order id, kept so an unknown outcome can be reconciled.
+        self.merchant_reference_id = merchant_reference_id
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
 
 
 # --- argument checks ---------------------------------------------------------------------------
@@ -220,11 +254,14 @@ def check_base_url(value: object) -> str:
 # --- building ----------------------------------------------------------------------------------
 
 
+#: Compact, UTF-8 text, strict: built once (json.dumps with options builds one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(body: JSON) -> bytes:
     """Compact UTF-8 JSON; anything that is not strict JSON is an InvalidArgumentError."""
     try:
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8")
+        return _ENCODER.encode(body).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidArgumentError(
             "json", f"cannot be sent as JSON ({type(exc).__name__}); nothing was sent"
@@ -285,45 +322,86 @@ def encode_path(path: str) -> str:
 
 
 def build_request(
-    method: HTTPMethod,
-    path: str,
+    endpoint: Endpoint[Any],
+    ids: tuple[object, ...] = (),
     *,
     base_url: str,
     headers: Mapping[str, str],
-    json_body: JSON | NotGiven = NOT_GIVEN,
-    merchant_reference_id: str | None = None,
+    body: JSON | NotGiven = NOT_GIVEN,
 ) -> Request:
-    """Assemble a request. ``headers`` must already hold the static headers (and Content-Type
-    when there is a body); they are used as given, not copied.
+    """Assemble one call of ``endpoint``. ``headers`` must already hold the static headers (and
+    Content-Type when there is a body); they are used as given, not copied.
 
-    ``base_url`` and ``path`` must already be encoded (the client encodes its base URL once;
-    the endpoint table encodes ids whole; :func:`encode_path` encodes a caller's path): the URL
-    is sent exactly as built, never decoded or normalised on the way, so no id can add, remove
-    or climb a path segment.
+    ``base_url`` must already be encoded (the client encodes its base URL once); ``ids`` are
+    encoded whole by the endpoint, and an ad-hoc endpoint's path by :func:`encode_path`: the
+    URL is sent exactly as built, never decoded or normalised on the way, so no id can add,
+    remove or climb a path segment.
+
+    Args:
+        endpoint: what is called.
+        ids: the values of the path template's fields, in order.
+        base_url: the encoded API root, without a trailing slash.
+        headers: the headers to send.
+        body: the JSON body; NOT_GIVEN for a request without one.
+
+    Returns:
+        The request; its ``merchant_reference_id`` is the body's order id when the endpoint
+        takes one.
+
+    Raises:
+        InvalidArgumentError: an id is invalid, or the body cannot be sent as JSON.
     """
-    if not path.startswith("/"):
-        raise InvalidArgumentError("path", f"must start with '/', got {path!r}")
-    body = None if isinstance(json_body, NotGiven) else encode_json(json_body)
-    return Request(
-        method=method,
-        path=path,
-        url=base_url + path,
-        headers=headers,
-        body=body,
-        merchant_reference_id=merchant_reference_id,
-    )
+    path = endpoint.fill(ids)
+    if body is NOT_GIVEN:
+        return Request(endpoint, path, base_url + path, headers)
+    reference = None
+    if endpoint.sends_reference:
+        value = body.get(REFERENCE_FIELD) if isinstance(body, Mapping) else None
+        reference = value if isinstance(value, str) else None
+    return Request(endpoint, path, base_url + path, headers, encode_json(body), reference)
 
 
 def compact(**fields: Any) -> dict[str, Any]:
     """A JSON object of the given camelCase fields, leaving out those NOT_GIVEN."""
-    return {k: v for k, v in fields.items() if not isinstance(v, NotGiven)}
+    return {k: v for k, v in fields.items() if v is not NOT_GIVEN}
 
 
-def optional(
-    check: Callable[[str, Any], R], argument: str, value: object | NotGiven
-) -> R | NotGiven:
+def optional(check: Callable[[str, Any], R], argument: str, value: object) -> R | NotGiven:
     """Run ``check`` unless the argument was not given."""
-    return value if isinstance(value, NotGiven) else check(argument, value)
+    return NOT_GIVEN if value is NOT_GIVEN else check(argument, value)
+
+
+def check_count(argument: str, value: object, minimum: int) -> int:
+    """An int (not a bool) of at least ``minimum``, or InvalidArgumentError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(argument, f"must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def user_agent(aiohttp_version: str) -> str:
+    """The ``User-Agent`` of every request: bpcpay's, aiohttp's and Python's versions."""
+    return (
+        f"bpcpay/{__version__} aiohttp/{aiohttp_version} "
+        f"{platform.python_implementation()}/{platform.python_version()}"
+    )
+
+
+def options_from_env() -> dict[str, Any]:
+    """The client options ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and ``BPCPAY_API_VERSION``
+    give (the last two optional).
+
+    Raises:
+        InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty.
+    """
+    api_key = os.environ.get(ENV_API_KEY, "")
+    if not api_key:
+        raise InvalidArgumentError(ENV_API_KEY, "is not set; export your API key")
+    options: dict[str, Any] = {"api_key": api_key}
+    if os.environ.get(ENV_BASE_URL):
+        options["base_url"] = os.environ[ENV_BASE_URL]
+    if os.environ.get(ENV_API_VERSION):
+        options["api_version"] = os.environ[ENV_API_VERSION]
+    return options
 
 
 def luhn_ok(digits: str) -> bool:

@@ -10,7 +10,6 @@ Every error built from an answer is scrubbed of the API key before it is raised
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from .._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
+from . import _json
 from ._converter import structure_object
 from ._headers import header
 
@@ -101,8 +101,8 @@ def parse_error_body(body: bytes) -> ErrorDetails:
     ``{"errors": [{"message": ...}, ...]}``.
     """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = _json.loads(body)
+    except _json.DECODE_ERRORS:
         return ErrorDetails()
     if not isinstance(data, dict):
         return ErrorDetails()
@@ -226,10 +226,11 @@ def make_status_error(
 def decode_json(
     *, status: int, headers: Mapping[str, str], body: bytes, method: str, path: str
 ) -> Any:
-    """The JSON of a 2xx body, or APIResponseValidationError."""
+    """The JSON of a 2xx body (decoded by orjson when installed), or
+    APIResponseValidationError."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _json.loads(body)
+    except _json.DECODE_ERRORS:
         raise APIResponseValidationError(
             f"the gateway answered {status} with {_describe_body(body, headers)}",
             method=method,

@@ -7,18 +7,17 @@ Imports aiohttp only (never imported by ``import bpcpay``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .._constants import LOGGER_NAME
+from .._log import library_logger
 from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["read_body", "setup_webhooks", "webhook_handler"]
 
-logger = logging.getLogger(LOGGER_NAME + ".webhooks")
+logger = library_logger("webhooks")
 
 _CHUNK = 64 * 1024
 DEFAULT_PATH = "/webhooks/bpc"

@@ -10,17 +10,16 @@ Imports no framework and no aiohttp.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .._constants import LOGGER_NAME
+from .._log import library_logger
 from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["Receive", "Scope", "Send", "WebhookASGIApp"]
 
-logger = logging.getLogger(LOGGER_NAME + ".webhooks")
+logger = library_logger("webhooks")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

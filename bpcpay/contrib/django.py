@@ -15,7 +15,6 @@ Imports Django (never imported by ``import bpcpay``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,13 +29,13 @@ from django.views.decorators.http import (  # type: ignore[import-untyped, unuse
     require_POST,
 )
 
-from .._constants import LOGGER_NAME
+from .._log import library_logger
 from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["webhook_view"]
 
-logger = logging.getLogger(LOGGER_NAME + ".webhooks")
+logger = library_logger("webhooks")
 
 _CHUNK = 64 * 1024
 

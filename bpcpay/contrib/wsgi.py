@@ -10,17 +10,16 @@ Imports no framework: the Flask view reads ``flask.request`` lazily, on the firs
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, Protocol
 
-from .._constants import LOGGER_NAME
+from .._log import library_logger
 from ..webhooks._router import WebhookRouter
 from . import body_text, content_length
 
 __all__ = ["WebhookWSGIApp", "environ_headers", "flask_view", "handle_environ", "read_wsgi_body"]
 
-logger = logging.getLogger(LOGGER_NAME + ".webhooks")
+logger = library_logger("webhooks")
 
 _CHUNK = 64 * 1024
 _REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 411: "Length Required",

@@ -12,8 +12,6 @@ two drivers), ``stores/`` (in-memory, SQLite, Redis, PostgreSQL; one contract: l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import stores as _stores  # no store module, no driver: only the names
 from ._lazy import lazy_exports
 from ._signature import (
@@ -24,6 +22,9 @@ from ._signature import (
     verify_signature,
 )
 
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._keys import FINAL_STATE_EVENTS, event_key, request_id_key
     from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookResult, WebhookRouter

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["lazy_exports"]
 

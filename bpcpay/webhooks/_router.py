@@ -34,7 +34,6 @@ import contextlib
 import contextvars
 import inspect
 import json
-import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
@@ -43,13 +42,14 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
-from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, LOGGER_NAME
+from .._constants import DEFAULT_MAX_WEBHOOK_BYTES
 from .._exceptions import (
     APIStatusError,
     BpcPayError,
     InvalidArgumentError,
     SignatureVerificationError,
 )
+from .._log import library_logger
 from ..models import Event, EventData, EventType, Session, SessionStatus
 from ._effects import Plan, drive, drive_async
 from ._keys import event_key
@@ -68,7 +68,7 @@ __all__ = [
     "WebhookRouter",
 ]
 
-logger = logging.getLogger(LOGGER_NAME + ".webhooks")
+logger = library_logger("webhooks")
 
 #: Seconds a duplicate waits for a copy in flight before it is answered 409.
 DEFAULT_IN_FLIGHT_TIMEOUT: Final = 10.0

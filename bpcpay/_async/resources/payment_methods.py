@@ -31,7 +31,6 @@ class AsyncPaymentMethods(AsyncResource):
             InvalidArgumentError: ``payment_method_id`` is empty.
             NotFoundError: no such payment method.
         """
-        path = ep.PAYMENT_METHODS_RETRIEVE.render(payment_method_id=payment_method_id)
         return await self._client._request(
-            ep.PAYMENT_METHODS_RETRIEVE.method, path, cast_to=PaymentMethod, timeout=timeout
+            ep.PAYMENT_METHODS_RETRIEVE, payment_method_id, timeout=timeout
         )

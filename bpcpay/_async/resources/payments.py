@@ -107,14 +107,7 @@ class AsyncPayments(AsyncResource):
         )
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(
-            ep.PAYMENTS_CREATE.method,
-            ep.PAYMENTS_CREATE.path,
-            json_body=body,
-            cast_to=Payment,
-            timeout=timeout,
-            merchant_reference_id=body.get("merchantReferenceId"),
-        )
+        return await self._client._request(ep.PAYMENTS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -132,10 +125,7 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
         """
-        path = ep.PAYMENTS_RETRIEVE.render(payment_id=payment_id)
-        return await self._client._request(
-            ep.PAYMENTS_RETRIEVE.method, path, cast_to=Payment, timeout=timeout
-        )
+        return await self._client._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
 
     async def capture(
         self,
@@ -164,14 +154,11 @@ class AsyncPayments(AsyncResource):
                 captured, canceled, or the amount is above what is capturable).
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
-        path = ep.PAYMENTS_CAPTURE.render(payment_id=payment_id)
-        if isinstance(amount, NotGiven):
-            return await self._client._request(
-                ep.PAYMENTS_CAPTURE.method, path, cast_to=Payment, timeout=timeout
-            )
+        if amount is NOT_GIVEN:
+            return await self._client._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
         body = {"amount": check_amount("amount", amount)}
         return await self._client._request(
-            ep.PAYMENTS_CAPTURE.method, path, json_body=body, cast_to=Payment, timeout=timeout
+            ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout
         )
 
     async def cancel(
@@ -192,7 +179,4 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
-        path = ep.PAYMENTS_CANCEL.render(payment_id=payment_id)
-        return await self._client._request(
-            ep.PAYMENTS_CANCEL.method, path, cast_to=Payment, timeout=timeout
-        )
+        return await self._client._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)

@@ -58,13 +58,7 @@ class AsyncRefunds(AsyncResource):
         )
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(
-            ep.REFUNDS_CREATE.method,
-            ep.REFUNDS_CREATE.path,
-            json_body=body,
-            cast_to=Refund,
-            timeout=timeout,
-        )
+        return await self._client._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -82,7 +76,4 @@ class AsyncRefunds(AsyncResource):
             InvalidArgumentError: ``refund_id`` is empty.
             NotFoundError: no such refund.
         """
-        path = ep.REFUNDS_RETRIEVE.render(refund_id=refund_id)
-        return await self._client._request(
-            ep.REFUNDS_RETRIEVE.method, path, cast_to=Refund, timeout=timeout
-        )
+        return await self._client._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)

@@ -5,26 +5,28 @@ the worker processes of one host; :class:`RedisDeliveryStore` / :class:`AsyncRed
 or :class:`PostgresDeliveryStore` / :class:`AsyncPostgresDeliveryStore` for a fleet. All keep
 the contract of ``_base`` (leases with an owner token) and pass one parametrized test suite.
 
-This package imports no database driver: each store's module is loaded on first access
-(PEP 562), and redis / psycopg only when such a store is constructed.
+This package imports no database driver and no attrs class: every name, the contract of
+``_base`` included, is loaded on first access (PEP 562), and redis / psycopg only when such a
+store is constructed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .._lazy import lazy_exports
-from ._base import (
-    DEFAULT_LEASE,
-    DEFAULT_RETENTION,
-    DEFAULT_STORE_TIMEOUT,
-    AsyncDeliveryStore,
-    Claim,
-    ClaimStatus,
-    DeliveryStore,
-)
 
+# typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
+# TYPE_CHECKING this way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._base import (
+        DEFAULT_LEASE,
+        DEFAULT_RETENTION,
+        DEFAULT_STORE_TIMEOUT,
+        AsyncDeliveryStore,
+        Claim,
+        ClaimStatus,
+        DeliveryStore,
+    )
     from ._memory import DEFAULT_DEDUP_CAPACITY, InMemoryDeliveryStore
     from ._postgres import AsyncPostgresDeliveryStore, PostgresDeliveryStore
     from ._redis import AsyncRedisDeliveryStore, RedisDeliveryStore
@@ -48,6 +50,18 @@ __all__ = [
 ]
 
 _LAZY = {
+    **dict.fromkeys(
+        [
+            "DEFAULT_LEASE",
+            "DEFAULT_RETENTION",
+            "DEFAULT_STORE_TIMEOUT",
+            "AsyncDeliveryStore",
+            "Claim",
+            "ClaimStatus",
+            "DeliveryStore",
+        ],
+        "._base",
+    ),
     "DEFAULT_DEDUP_CAPACITY": "._memory",
     "InMemoryDeliveryStore": "._memory",
     "SQLiteDeliveryStore": "._sqlite",

@@ -1,0 +1,60 @@
+"""Decoding JSON: orjson when ``bpcpay[speedups]`` is installed, else the standard library.
+
+Answers and webhook events are decoded through :func:`loads` here, never ``json.loads``
+directly, so the faster decoder is used wherever it is installed and both paths behave alike:
+a body that is not JSON raises a ``ValueError`` either way (orjson's ``JSONDecodeError`` is one;
+so are ``UnicodeDecodeError`` and the standard library's errors), and :data:`DECODE_ERRORS` lists
+everything either decoder raises for a bad body. Pure: no I/O.
+
+The two differ only on inputs no gateway sends: orjson refuses ``NaN``/``Infinity`` and integers
+beyond 64 bits, which the standard library accepts; a model refuses all of them anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+__all__ = ["DECODE_ERRORS", "SPEEDUPS", "loads", "use"]
+
+_stdlib_loads: Callable[[bytes], Any] = json.loads
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the test extra installs orjson
+    _fast_loads: Callable[[bytes], Any] | None = None
+else:
+    _fast_loads = orjson.loads
+
+#: True when orjson is installed (``bpcpay[speedups]``) and used by default.
+SPEEDUPS = _fast_loads is not None
+
+#: What decoding a bad body may raise, with either decoder (deep nesting included).
+DECODE_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
+
+#: The decoder in use: bytes in, Python values out. Read it at call time (``_json.loads``), so
+#: :func:`use` can switch it.
+loads: Callable[[bytes], Any] = _fast_loads or _stdlib_loads
+
+
+@contextlib.contextmanager
+def use(decoder: Literal["json", "orjson"]) -> Iterator[None]:
+    """Decode with ``decoder`` inside the block, in the whole process (for tests and the
+    benchmark, which measure both paths side by side); the previous one is restored after.
+
+    Args:
+        decoder: ``"json"`` (the standard library) or ``"orjson"``.
+
+    Raises:
+        RuntimeError: ``"orjson"`` was asked for and is not installed.
+    """
+    global loads
+    if decoder == "orjson" and _fast_loads is None:  # pragma: no cover - see above
+        raise RuntimeError("orjson is not installed (pip install 'bpcpay[speedups]')")
+    previous = loads
+    loads = _stdlib_loads if decoder == "json" else _fast_loads  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        loads = previous
