@@ -74,12 +74,17 @@ def register(subparsers: Any) -> None:
         description=(
             "Retrieve each session; for a complete or expired one, run your router's handlers "
             "with a reconciled session.completed / session.expired event, once (through the "
-            "router's store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL."
+            "router's store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL. Prints one line per "
+            "session (id, status, reason); exits 0 when every answer is 2xx, 1 otherwise."
         ),
     )
     parser.add_argument(
         "--router", required=True, metavar="MODULE:ATTR",
-        help="your WebhookRouter, e.g. shop.webhooks:router (imported from the current directory)",
+        help="your WebhookRouter, e.g. shop.webhooks:router, imported from the current "
+        "directory (required)",
     )  # fmt: skip
-    parser.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    parser.add_argument(
+        "session_ids", nargs="+", metavar="SESSION_ID",
+        help="the sessions to check (ps_...), e.g. those of the orders still unpaid",
+    )  # fmt: skip
     parser.set_defaults(handler=_run)
