@@ -59,7 +59,10 @@ def test_the_first_bash_block_is_try_it_then_develop_it() -> None:
 
 
 def test_the_browser_and_its_installer_are_mentioned() -> None:
+    # The tests that skip without them name the same installers (and fail under CI=true).
     assert ".ci/install-browser" in README
+    assert ".ci/install-servers" in README
+    assert (ROOT / ".ci" / "install-servers").exists()
 
 
 # --- the quick start, as written ---------------------------------------------------------------
