@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import sys
 from typing import Any
@@ -46,6 +47,14 @@ def load_router(spec: str) -> Any:
     return target
 
 
+def _close_connections(store: object) -> None:
+    """Close the connections this run opened in the router's store (a shared store's
+    ``close()`` closes this process's connections only; they reopen on its next call)."""
+    close = getattr(store, "close", None)
+    if callable(close) and not inspect.iscoroutinefunction(close):
+        close()
+
+
 def _run(args: argparse.Namespace) -> int:
     import bpcpay
 
@@ -60,6 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     except bpcpay.BpcPayError as exc:
         print(f"bpcpay reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        _close_connections(router.store)
     for session_id, result in zip(args.session_ids, results, strict=True):
         detail = f" ({type(result.error).__name__})" if result.error is not None else ""
         print(f"{session_id} {result.status} {result.reason}{detail}")
