@@ -5,8 +5,12 @@ verify deliveries, ``bpcpay.models`` for the API's objects.
 
 The two clients are imported on first access (PEP 562), so that ``import bpcpay.webhooks`` in
 a webhook receiver or a worker stays free of aiohttp and anyio.
+
+The ``bpcpay`` logger has a ``NullHandler``: an application that configures no logging sees
+nothing from bpcpay on stderr; one that does sees bpcpay's records like any other library's.
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import models, webhooks
@@ -27,6 +31,7 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     SignatureVerificationError,
     SyncClientInAsyncContextError,
 )
@@ -89,6 +94,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RequestAttempt",
+    "ResponseTooLargeError",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",
@@ -101,6 +107,8 @@ __all__ = [
     "models",
     "webhooks",
 ]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from ._async._client import AsyncBpcPay

@@ -19,9 +19,18 @@ Why these choices (see ``sync-facade-notes.md`` for the measurements):
 * **Fork**: a child process cannot use its parent's loop thread (it does not exist there). The
   child starts its own thread on first use, and each client opens a fresh session in the child;
   inherited sockets are never closed from the child, since the parent still uses them.
-* **Exit**: the thread is a daemon and every client has a ``weakref.finalize`` (holding no
-  reference to the client) that closes its session on the loop while the thread still lives.
-  Every wait has a timeout, and nothing ever joins the loop thread from itself.
+* **Exit**: the thread is a daemon; an exit hook closes every client left open on the loop
+  while the thread still lives, then stops it. Every wait has a timeout, and nothing ever joins
+  the loop thread from itself.
+* **Lifetime**: a resource (``client.sessions``) holds its client, and a ``with_options`` twin
+  its parent, so ``BpcPay(...).sessions.create(...)`` keeps the client alive for the call. A
+  client collected unclosed is closed quietly by a ``weakref.finalize`` (holding no reference to
+  the client) that schedules the close on the loop and never waits: collection can happen in
+  any thread, the loop thread included, at any allocation. No warning: nothing is left open.
+* **The backstop**: a caller waits for its result at most the call's worst case (every attempt
+  at its full timeout, every backoff at its cap) plus a margin, so the transport's own deadlines
+  always fire first; if the loop thread itself is stuck, the caller still gets an
+  ``APITimeoutError`` naming the call's real method and path, with the usual outcome rule.
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ import concurrent.futures
 import contextvars
 import os
 import threading
-import warnings
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -41,7 +49,7 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from ._async._client import AsyncBpcPay
-from ._exceptions import APITimeoutError, ClientClosedError, SyncClientInAsyncContextError
+from ._exceptions import ClientClosedError, SyncClientInAsyncContextError
 from ._types import NOT_GIVEN
 
 __all__ = ["LoopThread", "SyncClientBase", "SyncRunner", "loop_thread"]
@@ -53,8 +61,10 @@ S = TypeVar("S", bound="SyncClientBase")
 _BACKSTOP_MARGIN = 5.0
 #: How long close() lets calls that are in flight in other threads finish.
 CLOSE_GRACE = 5.0
-#: How long closing a session at exit or at garbage collection may take.
+#: How long closing a session at exit may take.
 _FINALIZE_WAIT = 2.0
+#: How long starting the loop thread may take (it takes milliseconds).
+_START_WAIT = 30.0
 
 
 class LoopThread:
@@ -68,8 +78,8 @@ class LoopThread:
         self.portal: BlockingPortal | None = None
         self.thread = threading.Thread(target=self._run, name="bpcpay-loop", daemon=True)
         self.thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:  # pragma: no cover - anyio failing to start a loop
+        started = self._ready.wait(timeout=_START_WAIT)
+        if not started or self._startup_error is not None:  # pragma: no cover - anyio failing
             raise RuntimeError("bpcpay could not start its event loop thread") from (
                 self._startup_error
             )
@@ -127,6 +137,11 @@ class LoopThread:
 
         loop.call_soon_threadsafe(start)
         return future
+
+    def call_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Schedule ``fn(*args)`` on the loop and return at once: for a close that nobody
+        waits for (garbage collection), from any thread, the loop's own included."""
+        self.submit(fn, args, {})
 
     def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout: float) -> T:
         """Run a lifecycle coroutine through the portal and wait at most ``timeout`` seconds."""
@@ -196,10 +211,10 @@ def _forget_parent_loop() -> None:
 
 
 def _close_all_at_exit() -> None:
-    # Close every client's session first, then stop the loop: this hook may run before or
-    # after weakref.finalize's own exit hook, and the second close of a runner is a no-op.
+    # Close every client's session first (waiting a little for each), then stop the loop.
+    # The clients' finalizers are not run at exit (atexit=False): this hook does their work.
     for runner in list(_runners):
-        runner.finalize()
+        runner.finalize(wait=_FINALIZE_WAIT)
     current = _loop_thread
     if current is not None:
         current.stop()
@@ -278,12 +293,7 @@ class SyncRunner:
             raise
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise APITimeoutError(
-                f"no result within {budget:g}s (the loop thread did not answer)",
-                method="CALL",
-                path=getattr(fn, "__qualname__", "?"),
-                phase="read",
-            ) from None
+            raise impl._stuck_call_error(fn, args, kwargs, budget) from None
         except BaseException:
             # KeyboardInterrupt or SystemExit in this thread: stop the request on the loop too,
             # so nothing keeps running unseen. The outcome of an interrupted POST is unknown.
@@ -309,10 +319,15 @@ class SyncRunner:
                 future.cancel()
         self._close_impl(wait=CLOSE_GRACE)
 
-    def _close_impl(self, *, wait: float) -> None:
+    def _close_impl(self, *, wait: float | None) -> None:
+        """Close the async client on the loop, waiting at most ``wait`` seconds (None: do not
+        wait, only schedule it)."""
         current = _loop_thread
         if current is None or not current.alive:
             # No loop ever ran in this process for this client, so it opened nothing here.
+            return
+        if wait is None:
+            current.call_soon(self._impl.aclose)
             return
         if threading.current_thread() is current.thread:  # pragma: no cover - defensive
             return
@@ -321,22 +336,30 @@ class SyncRunner:
         except Exception:  # pragma: no cover - closing at exit must never raise
             return
 
-    def finalize(self) -> None:
-        """Called at garbage collection or interpreter exit for a client never closed."""
+    def finalize(self, *, wait: float | None = None) -> None:
+        """Close a client that was never closed: at garbage collection (``wait=None``: only
+        schedule the close, never block the collecting thread) or at interpreter exit (wait
+        up to ``wait`` seconds, so it is done before the loop stops)."""
         if self._closed or not self.owner or self._pid != os.getpid():
             return
         self._closed = True
-        self._close_impl(wait=_FINALIZE_WAIT)
+        self._close_impl(wait=wait)
 
 
 class SyncClientBase:
     """Base of the generated ``BpcPay``: lifecycle (``close``, ``with``), repr and wrapping."""
 
     _runner: SyncRunner
+    #: The client a with_options() twin derives from (kept alive by the twin).
+    _parent: SyncClientBase
 
     def _setup(self, impl: AsyncBpcPay, *, owner: bool = True) -> None:
         self._runner = SyncRunner(impl, owner=owner)
-        self._finalizer = weakref.finalize(self, self._runner.finalize) if owner else None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        if owner:
+            self._finalizer = weakref.finalize(self, self._runner.finalize)
+            # At exit, _close_all_at_exit closes it (waiting, before the loop stops).
+            self._finalizer.atexit = False
         self._bind()
 
     def _bind(self) -> None:
@@ -354,6 +377,8 @@ class SyncClientBase:
         on its own at garbage collection, and closing it closes the shared connections."""
         obj = type(self).__new__(type(self))
         obj._setup(impl, owner=False)
+        # The twin keeps the owner, whose collection would close the shared connections.
+        obj._parent = self
         return obj
 
     @property
@@ -381,13 +406,3 @@ class SyncClientBase:
             f"<{type(self).__name__} base_url={impl.base_url!r} "
             f"api_version={impl.api_version!r}{closed}>"
         )
-
-    def __del__(self) -> None:
-        runner = self.__dict__.get("_runner")
-        if runner is not None and runner.owner and not runner.closed and runner._pid == os.getpid():
-            warnings.warn(
-                f"unclosed {type(self).__name__}: call close() or use 'with'",
-                ResourceWarning,
-                stacklevel=2,
-                source=self,
-            )

@@ -15,8 +15,8 @@ DEFAULT_BASE_URL = "https://dev.bpcbt.com/api2"
 #: the webhook and response-header example; responses and deliveries of any version are read.
 DEFAULT_API_VERSION = "2023-10-31"
 
-#: Seconds to open a connection, and to wait between bytes of the answer. Connect + read stays
-#: below a web worker's usual 30 s limit.
+#: Seconds to get a connection (pool wait included), and for the whole answer: one attempt
+#: never lasts longer than connect + read, below a web worker's usual 30 s limit.
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
 
@@ -29,6 +29,9 @@ MAX_RETRY_AFTER = 20.0
 
 #: Connections kept per client (aiohttp's connector limit).
 DEFAULT_POOL_SIZE = 100
+
+#: The largest answer a client reads, decompressed (the ``max_response_bytes`` option).
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 #: Webhook bodies larger than this are refused before hashing.
 DEFAULT_MAX_WEBHOOK_BYTES = 1024 * 1024

@@ -11,7 +11,8 @@ The tree::
         ├── APIConnectionError        no usable answer (refused, dropped, DNS, ...)
         │   └── APITimeoutError       connect or read timeout
         ├── APIResponseValidationError a 2xx answer whose body is not what the API promises
-        └── APIStatusError            the gateway answered 4xx / 5xx
+        ├── ResponseTooLargeError     an answer larger than the client's max_response_bytes
+        └── APIStatusError            the gateway answered 3xx / 4xx / 5xx
             ├── InvalidRequestError   400, 412, 422 (and other 4xx without a class of their own)
             ├── AuthenticationError   401
             ├── PermissionDeniedError 403
@@ -22,7 +23,11 @@ The tree::
 
 Every error pickles (keyword state is kept in ``__dict__`` and restored as is), and no message
 ever contains an API key or a webhook secret: messages are built from method, path, status,
-request id and the gateway's own error text only.
+request id and the gateway's own error text only, and whatever came from the gateway is scrubbed
+of the key before an error is raised (``bpcpay._core._responses.scrub_error``).
+
+Every public class reports ``bpcpay`` as its module, so tracebacks and reprs show the name
+users import (``bpcpay.InvalidArgumentError``), not this private module.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "SignatureVerificationError",
     "SyncClientInAsyncContextError",
 ]
@@ -219,8 +225,45 @@ class APIResponseValidationError(APIError):
         self.body = body
 
 
+class ResponseTooLargeError(APIError):
+    """The gateway's answer is larger than the client's ``max_response_bytes``; bpcpay stopped
+    reading it (a declared ``Content-Length`` over the limit is refused before reading, a
+    streamed or compressed body as soon as it passes the limit, decompressed).
+
+    Attributes:
+        limit: the ``max_response_bytes`` in force.
+        status_code: the HTTP status of the answer.
+        declared: the ``Content-Length`` the gateway declared, when it declared one over the
+            limit; None when the body went past the limit while it was read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        limit: int,
+        status_code: int,
+        declared: int | None = None,
+        request_id: str | None = None,
+        merchant_reference_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            method=method,
+            path=path,
+            request_id=request_id,
+            merchant_reference_id=merchant_reference_id,
+        )
+        self.limit = limit
+        self.status_code = status_code
+        self.declared = declared
+
+
 class APIStatusError(APIError):
-    """The gateway answered with a 4xx or 5xx status.
+    """The gateway answered with a status outside 2xx (a 4xx or 5xx, or a redirect, which
+    bpcpay never follows).
 
     Attributes:
         status_code: the HTTP status.
@@ -298,3 +341,8 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """5xx: the gateway failed. GETs are retried; for a POST the outcome may be unknown."""
+
+
+for _name in __all__:
+    globals()[_name].__module__ = "bpcpay"
+del _name

@@ -43,10 +43,17 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 class Timeout:
     """How long one attempt of a request may take, in seconds.
 
+    One attempt never lasts longer than ``connect + read`` (:attr:`total`): it is a hard
+    deadline, however slowly the gateway trickles its answer. A call makes at most
+    ``max_retries + 1`` attempts, so it ends within ``(max_retries + 1) x total`` plus the
+    backoff between attempts.
+
     Attributes:
-        connect: time to open the TCP (and TLS) connection. A request whose connection was never
-            made provably did not reach the gateway, so even a POST may be retried.
-        read: longest wait for the next bytes of the answer once the request is sent. When it
+        connect: time to get a connection: waiting for a free one in the pool, then opening
+            the TCP (and TLS) connection. A request whose connection was never made provably
+            did not reach the gateway, so even a POST may be retried.
+        read: time for the answer, from sending the request to its last byte. It shares one
+            deadline with ``connect``: time not needed to connect is left to the answer. When it
             fires on a POST, the outcome is unknown.
     """
 
@@ -63,7 +70,7 @@ class Timeout:
 
     @property
     def total(self) -> float:
-        """The longest one attempt can take: connect plus read."""
+        """The hard deadline of one attempt: connect plus read."""
         return self.connect + self.read
 
 
@@ -108,3 +115,7 @@ class RequestAttempt:
     elapsed: float
     error: str | None = None
     retry_in: float | None = None
+
+
+# The public names report the module users import them from (tracebacks, reprs, help()).
+NotGiven.__module__ = Timeout.__module__ = RequestAttempt.__module__ = "bpcpay"

@@ -273,12 +273,16 @@ class Generator:
         name = self.sync_name(async_name)
         lines = [f"class {name}:"]
         lines += self._docstring(cls, "    ")
+        client = self.sync_name(CLIENT_CLASS)
         lines += [
             "",
-            '    __slots__ = ("_runner",)',
+            '    __slots__ = ("_client", "_runner")',
             "",
-            "    def __init__(self, runner: SyncRunner) -> None:",
-            "        self._runner = runner",
+            f"    def __init__(self, client: {client}) -> None:",
+            "        # The resource holds its client: BpcPay(...).sessions.create(...) keeps the",
+            "        # client alive (and open) for as long as the call runs.",
+            "        self._client = client",
+            "        self._runner = client._runner",
             "",
             "    def __repr__(self) -> str:",
             f'        return "<{name}>"',
@@ -311,7 +315,7 @@ class Generator:
             lines += self._method(func, source, "self._runner.impl", is_client=True)
         lines += ["", "    def _bind(self) -> None:"]
         for attribute, async_name in self.resources:
-            lines.append(f"        self.{attribute} = {self.sync_name(async_name)}(self._runner)")
+            lines.append(f"        self.{attribute} = {self.sync_name(async_name)}(self)")
         for attribute, _ in self.plain_attributes:
             lines.append(f"        self.{attribute} = self._runner.impl.{attribute}")
         return lines
@@ -326,7 +330,7 @@ class Generator:
         imports: dict[str, set[str]] = {
             "typing": set(),
             f"bpcpay.{CLIENT_SOURCE.parent.name}.{CLIENT_SOURCE.stem}": {CLIENT_CLASS},
-            "bpcpay._bridge": {"SyncClientBase", "SyncRunner"},
+            "bpcpay._bridge": {"SyncClientBase"},
         }
         for name in sorted(self.needed):
             if name in ("overload", "TypeVar", "Any"):

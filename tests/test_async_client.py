@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -99,24 +102,27 @@ async def test_default_and_per_call_timeouts_reach_aiohttp(
     await client.with_options(timeout=Timeout(connect=3, read=4)).sessions.retrieve(
         SESSION_EXAMPLE["id"]
     )
+    # connect bounds getting a connection (pool wait included), read is armed by bpcpay's
+    # connector, total = connect + read caps the attempt; no per-chunk sock_read.
     got = [
-        (kw["timeout"].sock_connect, kw["timeout"].sock_read, kw["timeout"].total)
+        (kw["timeout"].connect, kw["timeout"].read, kw["timeout"].total, kw["timeout"].sock_read)
         for _, _, kw in calls(mocked)
     ]
-    assert got == [(5.0, 20.0, None), (2.5, 2.5, None), (1, 9, None), (3, 4, None)]
+    assert got == [(5.0, 20.0, 25.0, None), (2.5, 2.5, 5.0, None), (1, 9, 10, None),
+                   (3, 4, 7, None)]  # fmt: skip
     assert client.timeout == Timeout()
 
 
 def test_client_timeout_is_cached_and_bounded() -> None:
-    transport = AsyncTransport(session=None, pool_size=10)
+    transport = AsyncTransport(session=None, pool_size=10, max_response_bytes=1024)
     first = transport._client_timeout(Timeout(connect=1, read=2))
     assert transport._client_timeout(Timeout(connect=1, read=2)) is first
-    assert (first.connect, first.sock_connect, first.sock_read, first.total) == (None, 1, 2, None)
+    assert (first.connect, first.sock_connect, first.sock_read, first.total) == (1, None, None, 3)
     for n in range(1, 100):
         transport._client_timeout(Timeout(connect=n, read=n))
     assert len(transport._timeouts) == 64
     uncached = transport._client_timeout(Timeout(connect=500, read=500))
-    assert uncached.sock_read == 500
+    assert uncached.total == 1000
 
 
 def test_timeout_value() -> None:
@@ -262,7 +268,7 @@ async def test_request_returns_json_or_a_model(client: AsyncBpcPay, mocked: aior
     assert payment.request_id == REQUEST_ID
     post = next(kw for m, _, kw in calls(mocked) if m == "POST")
     assert json.loads(post["data"]) == {"days": 3}
-    assert post["timeout"].sock_read == 4
+    assert post["timeout"].total == 8
 
 
 @pytest.mark.asyncio
@@ -377,17 +383,21 @@ class Gateway:
         return web.json_response(SESSION_EXAMPLE, headers={"API-Request-Id": REQUEST_ID})
 
 
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on 127.0.0.1 (ephemeral port); its runner and its ``/api2`` base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/api2"
+
+
 @pytest_asyncio.fixture
 async def gateway() -> AsyncIterator[Gateway]:
     gw = Gateway()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", gw.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    gw.url = f"http://127.0.0.1:{port}/api2"
+    runner, gw.url = await serve(app)
     try:
         yield gw
     finally:
@@ -421,7 +431,8 @@ async def test_real_read_timeout_on_a_post_is_unknown_and_not_retried(gateway: G
             await client.request("POST", "/slow", json={"amount": 1})
     assert info.value.phase == "read"
     assert info.value.outcome_unknown
-    assert "no answer within 0.2s" in str(info.value)
+    assert "no complete answer from 127.0.0.1:" in str(info.value)
+    assert "within 0.2s (read timeout)" in str(info.value)
     assert len(gateway.seen) == 1
 
 
@@ -439,7 +450,7 @@ async def test_real_connection_refused_is_retried_even_for_a_post() -> None:
         with pytest.raises(bpcpay.APIConnectionError) as info:
             await client.sessions.create(**CREATE)
     assert info.value.request_sent is False
-    assert "could not connect" in str(info.value)
+    assert f"could not connect to 127.0.0.1:{port}" in str(info.value)
     assert len(sleeps.delays) == 2  # two retries: it provably never left
 
 
@@ -454,3 +465,158 @@ def test_resource_reprs() -> None:
     client = AsyncBpcPay(api_key=API_KEY)
     assert repr(client.sessions) == "<AsyncSessions>"
     assert repr(client.payment_methods) == "<AsyncPaymentMethods>"
+
+
+# --- lifetime: a client collected unclosed closes quietly ---------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_collected_client_closes_quietly_while_its_loop_runs(gateway: Gateway) -> None:
+    # An unnamed client lives through its call: its resource holds it.
+    assert (await AsyncBpcPay(api_key=API_KEY, base_url=gateway.url).sessions.retrieve("ps_1")).id
+    client = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url)
+    await client.sessions.retrieve("ps_2")
+    session = client._transport.session
+    assert session is not None and session.connector is not None
+    connector = session.connector
+    del client
+    gc.collect()  # warnings are errors: aiohttp's "Unclosed client session" would fail this
+    assert connector.closed and session.closed
+    for _ in range(100):  # the transports finish closing on the next loop iterations
+        if not any(conns for conns in connector._conns.values()):
+            break
+        await asyncio.sleep(0.001)
+    assert not any(conns for conns in connector._conns.values())
+
+
+def test_a_client_collected_in_another_thread_is_closed_on_its_loop() -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.json_response(SESSION_EXAMPLE)
+
+    async def serve_and_use() -> tuple[web.AppRunner, AsyncBpcPay]:
+        app = web.Application()
+        app.router.add_get("/api2/sessions/{id}", answer)
+        runner, url = await serve(app)
+        client = AsyncBpcPay(api_key=API_KEY, base_url=url)
+        await client.sessions.retrieve("ps_1")
+        return runner, client
+
+    runner, client = asyncio.run_coroutine_threadsafe(serve_and_use(), loop).result(timeout=10)
+    session = client._transport.session
+    assert session is not None
+    del client
+    gc.collect()  # in this thread: the close is handed to the loop's thread
+    deadline = time.monotonic() + 5
+    while not session.closed:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+# --- max_response_bytes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "10"])
+def test_max_response_bytes_must_be_a_positive_int(bad: object) -> None:
+    with pytest.raises(bpcpay.InvalidArgumentError) as info:
+        AsyncBpcPay(api_key=API_KEY, max_response_bytes=bad)  # type: ignore[arg-type]
+    assert info.value.argument == "max_response_bytes"
+    with pytest.raises(bpcpay.InvalidArgumentError):
+        bpcpay.BpcPay(api_key=API_KEY, max_response_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_max_response_bytes_defaults_to_ten_mebibytes() -> None:
+    assert AsyncBpcPay(api_key=API_KEY).max_response_bytes == 10 * 1024 * 1024
+    with bpcpay.BpcPay(api_key=API_KEY, max_response_bytes=2048) as client:
+        assert client.max_response_bytes == 2048
+        assert client.with_options(max_retries=0).max_response_bytes == 2048
+
+
+@pytest.mark.asyncio
+async def test_a_declared_length_over_the_limit_is_refused_and_not_retried(
+    gateway: Gateway,
+) -> None:
+    size = len(json.dumps(SESSION_EXAMPLE).encode())  # what web.json_response sends
+    async with AsyncBpcPay(api_key=API_KEY, base_url=gateway.url, max_response_bytes=size) as ok:
+        assert (await ok.sessions.retrieve("ps_1")).id == SESSION_EXAMPLE["id"]
+    attempts: list[bpcpay.RequestAttempt] = []
+    async with AsyncBpcPay(
+        api_key=API_KEY, base_url=gateway.url, max_response_bytes=size - 1, max_retries=2,
+        on_attempt=attempts.append,
+    ) as small:  # fmt: skip
+        with pytest.raises(bpcpay.ResponseTooLargeError) as info:
+            await small.sessions.retrieve("ps_1")
+        with pytest.raises(bpcpay.ResponseTooLargeError) as post:
+            await small.sessions.create(**CREATE, merchant_reference_id="order-big")
+    err = info.value
+    assert (err.limit, err.declared, err.status_code) == (size - 1, size, 200)
+    assert err.request_id == REQUEST_ID
+    assert f"max_response_bytes={size - 1}" in str(err) and f"Content-Length: {size}" in str(err)
+    assert not any(a.retry_in for a in attempts)  # the same answer would come again
+    assert len(gateway.seen) == 3  # one each, never retried
+    assert "outcome is unknown" in str(post.value) and "safe to create another" in str(post.value)
+    assert post.value.merchant_reference_id == "order-big"
+
+
+@pytest.mark.asyncio
+async def test_a_chunked_body_is_read_up_to_the_limit_and_cut_past_it() -> None:
+    body = json.dumps(SESSION_EXAMPLE).encode()
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 100):
+            await response.write(body[start : start + 100])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api2/sessions/{id}", chunked)
+    runner, url = await serve(app)
+    try:
+        async with AsyncBpcPay(api_key=API_KEY, base_url=url, max_response_bytes=len(body)) as c:
+            assert (await c.sessions.retrieve("ps_1")).id == SESSION_EXAMPLE["id"]
+        async with AsyncBpcPay(
+            api_key=API_KEY, base_url=url, max_response_bytes=len(body) - 1
+        ) as c:
+            with pytest.raises(bpcpay.ResponseTooLargeError) as info:
+                await c.sessions.retrieve("ps_1")
+        assert info.value.declared is None
+        assert "went past the limit while being read" in str(info.value)
+    finally:
+        await runner.cleanup()
+
+
+def test_a_stuck_call_is_described_from_the_endpoint_table() -> None:
+    client = AsyncBpcPay(api_key=API_KEY)
+    err = client._stuck_call_error(client.payments.retrieve, ("pay_1",), {}, 3.0)
+    assert (err.method, err.path, err.outcome_unknown) == ("GET", "/payments/pay_1", False)
+    # An id that would not render (refused before sending) falls back to the template.
+    err = client._stuck_call_error(client.sessions.retrieve, (".",), {}, 3.0)
+    assert err.path == "/sessions/{session_id}"
+    # A method the table does not know is described as what it may be: an unsafe POST.
+    err = client._stuck_call_error(client.sessions.__repr__, (), {}, 3.0)
+    assert (err.method, err.outcome_unknown) == ("POST", True)
+    assert err.path == "/sessions.__repr__"
+
+
+@pytest.mark.asyncio
+async def test_the_deadline_connector_leaves_plain_aiohttp_timeouts_alone(
+    gateway: Gateway,
+) -> None:
+    transport = AsyncTransport(session=None, pool_size=2, max_response_bytes=1024)
+    session = transport._open_session()
+    async with session.get(
+        f"{gateway.url}/sessions/ps_1", timeout=aiohttp.ClientTimeout(total=5)
+    ) as response:
+        assert response.status == 200
+    await transport.aclose()
+    assert session.closed

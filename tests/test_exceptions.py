@@ -60,6 +60,16 @@ def instances() -> list[Exception]:
         bpcpay.APIResponseValidationError(
             "not JSON", method="GET", path="/x", status_code=200, body=b"<", request_id="req_3"
         ),
+        bpcpay.ResponseTooLargeError(
+            "too large",
+            method="POST",
+            path="/sessions",
+            limit=1024,
+            status_code=200,
+            declared=10**10,
+            request_id="req_4",
+            merchant_reference_id="order-4",
+        ),
         *(cls("no such session", **STATUS_KW) for cls in status_classes),
     ]
 
@@ -90,6 +100,8 @@ def test_tree() -> None:
     assert issubclass(bpcpay.APITimeoutError, bpcpay.APIConnectionError)
     assert issubclass(bpcpay.APIConnectionError, bpcpay.APIError)
     assert issubclass(bpcpay.APIResponseValidationError, bpcpay.APIError)
+    assert issubclass(bpcpay.ResponseTooLargeError, bpcpay.APIError)
+    assert not issubclass(bpcpay.ResponseTooLargeError, bpcpay.APIConnectionError)
     for cls in (
         bpcpay.InvalidRequestError,
         bpcpay.AuthenticationError,
@@ -147,3 +159,26 @@ def test_timeout_phase_decides_request_sent(phase: str, sent: bool) -> None:
     assert err.phase == phase
     assert err.request_sent is sent
     assert err.outcome_unknown is sent
+
+
+def test_public_classes_report_the_public_module() -> None:
+    """Tracebacks and reprs show ``bpcpay.InvalidArgumentError``, the name users import."""
+    import traceback
+
+    for name in [*_exceptions.__all__, "Timeout", "RequestAttempt", "NotGiven"]:
+        cls = getattr(bpcpay, name)
+        assert cls.__module__ == "bpcpay", name
+        assert getattr(bpcpay, cls.__qualname__) is cls
+    try:
+        raise bpcpay.InvalidArgumentError("amount", "must be positive, got 0")
+    except bpcpay.InvalidArgumentError as exc:
+        shown = "".join(traceback.format_exception(exc))
+    assert shown.splitlines()[-1] == "bpcpay.InvalidArgumentError: amount: must be positive, got 0"
+    assert "_exceptions" not in shown.splitlines()[-1]
+
+
+def test_the_library_logger_has_a_null_handler() -> None:
+    import logging
+
+    handlers = logging.getLogger("bpcpay").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)

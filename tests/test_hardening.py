@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import aiohttp
 import pytest
 from _support import API_KEY, BASE_URL
@@ -94,3 +98,81 @@ def test_client_webhooks_is_the_same_function() -> None:
     sync = bpcpay.BpcPay(api_key=API_KEY, base_url=BASE_URL)
     assert sync.webhooks.construct_event is bpcpay.webhooks.construct_event
     sync.close()
+
+
+# --- errors that help ----------------------------------------------------------------------------
+
+
+def _connector_error(host: str, port: int, error: OSError) -> aiohttp.ClientConnectorError:
+    key = aiohttp.client_reqrep.ConnectionKey(host, port, True, True, None, None, None)
+    if isinstance(error, socket.gaierror):
+        return aiohttp.ClientConnectorDNSError(key, error)
+    return aiohttp.ClientConnectorError(key, error)
+
+
+@pytest.mark.asyncio
+async def test_a_dns_failure_names_the_host_and_port(mocked: aioresponses) -> None:
+    dns = socket.gaierror(-2, "Name or service not known")
+    mocked.get(f"{BASE_URL}/sessions/ps_1", exception=_connector_error("gateway.test", 443, dns))
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, max_retries=0) as client:
+        with pytest.raises(bpcpay.APIConnectionError) as info:
+            await client.sessions.retrieve("ps_1")
+    message = str(info.value)
+    assert "could not connect to gateway.test:443" in message
+    assert "Name or service not known" in message
+    # Not the default base URL: no word about it.
+    assert "BPCPAY_BASE_URL" not in message
+
+
+@pytest.mark.asyncio
+async def test_with_the_default_base_url_a_connection_error_says_so(mocked: aioresponses) -> None:
+    refused = ConnectionRefusedError(111, "Connect call failed")
+    mocked.get(
+        f"{bpcpay.DEFAULT_BASE_URL}/sessions/ps_1",
+        exception=_connector_error("dev.bpcbt.com", 443, refused),
+        repeat=True,
+    )
+    async with AsyncBpcPay(api_key=API_KEY, max_retries=0) as client:
+        with pytest.raises(bpcpay.APIConnectionError) as info:
+            await client.sessions.retrieve("ps_1")
+    message = str(info.value)
+    assert "could not connect to dev.bpcbt.com:443" in message
+    assert "default" in message and bpcpay.DEFAULT_BASE_URL in message
+    assert "BPCPAY_BASE_URL" in message
+
+
+@pytest.mark.asyncio
+async def test_an_html_404_hints_at_a_base_url_without_api2(mocked: aioresponses) -> None:
+    page = b"<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
+    for base, says_missing in (("https://gateway.test", True), (BASE_URL, False)):
+        mocked.get(f"{base}/sessions/ps_1", status=404, body=page,
+                   headers={"Content-Type": "text/html"})  # fmt: skip
+        async with AsyncBpcPay(api_key=API_KEY, base_url=base) as client:
+            with pytest.raises(bpcpay.NotFoundError) as info:
+                await client.sessions.retrieve("ps_1")
+        message = str(info.value)
+        assert "HTML page" in message and "/api2" in message
+        assert ("does not end in /api2" in message) is says_missing
+        if says_missing:
+            assert "'https://gateway.test'" in message
+    # A JSON 404 (no such session) is not about the base URL.
+    mocked.get(f"{BASE_URL}/sessions/ps_2", status=404,
+               payload={"error": {"message": "no such session"}})  # fmt: skip
+    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL) as client:
+        with pytest.raises(bpcpay.NotFoundError) as info:
+            await client.sessions.retrieve("ps_2")
+    assert "api2" not in str(info.value)
+
+
+def test_unconfigured_logging_prints_nothing_from_bpcpay() -> None:
+    script = (
+        "import logging, bpcpay; "
+        "logging.getLogger('bpcpay').warning('a warning of the library'); "
+        "logging.getLogger('bpcpay.webhooks').error('an error of the library')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stderr == ""

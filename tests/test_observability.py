@@ -116,3 +116,23 @@ async def test_debug_log_has_the_facts_and_never_the_key(
     assert f"request_id={session.request_id}" in line
     assert "(attempt 1, " in line and " ms)" in line
     assert API_KEY not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_on_attempt_and_the_log_report_an_answer_over_the_size_limit(
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[bpcpay.RequestAttempt] = []
+    async with bpcpay.AsyncBpcPay(
+        api_key=API_KEY, base_url=gateway.base_url, on_attempt=seen.append, max_response_bytes=16
+    ) as client:
+        with (
+            caplog.at_level(logging.DEBUG, logger="bpcpay"),
+            pytest.raises(bpcpay.ResponseTooLargeError),
+        ):
+            await client.sessions.retrieve("ps_big")
+    (attempt,) = seen  # never retried
+    assert (attempt.status, attempt.retry_in) == (200, None)
+    assert attempt.request_id is not None and attempt.request_id.startswith("req_")
+    assert attempt.error == "answer over max_response_bytes=16"
+    assert "GET /sessions/ps_big failed: answer over max_response_bytes=16" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from bpcpay._core._responses import (
     header,
     make_status_error,
     parse_error_body,
+    scrub_error,
+    scrub_text,
 )
 from bpcpay.models import Session
 
@@ -319,3 +322,73 @@ async def test_a_good_answer_through_the_client(client: AsyncBpcPay, mocked: aio
     session = await client.sessions.retrieve(SESSION_EXAMPLE["id"])
     assert session.raw == SESSION_EXAMPLE
     assert session.request_id == REQUEST_ID
+
+
+# --- scrubbing secrets, and the messages of answers that are not errors of the API ---------------
+
+
+@pytest.mark.parametrize("secret", ["test_key_not_real", 'k/"\\+=%', "whsec_ünï☃", "emoji_🔑_key"])
+def test_scrub_text_removes_every_spelling_of_a_secret(secret: str) -> None:
+    from urllib.parse import quote
+
+    spellings = [
+        secret,
+        json.dumps(secret)[1:-1],  # " and \ escaped
+        json.dumps(secret, ensure_ascii=True)[1:-1],  # non-ASCII as \\uXXXX (pairs past the BMP)
+        re.sub(
+            r"\\u[0-9a-f]{4}",
+            lambda m: m.group(0).upper().replace("U", "u"),
+            json.dumps(secret, ensure_ascii=True)[1:-1],
+        ),
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        quote(secret, safe=""),
+        quote(secret, safe="").lower(),
+        "".join(f"\\u{ord(c):04x}" if c.isascii() else c for c in secret),  # mixed forms
+    ]
+    for spelled in spellings:
+        text = f"before {spelled} after"
+        assert scrub_text(text, secret) == "before [redacted] after", spelled
+    assert scrub_text("nothing to see", secret) == "nothing to see"
+    assert scrub_text(secret, "") == secret  # no secret, nothing to scrub
+
+
+def test_scrub_error_covers_every_text_field_and_leaves_the_rest() -> None:
+    err = make(
+        401,
+        b'{"error": {"message": "bad key KEY"}}',
+        {"X-Echo": "KEY", "API-Request-Id": "req_KEY"},
+    )
+    scrub_error(err, "")
+    assert err.headers["x-echo"] == "KEY"  # an empty secret changes nothing
+    scrub_error(err, "KEY")
+    assert err.headers == {"x-echo": "[redacted]", "api-request-id": "req_[redacted]"}
+    assert err.request_id == "req_[redacted]"
+    assert err.body == b'{"error": {"message": "bad key [redacted]"}}'
+    assert err.message == "bad key [redacted]" and err.args == ("bad key [redacted]",)
+    assert err.status_code == 401
+
+
+def test_a_redirect_is_named_and_never_followed() -> None:
+    err = make(302, b"", {"Location": "https://elsewhere.example/login"})
+    assert type(err) is bpcpay.APIStatusError
+    assert "a redirect to 'https://elsewhere.example/login'" in err.message
+    assert "does not follow redirects" in err.message
+    assert "a redirect;" in make(301, b"").message  # no Location header
+
+
+def test_a_200_with_an_error_body_says_what_the_gateway_said() -> None:
+    body = json.dumps({"error": {"code": "E1", "message": "backend down"}}).encode()
+    with pytest.raises(bpcpay.APIResponseValidationError) as info:
+        decode_response(status=200, headers={}, body=body, cast_to=Session, method="GET",
+                        path="/sessions/ps_1")  # fmt: skip
+    assert "answer is an error, not a Session: [E1] backend down" in str(info.value)
+    body = json.dumps({"error": {"message": "no code"}}).encode()
+    with pytest.raises(bpcpay.APIResponseValidationError) as info:
+        decode_response(status=200, headers={}, body=body, cast_to=Session, method="GET",
+                        path="/sessions/ps_1")  # fmt: skip
+    assert "answer is an error, not a Session: no code" in str(info.value)
+
+
+def test_a_redirect_with_a_json_error_body_still_says_redirect() -> None:
+    err = make(307, b'{"error": {"message": "moved"}}', {"Location": "https://x.example/"})
+    assert "a redirect to 'https://x.example/'" in err.message

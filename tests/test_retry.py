@@ -465,7 +465,7 @@ async def test_post_connect_timeout_exhausted(client: AsyncBpcPay, mocked: aiore
         await create_session(client)
     assert info.value.phase == "connect"
     assert not info.value.outcome_unknown
-    assert "no connection within 5s" in str(info.value)
+    assert "no connection to gateway.test:443 within 5s" in str(info.value)
     assert sent_count(mocked) == 3
 
 

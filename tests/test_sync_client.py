@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import inspect
 import json
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _fake_gateway import FakeGateway, gateway_in_thread
@@ -216,16 +220,65 @@ def test_from_env(gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None
         assert c.sessions.retrieve("ps_env").id == "ps_env"
 
 
-def test_an_unclosed_client_warns_when_collected(gateway: FakeGateway) -> None:
+def test_a_client_without_a_name_lives_through_its_call(gateway: FakeGateway) -> None:
+    # The client is referenced by nothing but its resource while the call runs.
+    session = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url).sessions.create(
+        **SESSION_ARGS
+    )
+    assert session.id.startswith("ps_")
+    twin = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url).with_options(max_retries=0)
+    gc.collect()  # the owner is referenced by its twin only
+    assert twin.sessions.retrieve("ps_twin").id == "ps_twin"
+    twin.close()
+
+
+def test_a_collected_client_closes_quietly_on_the_loop(gateway: FakeGateway) -> None:
+    threads_before = threading.active_count()
     c = bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url)
-    c.sessions.retrieve("ps_1")
+    assert c.sessions.retrieve("ps_1").id == "ps_1"
+    session = c._runner.impl._transport.session
+    assert session is not None and not session.closed
     runner = c._runner
-    with pytest.warns(ResourceWarning, match="unclosed BpcPay"):
-        c.__del__()
-    # The finalizer still closes the session, so nothing else is left behind.
-    runner.finalize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del c
+        gc.collect()
     assert runner.closed
-    c._finalizer.detach()  # type: ignore[union-attr]
+    # The close was scheduled on the loop thread, never waited for by the collector.
+    deadline = time.monotonic() + 5
+    while not session.closed:
+        assert time.monotonic() < deadline, "the collected client's session was never closed"
+        time.sleep(0.005)
+    assert threading.active_count() == threads_before  # no thread of its own, none left
+
+
+def test_unnamed_clients_leave_no_socket_thread_or_warning() -> None:
+    result = _run_script(
+        """
+        import gc, logging, threading, time
+        # -X dev logs slow callbacks at WARNING (a loaded machine); leaks are ERRORs and warnings.
+        logging.getLogger("asyncio").setLevel(logging.ERROR)
+        with gateway_in_thread() as gw:
+            bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url).sessions.retrieve("w")
+            gc.collect()
+            time.sleep(0.2)
+            fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+            for i in range(20):
+                s = bpcpay.BpcPay(api_key="test_key_not_real", base_url=gw.base_url).sessions
+                assert s.retrieve(f"ps_{i}").id == f"ps_{i}"
+                del s
+                gc.collect()
+            deadline = time.monotonic() + 10
+            while len(os.listdir("/proc/self/fd")) > fds and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("fds", len(os.listdir("/proc/self/fd")) - fds)
+            print("threads", threading.active_count() - threads)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["fds 0", "threads 0"]
+    # -X dev -W error: no "Unclosed client session", no ResourceWarning, nothing at exit.
+    assert result.stderr == ""
 
 
 def test_close_waits_for_calls_in_flight_then_refuses(gateway: FakeGateway) -> None:
@@ -452,3 +505,54 @@ def test_an_outcome_for_a_future_settled_meanwhile_is_dropped_quietly() -> None:
         assert future.result() == "already settled"
 
     asyncio.run(scenario())
+
+
+# --- the backstop: a stuck loop thread still gives a faithful timeout ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "path", "unknown", "hint"),
+    [
+        (lambda c: c.sessions.retrieve("ps_stuck"), "GET", "/sessions/ps_stuck", False, ""),
+        (lambda c: c.sessions.create(**SESSION_ARGS, merchant_reference_id="order-9"),
+         "POST", "/sessions", True, "safe to create another"),
+        (lambda c: c.payments.capture("pay_7"), "POST", "/payments/pay_7/capture", True,
+         "retrieve the payment and check its status"),
+        (lambda c: c.request("GET", "/balance/a b"), "GET", "/balance/a%20b", False, ""),
+    ],
+    ids=["retrieve", "create", "capture", "request"],
+)  # fmt: skip
+def test_the_backstop_keeps_the_real_method_path_and_outcome_rule(
+    gateway: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+    call: Any,
+    method: str,
+    path: str,
+    unknown: bool,
+    hint: str,
+) -> None:
+    # The hook blocks the loop thread after the attempt, so no transport deadline can fire and
+    # only the caller's own wait (worst case + margin) ends the call.
+    monkeypatch.setattr(_bridge, "_BACKSTOP_MARGIN", 0.1)
+    blocked = threading.Event()
+
+    def stuck_hook(_: bpcpay.RequestAttempt) -> None:
+        blocked.set()
+        time.sleep(0.6)
+
+    with bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url, max_retries=0,
+                       timeout=bpcpay.Timeout(connect=0.1, read=0.1),
+                       on_attempt=stuck_hook) as c:  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(bpcpay.APITimeoutError) as info:
+            call(c)
+        elapsed = time.monotonic() - started
+    assert blocked.is_set()
+    err = info.value
+    assert 0.3 <= elapsed < 0.6, elapsed
+    assert (err.method, err.path, err.phase) == (method, path, "read")
+    assert err.outcome_unknown is unknown
+    assert "did not answer" in str(err) and "0.3s" in str(err)
+    assert hint in str(err)
+    if method == "POST" and path == "/sessions":
+        assert err.merchant_reference_id == "order-9"

@@ -11,15 +11,18 @@ import logging
 import os
 import platform
 import random
+import string
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
 import aiohttp
+from yarl import URL
 
 from .._constants import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
     ENV_API_KEY,
@@ -30,6 +33,7 @@ from .._constants import (
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from .._core._endpoints import ENDPOINTS
 from .._core._requests import (
     Request,
     build_request,
@@ -37,15 +41,17 @@ from .._core._requests import (
     check_api_version,
     check_base_url,
     check_string,
+    encode_path,
     static_headers,
 )
-from .._core._responses import decode_response, header
+from .._core._responses import decode_response, header, scrub_error, scrub_text
 from .._core._retry import Failure, backoff, should_retry
 from .._exceptions import (
     APIConnectionError,
     APITimeoutError,
     ClientClosedError,
     InvalidArgumentError,
+    ResponseTooLargeError,
 )
 from .._types import (
     DEFAULT_TIMEOUT,
@@ -60,7 +66,7 @@ from .._types import (
 )
 from .._version import __version__
 from ..webhooks import Webhooks
-from ._transport import AsyncTransport, RawResponse, TransportFailure
+from ._transport import AsyncTransport, RawResponse, ResponseTooLarge, TransportFailure
 from .resources.payment_methods import AsyncPaymentMethods
 from .resources.payments import AsyncPayments
 from .resources.refunds import AsyncRefunds
@@ -94,10 +100,18 @@ def _user_agent() -> str:
     )
 
 
-def _check_max_retries(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError("max_retries", f"must be an int >= 0, got {value!r}")
+def _check_count(argument: str, value: object, minimum: int) -> int:
+    """An int (not a bool) of at least ``minimum``, or InvalidArgumentError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(argument, f"must be an int >= {minimum}, got {value!r}")
     return value
+
+
+#: Added to connection errors of a client left on the default base URL.
+_DEFAULT_BASE_URL_HINT = (
+    f" (base_url is bpcpay's default, BPC's public sandbox {DEFAULT_BASE_URL}; pass base_url= "
+    f"or set {ENV_BASE_URL} to reach your bank's gateway)"
+)
 
 
 def _unknown_outcome_message(method: str, path: str, detail: str) -> str:
@@ -139,6 +153,8 @@ class AsyncBpcPay:
             (method, path, status, request id, attempt number, elapsed time, retry delay), to
             time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
             its loop thread), must be quick, and an exception in it is logged, never raised.
+        max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
+            larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -161,20 +177,25 @@ class AsyncBpcPay:
         session: aiohttp.ClientSession | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._api_key = check_api_key(api_key)
         self._base_url = check_base_url(base_url)
+        # Encoded once (IDNA host, percent-encoded path): URLs are sent exactly as built.
+        self._url_root = str(URL(self._base_url))
         self._api_version = check_api_version(api_version)
         self._timeout = to_timeout(timeout)
-        self._max_retries = _check_max_retries(max_retries)
+        self._max_retries = _check_count("max_retries", max_retries, 0)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidArgumentError("session", "must be an aiohttp.ClientSession or None")
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise InvalidArgumentError("pool_size", f"must be an int >= 1, got {pool_size!r}")
         if on_attempt is not None and not callable(on_attempt):
             raise InvalidArgumentError("on_attempt", "must be a callable or None")
         self._on_attempt = on_attempt
-        self._transport = AsyncTransport(session=session, pool_size=pool_size)
+        self._transport = AsyncTransport(
+            session=session,
+            pool_size=_check_count("pool_size", pool_size, 1),
+            max_response_bytes=_check_count("max_response_bytes", max_response_bytes, 1),
+        )
         self._closed = False
         self._get_headers = static_headers(
             api_key=self._api_key, api_version=self._api_version, user_agent=_user_agent()
@@ -199,15 +220,25 @@ class AsyncBpcPay:
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> AsyncBpcPay:
         """A client configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
         ``BPCPAY_API_VERSION`` (the last two optional).
+
+        Args:
+            timeout: as for the constructor.
+            max_retries: as for the constructor.
+            pool_size: as for the constructor.
+            max_response_bytes: as for the constructor.
+
+        Returns:
+            The client.
 
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
         """
         return cls(**_options_from_env(), timeout=timeout, max_retries=max_retries,
-                   pool_size=pool_size)  # fmt: skip
+                   pool_size=pool_size, max_response_bytes=max_response_bytes)  # fmt: skip
 
     def with_options(
         self,
@@ -225,7 +256,7 @@ class AsyncBpcPay:
         if not isinstance(timeout, NotGiven):
             clone._timeout = to_timeout(timeout)
         if not isinstance(max_retries, NotGiven):
-            clone._max_retries = _check_max_retries(max_retries)
+            clone._max_retries = _check_count("max_retries", max_retries, 0)
         clone._bind_resources()
         return clone
 
@@ -248,6 +279,11 @@ class AsyncBpcPay:
     def max_retries(self) -> int:
         """The default number of retries."""
         return self._max_retries
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer read, in bytes, decompressed."""
+        return self._transport.max_response_bytes
 
     @property
     def closed(self) -> bool:
@@ -306,7 +342,9 @@ class AsyncBpcPay:
 
         Args:
             method: ``"GET"``, ``"POST"``, ...
-            path: below the base URL, e.g. ``"/sessions/ps_..."``.
+            path: below the base URL, e.g. ``"/sessions/ps_..."``. Characters that cannot
+                stand in a URL path are percent-encoded (an id with ``/`` or ``;`` in it must
+                be encoded by you); ``.`` and ``..`` segments are refused.
             json: the request body.
             cast_to: a model class (``bpcpay.models.Session`` ...) to parse the answer into;
                 None returns the decoded JSON.
@@ -316,11 +354,12 @@ class AsyncBpcPay:
             An instance of ``cast_to``, or the decoded JSON.
 
         Raises:
+            InvalidArgumentError: ``method`` or ``path`` is invalid; nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
         """
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise InvalidArgumentError("method", f"must be an HTTP method, got {method!r}")
-        check_string("path", path, max_length=2048)
+        path = encode_path(check_string("path", path, max_length=2048))
         if cast_to is None:
             return await self._request(method, path, json_body=json, cast_to=None, timeout=timeout)
         return await self._request(method, path, json_body=json, cast_to=cast_to, timeout=timeout)
@@ -365,7 +404,7 @@ class AsyncBpcPay:
         request = build_request(
             method,
             path,
-            base_url=self._base_url,
+            base_url=self._url_root,
             headers=self._get_headers if isinstance(json_body, NotGiven) else self._post_headers,
             json_body=json_body,
             merchant_reference_id=merchant_reference_id,
@@ -376,6 +415,19 @@ class AsyncBpcPay:
             started = time.perf_counter()
             try:
                 response: RawResponse = await self._transport.send(request, attempt_timeout)
+            except ResponseTooLarge as big:
+                # Never retried: the gateway answered, and would answer the same again.
+                self._report(
+                    request,
+                    attempt,
+                    started,
+                    big.status,
+                    header(big.headers, REQUEST_ID_HEADER),
+                    f"answer over max_response_bytes={big.limit}",
+                    None,
+                    debug=debug,
+                )
+                raise self._too_large_error(request, big) from None
             except TransportFailure as failure:
                 retry = should_retry(
                     method=method,
@@ -424,6 +476,7 @@ class AsyncBpcPay:
                         path=path,
                         merchant_reference_id=merchant_reference_id,
                         redact=self._api_key,
+                        base_url=self._base_url,
                     )
             attempt += 1
             await self._sleep(delay)
@@ -444,6 +497,9 @@ class AsyncBpcPay:
         if not debug and self._on_attempt is None:
             return
         elapsed = time.perf_counter() - started
+        if request_id is not None:
+            # A gateway could echo the key in its request id header.
+            request_id = scrub_text(request_id, self._api_key)
         if debug:
             outcome = (
                 f"-> {status} request_id={request_id}" if error is None else f"failed: {error}"
@@ -487,7 +543,11 @@ class AsyncBpcPay:
         self._transport.abandon()
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        clone._transport = AsyncTransport(session=None, pool_size=self._transport.pool_size)
+        clone._transport = AsyncTransport(
+            session=None,
+            pool_size=self._transport.pool_size,
+            max_response_bytes=self._transport.max_response_bytes,
+        )
         clone._closed = False
         clone._bind_resources()
         return clone
@@ -495,9 +555,10 @@ class AsyncBpcPay:
     def _connection_error(self, request: Request, failure: TransportFailure) -> APIConnectionError:
         method, path = request.method, request.path
         unknown = failure.failure is Failure.MAYBE_SENT and method != "GET"
-        message = (
-            _unknown_outcome_message(method, path, failure.detail) if unknown else failure.detail
-        )
+        detail = failure.detail
+        if self._base_url == DEFAULT_BASE_URL:
+            detail += _DEFAULT_BASE_URL_HINT
+        message = _unknown_outcome_message(method, path, detail) if unknown else detail
         if failure.timeout_phase is not None:
             return APITimeoutError(
                 message,
@@ -513,6 +574,89 @@ class AsyncBpcPay:
             request_sent=failure.failure is Failure.MAYBE_SENT,
             merchant_reference_id=request.merchant_reference_id,
         )
+
+    def _too_large_error(self, request: Request, big: ResponseTooLarge) -> ResponseTooLargeError:
+        method, path = request.method, request.path
+        seen = (
+            f"it declares Content-Length: {big.declared}"
+            if big.declared is not None
+            else "it went past the limit while being read"
+        )
+        message = (
+            f"the gateway's answer (HTTP {big.status}) is larger than max_response_bytes="
+            f"{big.limit} ({seen}); bpcpay stopped reading it. If such answers are expected, "
+            f"raise the client option max_response_bytes"
+        )
+        if method != "GET":
+            message = _unknown_outcome_message(method, path, message)
+        err = ResponseTooLargeError(
+            message,
+            method=method,
+            path=path,
+            limit=big.limit,
+            status_code=big.status,
+            declared=big.declared,
+            request_id=header(big.headers, REQUEST_ID_HEADER),
+            merchant_reference_id=request.merchant_reference_id,
+        )
+        scrub_error(err, self._api_key)
+        return err
+
+    def _stuck_call_error(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waited: float,
+    ) -> APIConnectionError:
+        """The error for a call whose result never came back from the event loop in time (the
+        sync client's backstop): the call's real method and path, and the outcome rule of any
+        timeout: a GET is never "outcome unknown", a POST that may have been sent is.
+
+        Args:
+            fn: the bound method that was called (of this client or one of its resources).
+            args: its positional arguments.
+            kwargs: its keyword arguments.
+            waited: how long the caller waited, in seconds.
+
+        Returns:
+            An APITimeoutError to raise.
+        """
+        method, path = _describe_call(self, fn, args, kwargs)
+        reference = kwargs.get("merchant_reference_id")
+        request = Request(
+            method=method,
+            path=path,
+            url=self._url_root + path,
+            headers={},
+            merchant_reference_id=reference if isinstance(reference, str) else None,
+        )
+        failure = TransportFailure(
+            Failure.MAYBE_SENT,
+            f"no result within {waited:g}s (bpcpay's event loop thread did not answer in time)",
+            timeout_phase="read",
+        )
+        return self._connection_error(request, failure)
+
+
+def _describe_call(
+    client: AsyncBpcPay, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[HTTPMethod, str]:
+    """Method and path of a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``,
+    from the endpoint table, without running it."""
+    if getattr(fn, "__self__", None) is client and fn.__name__ == "request":
+        return kwargs["method"], encode_path(kwargs["path"])
+    owner = getattr(fn, "__self__", None)
+    resource = next((name for name, value in vars(client).items() if value is owner), "?")
+    endpoint = ENDPOINTS.get(f"{resource}.{fn.__name__}")
+    if endpoint is None:
+        return "POST", f"/{resource}.{fn.__name__}"  # unknown: assume the unsafe case
+    names = [field for _, field, _, _ in string.Formatter().parse(endpoint.path) if field]
+    try:
+        path = endpoint.render(**dict(zip(names, args, strict=False)))
+    except (InvalidArgumentError, KeyError):
+        path = endpoint.path
+    return endpoint.method, path
 
 
 def _options_from_env() -> dict[str, Any]:

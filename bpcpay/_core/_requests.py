@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -34,6 +34,7 @@ __all__ = [
     "check_currency",
     "check_url",
     "encode_json",
+    "encode_path",
     "luhn_ok",
     "static_headers",
 ]
@@ -240,6 +241,49 @@ def static_headers(*, api_key: str, api_version: str, user_agent: str) -> dict[s
     }
 
 
+#: Characters a path is sent with as they are (RFC 3986 ``pchar`` and "/"); "%" starts an
+#: escape. Everything else is percent-encoded as UTF-8.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+#: ... and in a query, "?" too.
+_QUERY_SAFE = _PATH_SAFE + "?"
+#: A "%" that does not start a valid escape.
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _encode_part(text: str, safe: str) -> str:
+    return quote(_STRAY_PERCENT.sub("%25", text), safe=safe)
+
+
+def encode_path(path: str) -> str:
+    """A caller's path (the ``request()`` escape hatch) as it is sent on the wire.
+
+    Characters outside a URL path are percent-encoded, escapes already there are kept, and a
+    query after ``?`` is kept as a query. A segment that is, or would be read by some server as,
+    ``.`` or ``..`` (``..``, ``%2e%2e``, ``..;param``) is refused: it would climb out of the
+    API. Ids filled into the endpoint table's paths never need this: they are encoded whole.
+
+    Args:
+        path: below the base URL, starting with "/".
+
+    Returns:
+        The encoded path (and query).
+
+    Raises:
+        InvalidArgumentError: ``path`` does not start with "/", or has a dot segment.
+    """
+    if not path.startswith("/"):
+        raise InvalidArgumentError("path", f"must start with '/', got {path!r}")
+    before, mark, query = path.partition("?")
+    encoded = _encode_part(before, _PATH_SAFE)
+    for segment in encoded.split("/"):
+        # Servers in the Tomcat family drop ";params" from a segment before resolving dots.
+        if unquote(segment.partition(";")[0]) in (".", ".."):
+            raise InvalidArgumentError(
+                "path", f"must not contain '.' or '..' segments, got {path!r}"
+            )
+    return encoded + mark + _encode_part(query, _QUERY_SAFE) if mark else encoded
+
+
 def build_request(
     method: HTTPMethod,
     path: str,
@@ -250,7 +294,13 @@ def build_request(
     merchant_reference_id: str | None = None,
 ) -> Request:
     """Assemble a request. ``headers`` must already hold the static headers (and Content-Type
-    when there is a body); they are used as given, not copied."""
+    when there is a body); they are used as given, not copied.
+
+    ``base_url`` and ``path`` must already be encoded (the client encodes its base URL once;
+    the endpoint table encodes ids whole; :func:`encode_path` encodes a caller's path): the URL
+    is sent exactly as built, never decoded or normalised on the way, so no id can add, remove
+    or climb a path segment.
+    """
     if not path.startswith("/"):
         raise InvalidArgumentError("path", f"must start with '/', got {path!r}")
     body = None if isinstance(json_body, NotGiven) else encode_json(json_body)

@@ -1,13 +1,20 @@
 """Decode a response (status, headers, body bytes) into a model, or raise the right error.
 
 Pure: no I/O. The error body shape is [inferred]; see ``parse_error_body`` for what is accepted.
+
+Every error built from an answer is scrubbed of the API key before it is raised
+(:func:`scrub_error`): a gateway may echo the key back, raw, JSON-escaped (``\\u0074...``,
+``\\/``) or URL-encoded (``%74...``), in its body, its headers or its request id.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .._constants import REQUEST_ID_HEADER
 from .._exceptions import (
@@ -32,6 +39,8 @@ __all__ = [
     "header",
     "make_status_error",
     "parse_error_body",
+    "scrub_error",
+    "scrub_text",
 ]
 
 T = TypeVar("T")
@@ -137,6 +146,34 @@ def _describe_body(body: bytes, headers: Mapping[str, str]) -> str:
     return f"a body that is not a JSON error ({content_type}): {snippet!r}{more}"
 
 
+def _is_html(body: bytes, headers: Mapping[str, str]) -> bool:
+    content_type = header(headers, "Content-Type") or ""
+    start = body[:_SNIPPET].decode("utf-8", "replace").strip().lower()
+    return "html" in content_type.lower() or start.startswith(("<!doctype", "<html"))
+
+
+def _no_json_error_message(
+    status: int, headers: Mapping[str, str], body: bytes, base_url: str | None
+) -> str:
+    """What to say about an answer outside 2xx that carries no JSON error."""
+    if 300 <= status < 400:
+        location = header(headers, "Location")
+        target = f" to {location!r}" if location else ""
+        return (
+            f"the gateway answered {status}, a redirect{target}; bpcpay does not follow "
+            f"redirects (the API key would go along): check base_url"
+        )
+    message = f"HTTP {status} with {_describe_body(body, headers)}"
+    if status == 404 and _is_html(body, headers):
+        root = urlsplit(base_url).path.rstrip("/") if base_url else ""
+        where = f"base_url {base_url!r} does not end in /api2; " if root != "/api2" else ""
+        message += (
+            f": this is a web page, not the API. {where}BPC's API root is the path /api2 "
+            f"(e.g. https://dev.bpcbt.com/api2)"
+        )
+    return message
+
+
 def make_status_error(
     *,
     status: int,
@@ -145,17 +182,31 @@ def make_status_error(
     method: str,
     path: str,
     merchant_reference_id: str | None = None,
+    base_url: str | None = None,
 ) -> APIStatusError:
-    """The right APIStatusError for a 4xx/5xx answer, keeping status, body and request id."""
+    """The right APIStatusError for an answer outside 2xx, keeping status, body and request id.
+
+    Args:
+        status: the HTTP status.
+        headers: the answer's headers.
+        body: the answer's body.
+        method: the request's method.
+        path: the request's path below the base URL.
+        merchant_reference_id: the caller's order id, if any.
+        base_url: the client's base URL, to hint at a wrong one (an HTML 404).
+
+    Returns:
+        The error to raise.
+    """
     details = parse_error_body(body)
-    if details.message:
+    if details.message and not 300 <= status < 400:
         message = details.message
         if details.code:
             message = f"[{details.code}] {message}"
         if details.param:
             message += f" (param: {details.param})"
     else:
-        message = f"HTTP {status} with {_describe_body(body, headers)}"
+        message = _no_json_error_message(status, headers, body, base_url)
     cls = error_class_for_status(status)
     return cls(
         message,
@@ -199,42 +250,110 @@ def decode_response(
     path: str,
     merchant_reference_id: str | None = None,
     redact: str | None = None,
+    base_url: str | None = None,
 ) -> T | Any:
     """Turn an answer into ``cast_to`` (a model class), or the decoded JSON when it is None.
 
     Args:
+        status: the HTTP status.
+        headers: the answer's headers.
+        body: the answer's body.
+        cast_to: the model class to build, or None for the decoded JSON.
+        method: the request's method.
+        path: the request's path below the base URL.
+        merchant_reference_id: the caller's order id, if any.
         redact: a secret (the API key) to blank out of any error built from the answer, in
-            case a gateway echoes it back.
+            any form a gateway may echo it back in (see :func:`scrub_error`).
+        base_url: the client's base URL, to hint at a wrong one in an error.
+
+    Returns:
+        An instance of ``cast_to``, or the decoded JSON.
 
     Raises:
         APIStatusError: (a subclass of) for any status outside 2xx.
         APIResponseValidationError: a 2xx whose body is not JSON or does not fit ``cast_to``.
     """
     try:
-        return _decode(status, headers, body, cast_to, method, path, merchant_reference_id)
+        return _decode(
+            status, headers, body, cast_to, method, path, merchant_reference_id, base_url
+        )
     except (APIStatusError, APIResponseValidationError) as err:
-        if redact and _mentions(err, redact):
-            _redact(err, redact)
+        if redact:
+            scrub_error(err, redact)
         raise
 
 
 _REDACTED = "[redacted]"
 
 
-def _mentions(err: APIStatusError | APIResponseValidationError, secret: str) -> bool:
-    texts = [err.message, getattr(err, "code", None), getattr(err, "param", None)]
-    return any(secret in t for t in texts if t) or secret.encode() in err.body
+def _utf16_units(code: int) -> tuple[int, ...]:
+    """JSON escapes characters outside the BMP as a surrogate pair."""
+    if code < 0x10000:
+        return (code,)
+    code -= 0x10000
+    return (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
 
 
-def _redact(err: APIStatusError | APIResponseValidationError, secret: str) -> None:
-    err.message = err.message.replace(secret, _REDACTED)
-    err.args = (err.message,)
-    err.body = err.body.replace(secret.encode(), _REDACTED.encode())
-    if isinstance(err, APIStatusError):
-        if err.code:
-            err.code = err.code.replace(secret, _REDACTED)
-        if err.param:
-            err.param = err.param.replace(secret, _REDACTED)
+@functools.lru_cache(maxsize=16)
+def _secret_patterns(secret: str) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
+    """Patterns matching ``secret`` spelled with any mix of its characters raw, JSON-escaped
+    (``\\uXXXX`` in any case, ``\\"``, ``\\\\``, ``\\/``) or percent-encoded (``%XX``, any case).
+    """
+    parts = []
+    for char in secret:
+        code = ord(char)
+        # Escapes first: a match that ends on a raw "%" must not leave an escape's "25" behind.
+        forms = [
+            "".join(rf"\\u(?i:{unit:04x})" for unit in _utf16_units(code)),
+            "".join(f"%(?i:{byte:02x})" for byte in char.encode("utf-8", "surrogatepass")),
+        ]
+        if char in '"\\/':
+            forms.append(re.escape("\\" + char))
+        forms.append(re.escape(char))
+        parts.append("(?:" + "|".join(forms) + ")")
+    text = "".join(parts)
+    return re.compile(text), re.compile(text.encode("utf-8", "surrogatepass"))
+
+
+def scrub_text(text: str, secret: str) -> str:
+    """``text`` with every spelling of ``secret`` replaced by ``[redacted]``.
+
+    Args:
+        text: what to scrub.
+        secret: the secret (an API key or a webhook secret); nothing happens when empty.
+
+    Returns:
+        The scrubbed text (``text`` itself when it holds no spelling of the secret).
+    """
+    if not secret:
+        return text
+    return _secret_patterns(secret)[0].sub(_REDACTED, text)
+
+
+def _scrub_value(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return _secret_patterns(secret)[0].sub(_REDACTED, value)
+    if isinstance(value, bytes):
+        return _secret_patterns(secret)[1].sub(_REDACTED.encode(), value)
+    if isinstance(value, Mapping):
+        return {_scrub_value(k, secret): _scrub_value(v, secret) for k, v in value.items()}
+    return value
+
+
+def scrub_error(err: BaseException, secret: str) -> None:
+    """Scrub ``secret`` out of every text an error carries: its message and args, and each of
+    its attributes that is text, bytes or a mapping of them (body, headers, request id, code,
+    param ...). So ``str``, ``repr``, pickling and logging the error never show it.
+
+    Args:
+        err: the error, changed in place.
+        secret: the secret (an API key or a webhook secret); nothing happens when empty.
+    """
+    if not secret:
+        return
+    for name, value in list(vars(err).items()):
+        setattr(err, name, _scrub_value(value, secret))
+    err.args = tuple(_scrub_value(arg, secret) for arg in err.args)
 
 
 def _decode(
@@ -245,6 +364,7 @@ def _decode(
     method: str,
     path: str,
     merchant_reference_id: str | None,
+    base_url: str | None,
 ) -> T | Any:
     if not 200 <= status < 300:
         raise make_status_error(
@@ -254,6 +374,7 @@ def _decode(
             method=method,
             path=path,
             merchant_reference_id=merchant_reference_id,
+            base_url=base_url,
         )
     data = decode_json(status=status, headers=headers, body=body, method=method, path=path)
     if cast_to is None:
@@ -261,8 +382,15 @@ def _decode(
     try:
         return structure_object(data, cast_to, request_id=header(headers, REQUEST_ID_HEADER))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        details = parse_error_body(body)
+        if details.message:
+            # A gateway that reports an error with a success status.
+            code = f"[{details.code}] " if details.code else ""
+            problem = f"is an error, not a {cast_to.__name__}: {code}{details.message}"
+        else:
+            problem = f"is not a valid {cast_to.__name__}: {exc}"
         raise APIResponseValidationError(
-            f"the gateway's {status} answer is not a valid {cast_to.__name__}: {exc}",
+            f"the gateway's {status} answer {problem}",
             method=method,
             path=path,
             status_code=status,

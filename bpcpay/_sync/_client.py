@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any, TypeVar, overload
 
 from bpcpay._async._client import AsyncBpcPay
-from bpcpay._bridge import SyncClientBase, SyncRunner
+from bpcpay._bridge import SyncClientBase
 from bpcpay._constants import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
 )
@@ -46,10 +47,13 @@ T = TypeVar("T")
 class Sessions:
     """Create, retrieve and expire hosted payment sessions."""
 
-    __slots__ = ("_runner",)
+    __slots__ = ("_client", "_runner")
 
-    def __init__(self, runner: SyncRunner) -> None:
-        self._runner = runner
+    def __init__(self, client: BpcPay) -> None:
+        # The resource holds its client: BpcPay(...).sessions.create(...) keeps the
+        # client alive (and open) for as long as the call runs.
+        self._client = client
+        self._runner = client._runner
 
     def __repr__(self) -> str:
         return "<Sessions>"
@@ -171,10 +175,13 @@ class Sessions:
 class Payments:
     """Payments: create directly (PCI DSS merchants), retrieve, capture, cancel."""
 
-    __slots__ = ("_runner",)
+    __slots__ = ("_client", "_runner")
 
-    def __init__(self, runner: SyncRunner) -> None:
-        self._runner = runner
+    def __init__(self, client: BpcPay) -> None:
+        # The resource holds its client: BpcPay(...).sessions.create(...) keeps the
+        # client alive (and open) for as long as the call runs.
+        self._client = client
+        self._runner = client._runner
 
     def __repr__(self) -> str:
         return "<Payments>"
@@ -315,10 +322,13 @@ class Payments:
 class Refunds:
     """Refunds: full or partial, never more than what is left on the payment."""
 
-    __slots__ = ("_runner",)
+    __slots__ = ("_client", "_runner")
 
-    def __init__(self, runner: SyncRunner) -> None:
-        self._runner = runner
+    def __init__(self, client: BpcPay) -> None:
+        # The resource holds its client: BpcPay(...).sessions.create(...) keeps the
+        # client alive (and open) for as long as the call runs.
+        self._client = client
+        self._runner = client._runner
 
     def __repr__(self) -> str:
         return "<Refunds>"
@@ -383,10 +393,13 @@ class Refunds:
 class PaymentMethods:
     """Stored payment methods (cards saved for later charges)."""
 
-    __slots__ = ("_runner",)
+    __slots__ = ("_client", "_runner")
 
-    def __init__(self, runner: SyncRunner) -> None:
-        self._runner = runner
+    def __init__(self, client: BpcPay) -> None:
+        # The resource holds its client: BpcPay(...).sessions.create(...) keeps the
+        # client alive (and open) for as long as the call runs.
+        self._client = client
+        self._runner = client._runner
 
     def __repr__(self) -> str:
         return "<PaymentMethods>"
@@ -438,6 +451,8 @@ class BpcPay(SyncClientBase):
             (method, path, status, request id, attempt number, elapsed time, retry delay), to
             time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
             its loop thread), must be quick, and an exception in it is logged, never raised.
+        max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
+            larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -459,6 +474,7 @@ class BpcPay(SyncClientBase):
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._setup(
             AsyncBpcPay(
@@ -469,6 +485,7 @@ class BpcPay(SyncClientBase):
                 max_retries=max_retries,
                 pool_size=pool_size,
                 on_attempt=on_attempt,
+                max_response_bytes=max_response_bytes,
             )
         )
 
@@ -479,15 +496,30 @@ class BpcPay(SyncClientBase):
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> BpcPay:
         """A client configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
         ``BPCPAY_API_VERSION`` (the last two optional).
+
+        Args:
+            timeout: as for the constructor.
+            max_retries: as for the constructor.
+            pool_size: as for the constructor.
+            max_response_bytes: as for the constructor.
+
+        Returns:
+            The client.
 
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
         """
         return cls._wrap(
-            AsyncBpcPay.from_env(timeout=timeout, max_retries=max_retries, pool_size=pool_size)
+            AsyncBpcPay.from_env(
+                timeout=timeout,
+                max_retries=max_retries,
+                pool_size=pool_size,
+                max_response_bytes=max_response_bytes,
+            )
         )
 
     def with_options(
@@ -525,6 +557,11 @@ class BpcPay(SyncClientBase):
         """The default number of retries."""
         return self._runner.impl.max_retries
 
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer read, in bytes, decompressed."""
+        return self._runner.impl.max_response_bytes
+
     @overload
     def request(
         self,
@@ -560,7 +597,9 @@ class BpcPay(SyncClientBase):
 
         Args:
             method: ``"GET"``, ``"POST"``, ...
-            path: below the base URL, e.g. ``"/sessions/ps_..."``.
+            path: below the base URL, e.g. ``"/sessions/ps_..."``. Characters that cannot
+                stand in a URL path are percent-encoded (an id with ``/`` or ``;`` in it must
+                be encoded by you); ``.`` and ``..`` segments are refused.
             json: the request body.
             cast_to: a model class (``bpcpay.models.Session`` ...) to parse the answer into;
                 None returns the decoded JSON.
@@ -570,6 +609,7 @@ class BpcPay(SyncClientBase):
             An instance of ``cast_to``, or the decoded JSON.
 
         Raises:
+            InvalidArgumentError: ``method`` or ``path`` is invalid; nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
         """
         return self._runner.run(
@@ -582,8 +622,8 @@ class BpcPay(SyncClientBase):
         )
 
     def _bind(self) -> None:
-        self.sessions = Sessions(self._runner)
-        self.payments = Payments(self._runner)
-        self.refunds = Refunds(self._runner)
-        self.payment_methods = PaymentMethods(self._runner)
+        self.sessions = Sessions(self)
+        self.payments = Payments(self)
+        self.refunds = Refunds(self)
+        self.payment_methods = PaymentMethods(self)
         self.webhooks = self._runner.impl.webhooks

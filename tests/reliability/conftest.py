@@ -38,10 +38,10 @@ def setup_client(sandbox: ThreadedSandboxGateway) -> Iterator[bpcpay.BpcPay]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """State the load tests' numbers in the run's output (pytest captures their prints)."""
+    """State the load and bound tests' numbers in the run's output (pytest captures prints)."""
     from _rel_support import LOAD_REPORT
 
     if LOAD_REPORT:
-        terminalreporter.section("load test results")
+        terminalreporter.section("reliability measurements: load, time and memory bounds")
         for line in LOAD_REPORT:
             terminalreporter.write_line(line)

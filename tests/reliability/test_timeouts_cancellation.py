@@ -121,7 +121,7 @@ def test_a_real_connect_timeout_is_per_call_and_never_sent(kind: str, method: st
     assert err.phase == "connect"
     assert err.request_sent is False
     assert err.outcome_unknown is False
-    assert "no connection within 0.05s" in str(err)
+    assert f"no connection to {LOOPBACK}:{port} within 0.05s" in str(err)
     # The connection was never made, so even the POST was retried: max_retries + 1 attempts.
     assert len(attempts) == 3
     assert all(a.status is None and a.error for a in attempts)
@@ -144,7 +144,7 @@ def test_a_read_timeout_is_per_call(
         assert info.value.phase == "read"
         assert info.value.request_sent is True
         assert info.value.outcome_unknown is False  # a GET: safe to repeat
-        assert "no answer within 0.05s" in str(info.value)
+        assert "within 0.05s (read timeout)" in str(info.value)
         # The same client, the same stall, no per-call override: its default read timeout
         # (20 s) outlasts the stall and the call succeeds.
         gw.faults.add(method="GET", path=path, stall=0.3)
