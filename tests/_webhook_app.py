@@ -65,10 +65,13 @@ class Effects:
                 import psycopg
 
                 conn = psycopg.connect(self.target, autocommit=True, connect_timeout=10)
+                # One simple query is one transaction. A transaction-level lock is held until
+                # it commits: a session lock released inside it (pg_advisory_unlock) let the
+                # next worker in before the table was committed, and its CREATE ... IF NOT
+                # EXISTS then failed with a unique violation on PostgreSQL's catalog.
                 conn.execute(
-                    "SELECT pg_advisory_lock(42); "
-                    f"CREATE TABLE IF NOT EXISTS {self.name} (session TEXT, pid INT); "
-                    "SELECT pg_advisory_unlock(42)"
+                    "SELECT pg_advisory_xact_lock(42); "
+                    f"CREATE TABLE IF NOT EXISTS {self.name} (session TEXT, pid INT)"
                 )
             self._conn = conn
         return self._conn

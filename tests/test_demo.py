@@ -17,12 +17,12 @@ from datetime import timedelta
 from html import escape
 from typing import IO, TYPE_CHECKING
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bpcpay import EventType
 from bpcpay.cli import main
 from bpcpay.demo import (
     DECLINE_REASONS,
@@ -100,64 +100,68 @@ def test_auto_with_the_declining_card_does_not_claim_payment(
     _no_secrets(out)
 
 
-def test_auto_decline_waits_for_the_verified_payment_failed(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    # --decline is proven only by a verified payment.failed and a failure page that says why.
-    # The sandbox does not yet send payment.failed for a card declined on its payment page
-    # (the contract's flow table says it should), so today the wait ends at the deadline;
-    # test_a_decline_seen_end_to_end sends that webhook itself.
-    assert main(["demo", "--auto", "--port", "0", "--decline", "--timeout", "1"]) == 1
-    out = capsys.readouterr().out
+def test_auto_decline_exits_0_when_the_decline_is_seen_end_to_end() -> None:
+    # As a person runs it: the console command, in its own process. The sandbox declines the card
+    # on its page and sends a signed payment.failed; the store verifies it and its failure page
+    # says why: that, and nothing less, is an exit status of 0.
+    result = subprocess.run(
+        [sys.executable, "-m", "bpcpay.cli", "demo", "--auto", "--decline", "--timeout", "20"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
     steps = _numbered(out)
-    assert [line[:2] for line in steps] == ["1.", "2.", "3.", "4."]
-    assert "•••• 5780 entered: declined" in steps[2]
-    assert "timed out after 1 s: no verified payment.failed told the store why" in out
-    assert "not declined as expected" in out
-    _no_secrets(out)
-
-
-@pytest.mark.asyncio
-async def test_a_decline_seen_end_to_end() -> None:
-    lines: list[str] = []
-    back_at_the_store = asyncio.Event()
-
-    def emit(line: str) -> None:
-        lines.append(line)
-        if line.startswith("4. "):
-            back_at_the_store.set()
-
-    async with Demo() as demo:
-        customer = asyncio.create_task(
-            play_customer(demo, card=TestCards.DECLINED, emit=emit, expect="declined")
-        )
-        await asyncio.wait_for(back_at_the_store.wait(), 10)
-        (order,) = demo.store.orders.values()
-        # The gateway's payment.failed for the declined attempt, signed with the store's secret.
-        failed = {
-            "id": "pay_declined",
-            "amount": 2400,
-            "currency": "EUR",
-            "status": "failed",
-            "session": order.session_id,
-            "merchantReferenceId": order.id,
-            "failureCode": "card_declined",
-            "failureMessage": "The card was declined.",
-        }
-        secret = demo.gateway.webhook_secret
-        body, headers = webhook_delivery("payment.failed", failed, secret=secret)
-        url = f"{demo.store_url}/webhooks"
-        async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as r:
-            assert r.status == 200
-        assert await asyncio.wait_for(customer, 10) is True
-    steps = [line for line in lines if re.match(r"\d\. ", line)]
     assert [line[:2] for line in steps] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert "•••• 5780 entered: declined" in steps[2]
+    assert "/failure (page shows: not paid)" in steps[3]
     assert "webhook verified: payment.failed, decline code card_declined" in steps[4]
     assert steps[5].startswith(
         "6. the failure page says why: the bank that issued the card declined the payment "
         "(code card_declined)"
     )
+    assert "the decline was seen end to end, and the store says why" in out
+    assert "Traceback" not in result.stderr
+    _no_secrets(out + result.stderr)
+
+
+@pytest.mark.asyncio
+async def test_a_decline_seen_end_to_end() -> None:
+    # In process, to look at the gateway's side too: the payment.failed the store verified is
+    # the sandbox's own delivery for the card declined on its page, answered 200 once.
+    lines: list[str] = []
+    async with Demo() as demo:
+        ok = await play_customer(
+            demo, card=TestCards.DECLINED, emit=lines.append, expect="declined", timeout=10
+        )
+        await asyncio.wait_for(demo.gateway.wait_for_deliveries(), 10)
+        (order,) = demo.store.orders.values()
+        failed = [d for d in demo.gateway.deliveries if d.event.type == "payment.failed"]
+    assert ok is True
+    assert len(failed) == 1
+    assert failed[0].succeeded
+    assert [attempt.status for attempt in failed[0].attempts] == [200]
+    assert failed[0].event.object["session"] == order.session_id
+    steps = [line for line in lines if re.match(r"\d\. ", line)]
+    assert [line[:2] for line in steps] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert "webhook verified: payment.failed, decline code card_declined" in steps[4]
+    assert order.decline_code == "card_declined"
     assert not order.paid
+
+
+@pytest.mark.asyncio
+async def test_auto_decline_waits_for_the_verified_payment_failed() -> None:
+    # A decline the store never hears about is not "seen end to end": its endpoint subscribes
+    # to session.completed only, so the wait for payment.failed ends at the deadline.
+    lines: list[str] = []
+    async with Demo(store_events=(EventType.SESSION_COMPLETED,)) as demo:
+        ok = await play_customer(
+            demo, card=TestCards.DECLINED, emit=lines.append, expect="declined", timeout=0.5
+        )
+        (order,) = demo.store.orders.values()
+    assert ok is False
+    assert [line[:2] for line in lines if re.match(r"\d\. ", line)] == ["1.", "2.", "3.", "4."]
+    assert lines[-1] == "timed out after 0.5 s: no verified payment.failed told the store why"
+    assert order.decline_code is None
 
 
 def test_card_options_need_auto(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,8 +7,9 @@ How a block is run depends on what it is:
 - a **pytest module** (it defines ``test_...`` functions) runs under pytest, with bpcpay's
   plugin, and every test in it must pass;
 - a **named block** (an HTML comment ``<!-- name: NAME -->`` on the line above the fence) is a
-  module with something to drive, such as a web application: :data:`NAMED` says how, and each
-  name in the docs must have an entry there (and each entry a block);
+  module with something to drive, such as a web application, or one that imports the reader's
+  own modules (``from shop.webhooks import router``): :data:`NAMED` says how, and each name in
+  the docs must have an entry there (and each entry a block);
 - anything else is a **program**: it runs as ``python -W error block.py`` with the ``export``
   lines of a running sandbox gateway in its environment, and must exit 0. When the page shows
   what it prints (``It prints:`` and a ``text`` block right after it), the output must match.
@@ -19,11 +20,15 @@ The mkdocs site itself is built by ``.ci/run`` (``mkdocs build --strict``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
+import io
 import os
 import re
 import runpy
 import subprocess
 import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +37,10 @@ import attrs
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bpcpay import Payment, Session
+from bpcpay import DEFAULT_API_VERSION, BpcPay, Event, Payment, Session
 from bpcpay.sandbox import SandboxGateway
 from bpcpay.testing import webhook_delivery
+from bpcpay.webhooks import SQLiteDeliveryStore, WebhookRouter
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -149,6 +155,61 @@ def test_mermaid_diagrams_are_sequence_diagrams_without_statement_separators() -
         assert ";" not in diagram
 
 
+def test_every_page_is_in_the_sites_nav() -> None:
+    # mkdocs only reports a page missing from the nav; a reader of the site would never find it.
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:\n", 1)[1]
+    listed = set(re.findall(r"^\s*- [^:#]+: ([\w/-]+\.md)$", nav, re.M))
+    pages = {
+        str(page.relative_to(ROOT / "docs"))
+        for page in (ROOT / "docs").rglob("*.md")
+        if not page.name.startswith("_")
+    }
+    assert pages == listed
+
+
+def test_the_pages_state_the_default_api_version_the_client_sends() -> None:
+    for page in ("configuration.md", "getting-started.md"):
+        assert f"`{DEFAULT_API_VERSION}`" in (ROOT / "docs" / page).read_text(encoding="utf-8")
+
+
+#: The public modules whose names the API reference must show, and the one place their names
+#: may be mentioned instead of rendered: constants (UPPER_CASE), modules and type aliases.
+PUBLIC_MODULES = ["bpcpay", "bpcpay.models", "bpcpay.webhooks", "bpcpay.sandbox", "bpcpay.testing"]
+_DIRECTIVE = re.compile(r"^::: ([\w.]+)\n((?:    .*\n)*)", re.M)
+
+
+def _reference_names() -> set[str]:
+    """Every name docs/reference/ renders: ``::: a.b.Name``, its ``members:``, or a whole module."""
+    shown: set[str] = set()
+    for page in (ROOT / "docs" / "reference").glob("*.md"):
+        for target, options in _DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            members = re.findall(r"^        - (\w+)$", options, re.M)
+            shown.update(members or [target.rsplit(".", 1)[-1]])
+            if not members and "members: false" not in options:
+                # A whole module (bpcpay.testing) shows its __all__; a class is no module.
+                with contextlib.suppress(ImportError):
+                    shown.update(importlib.import_module(target).__all__)
+    return shown
+
+
+def test_the_api_reference_shows_every_public_name() -> None:
+    shown = _reference_names()
+    reference = "".join(p.read_text("utf-8") for p in (ROOT / "docs" / "reference").glob("*.md"))
+    missing = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            value = getattr(module, name)
+            if name.isupper() or name.startswith("_") or isinstance(value, types.ModuleType):
+                continue
+            if name in shown or (not callable(value) and f"`{module_name}.{name}`" in reference):
+                continue  # rendered, or (a type alias) named in the page's text
+            missing.append(f"{module_name}.{name}")
+    assert missing == []
+    # The collector sees the new names of issues 9 and 11 (a broken pattern would see nothing).
+    assert {"SQLiteDeliveryStore", "WebhookResult", "SetupFutureUsage", "Address"} <= shown
+
+
 # --- programs and pytest modules ------------------------------------------------------------------
 
 
@@ -227,16 +288,86 @@ def aiohttp_webhooks(ns: dict[str, Any]) -> None:
     assert ns["bookkeeping"] == ["payment.succeeded"]
 
 
+#: A named block's driver: it loads the block (``_load``) and drives what it defines.
+Driver = Callable[[Block, Path, pytest.MonkeyPatch], None]
+
+
+def reconcile_cron(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cron recipe of docs/webhooks-deploying.md, with the ``shop`` package it imports: a
+    router on a SQLite store, and the unpaid orders' sessions (one paid, one open, one unknown)
+    in a sandbox gateway whose webhooks never reach the shop."""
+    handled: list[str] = []
+    with (
+        contextlib.ExitStack() as stack,
+        SandboxGateway.run_in_thread() as gw,
+        BpcPay(api_key=gw.api_key, base_url=gw.base_url) as client,
+    ):
+
+        def checkout() -> str:
+            return client.sessions.create(
+                amount=2400, currency="EUR", success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+            ).id  # fmt: skip
+
+        paid, waiting = checkout(), checkout()
+        assert gw.pay(paid).succeeded
+        unpaid = [paid, waiting]
+
+        store = stack.enter_context(
+            contextlib.closing(SQLiteDeliveryStore(tmp_path / "webhooks.sqlite3"))
+        )
+        router = WebhookRouter(gw.webhook_secret, store=store)
+
+        @router.on("session.completed")
+        def mark_paid(event: Event) -> None:
+            assert event.reconciled
+            handled.append(event.data.object.id)
+
+        # The shop's own modules, as the recipe imports them.
+        modules = {
+            name: types.ModuleType(name) for name in ("shop", "shop.webhooks", "shop.orders")
+        }
+        modules["shop.webhooks"].__dict__["router"] = router
+        modules["shop.orders"].__dict__["unpaid_session_ids"] = lambda: list(unpaid)
+        for name, module in modules.items():
+            monkeypatch.setitem(sys.modules, name, module)
+        monkeypatch.setenv("BPCPAY_BASE_URL", gw.base_url)
+        monkeypatch.setenv("BPCPAY_API_KEY", gw.api_key)
+
+        main = _load(block, tmp_path, monkeypatch)["main"]
+        assert main() == 0
+        assert handled == [paid]  # the paid order, through the shop's own handler
+        assert main() == 0  # the next run: a duplicate, the handler does not run again
+        assert handled == [paid]
+
+        unpaid.append("ps_NoSuchSession")  # an order whose session the gateway does not know
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main() == 1
+        assert err.getvalue() == "reconcile: ps_NoSuchSession 404 retrieve_failed\n"
+        assert handled == [paid]
+
+
+def loaded(drive: Callable[[dict[str, Any]], None]) -> Driver:
+    """A driver for a block that needs nothing but its own namespace."""
+
+    def driver(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        drive(_load(block, tmp_path, monkeypatch))
+
+    return driver
+
+
 #: How each named block is driven, by name.
-NAMED: dict[str, Callable[[dict[str, Any]], None]] = {
-    "readme-flask-webhooks": flask_webhooks,
-    "webhooks-aiohttp": aiohttp_webhooks,
+NAMED: dict[str, Driver] = {
+    "readme-flask-webhooks": loaded(flask_webhooks),
+    "webhooks-aiohttp": loaded(aiohttp_webhooks),
+    "deploying-reconcile-cron": reconcile_cron,
 }
 
 
 @pytest.mark.parametrize("block", NAMED_BLOCKS, ids=lambda b: f"{b.name}")
 def test_named_block(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    NAMED[block.name or ""](_load(block, tmp_path, monkeypatch))
+    NAMED[block.name or ""](block, tmp_path, monkeypatch)
 
 
 def test_a_program_that_fails_fails_its_test(sandbox_env: dict[str, str], tmp_path: Path) -> None:

@@ -36,6 +36,14 @@ def client(gw: ThreadedSandboxGateway) -> Iterator[BpcPay]:
         yield c
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteDeliveryStore]:
+    """A SQLite store, closed after the test (Python 3.13 warns about an unclosed connection)."""
+    sqlite_store = SQLiteDeliveryStore(tmp_path / "d.db")
+    yield sqlite_store
+    sqlite_store.close()
+
+
 def new_session(client: BpcPay) -> Session:
     return client.sessions.create(
         amount=1200,
@@ -64,9 +72,9 @@ class Ledger:
 
 
 def test_reconcile_sync_runs_missed_sessions_once_whichever_path_comes_first(
-    gw: ThreadedSandboxGateway, client: BpcPay, tmp_path: Path
+    gw: ThreadedSandboxGateway, client: BpcPay, store: SQLiteDeliveryStore
 ) -> None:
-    router = WebhookRouter(gw.webhook_secret, store=SQLiteDeliveryStore(tmp_path / "d.db"))
+    router = WebhookRouter(gw.webhook_secret, store=store)
     ledger = Ledger(router)
     expired = new_session(client)
     gw.advance_clock(timedelta(minutes=21))  # past its expiresAt: the gateway expires it
@@ -108,9 +116,9 @@ def test_reconcile_sync_runs_missed_sessions_once_whichever_path_comes_first(
 
 @pytest.mark.asyncio
 async def test_reconcile_async_shares_the_store_and_keys_with_webhooks(
-    gw: ThreadedSandboxGateway, tmp_path: Path
+    gw: ThreadedSandboxGateway, store: SQLiteDeliveryStore
 ) -> None:
-    router = WebhookRouter(gw.webhook_secret, store=SQLiteDeliveryStore(tmp_path / "d.db"))
+    router = WebhookRouter(gw.webhook_secret, store=store)
     ledger = Ledger(router)
     async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url) as aclient:
         paid, still_open = [
@@ -221,6 +229,8 @@ def test_the_reconcile_command_runs_the_shops_router(
         out = capsys.readouterr().out
         assert out.splitlines() == [f"{paid.id} 200 handled", f"{still_open.id} 202 open"]
         assert ledger.read_text() == f"{paid.id} True\n"
+        # The command closes the connection it opened in the shop's store (it reopens on use).
+        assert sys.modules[module].router.store._conn is None
 
         assert main(["reconcile", "--router", f"{module}:router", paid.id, "ps_nope"]) == 1
         out = capsys.readouterr().out

@@ -236,7 +236,8 @@ def _row_keys(store: Driven) -> list[str]:
     inner: Any = store.store
     table = inner._logic.table
     if isinstance(inner, SQLiteDeliveryStore):
-        with sqlite3.connect(inner.path) as conn:
+        # sqlite3's own context manager commits but never closes (Python 3.13 warns).
+        with contextlib.closing(sqlite3.connect(inner.path)) as conn:
             return [row[0] for row in conn.execute(f"SELECT key FROM {table}")]  # noqa: S608
     import psycopg
 

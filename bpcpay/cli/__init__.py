@@ -29,9 +29,18 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, every subcommand registered."""
     parser = argparse.ArgumentParser(
-        prog="bpcpay", description="BPC Payment Gateway tools: sandbox, demo and API calls."
+        prog="bpcpay",
+        description="BPC Payment Gateway tools: a local sandbox gateway, a demo store, webhook "
+        "listening and reconciliation, and API calls.",
+        epilog="'bpcpay COMMAND --help' describes a command and its options, with their defaults. "
+        "Start with 'bpcpay demo --auto', or 'bpcpay sandbox' and its export lines.",
     )
-    parser.add_argument("--version", action="version", version=f"bpcpay {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"bpcpay {__version__}",
+        help="print bpcpay's version and exit",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["minor_units", "register"]
 
 
 def _print_object(obj: Any) -> None:
@@ -41,6 +41,20 @@ def _metadata_pair(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"takes KEY=VALUE, got {text!r}")
     return key, value
+
+
+def minor_units(text: str) -> int:
+    """argparse's type= for an amount: a positive whole number of minor units, or a usage error
+    (exit 2) that says so: ``--amount 10.00`` is the most likely mistake."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a positive whole number in minor units (10.00 EUR is 1000), got {text!r}"
+        )
+    return value
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -89,63 +103,107 @@ def _refund(client: Any, args: argparse.Namespace) -> Any:
     return client.refunds.create(payment_id=args.payment, amount=args.amount)
 
 
+def _command(sub: Any, name: str, summary: str, env: str = "") -> Any:
+    """A subcommand whose --help opens with its summary (and where it reads its settings)."""
+    return sub.add_parser(
+        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.{env}"
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add the API subcommands."""
-    env = "uses BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment"
+    env = (
+        " Calls the gateway at $BPCPAY_BASE_URL with $BPCPAY_API_KEY (the export lines of "
+        "'bpcpay sandbox', or your own) and prints the answer's JSON."
+    )
+    not_sent = "(default: not sent)"
 
-    sessions = subparsers.add_parser("sessions", help="create, get or expire a payment session")
+    sessions = _command(subparsers, "sessions", "create, get or expire a hosted payment session")
     sub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = sub.add_parser("create", help=f"create a session ({env})")
-    create.add_argument("--amount", type=int, required=True, help="minor units, e.g. 1000")
-    create.add_argument("--currency", required=True, help="ISO 4217, e.g. EUR")
-    create.add_argument("--success-url", default="https://shop.example/success")
-    create.add_argument("--failure-url", default="https://shop.example/failure")
-    create.add_argument("--merchant-reference-id")
-    create.add_argument("--locale")
-    create.add_argument("--capture-method", choices=["automatic", "manual"])
-    create.add_argument(
-        "--metadata", action="append", default=[], metavar="KEY=VALUE", type=_metadata_pair
+    create = _command(
+        sub, "create", "create a session: its paymentUrl is where the customer pays", env
     )
-    create.add_argument("--merchant-customer-id", help="your customer's id (stored cards)")
     create.add_argument(
-        "--setup-future-usage",
-        type=_json_object,
-        metavar="JSON",
-        help='keep the card, e.g. \'{"category": "unscheduled"}\'',
+        "--amount", type=minor_units, required=True, metavar="MINOR_UNITS",
+        help="the amount in minor units, a positive whole number: 1000 is 10.00 EUR (required)",
+    )  # fmt: skip
+    create.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR (required)")
+    create.add_argument(
+        "--success-url", default="https://shop.example/success", metavar="URL",
+        help="where the customer is sent after paying (default: %(default)s)",
+    )  # fmt: skip
+    create.add_argument(
+        "--failure-url", default="https://shop.example/failure", metavar="URL",
+        help="where the customer is sent after a failure (default: %(default)s)",
+    )  # fmt: skip
+    create.add_argument(
+        "--merchant-reference-id", metavar="ID",
+        help=f"your order id, echoed back on the session and its webhooks {not_sent}",
+    )  # fmt: skip
+    create.add_argument(
+        "--locale",
+        help="the payment page's language, e.g. en (default: not sent: the gateway's own, EN)",
     )
+    create.add_argument(
+        "--capture-method", choices=["automatic", "manual"],
+        help="automatic charges at once; manual only holds the money until "
+        "'bpcpay payments capture' (default: not sent: automatic)",
+    )  # fmt: skip
+    create.add_argument(
+        "--metadata", action="append", default=[], metavar="KEY=VALUE", type=_metadata_pair,
+        help="a string of your own, echoed back; repeat for several (default: none)",
+    )  # fmt: skip
+    create.add_argument(
+        "--merchant-customer-id", metavar="ID",
+        help=f"your customer's id, to which a stored card is attached {not_sent}",
+    )  # fmt: skip
+    create.add_argument(
+        "--setup-future-usage", type=_json_object, metavar="JSON",
+        help='keep the card for later payments, in wire form, e.g. \'{"category": '
+        "\"unscheduled\"}' (default: not sent: no card is kept)",
+    )  # fmt: skip
     create.set_defaults(handler=_run, call=_session_create)
-    get = sub.add_parser("get", help=f"retrieve a session ({env})")
-    get.add_argument("id")
+    get = _command(sub, "get", "retrieve a session", env)
+    get.add_argument("id", help="the session's id (ps_...)")
     get.set_defaults(handler=_run, call=lambda c, a: c.sessions.retrieve(a.id))
-    expire = sub.add_parser("expire", help="expire an open session now (no one can pay it)")
-    expire.add_argument("id")
+    expire = _command(sub, "expire", "expire an open session now, so that no one can pay it", env)
+    expire.add_argument("id", help="the open session's id (ps_...)")
     expire.set_defaults(handler=_run, call=lambda c, a: c.sessions.expire(a.id))
 
-    payments = subparsers.add_parser("payments", help="get, capture or cancel a payment")
+    payments = _command(subparsers, "payments", "get, capture or cancel a payment")
     sub = payments.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = sub.add_parser("get", help=f"retrieve a payment ({env})")
-    get.add_argument("id")
+    get = _command(sub, "get", "retrieve a payment", env)
+    get.add_argument("id", help="the payment's id (pay_...)")
     get.set_defaults(handler=_run, call=lambda c, a: c.payments.retrieve(a.id))
-    capture = sub.add_parser("capture", help="capture a two-step payment")
-    capture.add_argument("id")
-    capture.add_argument("--amount", type=int)
+    capture = _command(sub, "capture", "capture a two-step (requiresCapture) payment", env)
+    capture.add_argument("id", help="the payment's id (pay_...)")
+    capture.add_argument(
+        "--amount", type=minor_units, metavar="MINOR_UNITS",
+        help="how much to capture, in minor units (default: all that the payment holds)",
+    )  # fmt: skip
     capture.set_defaults(handler=_run, call=_capture)
-    cancel = sub.add_parser("cancel", help="cancel an uncaptured payment")
-    cancel.add_argument("id")
+    cancel = _command(sub, "cancel", "cancel a payment before its capture, releasing the hold", env)
+    cancel.add_argument("id", help="the payment's id (pay_...)")
     cancel.set_defaults(handler=_run, call=lambda c, a: c.payments.cancel(a.id))
 
-    refunds = subparsers.add_parser("refunds", help="create or get a refund")
+    refunds = _command(subparsers, "refunds", "create or get a refund")
     sub = refunds.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = sub.add_parser("create", help="refund a payment, in full or in part")
-    create.add_argument("--payment", required=True, help="the payment id")
-    create.add_argument("--amount", type=int)
+    create = _command(sub, "create", "refund a captured payment, in full or in part", env)
+    create.add_argument(
+        "--payment", required=True, metavar="ID", help="the id of the payment to refund (required)"
+    )
+    create.add_argument(
+        "--amount", type=minor_units, metavar="MINOR_UNITS",
+        help="how much to refund, in minor units (default: all that is left to refund)",
+    )  # fmt: skip
     create.set_defaults(handler=_run, call=_refund)
-    get = sub.add_parser("get", help="retrieve a refund")
-    get.add_argument("id")
+    get = _command(sub, "get", "retrieve a refund", env)
+    get.add_argument("id", help="the refund's id")
     get.set_defaults(handler=_run, call=lambda c, a: c.refunds.retrieve(a.id))
 
-    methods = subparsers.add_parser("payment-methods", help="get a stored payment method")
+    methods = _command(subparsers, "payment-methods", "get a stored payment method")
     sub = methods.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = sub.add_parser("get", help="retrieve a payment method")
-    get.add_argument("id")
+    get = _command(sub, "get", "retrieve a stored payment method (a kept card)", env)
+    get.add_argument("id", help="the payment method's id (pm_...), from a payment's "
+                     "storedPaymentMethodId")  # fmt: skip
     get.set_defaults(handler=_run, call=lambda c, a: c.payment_methods.retrieve(a.id))

@@ -115,27 +115,41 @@ def register(subparsers: Any) -> None:
         help="run a demo store against the sandbox gateway (--auto plays the customer)",
         description=(
             "Start the sandbox gateway and a small demo store that takes payments with bpcpay. "
-            "Open the printed URL and buy with a test card, or pass --auto to watch the whole "
-            "redirect flow run by itself."
+            f"Open the printed URL (port {_DEFAULT_PORT}) and buy with a test card, or pass "
+            "--auto to watch the whole redirect flow run by itself on free ports."
         ),
     )
     parser.add_argument(
         "--port",
         type=int,
         default=None,
-        help=f"the store's port (default {_DEFAULT_PORT}; a free one with --auto)",
+        help=f"the store's port; 0 picks a free one (default: {_DEFAULT_PORT}; "
+        "with --auto, a free one)",
     )
-    parser.add_argument("--auto", action="store_true", help="play the customer, then exit")
+    parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="play the customer, print each step with its timing, and exit: 0 when the order "
+        "ends as expected, 1 otherwise (default: off: serve the store until Ctrl-C)",
+    )
     cards = parser.add_mutually_exclusive_group()
     cards.add_argument(
         "--card",
         metavar="NUMBER",
-        help="with --auto: the test card to pay with (default: the 3-D Secure challenge card)",
+        help="with --auto: the test card to pay with "
+        "(default: 5555 5555 5555 5599, which asks for 3-D Secure)",
     )
     cards.add_argument(
-        "--decline", action="store_true", help="with --auto: pay with the declining test card"
+        "--decline",
+        action="store_true",
+        help="with --auto: pay with the declining test card (the one ending 5780) and exit 0 only "
+        "when the store's failure page says why (default: off)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="with --auto: seconds before giving up"
+        "--timeout",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="with --auto: how long the whole flow may take (default: %(default)g)",
     )
     parser.set_defaults(handler=_run)

@@ -224,14 +224,35 @@ def register(subparsers: Any) -> None:
             "one line per event, and forward verified ones to --forward-to."
         ),
     )
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="the port to receive deliveries on; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the interface to listen on (default: %(default)s, this machine only)",
+    )
     parser.add_argument(
         "--secret",
         action="append",
         default=[],
-        help=f"the webhook secret (repeat while rotating); default: ${ENV_WEBHOOK_SECRET}",
+        help="the webhook secret to verify with; repeat while rotating "
+        f"(default: ${ENV_WEBHOOK_SECRET})",
     )
-    parser.add_argument("--forward-to", metavar="URL", help="POST verified deliveries here")
-    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_WEBHOOK_BYTES)
+    parser.add_argument(
+        "--forward-to",
+        metavar="URL",
+        help="POST each verified delivery to this URL, e.g. your app's endpoint, and answer with "
+        "its status (default: none: verify and print only)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_WEBHOOK_BYTES,
+        metavar="BYTES",
+        help="refuse a larger body with 413 (default: %(default)s)",
+    )
     parser.set_defaults(handler=_run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import sys
 from typing import Any
@@ -46,6 +47,14 @@ def load_router(spec: str) -> Any:
     return target
 
 
+def _close_connections(store: object) -> None:
+    """Close the connections this run opened in the router's store (a shared store's
+    ``close()`` closes this process's connections only; they reopen on its next call)."""
+    close = getattr(store, "close", None)
+    if callable(close) and not inspect.iscoroutinefunction(close):
+        close()
+
+
 def _run(args: argparse.Namespace) -> int:
     import bpcpay
 
@@ -60,6 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     except bpcpay.BpcPayError as exc:
         print(f"bpcpay reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        _close_connections(router.store)
     for session_id, result in zip(args.session_ids, results, strict=True):
         detail = f" ({type(result.error).__name__})" if result.error is not None else ""
         print(f"{session_id} {result.status} {result.reason}{detail}")
@@ -74,12 +85,17 @@ def register(subparsers: Any) -> None:
         description=(
             "Retrieve each session; for a complete or expired one, run your router's handlers "
             "with a reconciled session.completed / session.expired event, once (through the "
-            "router's store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL."
+            "router's store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL. Prints one line per "
+            "session (id, status, reason); exits 0 when every answer is 2xx, 1 otherwise."
         ),
     )
     parser.add_argument(
         "--router", required=True, metavar="MODULE:ATTR",
-        help="your WebhookRouter, e.g. shop.webhooks:router (imported from the current directory)",
+        help="your WebhookRouter, e.g. shop.webhooks:router, imported from the current "
+        "directory (required)",
     )  # fmt: skip
-    parser.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    parser.add_argument(
+        "session_ids", nargs="+", metavar="SESSION_ID",
+        help="the sessions to check (ps_...), e.g. those of the orders still unpaid",
+    )  # fmt: skip
     parser.set_defaults(handler=_run)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..sandbox import SandboxGateway
 
-__all__ = ["log_to_stderr", "register", "serve_until_signalled"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "log_to_stderr", "register", "serve_until_signalled"]
 
 _LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(message)s"
 _TIME_FORMAT = "%H:%M:%S"
@@ -135,32 +135,50 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Where ``bpcpay sandbox`` listens unless told otherwise (the README and the examples' READMEs
+#: say 8081; the examples listen elsewhere so that the two never collide).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8081
+
+
 def register(subparsers: Any) -> None:
     """Add ``bpcpay sandbox``."""
     parser = subparsers.add_parser(
         "sandbox",
-        help="run the local sandbox gateway (API, payment page, signed webhooks)",
+        help=f"run the local sandbox gateway on port {DEFAULT_PORT} (API, payment page, webhooks)",
         description=(
             "Run a local BPC gateway: the API under /api2, the hosted payment page with the "
-            "test cards, and signed webhook deliveries. Prints the base URL, an API key and a "
-            "webhook secret generated for this run; logs every request and delivery."
+            "test cards, and signed webhook deliveries. It listens on "
+            f"http://{DEFAULT_HOST}:{DEFAULT_PORT} unless --host or --port say otherwise, prints "
+            "the base URL, an API key and a webhook secret generated for this run as export "
+            "lines, and logs every request and delivery until Ctrl-C."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback)")
-    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="the interface to listen on (default: %(default)s, this machine only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="the port to listen on; 0 picks a free one (default: %(default)s)",
+    )
     parser.add_argument(
         "--webhook-url",
         action="append",
         default=[],
         metavar="URL",
-        help="deliver webhooks here (repeat for several endpoints)",
+        help="deliver webhooks to this endpoint; repeat for several "
+        "(default: none: events are recorded, not delivered)",
     )
     parser.add_argument(
         "--events",
         action="append",
         default=[],
         metavar="TYPE[,TYPE]",
-        help="only these event types to the --webhook-url endpoints (default: all), "
-        "e.g. session.completed,payment.succeeded",
+        help="send only these event types to the --webhook-url endpoints, e.g. "
+        "session.completed,payment.succeeded; may repeat (default: all events)",
     )
     parser.set_defaults(handler=_run)

@@ -62,7 +62,8 @@ class Event(APIObject):
     for ``refund.*`` and a PaymentMethod for ``paymentMethod.*``; for any other type it is the
     raw JSON mapping. ``request_id`` is the delivery's ``API-Request-Id``: it identifies the
     delivery for logs and support, but it is not signed, so never de-duplicate on it (the
-    router keys on the signed type, object id and ``created``).
+    router keys on signed content: the type and the object's id, plus ``created`` for events
+    other than ``session.completed`` and ``session.expired``).
 
     Attributes:
         reconciled: True for an event the router synthesized from ``sessions.retrieve`` while

@@ -10,12 +10,14 @@ handler: the gateway's retry, sent at once, waits for the short lease to lapse a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,18 +73,18 @@ def test_a_fleet_handles_every_delivery_once_and_loses_none_to_a_killed_worker(
     command, workers = SERVERS[server_name]
     effects = Effects(spec, namespace)
     try:
-        with serve(command, env, workers) as server:
+        with serve(command, env, workers) as server, _with_the_servers_log(server):
             started = time.perf_counter()
             answers = blast(server.port, deliveries, SECRET, threads=16)
             elapsed = time.perf_counter() - started
+            assert all(not isinstance(a, Exception) and a[0] == 200 for a in answers), [
+                a for a in answers if isinstance(a, Exception) or a[0] != 200
+            ][:5]
             killed = _kill_mid_handler(server, block_dir)
         counts = effects.counts()
     finally:
         effects.close()
 
-    assert all(not isinstance(a, Exception) and a[0] == 200 for a in answers), [
-        a for a in answers if isinstance(a, Exception) or a[0] != 200
-    ][:5]
     reasons = Counter(text.strip() for _, text in answers)
     assert reasons == {"handled": DISTINCT, "duplicate": DUPLICATES}
     assert counts == {**dict.fromkeys(ids, 1), killed: 1}
@@ -90,6 +92,16 @@ def test_a_fleet_handles_every_delivery_once_and_loses_none_to_a_killed_worker(
         f"{server_name:<34} {kind:<9} {len(deliveries) / elapsed:8.0f} deliveries/s "
         f"({len(deliveries)} in {elapsed:.2f} s, 16 client threads)"
     )
+
+
+@contextlib.contextmanager
+def _with_the_servers_log(server: Any) -> Iterator[None]:
+    """A failed assertion also shows the server's last log lines (a worker's traceback)."""
+    try:
+        yield
+    except AssertionError as exc:
+        log = "\n".join(list(server.log)[-60:])
+        raise AssertionError(f"{exc}\n--- the server's last log lines:\n{log}") from exc
 
 
 def _kill_mid_handler(server: Any, block_dir: Path) -> str:
