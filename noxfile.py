@@ -39,8 +39,11 @@ def _runs_as(executable: str, version: str) -> bool:
     try:
         result = subprocess.run(  # noqa: S603 - our own probe of a local interpreter
             [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except OSError:
         return False
     return result.returncode == 0 and result.stdout.strip() == version

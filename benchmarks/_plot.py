@@ -47,8 +47,14 @@ def write_plot(sections: list[Section], path: Path, *, title: str) -> bool:
     for index, op in enumerate(ops):
         values = [latency[c].get(op, Spread(0, 0, 0)) for c in clients]
         positions = [i + (index - (len(ops) - 1) / 2) * width for i in range(len(clients))]
-        left.bar(positions, [v.median for v in values], width, yerr=_errors(values),
-                 capsize=3, label=f"sessions.{op}")  # fmt: skip
+        left.bar(
+            positions,
+            [v.median for v in values],
+            width,
+            yerr=_errors(values),
+            capsize=3,
+            label=f"sessions.{op}",
+        )
     left.set_xticks(range(len(clients)), clients, rotation=25, ha="right")
     left.set_ylabel("µs per call, one at a time (lower is better)")
     left.set_title("Latency, sequential")
@@ -57,8 +63,14 @@ def write_plot(sections: list[Section], path: Path, *, title: str) -> bool:
     for series, points in throughput.items():
         levels = list(points)
         values = [points[level] for level in levels]
-        right.errorbar([int(level) for level in levels], [v.median for v in values],
-                       yerr=_errors(values), marker="o", capsize=3, label=series)  # fmt: skip
+        right.errorbar(
+            [int(level) for level in levels],
+            [v.median for v in values],
+            yerr=_errors(values),
+            marker="o",
+            capsize=3,
+            label=series,
+        )
     right.set_xscale("log", base=2)
     right.set_xlabel("calls in flight on one event loop (pool: 100 connections)")
     right.set_ylabel("calls per second (higher is better)")

@@ -218,11 +218,17 @@ def section_a(bench: Bench) -> Section:
             kind = "with speedups (orjson)" if speedups else "stdlib json"
             at = rates[TARGET_LEVEL]
             section.targets += [
-                Target(f"async {op}, {kind}: sequential latency ≤ 1.05x raw aiohttp",
-                       latency.fmt(2, "x"), latency.median <= 1.05),
-                Target(f"async {op}, {kind}: throughput @{TARGET_LEVEL} ≥ {floor:.2f}x raw "
-                       "aiohttp", at.fmt(2, "x"), at.median >= floor),
-            ]  # fmt: skip
+                Target(
+                    f"async {op}, {kind}: sequential latency ≤ 1.05x raw aiohttp",
+                    latency.fmt(2, "x"),
+                    latency.median <= 1.05,
+                ),
+                Target(
+                    f"async {op}, {kind}: throughput @{TARGET_LEVEL} ≥ {floor:.2f}x raw aiohttp",
+                    at.fmt(2, "x"),
+                    at.median >= floor,
+                ),
+            ]
             if not speedups:
                 section.targets.append(
                     Target(
@@ -265,9 +271,14 @@ def section_b(bench: Bench) -> Section:
         )
         table = Table(
             f"b. sessions.{op}: BpcPay vs AsyncBpcPay, requests.Session, httpx.Client",
-            ["client", "µs/call (1 thread)", "CPU µs/call (1 thread)",
-             f"req/s ({THREADS} threads)", f"CPU µs/call ({THREADS} threads)"],
-        )  # fmt: skip
+            [
+                "client",
+                "µs/call (1 thread)",
+                "CPU µs/call (1 thread)",
+                f"req/s ({THREADS} threads)",
+                f"CPU µs/call ({THREADS} threads)",
+            ],
+        )
         for name in seq:
             many = threaded.get(name)
             table.add(
@@ -293,9 +304,12 @@ def section_b(bench: Bench) -> Section:
                 ratio_spread(threaded[bpc], threaded[other], cpu_us_per_call).fmt(2, "x"),
             )
         section.targets.append(
-            Target(f"sync {op}, stdlib json: latency ≤ 1.40x AsyncBpcPay", latency.fmt(2, "x"),
-                   latency.median <= 1.40)
-        )  # fmt: skip
+            Target(
+                f"sync {op}, stdlib json: latency ≤ 1.40x AsyncBpcPay",
+                latency.fmt(2, "x"),
+                latency.median <= 1.40,
+            )
+        )
         if op == "retrieve":
             # The hop of each repetition against that repetition's coroutine floor.
             hops = [
@@ -305,9 +319,12 @@ def section_b(bench: Bench) -> Section:
             vs_floor = Spread.of(hops)
             table.add(f"**the hop / {coro}**", vs_floor.fmt(2, "x"), "", "—", "—")
             section.targets.append(
-                Target("BpcPay's hop ≤ 1.10x the minimal coroutine hop", vs_floor.fmt(2, "x"),
-                       vs_floor.median <= 1.10)
-            )  # fmt: skip
+                Target(
+                    "BpcPay's hop ≤ 1.10x the minimal coroutine hop",
+                    vs_floor.fmt(2, "x"),
+                    vs_floor.median <= 1.10,
+                )
+            )
         table.note = (
             _runs_note(cfg, max_server_cores(seq, threaded))
             + f" One BpcPay and one httpx.Client shared by the {THREADS} threads; one "

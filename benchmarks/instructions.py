@@ -86,12 +86,23 @@ def count(kind: str, decoder_name: str, op: str, calls: int, url: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         result = subprocess.run(
             [
-                "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
-                sys.executable, str(Path(__file__).resolve()), "--probe",
-                kind, decoder_name, op, str(calls), url,
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--probe",
+                kind,
+                decoder_name,
+                op,
+                str(calls),
+                url,
             ],
-            capture_output=True, text=True, timeout=1800, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
     found = _COLLECTED.findall(result.stderr)
     if result.returncode != 0 or not found:
         raise RuntimeError(f"valgrind failed ({result.returncode}): {result.stderr[-2000:]}")
@@ -117,14 +128,15 @@ def main() -> None:
                 a = count(kind, decoder_name, op, low, server.bpc_url)
                 b = count(kind, decoder_name, op, high, server.bpc_url)
                 rows[(name, op)] = (b - a) / (high - low)
-                print(f"{name:22} {op:9} {rows[(name, op)]:>12,.0f} instructions/call",
-                      flush=True)  # fmt: skip
+                print(f"{name:22} {op:9} {rows[(name, op)]:>12,.0f} instructions/call", flush=True)
     print()
     print("| client | sessions.retrieve | sessions.create |")
     print("|---|---:|---:|")
     for name in clients:
-        cells = [f"{rows[(name, op)]:,.0f}" if (name, op) in rows else "—"
-                 for op in ("retrieve", "create")]  # fmt: skip
+        cells = [
+            f"{rows[(name, op)]:,.0f}" if (name, op) in rows else "—"
+            for op in ("retrieve", "create")
+        ]
         print(f"| {name} | {' | '.join(cells)} |")
     raw = {op: rows[("raw aiohttp", op)] for op in ("retrieve", "create")}
     for name in [n for n in clients if n.startswith("AsyncBpcPay")]:

@@ -56,8 +56,11 @@ def time_statement(statement: str) -> tuple[float, str]:
     aiohttp and bpcpay were imported by then."""
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(prelude=PRELUDE, statement=statement)],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout.split()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
     return float(out[0]), out[1]
 
 
@@ -65,10 +68,22 @@ def time_collect(project: Path, *extra: str) -> float:
     """Wall-clock seconds of ``pytest --collect-only`` in ``project``."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         *extra, str(project)],
-        capture_output=True, check=True, timeout=120, cwd=project,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *extra,
+            str(project),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+        cwd=project,
+    )
     return time.perf_counter() - started
 
 
@@ -123,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     plugin_loaded = loaded["import _bpcpay_pytestplugin (the plugin)"]
     met = plugin_ms < TARGET_MS and plugin_loaded == "-"
     verdict = "met" if met else "MISSED"
-    print(f"target: plugin import < {TARGET_MS:.0f} ms, no aiohttp, no bpcpay module: "
-          f"{plugin_ms:.1f} ms, imported {plugin_loaded}: {verdict}")  # fmt: skip
+    print(
+        f"target: plugin import < {TARGET_MS:.0f} ms, no aiohttp, no bpcpay module: "
+        f"{plugin_ms:.1f} ms, imported {plugin_loaded}: {verdict}"
+    )
     return 0
 
 

@@ -41,9 +41,17 @@ HERE = Path(__file__).resolve().parent
 
 SECTION_KEYS = "abcdefg"
 PACKAGES = (
-    "bpcpay", "aiohttp", "cattrs", "attrs", "anyio", "orjson", "stripe", "httpx", "requests",
+    "bpcpay",
+    "aiohttp",
+    "cattrs",
+    "attrs",
+    "anyio",
+    "orjson",
+    "stripe",
+    "httpx",
+    "requests",
     "matplotlib",
-)  # fmt: skip
+)
 
 HOW_MEASURED = """\
 - **Server**: a bare asyncio protocol on 127.0.0.1 in a separate process (`_server.py`) that
@@ -100,13 +108,21 @@ def _cpu_model() -> str:
 def _git_revision() -> str:
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-            check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{rev}{' (uncommitted changes)' if dirty else ''}"
@@ -145,8 +161,11 @@ def render(
         "same run."
     )
     if cfg.quick:
-        out += ["", "> **Quick mode**: tiny runs that only prove the scripts work. "
-                "Do not read anything into these numbers."]  # fmt: skip
+        out += [
+            "",
+            "> **Quick mode**: tiny runs that only prove the scripts work. "
+            "Do not read anything into these numbers.",
+        ]
     out += ["", "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {key} | {value} |" for key, value in info]
     targets = [t for s in sections for t in s.targets]

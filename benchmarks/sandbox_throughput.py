@@ -87,9 +87,11 @@ async def one_run(server: ChildServer, requests: int, concurrency: int) -> float
                 )
 
         await client.sessions.create(  # warm the connection pool outside the timing
-            amount=1, currency="EUR", success_url="https://shop.example/s",
+            amount=1,
+            currency="EUR",
+            success_url="https://shop.example/s",
             failure_url="https://shop.example/f",
-        )  # fmt: skip
+        )
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return requests / (time.perf_counter() - started)
@@ -139,8 +141,10 @@ def main() -> None:
     args = parser.parse_args()
     sandbox_rates, bare_rates = asyncio.run(measure(args.requests, args.concurrency, RUNS))
     sandbox, bare = statistics.median(sandbox_rates), statistics.median(bare_rates)
-    print(f"sandbox gateway:  {sandbox:8.0f} sessions.create/s (median of {RUNS} runs, "
-          f"{args.requests} calls, {args.concurrency} in flight)")  # fmt: skip
+    print(
+        f"sandbox gateway:  {sandbox:8.0f} sessions.create/s (median of {RUNS} runs, "
+        f"{args.requests} calls, {args.concurrency} in flight)"
+    )
     print(f"bare aiohttp.web: {bare:8.0f} calls/s (same client, fixed answer)")
     print(f"ratio sandbox / bare: {sandbox / bare:.2f}")
 

@@ -45,18 +45,27 @@ DROPPED_INIT_ARGS = frozenset({"session", "_transport"})
 DOC_RULES: list[tuple[str, str]] = [
     ("async with AsyncBpcPay(", "with BpcPay("),
     ("The asynchronous BPC", "The synchronous BPC"),
-    ("Use it as an async context manager (or call :meth:`aclose`)",
-     "Use it as a context manager (or call :meth:`close`)"),
+    (
+        "Use it as an async context manager (or call :meth:`aclose`)",
+        "Use it as a context manager (or call :meth:`close`)",
+    ),
     ("await client.", "client."),
-    ("        session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and "
-     "never\n            closes it. Without one, bpcpay opens a pooled session on first use.\n",
-     ""),
-    ("pool_size: connections kept open to the gateway (ignored with ``session=``).",
-     "pool_size: connections kept open to the gateway."),
-    ("        _transport: private: the transport to send with (tests give their own); by "
-     "default\n            one over aiohttp, built from ``session``, ``pool_size`` and "
-     "``max_response_bytes``.\n", ""),
-]  # fmt: skip
+    (
+        "        session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and "
+        "never\n            closes it. Without one, bpcpay opens a pooled session on first use.\n",
+        "",
+    ),
+    (
+        "pool_size: connections kept open to the gateway (ignored with ``session=``).",
+        "pool_size: connections kept open to the gateway.",
+    ),
+    (
+        "        _transport: private: the transport to send with (tests give their own); by "
+        "default\n            one over aiohttp, built from ``session``, ``pool_size`` and "
+        "``max_response_bytes``.\n",
+        "",
+    ),
+]
 
 
 class Rules:
@@ -182,8 +191,12 @@ class Generator:
             if name in source.imports:
                 self._origins[name] = source.imports[name]
 
-    def _signature(self, func: ast.FunctionDef | ast.AsyncFunctionDef, source: Source,
-                   drop: frozenset[str] = frozenset()) -> tuple[str, list[str]]:  # fmt: skip
+    def _signature(
+        self,
+        func: ast.FunctionDef | ast.AsyncFunctionDef,
+        source: Source,
+        drop: frozenset[str] = frozenset(),
+    ) -> tuple[str, list[str]]:
         """The parameter list as source text, and the forwarding call arguments."""
         args = func.args
         if drop:
@@ -200,7 +213,7 @@ class Generator:
                 kw_defaults=[d for _, d in keep_kw],
                 kwarg=args.kwarg,
                 defaults=args.defaults,
-            )  # fmt: skip
+            )
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             self._note_names(arg.annotation, source)
         for default in [*args.defaults, *args.kw_defaults]:
@@ -234,8 +247,14 @@ class Generator:
 
     # -- emitters ---------------------------------------------------------------------------
 
-    def _method(self, func: ast.FunctionDef | ast.AsyncFunctionDef, source: Source,
-                target: str, *, is_client: bool) -> list[str]:  # fmt: skip
+    def _method(
+        self,
+        func: ast.FunctionDef | ast.AsyncFunctionDef,
+        source: Source,
+        target: str,
+        *,
+        is_client: bool,
+    ) -> list[str]:
         decorators = [ast.unparse(d) for d in func.decorator_list]
         params, forward = self._signature(func, source)
         returns, wraps = self._returns(func, source)
@@ -346,8 +365,13 @@ class Generator:
                 imports.setdefault(module, set()).add(
                     original if original == name else f"{original} as {name}"
                 )
-        head = [HEADER, '"""The synchronous client, generated from ``bpcpay._async``."""', "",
-                "from __future__ import annotations", ""]  # fmt: skip
+        head = [
+            HEADER,
+            '"""The synchronous client, generated from ``bpcpay._async``."""',
+            "",
+            "from __future__ import annotations",
+            "",
+        ]
         # Standard library first, then bpcpay, as isort would order them.
         for module in sorted(imports, key=lambda m: (m.startswith("bpcpay"), m)):
             if imports[module]:

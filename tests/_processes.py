@@ -28,9 +28,14 @@ class Program:
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=environment, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=environment,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         self.lines: list[tuple[str, str]] = []
         self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
         assert self.proc.stdout is not None and self.proc.stderr is not None

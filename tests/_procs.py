@@ -95,13 +95,33 @@ def serve(command: Sequence[str], env: dict[str, str], workers: int) -> Iterator
 
 def gunicorn(*options: str, app: str = "_webhook_app:application") -> list[str]:
     # No control socket: by default gunicorn puts one in $HOME, shared by every run.
-    return [str(BIN / "gunicorn"), "-b", "127.0.0.1:0", "--graceful-timeout", "2",
-            "--no-control-socket", "--log-level", "info", *options, app]  # fmt: skip
+    return [
+        str(BIN / "gunicorn"),
+        "-b",
+        "127.0.0.1:0",
+        "--graceful-timeout",
+        "2",
+        "--no-control-socket",
+        "--log-level",
+        "info",
+        *options,
+        app,
+    ]
 
 
 def uvicorn(*options: str, app: str = "_webhook_app:asgi_app") -> list[str]:
-    return [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", "0",
-            "--timeout-graceful-shutdown", "2", "--no-access-log", *options, app]  # fmt: skip
+    return [
+        str(BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--timeout-graceful-shutdown",
+        "2",
+        "--no-access-log",
+        *options,
+        app,
+    ]
 
 
 def completed_event(session_id: str, created: str = "2024-03-28T08:30:00Z") -> bytes:

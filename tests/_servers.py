@@ -101,10 +101,24 @@ def run_redis() -> Iterator[RedisServer]:
         for _ in range(5):
             port = free_port()
             process = subprocess.Popen(
-                [binary, "--bind", LOOPBACK, "--port", str(port), "--save", "",
-                 "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    binary,
+                    "--bind",
+                    LOOPBACK,
+                    "--port",
+                    str(port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    workdir,
+                    "--protected-mode",
+                    "yes",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             if wait_for_port(port, process, time.monotonic() + START_DEADLINE):
                 try:
                     yield RedisServer(port)
@@ -139,18 +153,50 @@ def run_postgres() -> Iterator[PostgresServer]:
             shutil.chown(workdir, "postgres", "postgres")
         data = workdir / "data"
         subprocess.run(
-            [*prefix, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync",
-             "-E", "UTF8", "--locale=C"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
-        )  # fmt: skip
+            [
+                *prefix,
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
         for _ in range(5):
             port = free_port()
             process = subprocess.Popen(
-                [*prefix, postgres, "-D", str(data), "-h", LOOPBACK, "-p", str(port),
-                 "-k", str(workdir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    *prefix,
+                    postgres,
+                    "-D",
+                    str(data),
+                    "-h",
+                    LOOPBACK,
+                    "-p",
+                    str(port),
+                    "-k",
+                    str(workdir),
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             if wait_for_port(port, process, time.monotonic() + START_DEADLINE):
                 try:
                     _wait_ready(PostgresServer(port).dsn)

@@ -109,8 +109,12 @@ async def test_default_and_per_call_timeouts_reach_aiohttp(
         (kw["timeout"].connect, kw["timeout"].read, kw["timeout"].total, kw["timeout"].sock_read)
         for _, _, kw in calls(mocked)
     ]
-    assert got == [(5.0, 20.0, 25.0, None), (2.5, 2.5, 5.0, None), (1, 9, 10, None),
-                   (3, 4, 7, None)]  # fmt: skip
+    assert got == [
+        (5.0, 20.0, 25.0, None),
+        (2.5, 2.5, 5.0, None),
+        (1, 9, 10, None),
+        (3, 4, 7, None),
+    ]
     assert client.timeout == Timeout()
 
 
@@ -554,9 +558,12 @@ async def test_a_declared_length_over_the_limit_is_refused_and_not_retried(
         assert (await ok.sessions.retrieve("ps_1")).id == SESSION_EXAMPLE["id"]
     attempts: list[bpcpay.RequestAttempt] = []
     async with AsyncBpcPay(
-        api_key=API_KEY, base_url=gateway.url, max_response_bytes=size - 1, max_retries=2,
+        api_key=API_KEY,
+        base_url=gateway.url,
+        max_response_bytes=size - 1,
+        max_retries=2,
         on_attempt=attempts.append,
-    ) as small:  # fmt: skip
+    ) as small:
         with pytest.raises(bpcpay.ResponseTooLargeError) as info:
             await small.sessions.retrieve("ps_1")
         with pytest.raises(bpcpay.ResponseTooLargeError) as post:

@@ -144,8 +144,14 @@ async def test_declined_card_lands_on_the_failure_page(browser: Browser, demo: D
     (order,) = demo.store.orders.values()
     assert not order.paid
     # The gateway's signed payment.failed reaches the store; the open page learns why by itself.
-    failed = {"id": "pay_declined", "amount": 2400, "currency": "EUR", "status": "failed",
-              "session": order.session_id, "failureCode": "card_declined"}  # fmt: skip
+    failed = {
+        "id": "pay_declined",
+        "amount": 2400,
+        "currency": "EUR",
+        "status": "failed",
+        "session": order.session_id,
+        "failureCode": "card_declined",
+    }
     body, headers = webhook_delivery("payment.failed", failed, secret=demo.gateway.webhook_secret)
     async with (
         aiohttp.ClientSession() as http,
@@ -171,11 +177,25 @@ def _run_this_module(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[
     environment = {k: v for k, v in os.environ.items() if k not in {"CI", CHROMIUM_ENV}}
     environment.update(PATH=str(empty), **env)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", __file__,
-         "-k", "declined_card"],
-        capture_output=True, text=True, timeout=120, env=environment,
-        cwd=Path(__file__).resolve().parent.parent, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "declined_card",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
 
 
 def test_without_a_browser_the_test_skips_and_names_the_installer(tmp_path: Path) -> None:

@@ -63,10 +63,23 @@ def _paid_session(run: Run, gateway: ThreadedSandboxGateway, *extra: str) -> dic
 
 def test_sessions_create_and_get(run: Run, gateway: ThreadedSandboxGateway) -> None:
     created = run.ok(
-        "sessions", "create", "--amount", "1000", "--currency", "eur",
-        "--merchant-reference-id", "order-1", "--locale", "en", "--metadata", "cart=42",
-        "--success-url", "https://shop.example/ok", "--failure-url", "https://shop.example/no",
-    )  # fmt: skip
+        "sessions",
+        "create",
+        "--amount",
+        "1000",
+        "--currency",
+        "eur",
+        "--merchant-reference-id",
+        "order-1",
+        "--locale",
+        "en",
+        "--metadata",
+        "cart=42",
+        "--success-url",
+        "https://shop.example/ok",
+        "--failure-url",
+        "https://shop.example/no",
+    )
     assert re.fullmatch(r"ps_[1-9A-HJ-NP-Za-km-z]+", created["id"])
     assert created["amount"] == 1000
     assert created["currency"] == "EUR"
@@ -102,9 +115,13 @@ def test_payments_get_and_refunds(run: Run, gateway: ThreadedSandboxGateway) -> 
 
 def test_payment_methods_get(run: Run, gateway: ThreadedSandboxGateway) -> None:
     session = _paid_session(
-        run, gateway, "--merchant-customer-id", "cust_0001",
-        "--setup-future-usage", '{"category": "unscheduled"}',
-    )  # fmt: skip
+        run,
+        gateway,
+        "--merchant-customer-id",
+        "cust_0001",
+        "--setup-future-usage",
+        '{"category": "unscheduled"}',
+    )
     payment = run.ok("payments", "get", session["payment"])
     method = run.ok("payment-methods", "get", payment["storedPaymentMethodId"])
     assert method["id"] == payment["storedPaymentMethodId"]

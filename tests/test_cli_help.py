@@ -50,8 +50,16 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_the_walk_sees_every_command() -> None:
     # The control for the tests below: a walk that found nothing would make them vacuous.
     names = {" ".join(path) for path in COMMANDS}
-    assert {"sandbox", "demo", "listen", "reconcile", "sessions expire", "payments capture",
-            "refunds create", "payment-methods get"} <= names  # fmt: skip
+    assert {
+        "sandbox",
+        "demo",
+        "listen",
+        "reconcile",
+        "sessions expire",
+        "payments capture",
+        "refunds create",
+        "payment-methods get",
+    } <= names
     assert len(COMMANDS) >= 18
 
 
@@ -125,8 +133,10 @@ def test_an_amount_that_is_not_minor_units_is_a_usage_error_that_says_so(
         main([*command, value])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert f"argument --amount: takes a positive whole number in minor units (10.00 EUR is " \
-        f"1000), got {value!r}" in err  # fmt: skip
+    assert (
+        f"argument --amount: takes a positive whole number in minor units (10.00 EUR is "
+        f"1000), got {value!r}" in err
+    )
 
 
 def test_the_amount_error_as_a_person_sees_it() -> None:

@@ -139,10 +139,16 @@ def _pay(base_url: str, api_key: str, session_id: str) -> bool:
     async def run() -> bool:
         async with aiohttp.ClientSession() as http:
             result = await pay(
-                http, base_url=base_url, api_key=api_key, session_id=session_id,
-                card=TestCards.SUCCESS_CHALLENGE, cvc=None, expiry=None, holder="T",
+                http,
+                base_url=base_url,
+                api_key=api_key,
+                session_id=session_id,
+                card=TestCards.SUCCESS_CHALLENGE,
+                cvc=None,
+                expiry=None,
+                holder="T",
                 three_ds="succeed",
-            )  # fmt: skip
+            )
         return result.succeeded
 
     return asyncio.run(run())

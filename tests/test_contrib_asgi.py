@@ -160,8 +160,16 @@ async def test_non_http_scopes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, None), ("12", 12), (" 7 ", 7), ("12x", None), ("-1", None),
-                            ("", None), ("\u0663", None)]
-)  # fmt: skip
+    ("value", "expected"),
+    [
+        (None, None),
+        ("12", 12),
+        (" 7 ", 7),
+        ("12x", None),
+        ("-1", None),
+        ("", None),
+        ("\u0663", None),
+    ],
+)
 def test_content_length_parsing(value: str | None, expected: int | None) -> None:
     assert content_length(value) == expected

@@ -106,8 +106,11 @@ def test_auto_decline_exits_0_when_the_decline_is_seen_end_to_end() -> None:
     # says why: that, and nothing less, is an exit status of 0.
     result = subprocess.run(
         [sys.executable, "-m", "bpcpay.cli", "demo", "--auto", "--decline", "--timeout", "20"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     steps = _numbered(out)
@@ -452,8 +455,14 @@ async def test_webhooks_the_store_does_not_act_on(
     payment = {"id": "pay_1", "amount": 2400, "currency": "EUR", "status": "succeeded"}
     body, headers = webhook_delivery("payment.succeeded", payment, secret=gateway.webhook_secret)
     assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
-    stranger = {"id": "ps_other", "amount": 2400, "currency": "EUR", "status": "complete",
-                "paymentStatus": "paid", "merchantReferenceId": "ord_nope"}  # fmt: skip
+    stranger = {
+        "id": "ps_other",
+        "amount": 2400,
+        "currency": "EUR",
+        "status": "complete",
+        "paymentStatus": "paid",
+        "merchantReferenceId": "ord_nope",
+    }
     body, headers = webhook_delivery("session.completed", stranger, secret=gateway.webhook_secret)
     assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
     assert shop.orders == {}
@@ -507,8 +516,9 @@ async def test_auto_reports_what_went_wrong() -> None:
         assert lines[-1] == "the order is not paid"
 
         lines.clear()
-        demo.gateway.faults.add(method="GET", path="/payment/merchants/ecom/payment.html",
-                                status=500)  # fmt: skip
+        demo.gateway.faults.add(
+            method="GET", path="/payment/merchants/ecom/payment.html", status=500
+        )
         assert await play_customer(demo, emit=lines.append) is False
         assert lines[-1] == "failed: the payment page answered 500"
 
@@ -534,9 +544,15 @@ async def test_the_failure_page_says_why_once_payment_failed_is_verified(
     assert 'id="decline-code">-<' in html
     assert "<script>" in html  # polls until the reason is in
 
-    failed = {"id": "pay_1", "amount": 2400, "currency": "EUR", "status": "failed",
-              "session": order.session_id, "failureCode": "71015",
-              "failureMessage": "Input error"}  # fmt: skip
+    failed = {
+        "id": "pay_1",
+        "amount": 2400,
+        "currency": "EUR",
+        "status": "failed",
+        "session": order.session_id,
+        "failureCode": "71015",
+        "failureMessage": "Input error",
+    }
     body, headers = webhook_delivery("payment.failed", failed, secret="whsec_guessed")
     assert (await client.post("/webhooks", data=body, headers=headers)).status == 400
     assert order.decline_code is None
@@ -555,8 +571,14 @@ async def test_the_failure_page_says_why_once_payment_failed_is_verified(
     assert not order.paid
 
     # Found by the order id when the payment does not name the session; other orders untouched.
-    other = {**failed, "id": "pay_2", "session": None, "merchantReferenceId": order.id,
-             "failureCode": "do_not_honour", "failureMessage": "Do not honour"}  # fmt: skip
+    other = {
+        **failed,
+        "id": "pay_2",
+        "session": None,
+        "merchantReferenceId": order.id,
+        "failureCode": "do_not_honour",
+        "failureMessage": "Do not honour",
+    }
     body, headers = webhook_delivery("payment.failed", other, secret=gateway.webhook_secret)
     assert (await client.post("/webhooks", data=body, headers=headers)).status == 200
     assert order.decline_reason == "Do not honour"

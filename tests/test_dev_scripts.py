@@ -61,8 +61,13 @@ def _run(project: Path) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = str(project)
     return subprocess.run(
         ["bash", str(project / "scripts" / "test"), "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, timeout=120, cwd=project, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=project,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(("passing", "status"), [(True, 0), (False, 1)])

@@ -117,8 +117,13 @@ def run_program(code: str, env: dict[str, str], tmp_path: Path) -> str:
     script.write_text(code, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-W", "error", str(script)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -224,11 +229,27 @@ def test_program(block: Block, sandbox_env: dict[str, str], tmp_path: Path) -> N
 def test_pytest_module(block: Block, tmp_path: Path) -> None:
     (tmp_path / "test_block.py").write_text(block.code, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-         "-o", "asyncio_mode=strict", "-o", "asyncio_default_fixture_loop_scope=function",
-         str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "-o",
+            "asyncio_mode=strict",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     tests = len(re.findall(r"^(?:async )?def test_", block.code, re.M))
     assert f"{tests} passed" in result.stdout
@@ -248,9 +269,13 @@ def _load(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
 
 SECRET = "whsec_docs_test_only"
 PAID = Session(
-    id="ps_docs", amount=2400, currency="EUR", status="complete", payment_status="paid",
+    id="ps_docs",
+    amount=2400,
+    currency="EUR",
+    status="complete",
+    payment_status="paid",
     merchant_reference_id="order-1001",
-)  # fmt: skip
+)
 UNPAID = attrs.evolve(PAID, id="ps_docs_unpaid", payment_status="unpaid")
 PAYMENT = Payment(id="pay_docs", amount=2400, currency="EUR", status="succeeded")
 
@@ -305,9 +330,11 @@ def reconcile_cron(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
         def checkout() -> str:
             return client.sessions.create(
-                amount=2400, currency="EUR", success_url="https://shop.example/done",
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/done",
                 failure_url="https://shop.example/retry",
-            ).id  # fmt: skip
+            ).id
 
         paid, waiting = checkout(), checkout()
         assert gw.pay(paid).succeeded

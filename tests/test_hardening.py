@@ -69,8 +69,10 @@ async def test_a_timed_out_capture_says_to_retrieve_the_payment(
 async def test_closing_a_twin_marks_the_original_closed(mocked: aioresponses) -> None:
     original = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL)
     twin = original.with_options(max_retries=0)
-    mocked.get(f"{BASE_URL}/sessions/ps_1", payload={"id": "ps_1", "amount": 1,
-               "currency": "EUR", "status": "open"})  # fmt: skip
+    mocked.get(
+        f"{BASE_URL}/sessions/ps_1",
+        payload={"id": "ps_1", "amount": 1, "currency": "EUR", "status": "open"},
+    )
     await twin.sessions.retrieve("ps_1")
     await twin.aclose()
     assert original.closed
@@ -81,8 +83,10 @@ async def test_closing_a_twin_marks_the_original_closed(mocked: aioresponses) ->
 
 @pytest.mark.asyncio
 async def test_a_borrowed_session_is_used_and_never_closed(mocked: aioresponses) -> None:
-    mocked.get(f"{BASE_URL}/sessions/ps_1", payload={"id": "ps_1", "amount": 1,
-               "currency": "EUR", "status": "open"})  # fmt: skip
+    mocked.get(
+        f"{BASE_URL}/sessions/ps_1",
+        payload={"id": "ps_1", "amount": 1, "currency": "EUR", "status": "open"},
+    )
     async with aiohttp.ClientSession() as http:
         async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=http) as client:
             assert client._transport.session is http
@@ -145,8 +149,9 @@ async def test_with_the_default_base_url_a_connection_error_says_so(mocked: aior
 async def test_an_html_404_hints_at_a_base_url_without_api2(mocked: aioresponses) -> None:
     page = b"<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
     for base, says_missing in (("https://gateway.test", True), (BASE_URL, False)):
-        mocked.get(f"{base}/sessions/ps_1", status=404, body=page,
-                   headers={"Content-Type": "text/html"})  # fmt: skip
+        mocked.get(
+            f"{base}/sessions/ps_1", status=404, body=page, headers={"Content-Type": "text/html"}
+        )
         async with AsyncBpcPay(api_key=API_KEY, base_url=base) as client:
             with pytest.raises(bpcpay.NotFoundError) as info:
                 await client.sessions.retrieve("ps_1")
@@ -156,8 +161,9 @@ async def test_an_html_404_hints_at_a_base_url_without_api2(mocked: aioresponses
         if says_missing:
             assert "'https://gateway.test'" in message
     # A JSON 404 (no such session) is not about the base URL.
-    mocked.get(f"{BASE_URL}/sessions/ps_2", status=404,
-               payload={"error": {"message": "no such session"}})  # fmt: skip
+    mocked.get(
+        f"{BASE_URL}/sessions/ps_2", status=404, payload={"error": {"message": "no such session"}}
+    )
     async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL) as client:
         with pytest.raises(bpcpay.NotFoundError) as info:
             await client.sessions.retrieve("ps_2")
@@ -172,7 +178,10 @@ def test_unconfigured_logging_prints_nothing_from_bpcpay() -> None:
     )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", script],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0
     assert done.stderr == ""

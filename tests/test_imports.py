@@ -51,8 +51,11 @@ def run_strict(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter with warnings as errors; it must exit 0."""
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", code],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -147,9 +150,24 @@ def test_the_pytest_plugin_imports_no_bpcpay_module_until_a_fixture_is_used(
     # A fresh pytest in a project of its own: pytest loads the plugin from the entry point.
     (tmp_path / "test_probe.py").write_text(PLUGIN_PROBE, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-         "-o", "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout

@@ -92,16 +92,26 @@ def test_the_quick_start_runs_against_bpcpay_sandbox_as_written(tmp_path: Path) 
         env.update(exports)
         result = subprocess.run(
             [sys.executable, "-W", "error", "quickstart.py"],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=env,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         session, link, status = result.stdout.splitlines()
         session_id = session.removeprefix("session ")
         assert _pay_on_the_page(exports, session_id)  # the reader, in a browser
         again = subprocess.run(
             [sys.executable, "-m", "bpcpay.cli", "sessions", "get", session_id],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=env,
+            check=False,
+        )
         assert sandbox.stop() == 0
     gateway = exports["BPCPAY_BASE_URL"].removesuffix("/api2")
     assert re.fullmatch(r"ps_\w+", session_id)
@@ -120,10 +130,16 @@ def _pay_on_the_page(exports: dict[str, str], session_id: str) -> bool:
     async def pay_over_http() -> bool:
         async with aiohttp.ClientSession() as http:
             result = await pay(
-                http, base_url=exports["BPCPAY_BASE_URL"], api_key=exports["BPCPAY_API_KEY"],
-                session_id=session_id, card="5555 5555 5555 5599", cvc="123", expiry="12/34",
-                holder="A Reader", three_ds="succeed",
-            )  # fmt: skip
+                http,
+                base_url=exports["BPCPAY_BASE_URL"],
+                api_key=exports["BPCPAY_API_KEY"],
+                session_id=session_id,
+                card="5555 5555 5555 5599",
+                cvc="123",
+                expiry="12/34",
+                holder="A Reader",
+                three_ds="succeed",
+            )
         return result.succeeded and result.challenged
 
     return asyncio.run(asyncio.wait_for(pay_over_http(), 30))

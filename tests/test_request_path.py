@@ -99,8 +99,10 @@ async def test_one_call_builds_one_request_and_returns_the_endpoints_model(decod
     assert session.request_id == "req_1"
     [(request, timeout)] = transport.sent
     assert (request.method, request.path, request.url) == (
-        "GET", "/sessions/ps_1", BASE_URL + "/sessions/ps_1"
-    )  # fmt: skip
+        "GET",
+        "/sessions/ps_1",
+        BASE_URL + "/sessions/ps_1",
+    )
     assert request.body is None
     assert timeout == Timeout(connect=3, read=3)
     assert request.endpoint.name == "sessions.retrieve"
@@ -112,9 +114,12 @@ async def test_a_create_sends_its_body_and_keeps_the_order_id_on_errors(decoder:
     client, transport = client_with(lost, max_retries=3)
     with pytest.raises(bpcpay.APITimeoutError) as info:
         await client.sessions.create(
-            amount=100, currency="eur", success_url="https://s.example/ok",
-            failure_url="https://s.example/no", merchant_reference_id="order-1",
-        )  # fmt: skip
+            amount=100,
+            currency="eur",
+            success_url="https://s.example/ok",
+            failure_url="https://s.example/no",
+            merchant_reference_id="order-1",
+        )
     # A POST that may have been sent is never retried; the endpoint says what to do now.
     assert len(transport.sent) == 1
     assert info.value.merchant_reference_id == "order-1"

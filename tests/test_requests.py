@@ -225,8 +225,10 @@ def test_setup_future_usage_accepts_the_published_nesting() -> None:
 
 
 def _recurrent(**changes: Any) -> dict[str, Any]:
-    return {"category": "recurrent", "recurringModel": {"recurrent": {
-        "expiry": "2026-12-31", "frequency": 30, **changes}}}  # fmt: skip
+    return {
+        "category": "recurrent",
+        "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30, **changes}},
+    }
 
 
 @pytest.mark.parametrize(
@@ -239,10 +241,14 @@ def _recurrent(**changes: Any) -> dict[str, Any]:
         ({"category": "recurrent", "recurringModel": []}, "s.recurringModel"),
         ({"category": "recurrent", "recurringModel": {}}, "s.recurringModel.recurrent"),
         ({"category": "installment", "recurringModel": {}}, "s.recurringModel.installment"),
-        ({"category": "installment", "recurringModel": {"installment": 3}},
-         "s.recurringModel.installment"),
-        ({"category": "unscheduled", "recurringModel": {"recurrent": 1}},
-         "s.recurringModel.recurrent"),
+        (
+            {"category": "installment", "recurringModel": {"installment": 3}},
+            "s.recurringModel.installment",
+        ),
+        (
+            {"category": "unscheduled", "recurringModel": {"recurrent": 1}},
+            "s.recurringModel.recurrent",
+        ),
         (_recurrent(expiry=None), "s.recurringModel.recurrent.expiry"),
         (_recurrent(expiry="31/12/2026"), "s.recurringModel.recurrent.expiry"),
         (_recurrent(expiry="2026-02-30"), "s.recurringModel.recurrent.expiry"),
@@ -254,7 +260,7 @@ def _recurrent(**changes: Any) -> dict[str, Any]:
         (SetupFutureUsage(category="recurrent"), "s.recurring_model"),
         ("recurrent", "s"),
     ],
-)  # fmt: skip
+)
 def test_setup_future_usage_refusals_name_the_nested_field(value: object, argument: str) -> None:
     """[doc: stored-payment-methods] ``category`` is mandatory (empty, unscheduled, recurrent,
     installment); ``recurringModel`` is mandatory for recurrent and installment; ``expiry`` is

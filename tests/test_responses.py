@@ -379,13 +379,15 @@ def test_a_redirect_is_named_and_never_followed() -> None:
 def test_a_200_with_an_error_body_says_what_the_gateway_said() -> None:
     body = json.dumps({"error": {"code": "E1", "message": "backend down"}}).encode()
     with pytest.raises(bpcpay.APIResponseValidationError) as info:
-        decode_response(status=200, headers={}, body=body, cast_to=Session, method="GET",
-                        path="/sessions/ps_1")  # fmt: skip
+        decode_response(
+            status=200, headers={}, body=body, cast_to=Session, method="GET", path="/sessions/ps_1"
+        )
     assert "answer is an error, not a Session: [E1] backend down" in str(info.value)
     body = json.dumps({"error": {"message": "no code"}}).encode()
     with pytest.raises(bpcpay.APIResponseValidationError) as info:
-        decode_response(status=200, headers={}, body=body, cast_to=Session, method="GET",
-                        path="/sessions/ps_1")  # fmt: skip
+        decode_response(
+            status=200, headers={}, body=body, cast_to=Session, method="GET", path="/sessions/ps_1"
+        )
     assert "answer is an error, not a Session: no code" in str(info.value)
 
 

@@ -69,9 +69,17 @@ def test_every_call_returns_models(client: bpcpay.BpcPay, gateway: FakeGateway) 
         client.request("GET", "/sessions/ps_raw", cast_to=bpcpay.Session),
     ]
     expected = [
-        bpcpay.Session, bpcpay.Session, bpcpay.Payment, bpcpay.Payment, bpcpay.Payment,
-        bpcpay.Payment, bpcpay.Refund, bpcpay.Refund, bpcpay.PaymentMethod, bpcpay.Session,
-    ]  # fmt: skip
+        bpcpay.Session,
+        bpcpay.Session,
+        bpcpay.Payment,
+        bpcpay.Payment,
+        bpcpay.Payment,
+        bpcpay.Payment,
+        bpcpay.Refund,
+        bpcpay.Refund,
+        bpcpay.PaymentMethod,
+        bpcpay.Session,
+    ]
     assert [type(r) for r in results] == expected
     assert all(r.request_id and r.request_id.startswith("req_") for r in results)
     assert results[1].id == "ps_abc"
@@ -551,14 +559,24 @@ def test_an_error_raised_on_the_loop_reaches_the_caller_as_it_is() -> None:
     ("call", "method", "path", "unknown", "hint"),
     [
         (lambda c: c.sessions.retrieve("ps_stuck"), "GET", "/sessions/ps_stuck", False, ""),
-        (lambda c: c.sessions.create(**SESSION_ARGS, merchant_reference_id="order-9"),
-         "POST", "/sessions", True, "safe to create another"),
-        (lambda c: c.payments.capture("pay_7"), "POST", "/payments/pay_7/capture", True,
-         "retrieve the payment and check its status"),
+        (
+            lambda c: c.sessions.create(**SESSION_ARGS, merchant_reference_id="order-9"),
+            "POST",
+            "/sessions",
+            True,
+            "safe to create another",
+        ),
+        (
+            lambda c: c.payments.capture("pay_7"),
+            "POST",
+            "/payments/pay_7/capture",
+            True,
+            "retrieve the payment and check its status",
+        ),
         (lambda c: c.request("GET", "/balance/a b"), "GET", "/balance/a%20b", False, ""),
     ],
     ids=["retrieve", "create", "capture", "request"],
-)  # fmt: skip
+)
 def test_the_backstop_keeps_the_real_method_path_and_outcome_rule(
     gateway: FakeGateway,
     monkeypatch: pytest.MonkeyPatch,
@@ -577,9 +595,13 @@ def test_the_backstop_keeps_the_real_method_path_and_outcome_rule(
         blocked.set()
         time.sleep(0.6)
 
-    with bpcpay.BpcPay(api_key=API_KEY, base_url=gateway.base_url, max_retries=0,
-                       timeout=bpcpay.Timeout(connect=0.1, read=0.1),
-                       on_attempt=stuck_hook) as c:  # fmt: skip
+    with bpcpay.BpcPay(
+        api_key=API_KEY,
+        base_url=gateway.base_url,
+        max_retries=0,
+        timeout=bpcpay.Timeout(connect=0.1, read=0.1),
+        on_attempt=stuck_hook,
+    ) as c:
         started = time.monotonic()
         with pytest.raises(bpcpay.APITimeoutError) as info:
             call(c)

@@ -300,8 +300,13 @@ async def test_a_final_state_event_keys_on_type_and_object_and_others_keep_creat
     f2_again = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T09:00:00Z")))
 
     assert [r.reason for r in (a, b, expired, f1, f2, f2_again)] == [
-        "handled", "duplicate", "handled", "handled", "handled", "duplicate",
-    ]  # fmt: skip
+        "handled",
+        "duplicate",
+        "handled",
+        "handled",
+        "handled",
+        "duplicate",
+    ]
     assert (a.key, expired.key) == ("evt:session.completed:ps_9", "evt:session.expired:ps_9")
     assert f1.key == "evt:payment.funded:pay_9:2024-03-28T08:30:00+00:00"
     assert len(rec.seen) == 4

@@ -206,8 +206,13 @@ class AsyncBpcPay:
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
         """
-        return cls(**options_from_env(), timeout=timeout, max_retries=max_retries,
-                   pool_size=pool_size, max_response_bytes=max_response_bytes)  # fmt: skip
+        return cls(
+            **options_from_env(),
+            timeout=timeout,
+            max_retries=max_retries,
+            pool_size=pool_size,
+            max_response_bytes=max_response_bytes,
+        )
 
     def with_options(
         self,
@@ -382,9 +387,11 @@ class AsyncBpcPay:
                 outcome, delay = big, None
             else:
                 status = outcome[0]
-                delay = None if status < 400 else self._retry_delay(
-                    request, attempt, status=status, headers=outcome[1]
-                )  # fmt: skip
+                delay = (
+                    None
+                    if status < 400
+                    else self._retry_delay(request, attempt, status=status, headers=outcome[1])
+                )
             if report:
                 self._report(request, attempt, started, outcome, delay)
             if delay is None:
@@ -446,8 +453,13 @@ class AsyncBpcPay:
             retry = f"; retry in {retry_in:.2f} s" if retry_in is not None else ""
             logger.debug(
                 "%s %s %s (attempt %d, %.1f ms)%s",
-                request.method, request.path, shown, attempt + 1, elapsed * 1000, retry,
-            )  # fmt: skip
+                request.method,
+                request.path,
+                shown,
+                attempt + 1,
+                elapsed * 1000,
+                retry,
+            )
         if self._on_attempt is not None:
             info = RequestAttempt(
                 method=request.method,

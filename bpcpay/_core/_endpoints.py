@@ -194,12 +194,14 @@ def ad_hoc(method: HTTPMethod, path: str, model: type[T] | None) -> Endpoint[T]:
 #: [inferred] The hint of capture and cancel: the payment's status tells what happened.
 _PAYMENT_STATUS_HINT = "Do not send it again: retrieve the payment and check its status first."
 
+# The endpoint table: one row per endpoint, the formatter keeps its columns as written.
+# fmt: off
 SESSIONS_CREATE = Endpoint(
     "sessions.create", "POST", "/sessions", "doc: redirect-integration", Session,
     SESSION_CREATE_FIELDS,
     hint="A session that was created but never used simply expires unpaid, so it is safe to "
     "create another.",
-)  # fmt: skip
+)
 SESSIONS_RETRIEVE = Endpoint(
     "sessions.retrieve", "GET", "/sessions/{session_id}", "doc: api-keys, api-versions", Session
 )
@@ -207,14 +209,14 @@ SESSIONS_EXPIRE = Endpoint(
     "sessions.expire", "POST", "/sessions/{session_id}/expire", "doc: cancel-refund", Session,
     note="only an open session; no body",
     hint="Retrieve the session and check its status before sending it again.",
-)  # fmt: skip
+)
 PAYMENTS_CREATE = Endpoint(
     "payments.create", "POST", "/payments", "doc: direct-integration", Payment,
     PAYMENT_CREATE_FIELDS,
     note="PCI DSS merchants only",
     hint="Do not send it again: wait for the payment.created webhook, or retrieve the payment "
     "by id if you have one.",
-)  # fmt: skip
+)
 PAYMENTS_RETRIEVE = Endpoint(
     "payments.retrieve", "GET", "/payments/{payment_id}", "doc: direct-integration", Payment
 )
@@ -223,23 +225,24 @@ PAYMENTS_CAPTURE = Endpoint(
     CAPTURE_FIELDS,
     note="the body {amount?} is inferred; without an amount no body is sent",
     hint=_PAYMENT_STATUS_HINT,
-)  # fmt: skip
+)
 PAYMENTS_CANCEL = Endpoint(
     "payments.cancel", "POST", "/payments/{payment_id}/cancel", "inferred", Payment,
     note="the operation is published (cancel-refund), the path is ours",
     hint=_PAYMENT_STATUS_HINT,
-)  # fmt: skip
+)
 REFUNDS_CREATE = Endpoint(
     "refunds.create", "POST", "/refunds", "inferred", Refund, REFUND_CREATE_FIELDS,
     note="refunds exist (cancel-refund, webhooks); the path and body are ours",
     hint="Do not send it again: retrieve the payment and check amount_refunded (or wait for "
     "the refund webhook) first.",
-)  # fmt: skip
+)
 REFUNDS_RETRIEVE = Endpoint("refunds.retrieve", "GET", "/refunds/{refund_id}", "inferred", Refund)
 PAYMENT_METHODS_RETRIEVE = Endpoint(
     "payment_methods.retrieve", "GET", "/payment-methods/{payment_method_id}", "inferred",
     PaymentMethod,
-)  # fmt: skip
+)
+# fmt: on
 
 #: Every endpoint by name, in the order of the contract's table.
 ENDPOINTS: dict[str, Endpoint[Any]] = {

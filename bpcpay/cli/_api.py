@@ -124,44 +124,60 @@ def register(subparsers: Any) -> None:
         sub, "create", "create a session: its paymentUrl is where the customer pays", env
     )
     create.add_argument(
-        "--amount", type=minor_units, required=True, metavar="MINOR_UNITS",
+        "--amount",
+        type=minor_units,
+        required=True,
+        metavar="MINOR_UNITS",
         help="the amount in minor units, a positive whole number: 1000 is 10.00 EUR (required)",
-    )  # fmt: skip
+    )
     create.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR (required)")
     create.add_argument(
-        "--success-url", default="https://shop.example/success", metavar="URL",
+        "--success-url",
+        default="https://shop.example/success",
+        metavar="URL",
         help="where the customer is sent after paying (default: %(default)s)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--failure-url", default="https://shop.example/failure", metavar="URL",
+        "--failure-url",
+        default="https://shop.example/failure",
+        metavar="URL",
         help="where the customer is sent after a failure (default: %(default)s)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--merchant-reference-id", metavar="ID",
+        "--merchant-reference-id",
+        metavar="ID",
         help=f"your order id, echoed back on the session and its webhooks {not_sent}",
-    )  # fmt: skip
+    )
     create.add_argument(
         "--locale",
         help="the payment page's language, e.g. en (default: not sent: the gateway's own, EN)",
     )
     create.add_argument(
-        "--capture-method", choices=["automatic", "manual"],
+        "--capture-method",
+        choices=["automatic", "manual"],
         help="automatic charges at once; manual only holds the money until "
         "'bpcpay payments capture' (default: not sent: automatic)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--metadata", action="append", default=[], metavar="KEY=VALUE", type=_metadata_pair,
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_metadata_pair,
         help="a string of your own, echoed back; repeat for several (default: none)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--merchant-customer-id", metavar="ID",
+        "--merchant-customer-id",
+        metavar="ID",
         help=f"your customer's id, to which a stored card is attached {not_sent}",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--setup-future-usage", type=_json_object, metavar="JSON",
+        "--setup-future-usage",
+        type=_json_object,
+        metavar="JSON",
         help='keep the card for later payments, in wire form, e.g. \'{"category": '
-        "\"unscheduled\"}' (default: not sent: no card is kept)",
-    )  # fmt: skip
+        '"unscheduled"}\' (default: not sent: no card is kept)',
+    )
     create.set_defaults(handler=_run, call=_session_create)
     get = _command(sub, "get", "retrieve a session", env)
     get.add_argument("id", help="the session's id (ps_...)")
@@ -178,9 +194,11 @@ def register(subparsers: Any) -> None:
     capture = _command(sub, "capture", "capture a two-step (requiresCapture) payment", env)
     capture.add_argument("id", help="the payment's id (pay_...)")
     capture.add_argument(
-        "--amount", type=minor_units, metavar="MINOR_UNITS",
+        "--amount",
+        type=minor_units,
+        metavar="MINOR_UNITS",
         help="how much to capture, in minor units (default: all that the payment holds)",
-    )  # fmt: skip
+    )
     capture.set_defaults(handler=_run, call=_capture)
     cancel = _command(sub, "cancel", "cancel a payment before its capture, releasing the hold", env)
     cancel.add_argument("id", help="the payment's id (pay_...)")
@@ -193,9 +211,11 @@ def register(subparsers: Any) -> None:
         "--payment", required=True, metavar="ID", help="the id of the payment to refund (required)"
     )
     create.add_argument(
-        "--amount", type=minor_units, metavar="MINOR_UNITS",
+        "--amount",
+        type=minor_units,
+        metavar="MINOR_UNITS",
         help="how much to refund, in minor units (default: all that is left to refund)",
-    )  # fmt: skip
+    )
     create.set_defaults(handler=_run, call=_refund)
     get = _command(sub, "get", "retrieve a refund", env)
     get.add_argument("id", help="the refund's id")
@@ -204,6 +224,7 @@ def register(subparsers: Any) -> None:
     methods = _command(subparsers, "payment-methods", "get a stored payment method")
     sub = methods.add_subparsers(dest="action", metavar="ACTION", required=True)
     get = _command(sub, "get", "retrieve a stored payment method (a kept card)", env)
-    get.add_argument("id", help="the payment method's id (pm_...), from a payment's "
-                     "storedPaymentMethodId")  # fmt: skip
+    get.add_argument(
+        "id", help="the payment method's id (pm_...), from a payment's storedPaymentMethodId"
+    )
     get.set_defaults(handler=_run, call=lambda c, a: c.payment_methods.retrieve(a.id))

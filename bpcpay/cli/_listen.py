@@ -32,9 +32,19 @@ ENV_WEBHOOK_SECRET = "BPCPAY_WEBHOOK_SECRET"  # noqa: S105 (the variable's name,
 
 #: Headers that describe one hop, not the delivery; aiohttp sets its own when forwarding.
 _HOP_BY_HOP = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "expect",
-     "upgrade", "te", "trailer", "proxy-connection"}
-)  # fmt: skip
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    }
+)
 
 
 def _describe(body: bytes) -> tuple[str, str, str]:
@@ -203,9 +213,12 @@ def _run(args: argparse.Namespace) -> int:
         print("bpcpay listen: --forward-to must be an http(s) URL", file=sys.stderr)
         return 2
     listener = Listener(
-        secrets=secrets, host=args.host, port=args.port, forward_to=forward,
+        secrets=secrets,
+        host=args.host,
+        port=args.port,
+        forward_to=forward,
         max_bytes=args.max_bytes,
-    )  # fmt: skip
+    )
     try:
         asyncio.run(_serve(listener))
     except OSError as exc:

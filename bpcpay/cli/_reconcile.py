@@ -90,12 +90,16 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--router", required=True, metavar="MODULE:ATTR",
+        "--router",
+        required=True,
+        metavar="MODULE:ATTR",
         help="your WebhookRouter, e.g. shop.webhooks:router, imported from the current "
         "directory (required)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "session_ids", nargs="+", metavar="SESSION_ID",
+        "session_ids",
+        nargs="+",
+        metavar="SESSION_ID",
         help="the sessions to check (ps_...), e.g. those of the orders still unpaid",
-    )  # fmt: skip
+    )
     parser.set_defaults(handler=_run)

@@ -112,8 +112,9 @@ def _run(args: argparse.Namespace) -> int:
 
     bad = [url for url in args.webhook_url if not url.startswith(("http://", "https://"))]
     if bad:
-        print(f"bpcpay sandbox: --webhook-url must be an http(s) URL, got {bad[0]!r}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"bpcpay sandbox: --webhook-url must be an http(s) URL, got {bad[0]!r}", file=sys.stderr
+        )
         return 2
     events = _event_list(args.events)
     gateway = SandboxGateway(host=args.host, port=args.port)
@@ -128,8 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         try:
             asyncio.run(serve_until_signalled(start, gateway.aclose))
         except OSError as exc:
-            print(f"bpcpay sandbox: cannot listen on {args.host}:{args.port}: {exc}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"bpcpay sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+            )
             return 1
     print("sandbox gateway stopped", flush=True)
     return 0

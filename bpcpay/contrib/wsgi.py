@@ -22,8 +22,14 @@ __all__ = ["WebhookWSGIApp", "environ_headers", "flask_view", "handle_environ", 
 logger = library_logger("webhooks")
 
 _CHUNK = 64 * 1024
-_REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 411: "Length Required",
-            413: "Content Too Large", 500: "Internal Server Error"}  # fmt: skip
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+}
 
 
 class StartResponse(Protocol):

@@ -136,8 +136,9 @@ async def _flow(
         report.back_at = time.monotonic()
         found = _STATUS.search(html)
         shown = unescape(found.group(1)) if found else "?"
-        report.step(4, f"redirected back to the store: {_path(paid.redirect_url)} "
-                       f"(page shows: {shown})")  # fmt: skip
+        report.step(
+            4, f"redirected back to the store: {_path(paid.redirect_url)} (page shows: {shown})"
+        )
         if expect == "declined":
             if paid.succeeded:
                 report.emit(f"the card was not declined: the order {order.id} is paid")
@@ -155,8 +156,11 @@ async def _await_decline(
 ) -> bool:
     # No timeout of its own: play_customer's deadline covers the whole flow.
     await demo.store.wait_for(lambda: order.decline_code is not None, timeout=None)
-    report.step(5, f"webhook verified: payment.failed, decline code {order.decline_code}",
-                order.times["declined"])  # fmt: skip
+    report.step(
+        5,
+        f"webhook verified: payment.failed, decline code {order.decline_code}",
+        order.times["declined"],
+    )
     async with browser.get(failure_url) as page:
         html = await page.text()
     found = _DECLINE.search(html)
@@ -174,8 +178,11 @@ async def _await_webhook(demo: Demo, order: Order, report: _Reporter) -> bool:
     verified_at = order.times["webhook"]
     # Often true on loopback: worth saying, since it is why a store must not rely on the order.
     early = " (it arrived before the customer was back)" if verified_at < report.back_at else ""
-    report.step(5, f"webhook verified: session.completed, delivery {order.webhook_request_id}"
-                   f"{early}", verified_at)  # fmt: skip
+    report.step(
+        5,
+        f"webhook verified: session.completed, delivery {order.webhook_request_id}{early}",
+        verified_at,
+    )
     if not order.paid:
         report.emit(f"the order {order.id} is not paid")
         return False

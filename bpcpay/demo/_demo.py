@@ -73,8 +73,9 @@ class Demo:
                 base_url=self.gateway.base_url,
                 webhook_secret=self.gateway.webhook_secret,
             )
-            runner = web.AppRunner(store.app, access_log=None, handle_signals=False,
-                                   shutdown_timeout=1.0)  # fmt: skip
+            runner = web.AppRunner(
+                store.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
             await runner.setup()
             try:
                 site = web.TCPSite(runner, self.host, self._port)

@@ -164,8 +164,9 @@ class _App:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("unexpected error in %s %s (%s)", request.method, request.path,
-                             request_id)  # fmt: skip
+            logger.exception(
+                "unexpected error in %s %s (%s)", request.method, request.path, request_id
+            )
             err = GatewayError(500, ErrorType.API, "internal_error", "The sandbox failed.")
             response = _json(err.body(), 500)
         dropped = fault is not None and fault.drop
@@ -197,9 +198,12 @@ class _App:
                 self._authenticate(request)
                 if not known_version:
                     # The value is not echoed: a header can carry anything.
-                    raise invalid(VERSION_HEADER, f"Unknown API version in {VERSION_HEADER}; "
-                                  f"this gateway answers {', '.join(SUPPORTED_API_VERSIONS)}.",
-                                  "api_version_unknown")  # fmt: skip
+                    raise invalid(
+                        VERSION_HEADER,
+                        f"Unknown API version in {VERSION_HEADER}; "
+                        f"this gateway answers {', '.join(SUPPORTED_API_VERSIONS)}.",
+                        "api_version_unknown",
+                    )
             return await handler(request)
         except GatewayError as err:
             return _json(err.body(), err.status)
@@ -210,11 +214,16 @@ class _App:
                 title = "Page not found" if exc.status == 404 else exc.reason
                 return _html(message_page(title, "There is nothing here."), exc.status)
             if exc.status == 405:
-                error = GatewayError(405, ErrorType.INVALID_REQUEST, "method_not_allowed",
-                                   f"{request.method} is not allowed on this path.")  # fmt: skip
+                error = GatewayError(
+                    405,
+                    ErrorType.INVALID_REQUEST,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed on this path.",
+                )
             elif exc.status == 404:
-                error = GatewayError(404, ErrorType.NOT_FOUND, "unknown_endpoint",
-                                   "No such endpoint.")  # fmt: skip
+                error = GatewayError(
+                    404, ErrorType.NOT_FOUND, "unknown_endpoint", "No such endpoint."
+                )
             else:
                 error = GatewayError(
                     exc.status, ErrorType.INVALID_REQUEST, "http_error", exc.reason
@@ -227,17 +236,29 @@ class _App:
             # No key is an "invalid request" error [doc: api-keys]; its status is unpublished,
             # 400 is our reading [inferred] (the SDK raises InvalidRequestError). A key that is
             # wrong, deleted or expired is an "authentication" error: 401 below.
-            raise GatewayError(400, ErrorType.INVALID_REQUEST, "api_key_missing",
-                               f"No API key: send it in the {API_KEY_HEADER} header.",
-                               API_KEY_HEADER)  # fmt: skip
+            raise GatewayError(
+                400,
+                ErrorType.INVALID_REQUEST,
+                "api_key_missing",
+                f"No API key: send it in the {API_KEY_HEADER} header.",
+                API_KEY_HEADER,
+            )
         given = key.encode("utf-8", "replace")
         if hmac.compare_digest(given, self.gw.api_key.encode("utf-8")):
             return
         if hmac.compare_digest(given, self.gw.restricted_api_key.encode("utf-8")):
-            raise GatewayError(403, ErrorType.PERMISSION, "permission_denied",
-                               "This API key has no access to this resource.")  # fmt: skip
-        raise GatewayError(401, ErrorType.AUTHENTICATION, "api_key_invalid",
-                           "The API key is invalid, deleted or expired.")  # fmt: skip
+            raise GatewayError(
+                403,
+                ErrorType.PERMISSION,
+                "permission_denied",
+                "This API key has no access to this resource.",
+            )
+        raise GatewayError(
+            401,
+            ErrorType.AUTHENTICATION,
+            "api_key_invalid",
+            "The API key is invalid, deleted or expired.",
+        )
 
     async def _apply_fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         logger.info("fault %s on %s %s", fault.kind, request.method, request.path)
@@ -256,8 +277,9 @@ class _App:
             response.content_type = (fault.content_type or "application/json").split(";")[0]
         elif fault.status is not None:
             error_type = ErrorType.RATE_LIMIT if fault.status == 429 else ErrorType.API
-            err = GatewayError(fault.status, error_type, "injected_fault",
-                               f"Injected fault: HTTP {fault.status}.")  # fmt: skip
+            err = GatewayError(
+                fault.status, error_type, "injected_fault", f"Injected fault: HTTP {fault.status}."
+            )
             response = _json(err.body(), fault.status)
         else:
             return None  # a pure stall: now answer for real
@@ -292,9 +314,13 @@ class _App:
         decision: Decision | None = None
         if req.card is not None:
             card = req.card
-            decision = decide(card.number, exp_month=card.exp_month,
-                              exp_year=card.exp_year, cvc=card.cvc,
-                              today=self.gw.now().date())  # fmt: skip
+            decision = decide(
+                card.number,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+                cvc=card.cvc,
+                today=self.gw.now().date(),
+            )
         payment = self.gw.state.create_payment(req, decision, self.gw.now())
         return _json(self.gw.state.payment_json(payment))
 
@@ -333,22 +359,36 @@ class _App:
 
     def _unavailable(self, rec: SessionRecord | None) -> web.Response | None:
         if rec is None:
-            return _html(message_page("Payment not found",
-                                      "This payment link is not valid."), 404)  # fmt: skip
+            return _html(message_page("Payment not found", "This payment link is not valid."), 404)
         if rec.status == "expired":
-            return _html(message_page("This payment session has expired",
-                                      "The time to pay this order has run out. Go back to the "
-                                      "store to start again.", symbol="&#8987;"), 410)  # fmt: skip
+            return _html(
+                message_page(
+                    "This payment session has expired",
+                    "The time to pay this order has run out. Go back to the store to start again.",
+                    symbol="&#8987;",
+                ),
+                410,
+            )
         if rec.status != "open":
-            return _html(message_page("This order has already been paid",
-                                      "There is nothing more to pay on this page.",
-                                      symbol="&#10003;"))  # fmt: skip
+            return _html(
+                message_page(
+                    "This order has already been paid",
+                    "There is nothing more to pay on this page.",
+                    symbol="&#10003;",
+                )
+            )
         return None
 
     def _render_form(
-        self, request: web.Request, rec: SessionRecord, *, error: str | None = None,
-        cardholder: str = "", expiry: str = "", status: int = 200,
-    ) -> web.Response:  # fmt: skip
+        self,
+        request: web.Request,
+        rec: SessionRecord,
+        *,
+        error: str | None = None,
+        cardholder: str = "",
+        expiry: str = "",
+        status: int = 200,
+    ) -> web.Response:
         req = rec.request
         page = payment_page(
             amount=req.amount,
@@ -391,17 +431,20 @@ class _App:
         elif not (cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
             problem = "Enter the 3 or 4 digit security code (CVC)."
         if problem is not None or expiry is None:
-            return self._render_form(request, rec, error=problem, cardholder=cardholder,
-                                     expiry=expiry_text, status=400)  # fmt: skip
+            return self._render_form(
+                request, rec, error=problem, cardholder=cardholder, expiry=expiry_text, status=400
+            )
         now = self.gw.now()
-        decision = decide(number, exp_month=expiry[0], exp_year=expiry[1], cvc=cvc,
-                          today=now.date())  # fmt: skip
+        decision = decide(
+            number, exp_month=expiry[0], exp_year=expiry[1], cvc=cvc, today=now.date()
+        )
         del number, cvc  # nothing below may keep them
         state = self.gw.state
         req = rec.request
         if decision.outcome == "decline":
-            logger.info("session %s: card ****%s declined (%s)", rec.id, decision.last4,
-                        decision.code)  # fmt: skip
+            logger.info(
+                "session %s: card ****%s declined (%s)", rec.id, decision.last4, decision.code
+            )
             state.decline_session_attempt(rec, decision, now)
             return _see_other(with_query(req.failure_url, sessionId=rec.id))
         if decision.outcome == "challenge":
@@ -418,8 +461,7 @@ class _App:
             page = message_page("Authentication not found", "This 3-D Secure link is not valid.")
             return None, _html(page, 404)
         if challenge.used:
-            page = message_page("Already answered", "This 3-D Secure request was already "
-                                "answered.")  # fmt: skip
+            page = message_page("Already answered", "This 3-D Secure request was already answered.")
             return None, _html(page, 410)
         if challenge.session_id is not None:
             unavailable = self._unavailable(self.gw.state.sessions.get(challenge.session_id))
@@ -479,8 +521,7 @@ class _App:
         return _html(message_page(title, "You can close this page."))
 
     async def index(self, request: web.Request) -> web.Response:
-        return _html(message_page("bpcpay sandbox gateway",
-                                  f"The API is at {self.gw.base_url}"))  # fmt: skip
+        return _html(message_page("bpcpay sandbox gateway", f"The API is at {self.gw.base_url}"))
 
 
 def build_app(gateway: SandboxGateway) -> web.Application:

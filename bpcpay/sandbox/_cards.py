@@ -151,8 +151,13 @@ def decide(number: str, *, exp_month: int, exp_year: int, cvc: str, today: date)
     """
     brand, last4 = brand_of(number), number[-4:]
 
-    def make(outcome: Outcome, *, three_ds: ThreeDS | None = None, code: str | None = None,
-             message: str | None = None) -> Decision:  # fmt: skip
+    def make(
+        outcome: Outcome,
+        *,
+        three_ds: ThreeDS | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> Decision:
         return Decision(outcome, brand, last4, exp_month, exp_year, three_ds, code, message)
 
     card = _BY_NUMBER.get(number)

@@ -158,19 +158,29 @@ async def pay(
             ok = paid.get("paymentStatus") == "paid"
         else:
             ok = location == to_success
-        return PayResult(outcome="succeeded" if ok else "failed", redirect_url=location,
-                         status=status, challenged=challenged)  # fmt: skip
+        return PayResult(
+            outcome="succeeded" if ok else "failed",
+            redirect_url=location,
+            status=status,
+            challenged=challenged,
+        )
 
     async with http.get(page_url, allow_redirects=False) as page:
         text = await page.text()
         status = page.status
     reader = _read(text)
     if reader.action is None:
-        return PayResult(outcome="unavailable", redirect_url=None, status=status,
-                         message=_message(reader))  # fmt: skip
+        return PayResult(
+            outcome="unavailable", redirect_url=None, status=status, message=_message(reader)
+        )
     number, cvc_value, expiry_value = _card_fields(card, cvc, expiry)
-    data = {**reader.fields, "cardNumber": number, "expiry": expiry_value, "cvc": cvc_value,
-            "cardholder": holder}  # fmt: skip
+    data = {
+        **reader.fields,
+        "cardNumber": number,
+        "expiry": expiry_value,
+        "cvc": cvc_value,
+        "cardholder": holder,
+    }
     action = urljoin(page_url, reader.action)
     async with http.post(action, data=data, allow_redirects=False) as answer:
         body = await answer.text()
@@ -179,15 +189,21 @@ async def pay(
     if location is None:
         reader = _read(body)
         outcome: Outcome = "rejected" if reader.action is not None else "unavailable"
-        return PayResult(outcome=outcome, redirect_url=None, status=status,
-                         message=_message(reader))  # fmt: skip
+        return PayResult(
+            outcome=outcome, redirect_url=None, status=status, message=_message(reader)
+        )
     location = urljoin(action, location)
     if location in (to_success, to_failure):
         return await judge(location, status, False)
     status, final, message = await _answer_challenge(http, location, three_ds)
     if final is None:
-        return PayResult(outcome="unavailable", redirect_url=None, status=status,
-                         challenged=True, message=message)  # fmt: skip
+        return PayResult(
+            outcome="unavailable",
+            redirect_url=None,
+            status=status,
+            challenged=True,
+            message=message,
+        )
     return await judge(final, status, True)
 
 
@@ -220,5 +236,6 @@ async def authenticate(
     outcome: Outcome = "succeeded" if after in ("succeeded", "requiresCapture") else "failed"
     if final is None and message is not None and status >= 400:
         outcome = "unavailable"
-    return PayResult(outcome=outcome, redirect_url=final, status=status, challenged=True,
-                     message=message)  # fmt: skip
+    return PayResult(
+        outcome=outcome, redirect_url=final, status=status, challenged=True, message=message
+    )

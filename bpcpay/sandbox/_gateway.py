@@ -272,10 +272,14 @@ class SandboxGateway:
     def _log_request(self, record: RequestRecord) -> None:
         self._requests.append(record)
         logger.info(
-            "%s %s -> %s (%s, %.1f ms)%s", record.method, record.path,
-            "dropped" if record.status is None else record.status, record.request_id,
-            record.duration * 1000, f" [fault: {record.fault}]" if record.fault else "",
-        )  # fmt: skip
+            "%s %s -> %s (%s, %.1f ms)%s",
+            record.method,
+            record.path,
+            "dropped" if record.status is None else record.status,
+            record.request_id,
+            record.duration * 1000,
+            f" [fault: {record.fault}]" if record.fault else "",
+        )
 
     # --- time ---------------------------------------------------------------------------------
 

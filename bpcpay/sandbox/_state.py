@@ -198,8 +198,12 @@ def _prune(value: Any) -> Any:
 
 def failed_challenge(decision: Decision) -> Decision:
     """What a 3-D Secure challenge the customer failed leads to: a decline [inferred code]."""
-    return attrs.evolve(decision, outcome="decline", code=AUTHENTICATION_FAILED_CODE,
-                        message="3-D Secure authentication failed.")  # fmt: skip
+    return attrs.evolve(
+        decision,
+        outcome="decline",
+        code=AUTHENTICATION_FAILED_CODE,
+        message="3-D Secure authentication failed.",
+    )
 
 
 def _whole_seconds(value: datetime) -> datetime:
@@ -442,8 +446,10 @@ class Store:
             payment = self.payments[rec.payment_id]
             # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one
             # the merchant cancelled meanwhile is left alone and a new payment starts.
-            if payment.status in (PaymentStatus.REQUIRES_PAYMENT_METHOD,
-                                  PaymentStatus.REQUIRES_ACTION):  # fmt: skip
+            if payment.status in (
+                PaymentStatus.REQUIRES_PAYMENT_METHOD,
+                PaymentStatus.REQUIRES_ACTION,
+            ):
                 payment.status = status
                 return payment
         req = rec.request
@@ -498,9 +504,13 @@ class Store:
         return payment
 
     def open_challenge(
-        self, decision: Decision, now: datetime, *, session_id: str | None = None,
+        self,
+        decision: Decision,
+        now: datetime,
+        *,
+        session_id: str | None = None,
         payment_id: str | None = None,
-    ) -> Challenge:  # fmt: skip
+    ) -> Challenge:
         """A 3-D Secure challenge the customer must pass or fail."""
         challenge = Challenge(
             id=new_challenge_id(),
@@ -533,8 +543,16 @@ class Store:
         payment.stored_payment_method_id = pm.id
         self._emit(EventType.PAYMENT_METHOD_CREATED, self.payment_method_json(pm))
 
-    def _new_payment(self, *, amount: int, currency: str, capture_method: str, status: str,
-                     now: datetime, **fields: Any) -> PaymentRecord:  # fmt: skip
+    def _new_payment(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        capture_method: str,
+        status: str,
+        now: datetime,
+        **fields: Any,
+    ) -> PaymentRecord:
         payment = PaymentRecord(
             id=new_payment_id(),
             amount=amount,
@@ -587,10 +605,13 @@ class Store:
             fields["stored_payment_method_id"] = pm.id
         challenged = decision is not None and decision.outcome == "challenge"
         payment = self._new_payment(
-            amount=req.amount, currency=req.currency, capture_method=req.capture_method,
+            amount=req.amount,
+            currency=req.currency,
+            capture_method=req.capture_method,
             status=PaymentStatus.REQUIRES_ACTION if challenged else PaymentStatus.PROCESSING,
-            now=now, **fields,
-        )  # fmt: skip
+            now=now,
+            **fields,
+        )
         if challenged:
             assert decision is not None
             payment.challenge_id = self.open_challenge(decision, now, payment_id=payment.id).id

@@ -166,14 +166,16 @@ def parse_body(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
         raise invalid(None, "The request body must be a JSON object.", "body_not_object")
     # Counting brackets first keeps the walk off the common, shallow bodies.
     if raw.count(b"{") + raw.count(b"[") > MAX_BODY_DEPTH and _too_deep(data):
-        raise invalid(None, f"The request body nests deeper than {MAX_BODY_DEPTH} levels.",
-                      "body_too_deep")  # fmt: skip
+        raise invalid(
+            None, f"The request body nests deeper than {MAX_BODY_DEPTH} levels.", "body_too_deep"
+        )
     if _SURROGATE_ESCAPE.search(raw) is not None:
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise invalid(None, "The request body holds text that is not valid Unicode.",
-                          "body_not_unicode") from None  # fmt: skip
+            raise invalid(
+                None, "The request body holds text that is not valid Unicode.", "body_not_unicode"
+            ) from None
     return data
 
 
@@ -204,8 +206,9 @@ def _required(data: Mapping[str, Any], name: str) -> Any:
 def _currency(param: str, value: Any) -> str:
     code = _field(check_currency, param, value)
     if not is_known_currency(code):
-        raise invalid(param, f"{param} {code} is not a currency this gateway accepts.",
-                      "currency_unsupported")  # fmt: skip
+        raise invalid(
+            param, f"{param} {code} is not a currency this gateway accepts.", "currency_unsupported"
+        )
     return code
 
 
@@ -323,8 +326,9 @@ def parse_payment(data: Mapping[str, Any]) -> PaymentInput:
     }
     has_card = data.get("paymentMethod") is not None
     if has_card == (data.get("storedPaymentMethodId") is not None):
-        raise invalid("paymentMethod", "Give exactly one of paymentMethod and "
-                      "storedPaymentMethodId.")  # fmt: skip
+        raise invalid(
+            "paymentMethod", "Give exactly one of paymentMethod and storedPaymentMethodId."
+        )
     if has_card:
         fields["card"] = _card(data)
     else:

@@ -148,8 +148,7 @@ class Dispatcher:
     def emit(self, event_type: str, obj: dict[str, Any]) -> SandboxEvent:
         """Record an event and start its deliveries in the background."""
         created = self._clock().replace(microsecond=0)
-        payload = {"created": format_datetime(created), "type": event_type,
-                   "data": {"object": obj}}  # fmt: skip
+        payload = {"created": format_datetime(created), "type": event_type, "data": {"object": obj}}
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         event = SandboxEvent(
             id=new_event_id(), type=event_type, created=created, object=obj, body=body
@@ -232,8 +231,10 @@ class Dispatcher:
         delivery.state = "failed"
         logger.warning(
             "webhook %s to %s failed after %d attempts",
-            delivery.event.type, delivery.endpoint.url, len(self._schedule) + 1,
-        )  # fmt: skip
+            delivery.event.type,
+            delivery.endpoint.url,
+            len(self._schedule) + 1,
+        )
 
     async def _attempt(self, delivery: Delivery, number: int) -> Attempt:
         event = delivery.event
@@ -265,7 +266,11 @@ class Dispatcher:
         duration = time.perf_counter() - started
         logger.info(
             "webhook %s -> %s: %s (attempt %d, delivery %s, %.1f ms)",
-            event.type, delivery.endpoint.url, status if error is None else error, number,
-            delivery.id, duration * 1000,
-        )  # fmt: skip
+            event.type,
+            delivery.endpoint.url,
+            status if error is None else error,
+            number,
+            delivery.id,
+            duration * 1000,
+        )
         return Attempt(number=number, at=at, status=status, error=error, duration=duration)

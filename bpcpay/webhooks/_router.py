@@ -449,8 +449,12 @@ class WebhookRouter:
                 try:
                     claim = yield _ClaimKey(key)
                 except Exception as exc:
-                    logger.error("webhook %s: the store failed to claim %s; answering 503",
-                                 event.type, key, exc_info=exc)  # fmt: skip
+                    logger.error(
+                        "webhook %s: the store failed to claim %s; answering 503",
+                        event.type,
+                        key,
+                        exc_info=exc,
+                    )
                     return WebhookResult(
                         status=503, reason="store_unavailable", event=event, key=key, error=exc
                     )
@@ -489,8 +493,12 @@ class WebhookRouter:
         except Exception as exc:
             yield from self._release(key, token, interrupted=False)
             # The traceback is the user's own code; the secret is not in it.
-            logger.error("webhook %s handler raised; answering 500 so BPC retries (%s)",
-                         event.type, key, exc_info=exc)  # fmt: skip
+            logger.error(
+                "webhook %s handler raised; answering 500 so BPC retries (%s)",
+                event.type,
+                key,
+                exc_info=exc,
+            )
             return WebhookResult(
                 status=500, reason="handler_error", event=event, key=key, error=exc
             )
@@ -504,30 +512,44 @@ class WebhookRouter:
         try:
             recorded = yield _Complete(key, token)
         except Exception as exc:
-            logger.error("webhook %s handled, but the store could not record it (%s); a "
-                         "redelivery after the lease may run the handlers again", event.type,
-                         key, exc_info=exc)  # fmt: skip
+            logger.error(
+                "webhook %s handled, but the store could not record it (%s); a "
+                "redelivery after the lease may run the handlers again",
+                event.type,
+                key,
+                exc_info=exc,
+            )
         else:
             if not recorded:
-                logger.warning("webhook %s handled after its lease lapsed (%s); another worker "
-                               "may have run it too: raise the store's lease",
-                               event.type, key)  # fmt: skip
+                logger.warning(
+                    "webhook %s handled after its lease lapsed (%s); another worker "
+                    "may have run it too: raise the store's lease",
+                    event.type,
+                    key,
+                )
         return self._answer(200, "handled" if handlers else "unhandled", event, key)
 
     def _release(self, key: str, token: str, *, interrupted: bool) -> Generator[Any, Any, None]:
         try:
             yield _Release(key, token, interrupted)
         except Exception as exc:
-            logger.error("webhook: the store could not release %s; it lapses after the store's "
-                         "lease", key, exc_info=exc)  # fmt: skip
+            logger.error(
+                "webhook: the store could not release %s; it lapses after the store's lease",
+                key,
+                exc_info=exc,
+            )
 
     def _answer(self, status: int, reason: str, event: Event, key: str) -> WebhookResult:
         logger.info("webhook %s %s (%s)", event.type, reason, key)
         return WebhookResult(status=status, reason=reason, event=event, key=key)
 
     def _busy(self, event: Event, key: str) -> WebhookResult:
-        logger.warning("webhook %s still in flight after %gs (%s); answering 409 so BPC retries",
-                       event.type, self.in_flight_timeout, key)  # fmt: skip
+        logger.warning(
+            "webhook %s still in flight after %gs (%s); answering 409 so BPC retries",
+            event.type,
+            self.in_flight_timeout,
+            key,
+        )
         return WebhookResult(status=409, reason="in_flight", event=event, key=key)
 
     # --- the drivers --------------------------------------------------------------------------
@@ -667,8 +689,11 @@ class WebhookRouter:
 
             def ended(thread: asyncio.Future[Any]) -> None:
                 if not thread.cancelled() and thread.exception() is not None:
-                    logger.error("webhook handler raised after its delivery was cancelled (%s)",
-                                 effect.key, exc_info=thread.exception())  # fmt: skip
+                    logger.error(
+                        "webhook handler raised after its delivery was cancelled (%s)",
+                        effect.key,
+                        exc_info=thread.exception(),
+                    )
                 self._spawn(loop, self._release_later(effect.key, effect.token))
 
             run.thread.add_done_callback(ended)
@@ -691,8 +716,11 @@ class WebhookRouter:
         try:
             await self._store_call(self.store.release, key, token)
         except Exception as exc:
-            logger.error("webhook: the store could not release %s; it lapses after the store's "
-                         "lease", key, exc_info=exc)  # fmt: skip
+            logger.error(
+                "webhook: the store could not release %s; it lapses after the store's lease",
+                key,
+                exc_info=exc,
+            )
 
     # --- reconciliation -----------------------------------------------------------------------
 

@@ -225,11 +225,18 @@ def test_no_response_or_delivery_is_refused_for_its_version(version: str | None)
 
     headers = {} if version is None else {"X-Version": version}
     body = json.dumps(WEBHOOK_EXAMPLE).encode()
-    event = construct_event(body, {**headers, "X-Signature": sign(body, "whsec_x")},
-                            secret="whsec_x")  # fmt: skip
+    event = construct_event(
+        body, {**headers, "X-Signature": sign(body, "whsec_x")}, secret="whsec_x"
+    )
     assert event.type == "session.expired"
-    session = decode_response(status=200, headers=headers, body=json.dumps(SEED_RESPONSE).encode(),
-                              cast_to=Session, method="GET", path="/sessions/ps_1")  # fmt: skip
+    session = decode_response(
+        status=200,
+        headers=headers,
+        body=json.dumps(SEED_RESPONSE).encode(),
+        cast_to=Session,
+        method="GET",
+        path="/sessions/ps_1",
+    )
     assert session.id == SEED_RESPONSE["id"]
 
 

@@ -224,9 +224,14 @@ async def echo_key(gw: HostileGateway, writer: asyncio.StreamWriter, req: Receiv
     unicode_escaped = "".join(f"\\u{ord(c):04X}" for c in key)
     json_escaped = json.dumps(key)[1:-1].replace("/", "\\/")
     body = (
-        '{"error": {"message": "invalid key ' + unicode_escaped + '", "code": "'
-        + quote(key, safe="") + '", "param": "' + json_escaped + '"}}'
-    ).encode()  # fmt: skip
+        '{"error": {"message": "invalid key '
+        + unicode_escaped
+        + '", "code": "'
+        + quote(key, safe="")
+        + '", "param": "'
+        + json_escaped
+        + '"}}'
+    ).encode()
     json.loads(body)  # valid JSON: the gateway's message is read, and must be scrubbed
     echoes = {"X-Echo": key, "X-Echo-Encoded": quote(key, safe=""), "API-Request-Id": f"req_{key}"}
     writer.write(_answer("401 Unauthorized", "application/json", body, **echoes))

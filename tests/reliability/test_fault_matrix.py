@@ -109,9 +109,11 @@ class Call:
 
 def _manual_payment(setup: BpcPay) -> str:
     payment = setup.payments.create(
-        amount=2500, currency="EUR", card=card_of(TestCards.SUCCESS_ATTEMPT),
+        amount=2500,
+        currency="EUR",
+        card=card_of(TestCards.SUCCESS_ATTEMPT),
         capture_method="manual",
-    )  # fmt: skip
+    )
     assert payment.status == "requiresCapture"
     return payment.id
 
@@ -119,9 +121,11 @@ def _manual_payment(setup: BpcPay) -> str:
 def _succeeded_payment(setup: BpcPay) -> str:
     # Asked to keep the card, so that there is a payment method to fetch.
     payment = setup.payments.create(
-        amount=2500, currency="EUR", card=card_of(TestCards.SUCCESS_ATTEMPT),
+        amount=2500,
+        currency="EUR",
+        card=card_of(TestCards.SUCCESS_ATTEMPT),
         setup_future_usage={"category": "unscheduled"},
-    )  # fmt: skip
+    )
     assert payment.status == "succeeded"
     return payment.id
 
@@ -143,47 +147,80 @@ def _refund(setup: BpcPay, _: Objects) -> Prepared:
 
 CALLS = [
     Call(
-        "sessions.create", "POST",
-        lambda s, o: Prepared((), {
-            "amount": 10000, "currency": "EUR", "success_url": SUCCESS_URL,
-            "failure_url": FAILURE_URL, "merchant_reference_id": "order-matrix",
-        }, "/sessions"),
+        "sessions.create",
+        "POST",
+        lambda s, o: Prepared(
+            (),
+            {
+                "amount": 10000,
+                "currency": "EUR",
+                "success_url": SUCCESS_URL,
+                "failure_url": FAILURE_URL,
+                "merchant_reference_id": "order-matrix",
+            },
+            "/sessions",
+        ),
         reference="order-matrix",
     ),
     Call(
-        "sessions.retrieve", "GET",
+        "sessions.retrieve",
+        "GET",
         lambda s, o: Prepared((o.session_id,), {}, f"/sessions/{o.session_id}", o.session_id),
     ),
     Call(
-        "payments.create", "POST",
-        lambda s, o: Prepared((), {
-            "amount": 5000, "currency": "EUR", "card": card_of(TestCards.SUCCESS_ATTEMPT),
-            "merchant_reference_id": "order-direct",
-        }, "/payments"),
+        "payments.create",
+        "POST",
+        lambda s, o: Prepared(
+            (),
+            {
+                "amount": 5000,
+                "currency": "EUR",
+                "card": card_of(TestCards.SUCCESS_ATTEMPT),
+                "merchant_reference_id": "order-direct",
+            },
+            "/payments",
+        ),
         reference="order-direct",
     ),
     Call(
-        "payments.retrieve", "GET",
+        "payments.retrieve",
+        "GET",
         lambda s, o: Prepared((o.payment_id,), {}, f"/payments/{o.payment_id}", o.payment_id),
     ),
     Call("payments.capture", "POST", _capture),
     Call("payments.cancel", "POST", _cancel),
     Call("refunds.create", "POST", _refund),
     Call(
-        "refunds.retrieve", "GET",
+        "refunds.retrieve",
+        "GET",
         lambda s, o: Prepared((o.refund_id,), {}, f"/refunds/{o.refund_id}", o.refund_id),
     ),
     Call(
-        "payment_methods.retrieve", "GET",
-        lambda s, o: Prepared((o.payment_method_id,), {},
-                              f"/payment-methods/{o.payment_method_id}", o.payment_method_id),
+        "payment_methods.retrieve",
+        "GET",
+        lambda s, o: Prepared(
+            (o.payment_method_id,),
+            {},
+            f"/payment-methods/{o.payment_method_id}",
+            o.payment_method_id,
+        ),
     ),
-]  # fmt: skip
+]
 
 # --- the faults and what the policy says about them ----------------------------------------------
 
-FAULTS = ["refused", "drop", "stall", "429-seconds", "429-date", "500", "502", "503", "html",
-          "truncated-json"]  # fmt: skip
+FAULTS = [
+    "refused",
+    "drop",
+    "stall",
+    "429-seconds",
+    "429-date",
+    "500",
+    "502",
+    "503",
+    "html",
+    "truncated-json",
+]
 
 #: The error each fault ends in once no retry is allowed (or left).
 ERRORS: dict[str, type[bpcpay.BpcPayError]] = {
@@ -198,8 +235,15 @@ ERRORS: dict[str, type[bpcpay.BpcPayError]] = {
     "html": InternalServerError,
     "truncated-json": APIResponseValidationError,
 }
-STATUS = {"429-seconds": 429, "429-date": 429, "500": 500, "502": 502, "503": 503, "html": 502,
-          "truncated-json": 200}  # fmt: skip
+STATUS = {
+    "429-seconds": 429,
+    "429-date": 429,
+    "500": 500,
+    "502": 502,
+    "503": 503,
+    "html": 502,
+    "truncated-json": 200,
+}
 
 
 @attrs.frozen
@@ -228,8 +272,9 @@ def cases() -> Iterator[Any]:
             for fault in FAULTS:
                 single = fault in ("refused", "truncated-json") or call.method == "POST"
                 for mode in ("once",) if single else ("always", "once"):
-                    yield pytest.param(kind, call, fault, mode,
-                                       id=f"{kind}-{call.name}-{fault}-{mode}")  # fmt: skip
+                    yield pytest.param(
+                        kind, call, fault, mode, id=f"{kind}-{call.name}-{fault}-{mode}"
+                    )
 
 
 def arm(gw: ThreadedSandboxGateway, call: Call, path: str, fault: str, mode: str) -> None:
@@ -275,8 +320,9 @@ class Outcome:
     acquired_after: int = -1
 
 
-def run_async(base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
-              ) -> Outcome:  # fmt: skip
+def run_async(
+    base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
+) -> Outcome:
     outcome = Outcome()
 
     async def main() -> None:
@@ -295,8 +341,9 @@ def run_async(base_url: str, api_key: str, call: Call, prepared: Prepared, kw: d
     return outcome
 
 
-def run_sync(base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
-             ) -> Outcome:  # fmt: skip
+def run_sync(
+    base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
+) -> Outcome:
     outcome = Outcome()
     with BpcPay(api_key=api_key, base_url=base_url, on_attempt=outcome.attempts.append) as client:
         impl = client._runner.impl

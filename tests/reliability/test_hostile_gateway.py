@@ -68,8 +68,9 @@ def run_call(
     def call(client: Any) -> Any:
         if method == "GET":
             return client.sessions.retrieve("ps_hostile")
-        return client.sessions.create(amount=1000, currency="EUR",
-                                      merchant_reference_id="order-7", **URLS)  # fmt: skip
+        return client.sessions.create(
+            amount=1000, currency="EUR", merchant_reference_id="order-7", **URLS
+        )
 
     started = time.monotonic()
     try:
@@ -181,9 +182,12 @@ def test_more_calls_than_the_pool_all_end_within_the_timeout(
     reading; four wait for a connection and time out connecting (never sent)."""
     timeout = Timeout(connect=0.5, read=1.0)
     options: dict[str, Any] = {
-        "api_key": API_KEY, "base_url": hostile.url("trickle_body"), "max_retries": 0,
-        "pool_size": 2, "timeout": timeout,
-    }  # fmt: skip
+        "api_key": API_KEY,
+        "base_url": hostile.url("trickle_body"),
+        "max_retries": 0,
+        "pool_size": 2,
+        "timeout": timeout,
+    }
     started = time.monotonic()
     if kind == "async":
 
@@ -403,8 +407,15 @@ def spellings(secret: str) -> list[str]:
     uni = "".join(f"\\u{ord(c):04x}" for c in secret)
     encoded = quote(secret, safe="")
     dumped = json.dumps(secret)[1:-1]
-    return [secret, uni, uni.upper().replace("\\U", "\\u"), encoded, encoded.lower(),
-            dumped, dumped.replace("/", "\\/")]  # fmt: skip
+    return [
+        secret,
+        uni,
+        uni.upper().replace("\\U", "\\u"),
+        encoded,
+        encoded.lower(),
+        dumped,
+        dumped.replace("/", "\\/"),
+    ]
 
 
 @pytest.mark.parametrize("kind", KINDS)

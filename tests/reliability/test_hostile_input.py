@@ -227,10 +227,11 @@ def test_exactly_the_cap_is_hashed_and_verifies() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=16,
-)  # fmt: skip
+)
 MODEL_BODIES = {
     Session: SESSION_EXAMPLE,
     Payment: PAYMENT_JSON,
@@ -240,15 +241,32 @@ response_bodies = st.one_of(
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.sampled_from(list(MODEL_BODIES.values())).map(lambda v: json.dumps(v).encode()),
-    st.sampled_from([
-        b"[" * 50_000, b'{"a":' * 20_000, b"\xff\xfe{}",
-        b'{"error": {"message": "' + API_KEY.encode() + b'"}}',
-        b"<html><body>502</body></html>", b'{"id": "ps_', b"NaN", b"",
-    ]),
-    st.fixed_dictionaries({"error": st.fixed_dictionaries({}, optional={
-        "message": json_values, "code": json_values, "param": json_values, "type": json_values,
-    })}).map(lambda v: json.dumps(v).encode()),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            b"[" * 50_000,
+            b'{"a":' * 20_000,
+            b"\xff\xfe{}",
+            b'{"error": {"message": "' + API_KEY.encode() + b'"}}',
+            b"<html><body>502</body></html>",
+            b'{"id": "ps_',
+            b"NaN",
+            b"",
+        ]
+    ),
+    st.fixed_dictionaries(
+        {
+            "error": st.fixed_dictionaries(
+                {},
+                optional={
+                    "message": json_values,
+                    "code": json_values,
+                    "param": json_values,
+                    "type": json_values,
+                },
+            )
+        }
+    ).map(lambda v: json.dumps(v).encode()),
+)
 response_headers = st.dictionaries(
     st.one_of(
         st.sampled_from(["Content-Type", "content-type", "API-Request-Id", "Retry-After"]),
@@ -273,9 +291,14 @@ def test_decode_response_yields_a_model_or_a_bpcpay_error(
     error: BpcPayError | None = None
     try:
         result = decode_response(
-            status=status, headers=headers, body=body, cast_to=cast_to, method=method,
-            path="/x", redact=API_KEY,
-        )  # fmt: skip
+            status=status,
+            headers=headers,
+            body=body,
+            cast_to=cast_to,
+            method=method,
+            path="/x",
+            redact=API_KEY,
+        )
     except BpcPayError as exc:
         error = exc
     if error is not None:
@@ -320,17 +343,28 @@ def maybe(strategy: Any) -> Any:
 
 BAD_TEXT = st.one_of(NASTY_TEXT, HOSTILE)
 BAD_URL = st.one_of(
-    st.sampled_from([
-        "ftp://shop.example/", "https://", "//shop.example/", "javascript:alert(1)",
-        " https://shop.example/", "https://shop.example/\ud800", "http://[::1", "https:///x",
-        "https://shop.example/\x00",
-    ]),
-    texts, HOSTILE,
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "ftp://shop.example/",
+            "https://",
+            "//shop.example/",
+            "javascript:alert(1)",
+            " https://shop.example/",
+            "https://shop.example/\ud800",
+            "http://[::1",
+            "https:///x",
+            "https://shop.example/\x00",
+        ]
+    ),
+    texts,
+    HOSTILE,
+)
 BAD_AMOUNT = st.one_of(
-    st.integers(max_value=0), st.integers(min_value=10**15 + 1), HOSTILE,
+    st.integers(max_value=0),
+    st.integers(min_value=10**15 + 1),
+    HOSTILE,
     st.sampled_from([100.0, "100", 10**15]),
-)  # fmt: skip
+)
 BAD_CURRENCY = st.one_of(
     st.sampled_from(["EU", "EURO", "E1R", "ÉUR", "€", "EUR\n", "\ud800ab"]), texts, HOSTILE
 )
@@ -351,9 +385,17 @@ BAD_CARD = st.one_of(
     st.builds(
         PaymentCard,
         number=st.one_of(
-            st.sampled_from(["4000001111111117", "40000011111111181234567", "٤٠٠٠٠٠١١١١١١١١١٨",
-                             "4000-0011-1111-1118", "\ud8004000001111111118"]),
-            texts, HOSTILE,
+            st.sampled_from(
+                [
+                    "4000001111111117",
+                    "40000011111111181234567",
+                    "٤٠٠٠٠٠١١١١١١١١١٨",
+                    "4000-0011-1111-1118",
+                    "\ud8004000001111111118",
+                ]
+            ),
+            texts,
+            HOSTILE,
         ),
         exp_month=st.one_of(st.integers(min_value=-1, max_value=13), HOSTILE),
         exp_year=st.one_of(st.integers(min_value=1999, max_value=2101), HOSTILE),
@@ -361,22 +403,32 @@ BAD_CARD = st.one_of(
         holder=st.one_of(st.none(), BAD_TEXT),
     ),
     HOSTILE,
-)  # fmt: skip
+)
 BAD_TIMEOUT = st.sampled_from([0, -1, None, float("nan"), "5", True, b"5"])
 BAD_ID = st.one_of(
     BAD_TEXT, st.sampled_from(["a/b", "../refunds", "?x=1", "#f", "%2e%2e", "pay 1", "pay_\ud800"])
 )
 TIMEOUTS = maybe(st.one_of(st.just(Timeout(connect=1, read=2)), st.sampled_from([5, 2.5])))
-VALID_USAGE = st.sampled_from([
-    {"category": "empty"}, {"category": "unscheduled"},
-    {"category": "recurrent",
-     "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30}}},
-    {"category": "installment", "recurringModel": {"installment": {}}},
-])  # fmt: skip
+VALID_USAGE = st.sampled_from(
+    [
+        {"category": "empty"},
+        {"category": "unscheduled"},
+        {
+            "category": "recurrent",
+            "recurringModel": {"recurrent": {"expiry": "2026-12-31", "frequency": 30}},
+        },
+        {"category": "installment", "recurringModel": {"installment": {}}},
+    ]
+)
 VALID_CUSTOMER = st.fixed_dictionaries(
-    {}, optional={"email": VALID_TEXT, "address": st.fixed_dictionaries(
-        {}, optional={"city": VALID_TEXT, "country": st.just("CY"), "postalCode": VALID_TEXT})},
-)  # fmt: skip
+    {},
+    optional={
+        "email": VALID_TEXT,
+        "address": st.fixed_dictionaries(
+            {}, optional={"city": VALID_TEXT, "country": st.just("CY"), "postalCode": VALID_TEXT}
+        ),
+    },
+)
 
 
 def arguments(valid: dict[str, Any], hostile: dict[str, Any]) -> Any:
@@ -392,69 +444,101 @@ def arguments(valid: dict[str, Any], hostile: dict[str, Any]) -> Any:
     return build()
 
 
-SESSION_OK = {"amount": 100, "currency": "EUR", "success_url": "https://shop.example/ok",
-              "failure_url": "https://shop.example/ko"}  # fmt: skip
-PAYMENT_OK = {"amount": 100, "currency": "EUR", "card": PaymentCard(
-    number="4000001111111118", exp_month=12, exp_year=2030, cvc="123")}  # fmt: skip
+SESSION_OK = {
+    "amount": 100,
+    "currency": "EUR",
+    "success_url": "https://shop.example/ok",
+    "failure_url": "https://shop.example/ko",
+}
+PAYMENT_OK = {
+    "amount": 100,
+    "currency": "EUR",
+    "card": PaymentCard(number="4000001111111118", exp_month=12, exp_year=2030, cvc="123"),
+}
 SESSION_ARGS = arguments(
     {
         "amount": st.integers(min_value=1, max_value=10**15),
         "currency": st.sampled_from(["EUR", "eur", "uSd"]),
-        "success_url": VALID_URL, "failure_url": VALID_URL,
-        "merchant_reference_id": maybe(VALID_TEXT), "locale": maybe(VALID_TEXT),
-        "metadata": maybe(VALID_MAP), "customer_details": maybe(VALID_CUSTOMER),
+        "success_url": VALID_URL,
+        "failure_url": VALID_URL,
+        "merchant_reference_id": maybe(VALID_TEXT),
+        "locale": maybe(VALID_TEXT),
+        "metadata": maybe(VALID_MAP),
+        "customer_details": maybe(VALID_CUSTOMER),
         "capture_method": maybe(st.sampled_from(["automatic", "manual"])),
         "expires_at": maybe(st.datetimes(timezones=st.just(timezone.utc))),
-        "merchant_customer_id": maybe(VALID_TEXT), "setup_future_usage": maybe(VALID_USAGE),
-        "timeout": TIMEOUTS,
-    },
-    {
-        "amount": BAD_AMOUNT, "currency": BAD_CURRENCY, "success_url": BAD_URL,
-        "failure_url": BAD_URL, "merchant_reference_id": BAD_TEXT, "locale": BAD_TEXT,
-        "metadata": BAD_MAP, "customer_details": BAD_MAP,
-        "capture_method": st.one_of(st.sampled_from(["MANUAL", "", "auto"]), HOSTILE),
-        "expires_at": st.one_of(st.datetimes(), HOSTILE, st.just("2030-01-01T00:00:00Z")),
-        "merchant_customer_id": BAD_TEXT, "setup_future_usage": BAD_RECURRING,
-        "timeout": BAD_TIMEOUT,
-    },
-)  # fmt: skip
-PAYMENT_ARGS = arguments(
-    {
-        "amount": st.integers(min_value=1, max_value=10**15),
-        "currency": st.sampled_from(["EUR", "gbp"]), "card": VALID_CARD,
-        "capture_method": maybe(st.sampled_from(["automatic", "manual"])),
-        "merchant_reference_id": maybe(VALID_TEXT), "customer_details": maybe(VALID_CUSTOMER),
-        "metadata": maybe(VALID_MAP), "merchant_customer_id": maybe(VALID_TEXT),
+        "merchant_customer_id": maybe(VALID_TEXT),
         "setup_future_usage": maybe(VALID_USAGE),
         "timeout": TIMEOUTS,
     },
     {
-        "amount": BAD_AMOUNT, "currency": BAD_CURRENCY, "card": BAD_CARD,
+        "amount": BAD_AMOUNT,
+        "currency": BAD_CURRENCY,
+        "success_url": BAD_URL,
+        "failure_url": BAD_URL,
+        "merchant_reference_id": BAD_TEXT,
+        "locale": BAD_TEXT,
+        "metadata": BAD_MAP,
+        "customer_details": BAD_MAP,
+        "capture_method": st.one_of(st.sampled_from(["MANUAL", "", "auto"]), HOSTILE),
+        "expires_at": st.one_of(st.datetimes(), HOSTILE, st.just("2030-01-01T00:00:00Z")),
+        "merchant_customer_id": BAD_TEXT,
+        "setup_future_usage": BAD_RECURRING,
+        "timeout": BAD_TIMEOUT,
+    },
+)
+PAYMENT_ARGS = arguments(
+    {
+        "amount": st.integers(min_value=1, max_value=10**15),
+        "currency": st.sampled_from(["EUR", "gbp"]),
+        "card": VALID_CARD,
+        "capture_method": maybe(st.sampled_from(["automatic", "manual"])),
+        "merchant_reference_id": maybe(VALID_TEXT),
+        "customer_details": maybe(VALID_CUSTOMER),
+        "metadata": maybe(VALID_MAP),
+        "merchant_customer_id": maybe(VALID_TEXT),
+        "setup_future_usage": maybe(VALID_USAGE),
+        "timeout": TIMEOUTS,
+    },
+    {
+        "amount": BAD_AMOUNT,
+        "currency": BAD_CURRENCY,
+        "card": BAD_CARD,
         # with card=: exactly one is allowed
         "stored_payment_method_id": st.one_of(VALID_TEXT, BAD_TEXT),
         "capture_method": st.one_of(st.sampled_from(["x", ""]), HOSTILE),
-        "merchant_reference_id": BAD_TEXT, "customer_details": BAD_MAP, "metadata": BAD_MAP,
-        "merchant_customer_id": BAD_TEXT, "setup_future_usage": BAD_RECURRING,
+        "merchant_reference_id": BAD_TEXT,
+        "customer_details": BAD_MAP,
+        "metadata": BAD_MAP,
+        "merchant_customer_id": BAD_TEXT,
+        "setup_future_usage": BAD_RECURRING,
         "timeout": BAD_TIMEOUT,
     },
-)  # fmt: skip
+)
 REFUND_ARGS = arguments(
     {
-        "payment_id": VALID_TEXT, "amount": maybe(st.integers(min_value=1, max_value=10**15)),
-        "reason": maybe(VALID_TEXT), "metadata": maybe(VALID_MAP), "timeout": TIMEOUTS,
+        "payment_id": VALID_TEXT,
+        "amount": maybe(st.integers(min_value=1, max_value=10**15)),
+        "reason": maybe(VALID_TEXT),
+        "metadata": maybe(VALID_MAP),
+        "timeout": TIMEOUTS,
     },
     {
-        "payment_id": BAD_ID, "amount": BAD_AMOUNT, "reason": BAD_TEXT, "metadata": BAD_MAP,
+        "payment_id": BAD_ID,
+        "amount": BAD_AMOUNT,
+        "reason": BAD_TEXT,
+        "metadata": BAD_MAP,
         "timeout": BAD_TIMEOUT,
     },
-)  # fmt: skip
+)
 CAPTURE_ARGS = arguments(
     {
         "payment_id": st.one_of(VALID_TEXT, st.sampled_from(["a/b", "?x=1", "#f", "%2e%2e"])),
-        "amount": maybe(st.integers(min_value=1, max_value=10**15)), "timeout": TIMEOUTS,
+        "amount": maybe(st.integers(min_value=1, max_value=10**15)),
+        "timeout": TIMEOUTS,
     },
     {"payment_id": BAD_ID, "amount": BAD_AMOUNT, "timeout": BAD_TIMEOUT},
-)  # fmt: skip
+)
 
 
 def _strict_json(body: bytes) -> Any:
@@ -612,8 +696,9 @@ def harness() -> Iterator[None]:
     _harness.pop().close()
 
 
-def call_and_capture(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-                     ) -> tuple[BaseException | None, list[tuple[str, Any, bytes]]]:  # fmt: skip
+def call_and_capture(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[BaseException | None, list[tuple[str, Any, bytes]]]:
     """Call ``name`` on an AsyncBpcPay behind aioresponses; return (error, requests sent)."""
     kwargs = {k: v for k, v in kwargs.items() if v is not NOT_GIVEN}
     answer = {"sessions.create": SESSION_EXAMPLE, "refunds.create": REFUND_JSON}.get(

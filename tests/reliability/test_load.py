@@ -176,12 +176,15 @@ def test_async_10k_sessions_at_concurrency_100(
     result = asyncio.run(main())
     measured = ASYNC_TOTAL - ASYNC_WARMUP
     report(
-        record_property, "async",
-        calls=ASYNC_TOTAL, concurrency=ASYNC_CONCURRENCY,
+        record_property,
+        "async",
+        calls=ASYNC_TOTAL,
+        concurrency=ASYNC_CONCURRENCY,
         throughput_rps=round(measured / result["elapsed"]),
         rss_growth_kib=result["growth"] // 1024,
-        idle_connections=result["idle"], established_sockets=result["sockets"],
-    )  # fmt: skip
+        idle_connections=result["idle"],
+        established_sockets=result["sockets"],
+    )
     assert errors == []
     assert len(ids) == ASYNC_TOTAL
     assert len(set(ids)) == ASYNC_TOTAL
@@ -238,11 +241,15 @@ def test_sync_2k_sessions_from_16_threads(
         sockets = established_to(remote.port)
         pool = client._runner.impl._transport.pool_size
     report(
-        record_property, "sync",
-        calls=SYNC_TOTAL, threads=SYNC_THREADS,
+        record_property,
+        "sync",
+        calls=SYNC_TOTAL,
+        threads=SYNC_THREADS,
         throughput_rps=round((SYNC_TOTAL - SYNC_WARMUP) / elapsed),
-        rss_growth_kib=growth // 1024, idle_connections=idle, established_sockets=sockets,
-    )  # fmt: skip
+        rss_growth_kib=growth // 1024,
+        idle_connections=idle,
+        established_sockets=sockets,
+    )
     assert errors == []
     assert len(ids) == SYNC_TOTAL
     assert len(set(ids)) == SYNC_TOTAL

@@ -89,22 +89,30 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        async with SandboxGateway(
-            api_key=API_KEY, webhook_secret=WEBHOOK_SECRET,
-            webhook_endpoints=[receiver.url], webhook_retry_schedule=(0.01, 0.01),
-        ) as gw, AsyncBpcPay(
-            api_key=API_KEY, base_url=gw.base_url, on_attempt=attempts.append
-        ) as client:  # fmt: skip
+        async with (
+            SandboxGateway(
+                api_key=API_KEY,
+                webhook_secret=WEBHOOK_SECRET,
+                webhook_endpoints=[receiver.url],
+                webhook_retry_schedule=(0.01, 0.01),
+            ) as gw,
+            AsyncBpcPay(
+                api_key=API_KEY, base_url=gw.base_url, on_attempt=attempts.append
+            ) as client,
+        ):
             sleeps = SleepRecorder()
             client._sleep = sleeps
             seen += [client, client.sessions, client.payments, client.webhooks, gw]
 
             # The redirect flow, paid with a full card number typed with spaces.
             session = await client.sessions.create(
-                amount=10000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
+                amount=10000,
+                currency="EUR",
+                success_url=SUCCESS_URL,
+                failure_url=FAILURE_URL,
                 merchant_reference_id="order-secret",
                 setup_future_usage={"category": "unscheduled"},
-            )  # fmt: skip
+            )
             paid = await gw.pay(session.id, card=CARD_SPACED, cvc=CVC)
             seen.append(paid)
             session = await client.sessions.retrieve(session.id)
@@ -117,9 +125,12 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
 
             # A two-step payment with 3-D Secure, captured later.
             manual = await client.sessions.create(
-                amount=5000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
+                amount=5000,
+                currency="EUR",
+                success_url=SUCCESS_URL,
+                failure_url=FAILURE_URL,
                 capture_method="manual",
-            )  # fmt: skip
+            )
             seen.append(await gw.pay(manual.id, card=CHALLENGE_SPACED, cvc=CVC))
             manual = await client.sessions.retrieve(manual.id)
             assert manual.payment is not None
@@ -144,9 +155,12 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
             gw.faults.add(method="POST", path="/api2/payments", stall=0.3)
             with pytest.raises(bpcpay.APITimeoutError) as post_timeout:
                 await client.payments.create(
-                    amount=800, currency="EUR", card=card(DIRECT_CARD),
-                    merchant_reference_id="order-timeout", timeout=Timeout(connect=1, read=0.05),
-                )  # fmt: skip
+                    amount=800,
+                    currency="EUR",
+                    card=card(DIRECT_CARD),
+                    merchant_reference_id="order-timeout",
+                    timeout=Timeout(connect=1, read=0.05),
+                )
             gw.faults.add(method="GET", path=f"/api2/sessions/{session.id}", stall=0.3)
             with pytest.raises(bpcpay.APITimeoutError) as get_timeout:
                 await client.with_options(max_retries=0).sessions.retrieve(
@@ -216,7 +230,9 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
         assert match["status"] == str(attempt.status)
         record = by_id[match["rid"]]
         assert (record.method, record.path, record.status) == (
-            attempt.method, "/api2" + attempt.path, attempt.status,
-        )  # fmt: skip
+            attempt.method,
+            "/api2" + attempt.path,
+            attempt.status,
+        )
     assert answered == len(attempts) - 2  # every attempt but the two timeouts had an answer
     assert any(m["attempt"] == "2" for m in matches)  # the retried 503

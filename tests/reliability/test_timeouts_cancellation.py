@@ -89,9 +89,13 @@ def test_a_real_connect_timeout_is_per_call_and_never_sent(kind: str, method: st
         if method == "GET":
             return client.sessions.retrieve("ps_nowhere", timeout=per_call)
         return client.sessions.create(
-            amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
-            merchant_reference_id="order-ct", timeout=per_call,
-        )  # fmt: skip
+            amount=1000,
+            currency="EUR",
+            success_url=SUCCESS_URL,
+            failure_url=FAILURE_URL,
+            merchant_reference_id="order-ct",
+            timeout=per_call,
+        )
 
     with unanswered_port() as port:
         options: dict[str, Any] = {
@@ -211,9 +215,12 @@ async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk
     fault = gw.faults.add(method="POST", path="/api2/sessions", stall=LONG_STALL)
     started = len(gw.requests)
     create = client.sessions.create(
-        amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
+        amount=1000,
+        currency="EUR",
+        success_url=SUCCESS_URL,
+        failure_url=FAILURE_URL,
         merchant_reference_id=reference,
-    )  # fmt: skip
+    )
     # asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on.
     with pytest.raises(asyncio.TimeoutError) as info:
         await _with_outer_timeout(create, 0.1)
@@ -226,9 +233,12 @@ async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk
     if sys.version_info >= (3, 11):  # Task.cancelling() is new in 3.11
         assert current.cancelling() == 0
     session = await client.sessions.create(
-        amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
+        amount=1000,
+        currency="EUR",
+        success_url=SUCCESS_URL,
+        failure_url=FAILURE_URL,
         merchant_reference_id=reference,
-    )  # fmt: skip
+    )
     assert session.merchant_reference_id == reference
     later = request_log_since(gw, started)
     assert [r.fault for r in later if r.status == 200] == [None]
@@ -244,8 +254,9 @@ async def test_cancel_during_backoff_stops_the_retries(
         if info.retry_in is not None:
             retrying.set()
 
-    fault = gw.faults.add(method="GET", path=f"/api2/sessions/{session_id}", status=503,
-                          retry_after=15, times=3)  # fmt: skip
+    fault = gw.faults.add(
+        method="GET", path=f"/api2/sessions/{session_id}", status=503, retry_after=15, times=3
+    )
     # The real asyncio.sleep this time: the task is cancelled while it waits 15 s to retry.
     async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, on_attempt=on_attempt) as c:
         task = asyncio.ensure_future(c.sessions.retrieve(session_id))
@@ -263,8 +274,9 @@ async def test_cancel_during_backoff_stops_the_retries(
 async def test_many_cancelled_calls_leak_no_connection(
     gw: ThreadedSandboxGateway, session_id: str
 ) -> None:
-    fault = gw.faults.add(method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL,
-                          times=20)  # fmt: skip
+    fault = gw.faults.add(
+        method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL, times=20
+    )
     async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, pool_size=8) as c:
         tasks = [asyncio.ensure_future(c.sessions.retrieve(session_id)) for _ in range(20)]
         await wait_hit(fault, 8)  # the pool is full; 12 calls wait for a connection
@@ -286,8 +298,9 @@ async def test_many_cancelled_calls_leak_no_connection(
 # --- the sync client: close() while other threads are mid-call ----------------------------------
 
 
-def _start_callers(client: BpcPay, session_id: str, count: int, timeout: Timeout
-                   ) -> tuple[list[threading.Thread], list[Any]]:  # fmt: skip
+def _start_callers(
+    client: BpcPay, session_id: str, count: int, timeout: Timeout
+) -> tuple[list[threading.Thread], list[Any]]:
     outcomes: list[Any] = []
 
     def work() -> None:
@@ -306,8 +319,9 @@ def test_close_fails_calls_that_outlive_the_grace_and_refuses_new_ones(
     gw: ThreadedSandboxGateway, setup_client: BpcPay
 ) -> None:
     session_id = new_session(gw, setup_client)
-    fault = gw.faults.add(method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL,
-                          times=6)  # fmt: skip
+    fault = gw.faults.add(
+        method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL, times=6
+    )
     client = BpcPay(api_key=gw.api_key, base_url=gw.base_url)
     threads, outcomes = _start_callers(client, session_id, 6, Timeout(connect=5, read=60))
     wait_until(lambda: fault.hits == 6, what="six calls in flight")
@@ -425,8 +439,9 @@ def test_a_sync_call_never_outlives_its_backstop(
         budget = c._runner.impl._worst_case_seconds(Timeout(connect=1, read=0.1))
         assert budget == pytest.approx(1.1)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            future = pool.submit(c.sessions.retrieve, session_id,
-                                 timeout=Timeout(connect=1, read=0.1))  # fmt: skip
+            future = pool.submit(
+                c.sessions.retrieve, session_id, timeout=Timeout(connect=1, read=0.1)
+            )
             with pytest.raises(APITimeoutError) as info:
                 future.result(timeout=budget + 5)
     assert info.value.phase == "read"

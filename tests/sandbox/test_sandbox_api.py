@@ -264,9 +264,13 @@ async def test_zero_and_three_decimal_currencies_are_known(api: Any) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     "path",
-    ["/sessions/ps_unknown", "/payments/pay_unknown", "/refunds/re_unknown",
-     "/payment-methods/pm_unknown"],
-)  # fmt: skip
+    [
+        "/sessions/ps_unknown",
+        "/payments/pay_unknown",
+        "/refunds/re_unknown",
+        "/payment-methods/pm_unknown",
+    ],
+)
 async def test_unknown_ids_are_404(api: Any, path: str) -> None:
     answer = await api.call("GET", path)
     assert answer.status == 404

@@ -63,7 +63,7 @@ async def test_the_seed_request_gets_the_seed_response_shape(api: Any, gw: Sandb
         "paymentStatus",
         "status",
     ):
-        assert session[name] == SEED_RESPONSE[name], name  # fmt: skip
+        assert session[name] == SEED_RESPONSE[name], name
     assert re.fullmatch(f"ps_[{BASE58}]{{54}}", session["id"])
     assert len(session["id"]) == len(SEED_RESPONSE["id"])
     created, expires = session["created"], session["expiresAt"]
@@ -147,9 +147,11 @@ async def test_the_sdk_expires_and_sees_the_conflict(gw: SandboxGateway) -> None
 
     async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url) as client:
         session = await client.sessions.create(
-            amount=100, currency="EUR", success_url=SEED_REQUEST["successUrl"],
+            amount=100,
+            currency="EUR",
+            success_url=SEED_REQUEST["successUrl"],
             failure_url=SEED_REQUEST["failureUrl"],
-        )  # fmt: skip
+        )
         expired = await client.sessions.expire(session.id)
         assert expired.status == bpcpay.SessionStatus.EXPIRED
         assert expired.payment_url is None

@@ -22,15 +22,18 @@ SESSION = {
 
 async def create(client: AsyncBpcPay) -> bpcpay.Session:
     return await client.sessions.create(
-        amount=100, currency="EUR", success_url=SESSION["successUrl"],
+        amount=100,
+        currency="EUR",
+        success_url=SESSION["successUrl"],
         failure_url=SESSION["failureUrl"],
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.asyncio
 async def test_status_fault_with_retry_after_seconds(api: Any, gw: SandboxGateway) -> None:
-    fault = gw.faults.add(method="POST", path="/api2/sessions", status=503, retry_after="2",
-                          times=2)  # fmt: skip
+    fault = gw.faults.add(
+        method="POST", path="/api2/sessions", status=503, retry_after="2", times=2
+    )
     answers = [await api.call("POST", "/sessions", json_body=SESSION) for _ in range(3)]
     assert [a.status for a in answers] == [503, 503, 200]
     assert answers[0].headers["Retry-After"] == "2"
@@ -99,9 +102,11 @@ async def test_html_error_page_body(
     bpcpay_sandbox: SandboxGateway, bpcpay_client: AsyncBpcPay
 ) -> None:
     bpcpay_sandbox.faults.add(
-        method="POST", path="/api2/sessions", status=502,
+        method="POST",
+        path="/api2/sessions",
+        status=502,
         body="<html><body><h1>502 Bad Gateway</h1></body></html>",
-    )  # fmt: skip
+    )
     with pytest.raises(bpcpay.InternalServerError) as info:
         await create(bpcpay_client)
     assert "HTML" in str(info.value)
@@ -126,9 +131,12 @@ async def test_stall_makes_a_short_read_timeout_fire(
     bpcpay_sandbox.faults.add(method="POST", path="/api2/sessions", stall=0.5)
     with pytest.raises(bpcpay.APITimeoutError):
         await bpcpay_client.sessions.create(
-            amount=100, currency="EUR", success_url=SESSION["successUrl"],
-            failure_url=SESSION["failureUrl"], timeout=Timeout(connect=1.0, read=0.05),
-        )  # fmt: skip
+            amount=100,
+            currency="EUR",
+            success_url=SESSION["successUrl"],
+            failure_url=SESSION["failureUrl"],
+            timeout=Timeout(connect=1.0, read=0.05),
+        )
     assert len(bpcpay_sandbox.faults) == 0
 
 
@@ -146,8 +154,9 @@ async def test_drop_closes_the_connection_without_an_answer(gw: SandboxGateway) 
     gw.faults.add(method="POST", path="/api2/sessions", drop=True)
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
-            await http.post(gw.base_url + "/sessions", json=SESSION,
-                            headers={"X-Api-Key": gw.api_key})  # fmt: skip
+            await http.post(
+                gw.base_url + "/sessions", json=SESSION, headers={"X-Api-Key": gw.api_key}
+            )
     assert gw.requests[-1].status is None
     assert gw.requests[-1].fault == "drop"
     assert gw.state.sessions == {}

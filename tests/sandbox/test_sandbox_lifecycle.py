@@ -13,8 +13,13 @@ from bpcpay.sandbox._ids import BASE58
 
 def card_block(card: TestCard, **changes: Any) -> dict[str, Any]:
     """The ``paymentMethod`` block of a direct payment with one of the test cards."""
-    body = {"number": card.number, "expiryMonth": card.exp_month, "expiryYear": card.exp_year,
-            "cvc": card.cvc, "holderName": "Ann Example"}  # fmt: skip
+    body = {
+        "number": card.number,
+        "expiryMonth": card.exp_month,
+        "expiryYear": card.exp_year,
+        "cvc": card.cvc,
+        "holderName": "Ann Example",
+    }
     return {"card": {k: v for k, v in {**body, **changes}.items() if v is not None}}
 
 
@@ -122,10 +127,15 @@ async def test_partial_then_full_refund_never_more_than_left(api: Any, gw: Sandb
     payment = await paid_payment(api, gw)
     mark = len(gw.events)
     first = await api.call(
-        "POST", "/refunds",
-        json_body={"payment": payment["id"], "amount": 3000, "reason": "damaged",
-                   "metadata": {"ticket": "7"}},
-    )  # fmt: skip
+        "POST",
+        "/refunds",
+        json_body={
+            "payment": payment["id"],
+            "amount": 3000,
+            "reason": "damaged",
+            "metadata": {"ticket": "7"},
+        },
+    )
     assert first.status == 200
     refund = first.json
     assert re.fullmatch(f"re_[{BASE58}]+", refund["id"])
@@ -161,9 +171,14 @@ async def test_refund_only_on_succeeded_payments(api: Any, gw: SandboxGateway) -
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("body", "param"),
-    [({}, "payment"), ({"payment": 5}, "payment"), ({"payment": "p", "amount": -1}, "amount"),
-     ({"payment": "p", "reason": ""}, "reason"), ({"payment": "p", "metadata": 3}, "metadata")],
-)  # fmt: skip
+    [
+        ({}, "payment"),
+        ({"payment": 5}, "payment"),
+        ({"payment": "p", "amount": -1}, "amount"),
+        ({"payment": "p", "reason": ""}, "reason"),
+        ({"payment": "p", "metadata": 3}, "metadata"),
+    ],
+)
 async def test_refund_validation(api: Any, body: dict[str, Any], param: str) -> None:
     answer = await api.call("POST", "/refunds", json_body=body)
     assert answer.status == 400
@@ -229,8 +244,10 @@ async def test_direct_manual_payment_then_capture(api: Any, gw: SandboxGateway) 
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("three_ds", "capture"), [("succeed", "automatic"), ("fail", "automatic"),
-                                                    ("succeed", "manual")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("three_ds", "capture"),
+    [("succeed", "automatic"), ("fail", "automatic"), ("succeed", "manual")],
+)
 async def test_direct_challenge_needs_action(
     api: Any, gw: SandboxGateway, three_ds: Any, capture: str
 ) -> None:
@@ -246,13 +263,18 @@ async def test_direct_challenge_needs_action(
     result = await gw.authenticate(payment["id"], three_ds=three_ds)
     assert result.redirect_url is None
     after = (await api.call("GET", f"/payments/{payment['id']}")).json
-    expected = {"fail": "failed", "succeed": "requiresCapture" if capture == "manual"
-                else "succeeded"}[three_ds]  # fmt: skip
+    expected = {
+        "fail": "failed",
+        "succeed": "requiresCapture" if capture == "manual" else "succeeded",
+    }[three_ds]
     assert after["status"] == expected
     assert result.outcome == ("succeeded" if three_ds == "succeed" else "failed")
     assert "nextAction" not in after
-    last = {"failed": "payment.failed", "succeeded": "payment.succeeded",
-            "requiresCapture": "payment.amountCapturableUpdated"}[expected]  # fmt: skip
+    last = {
+        "failed": "payment.failed",
+        "succeeded": "payment.succeeded",
+        "requiresCapture": "payment.amountCapturableUpdated",
+    }[expected]
     assert types_since(gw, 0) == ["payment.created", last]
 
 
@@ -284,26 +306,33 @@ async def test_a_card_is_stored_only_when_asked_and_then_reused(
     assert types_since(gw, 0) == ["payment.created", "paymentMethod.created", "payment.succeeded"]
     method = (await api.call("GET", f"/payment-methods/{stored}")).json
     assert method["merchantCustomerId"] == "cust_0001"
-    assert method["card"] == {"brand": "visa", "last4": "3333", "expiryMonth": 12,
-                              "expiryYear": 2026}  # fmt: skip
+    assert method["card"] == {
+        "brand": "visa",
+        "last4": "3333",
+        "expiryMonth": 12,
+        "expiryYear": 2026,
+    }
     again = await api.create_payment(
-        storedPaymentMethodId=stored, merchantCustomerId="cust_0001",
+        storedPaymentMethodId=stored,
+        merchantCustomerId="cust_0001",
         setupFutureUsage={"category": "unscheduled"},
-    )  # fmt: skip
+    )
     assert again["status"] == "succeeded"
     assert again["storedPaymentMethodId"] == stored
     assert again["setupFutureUsage"] == {"category": "unscheduled"}
     assert len(gw.state.payment_methods) == 1
     not_asked = await api.create_payment(
-        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS), merchantCustomerId="cust_0001",
+        paymentMethod=card_block(TestCards.SUCCESS_NO_3DS),
+        merchantCustomerId="cust_0001",
         setupFutureUsage={"category": "empty"},
-    )  # fmt: skip
+    )
     assert "storedPaymentMethodId" not in not_asked
     assert len(gw.state.payment_methods) == 1
     missing = await api.call(
-        "POST", "/payments",
+        "POST",
+        "/payments",
         json_body={"amount": 100, "currency": "EUR", "storedPaymentMethodId": "pm_nope"},
-    )  # fmt: skip
+    )
     assert missing.status == 404
     assert missing.error["param"] == "storedPaymentMethodId"
 
@@ -335,30 +364,53 @@ CARD = card_block(TestCards.SUCCESS_NO_3DS)
         ({"paymentMethod": "4111111111111111"}, 400, "paymentMethod"),
         ({"paymentMethod": {"type": "card"}}, 400, "paymentMethod.card"),
         ({"paymentMethod": {"card": "4111111111111111"}}, 400, "paymentMethod.card"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number=None)}, 400,
-         "paymentMethod.card.number"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number="4111111111111112")},
-         400, "paymentMethod.card.number"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryMonth=13)}, 400,
-         "paymentMethod.card.expiryMonth"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryYear=26)}, 400,
-         "paymentMethod.card.expiryYear"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, cvc=123)}, 400,
-         "paymentMethod.card.cvc"),
-        ({"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, holderName="")}, 400,
-         "paymentMethod.card.holderName"),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number=None)},
+            400,
+            "paymentMethod.card.number",
+        ),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, number="4111111111111112")},
+            400,
+            "paymentMethod.card.number",
+        ),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryMonth=13)},
+            400,
+            "paymentMethod.card.expiryMonth",
+        ),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, expiryYear=26)},
+            400,
+            "paymentMethod.card.expiryYear",
+        ),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, cvc=123)},
+            400,
+            "paymentMethod.card.cvc",
+        ),
+        (
+            {"paymentMethod": card_block(TestCards.SUCCESS_NO_3DS, holderName="")},
+            400,
+            "paymentMethod.card.holderName",
+        ),
         ({"storedPaymentMethodId": ""}, 400, "storedPaymentMethodId"),
         ({"storedPaymentMethodId": "pm_1", "captureMethod": "soon"}, 400, "captureMethod"),
         ({"storedPaymentMethodId": "pm_1", "amount": 1.5}, 400, "amount"),
         ({"storedPaymentMethodId": "pm_1", "currency": "XXX"}, 400, "currency"),
-        ({"storedPaymentMethodId": "pm_1", "customerDetails": {"address": {"city": 7}}}, 400,
-         "customerDetails.address.city"),
-        ({"storedPaymentMethodId": "pm_1", "setupFutureUsage": {"category": "installment"}},
-         400, "setupFutureUsage.recurringModel"),
-        ({"storedPaymentMethodId": "pm_1", "merchantCustomerId": "c1"}, 400,
-         "merchantCustomerId"),
+        (
+            {"storedPaymentMethodId": "pm_1", "customerDetails": {"address": {"city": 7}}},
+            400,
+            "customerDetails.address.city",
+        ),
+        (
+            {"storedPaymentMethodId": "pm_1", "setupFutureUsage": {"category": "installment"}},
+            400,
+            "setupFutureUsage.recurringModel",
+        ),
+        ({"storedPaymentMethodId": "pm_1", "merchantCustomerId": "c1"}, 400, "merchantCustomerId"),
     ],
-)  # fmt: skip
+)
 async def test_direct_payment_validation(
     api: Any, change: dict[str, Any], status: int, param: str
 ) -> None:

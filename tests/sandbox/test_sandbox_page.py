@@ -58,9 +58,16 @@ def test_expiry_rule() -> None:
 
 @pytest.mark.parametrize(
     ("text", "parsed"),
-    [("12/26", (12, 2026)), ("1/30", (1, 2030)), ("12 / 2034", (12, 2034)), ("1226", (12, 2026)),
-     ("13/26", None), ("ab/cd", None), ("", None)],
-)  # fmt: skip
+    [
+        ("12/26", (12, 2026)),
+        ("1/30", (1, 2030)),
+        ("12 / 2034", (12, 2034)),
+        ("1226", (12, 2026)),
+        ("13/26", None),
+        ("ab/cd", None),
+        ("", None),
+    ],
+)
 def test_parse_expiry(text: str, parsed: tuple[int, int] | None) -> None:
     assert parse_expiry(text) == parsed
 
@@ -124,8 +131,12 @@ async def test_cards_that_pay_without_a_challenge(api: Any, gw: SandboxGateway, 
     assert method["merchantCustomerId"] == "cust_0001"
     assert card.number not in str(method)
     types = [e.type for e in gw.events]
-    assert types == ["payment.created", "paymentMethod.created", "payment.succeeded",
-                     "session.completed"]  # fmt: skip
+    assert types == [
+        "payment.created",
+        "paymentMethod.created",
+        "payment.succeeded",
+        "session.completed",
+    ]
 
 
 @pytest.mark.asyncio
@@ -165,8 +176,11 @@ async def test_challenge_card_then_succeed(api: Any, gw: SandboxGateway) -> None
     assert gw.state.sessions[session["id"]].status == "complete"
     again = await api.get(acs)
     assert again.status == 410
-    assert [e.type for e in gw.events] == ["payment.created", "payment.succeeded",
-                                           "session.completed"]  # fmt: skip
+    assert [e.type for e in gw.events] == [
+        "payment.created",
+        "payment.succeeded",
+        "session.completed",
+    ]
     assert gw.events[0].object["status"] == "requiresAction"
 
 
@@ -184,8 +198,12 @@ async def test_challenge_card_then_fail_keeps_the_session_open(
     assert [a.outcome for a in state.attempts] == ["challenged", "declined"]
     retry = await gw.pay(session["id"], card=TestCards.SUCCESS_CHALLENGE)
     assert retry.succeeded
-    assert [e.type for e in gw.events] == ["payment.created", "payment.failed",
-                                           "payment.succeeded", "session.completed"]  # fmt: skip
+    assert [e.type for e in gw.events] == [
+        "payment.created",
+        "payment.failed",
+        "payment.succeeded",
+        "session.completed",
+    ]
 
 
 @pytest.mark.asyncio

@@ -21,8 +21,13 @@ FAILURE_URL = "https://shop.example/failure"
 
 
 def card(test_card: bpcpay.sandbox.TestCard) -> PaymentCard:
-    return PaymentCard(number=test_card.number, exp_month=test_card.exp_month,
-                       exp_year=test_card.exp_year, cvc=test_card.cvc, holder="Ann")  # fmt: skip
+    return PaymentCard(
+        number=test_card.number,
+        exp_month=test_card.exp_month,
+        exp_year=test_card.exp_year,
+        cvc=test_card.cvc,
+        holder="Ann",
+    )
 
 
 @pytest.mark.asyncio
@@ -31,13 +36,20 @@ async def test_sessions_create_and_retrieve(
 ) -> None:
     expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=5)
     session = await bpcpay_client.sessions.create(
-        amount=10000, currency="eur", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
-        merchant_reference_id="4000", locale="en", metadata={"k": "v"},
+        amount=10000,
+        currency="eur",
+        success_url=SUCCESS_URL,
+        failure_url=FAILURE_URL,
+        merchant_reference_id="4000",
+        locale="en",
+        metadata={"k": "v"},
         customer_details={"email": "ann@example.com", "address": {"country": "CY"}},
-        capture_method="manual", expires_at=expires, merchant_customer_id="cust_0001",
+        capture_method="manual",
+        expires_at=expires,
+        merchant_customer_id="cust_0001",
         setup_future_usage=bpcpay.models.SetupFutureUsage(category="unscheduled"),
         extra_body={"brandNewField": {"x": [1]}},
-    )  # fmt: skip
+    )
     assert session.id.startswith("ps_")
     assert session.currency == "EUR"
     assert session.status == "open"
@@ -70,10 +82,15 @@ async def test_payments_capture_cancel_refunds_and_methods(
 ) -> None:
     client = bpcpay_client
     held = await client.payments.create(
-        amount=5000, currency="EUR", card=card(TestCards.SUCCESS_NO_3DS), capture_method="manual",
-        merchant_reference_id="o-1", metadata={"a": "b"}, merchant_customer_id="cust_0001",
+        amount=5000,
+        currency="EUR",
+        card=card(TestCards.SUCCESS_NO_3DS),
+        capture_method="manual",
+        merchant_reference_id="o-1",
+        metadata={"a": "b"},
+        merchant_customer_id="cust_0001",
         setup_future_usage={"category": "unscheduled"},
-    )  # fmt: skip
+    )
     assert held.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
     assert held.amount_capturable == 5000
     captured = await client.payments.capture(held.id, amount=4000)
@@ -144,9 +161,10 @@ async def test_low_level_request_reaches_the_sandbox(
     bpcpay_sandbox: SandboxGateway, bpcpay_client: AsyncBpcPay
 ) -> None:
     data = await bpcpay_client.request(
-        "POST", "/sessions", json={"amount": 1, "currency": "JPY", "successUrl": SUCCESS_URL,
-                                   "failureUrl": FAILURE_URL},
-    )  # fmt: skip
+        "POST",
+        "/sessions",
+        json={"amount": 1, "currency": "JPY", "successUrl": SUCCESS_URL, "failureUrl": FAILURE_URL},
+    )
     assert data["currency"] == "JPY"
     assert data["id"] in bpcpay_sandbox.state.sessions
 
@@ -156,9 +174,13 @@ def test_sync_client_fixture_every_endpoint(
 ) -> None:
     client = bpcpay_sync_client
     session = client.sessions.create(
-        amount=2500, currency="USD", success_url=SUCCESS_URL, failure_url=FAILURE_URL,
-        capture_method="manual", setup_future_usage={"category": "unscheduled"},
-    )  # fmt: skip
+        amount=2500,
+        currency="USD",
+        success_url=SUCCESS_URL,
+        failure_url=FAILURE_URL,
+        capture_method="manual",
+        setup_future_usage={"category": "unscheduled"},
+    )
     result = bpcpay_sync_sandbox.pay(session.id, card=TestCards.SUCCESS_ATTEMPT)
     assert result.succeeded
     session = client.sessions.retrieve(session.id)
@@ -263,8 +285,9 @@ async def test_plugin_fixture_is_a_running_gateway(bpcpay_sandbox: SandboxGatewa
 
 def test_webhook_delivery_helper_builds_a_verifiable_delivery() -> None:
     session = bpcpay.Session(id="ps_1", amount=100, currency="EUR", status="complete")
-    body, headers = webhook_delivery("session.completed", session, secret="whsec_test",
-                                     request_id="req_1")  # fmt: skip
+    body, headers = webhook_delivery(
+        "session.completed", session, secret="whsec_test", request_id="req_1"
+    )
     event = construct_event(body, headers, secret="whsec_test")
     assert event.type == "session.completed"
     assert isinstance(event.data.object, bpcpay.Session)

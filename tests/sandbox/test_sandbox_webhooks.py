@@ -126,9 +126,12 @@ async def test_connection_errors_are_retried(clock: ManualClock, http: Any) -> N
     async with SandboxGateway(
         clock=clock,
         webhook_retry_schedule=(0.005,),
-        webhook_endpoints=[WebhookEndpoint(url=f"http://127.0.0.1:{port}/hook",
-                                           events=frozenset({"session.completed"}))],
-    ) as gateway:  # fmt: skip
+        webhook_endpoints=[
+            WebhookEndpoint(
+                url=f"http://127.0.0.1:{port}/hook", events=frozenset({"session.completed"})
+            )
+        ],
+    ) as gateway:
         await create_and_pay(gateway, http)
         (delivery,) = await gateway.wait_for_deliveries()
     assert delivery.state == "failed"
