@@ -37,6 +37,7 @@ from .._constants import (
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from .._core._checks import check_int
 from .._core._endpoints import ENDPOINTS, Endpoint, ad_hoc
 from .._core._headers import header
 from .._core._outcomes import (
@@ -53,7 +54,6 @@ from .._core._requests import (
     check_api_key,
     check_api_version,
     check_base_url,
-    check_count,
     check_string,
     encode_path,
     options_from_env,
@@ -152,14 +152,14 @@ class AsyncBpcPay:
         self._url_root = str(URL(self._base_url))
         self._api_version = check_api_version(api_version)
         self._timeout = to_timeout(timeout)
-        self._max_retries = check_count("max_retries", max_retries, 0)
+        self._max_retries = check_int("max_retries", max_retries, minimum=0)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidArgumentError("session", "must be an aiohttp.ClientSession or None")
         if on_attempt is not None and not callable(on_attempt):
             raise InvalidArgumentError("on_attempt", "must be a callable or None")
         self._on_attempt = on_attempt
-        pool_size = check_count("pool_size", pool_size, 1)
-        max_response_bytes = check_count("max_response_bytes", max_response_bytes, 1)
+        pool_size = check_int("pool_size", pool_size, minimum=1)
+        max_response_bytes = check_int("max_response_bytes", max_response_bytes, minimum=1)
         self._transport: Transport = _transport or AiohttpTransport(
             session=session, pool_size=pool_size, max_response_bytes=max_response_bytes
         )
@@ -230,7 +230,7 @@ class AsyncBpcPay:
         if not isinstance(timeout, NotGiven):
             clone._timeout = to_timeout(timeout)
         if not isinstance(max_retries, NotGiven):
-            clone._max_retries = check_count("max_retries", max_retries, 0)
+            clone._max_retries = check_int("max_retries", max_retries, minimum=0)
         clone._bind_resources()
         return clone
 

@@ -2,7 +2,7 @@
 
 Everything a caller passes is checked here, before anything is sent; each problem raises
 :class:`~bpcpay.InvalidArgumentError` naming the argument. Secrets are never echoed back in
-an error message. Also the client's option checks (``check_count``, ``options_from_env``).
+an error message. Also the client's options from the environment (``options_from_env``).
 Pure: no I/O.
 """
 
@@ -43,7 +43,6 @@ __all__ = [
     "check_api_key",
     "check_api_version",
     "check_base_url",
-    "check_count",
     "check_currency",
     "check_url",
     "encode_json",
@@ -369,13 +368,6 @@ def compact(**fields: Any) -> dict[str, Any]:
 def optional(check: Callable[[str, Any], R], argument: str, value: object) -> R | NotGiven:
     """Run ``check`` unless the argument was not given."""
     return NOT_GIVEN if value is NOT_GIVEN else check(argument, value)
-
-
-def check_count(argument: str, value: object, minimum: int) -> int:
-    """An int (not a bool) of at least ``minimum``, or InvalidArgumentError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgumentError(argument, f"must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def user_agent(aiohttp_version: str) -> str:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER, SIGNATURE_HEADER
+from .._core._checks import check_secret
 from .._core._headers import header as _header
 from .._exceptions import InvalidArgumentError, SignatureVerificationError
 
@@ -61,22 +62,6 @@ Secret = str | bytes
 Secrets = Secret | Sequence[Secret]
 
 
-def _key(secret: object, argument: str = "secret") -> bytes:
-    if isinstance(secret, str):
-        if not secret.strip():
-            raise InvalidArgumentError(argument, "is empty or only whitespace")
-        try:
-            return secret.encode("utf-8")
-        except UnicodeEncodeError:
-            # Never echo the value: say what is wrong with it, not what it is.
-            raise InvalidArgumentError(argument, "cannot be encoded as UTF-8") from None
-    if isinstance(secret, bytes):
-        if not secret.strip():
-            raise InvalidArgumentError(argument, "is empty or only whitespace")
-        return secret
-    raise InvalidArgumentError(argument, f"must be str or bytes, got {type(secret).__name__}")
-
-
 def secret_keys(secret: object) -> list[bytes]:
     """The HMAC keys for one secret or a list of them (rotation), checked and encoded once.
 
@@ -91,10 +76,10 @@ def secret_keys(secret: object) -> list[bytes]:
             str or bytes, or a str that cannot be encoded as UTF-8 (the message never shows it).
     """
     if isinstance(secret, (str, bytes)):
-        return [_key(secret)]
+        return [check_secret("secret", secret)]
     if not isinstance(secret, Sequence) or not secret:
         raise InvalidArgumentError("secret", "give a non-empty webhook secret (or a list of them)")
-    return [_key(item) for item in secret]
+    return [check_secret("secret", item) for item in secret]
 
 
 def _payload_bytes(payload: object) -> bytes:
@@ -124,7 +109,9 @@ def sign(payload: bytes | str, secret: str | bytes) -> str:
         InvalidArgumentError: the secret is empty, whitespace-only, not str or bytes, or not
             encodable as UTF-8.
     """
-    return hmac.new(_key(secret), _payload_bytes(payload), hashlib.sha256).hexdigest()
+    return hmac.new(
+        check_secret("secret", secret), _payload_bytes(payload), hashlib.sha256
+    ).hexdigest()
 
 
 def _decode_candidate(text: str) -> bytes | None:
