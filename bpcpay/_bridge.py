@@ -51,6 +51,7 @@ import contextvars
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -73,6 +74,8 @@ _BACKSTOP_MARGIN = 5.0
 CLOSE_GRACE = 5.0
 #: How long closing a session at exit may take.
 _FINALIZE_WAIT = 2.0
+#: How often a call waiting in the main thread wakes to let a pending signal handler run.
+_SIGNAL_SLICE = 0.05
 #: How long starting the loop thread may take (it takes milliseconds).
 _START_WAIT = 30.0
 #: Python 3.12+ can start a task eagerly: it runs up to its first wait inside the callback
@@ -184,8 +187,21 @@ class _Call:
             task.cancel()
 
     def wait(self, timeout: float) -> bool:
-        """Wait for the end of the call; False after ``timeout`` seconds."""
-        return self.done.acquire(timeout=timeout)
+        """Wait for the end of the call; False after ``timeout`` seconds.
+
+        The main thread wakes every ``_SIGNAL_SLICE`` seconds: the kernel may hand a SIGINT to
+        any thread (the loop's, a server's), and Python runs its handler in the main thread
+        only when that thread runs again, so one long wait would hold a Ctrl-C back until the
+        call ended.
+        """
+        if threading.get_ident() != threading.main_thread().ident:
+            return self.done.acquire(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not self.done.acquire(timeout=min(_SIGNAL_SLICE, timeout)):
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return False
+        return True
 
 
 class LoopThread:
