@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from aioresponses import aioresponses
@@ -143,3 +143,11 @@ class SleepRecorder:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+
+
+class Twin(NamedTuple):
+    """A client, async or sync, and ``call``: what turns a call's return value into its result
+    (runs a coroutine to its end for the async client; returns the sync client's as it is)."""
+
+    client: Any
+    call: Callable[[Any], Any]

@@ -60,8 +60,8 @@ async def test_on_attempt_reports_connection_failures() -> None:
         base_url=f"http://127.0.0.1:{port}/api2",
         max_retries=1,
         on_attempt=seen.append,
+        _sleep=_no_sleep,
     ) as client:
-        client._sleep = _no_sleep
         with pytest.raises(bpcpay.APIConnectionError) as info:
             await client.sessions.create(
                 amount=100,

@@ -39,6 +39,7 @@ from _rel_support import (
     SleepRecorder,
     assert_backoffs_within_policy,
     card_of,
+    new_transport,
     open_connections,
     refusing_port,
     request_log_length,
@@ -325,17 +326,22 @@ def run_async(
 ) -> Outcome:
     outcome = Outcome()
 
+    transport = new_transport()
+
     async def main() -> None:
         async with AsyncBpcPay(
-            api_key=api_key, base_url=base_url, on_attempt=outcome.attempts.append
+            api_key=api_key,
+            base_url=base_url,
+            on_attempt=outcome.attempts.append,
+            _sleep=outcome.sleeps,
+            _random=random.Random(4).random,
+            _transport=transport,
         ) as client:
-            client._sleep = outcome.sleeps
-            client._random = random.Random(4).random
             try:
                 outcome.result = await _method_of(client, call.name)(*prepared.args, **kw)
             except bpcpay.BpcPayError as exc:
                 outcome.error = exc
-            outcome.acquired_after = open_connections(client._transport.session)[0]
+            outcome.acquired_after = open_connections(transport)[0]
 
     asyncio.run(main())
     return outcome
@@ -345,17 +351,22 @@ def run_sync(
     base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
 ) -> Outcome:
     outcome = Outcome()
-    with BpcPay(api_key=api_key, base_url=base_url, on_attempt=outcome.attempts.append) as client:
-        impl = client._runner.impl
-        impl._sleep = outcome.sleeps
-        impl._random = random.Random(4).random
+    transport = new_transport()
+    with BpcPay(
+        api_key=api_key,
+        base_url=base_url,
+        on_attempt=outcome.attempts.append,
+        _sleep=outcome.sleeps,
+        _random=random.Random(4).random,
+        _transport=transport,
+    ) as client:
         try:
             outcome.result = _method_of(client, call.name)(*prepared.args, **kw)
         except bpcpay.BpcPayError as exc:
             outcome.error = exc
         # The client's session lives on the loop thread; after the call returns, nothing there
         # holds a connection any more.
-        outcome.acquired_after = open_connections(impl._transport.session)[0]
+        outcome.acquired_after = open_connections(transport)[0]
     return outcome
 
 

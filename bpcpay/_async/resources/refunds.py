@@ -58,7 +58,7 @@ class AsyncRefunds(AsyncResource):
         )
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
+        return await self._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -76,4 +76,4 @@ class AsyncRefunds(AsyncResource):
             InvalidArgumentError: ``refund_id`` is empty.
             NotFoundError: no such refund.
         """
-        return await self._client._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)
+        return await self._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)
