@@ -151,3 +151,15 @@ class Twin(NamedTuple):
 
     client: Any
     call: Callable[[Any], Any]
+
+
+#: A test card number (passes the Luhn check).
+VISA = "4111111111111111"
+
+
+def card(**changes: Any) -> Any:
+    """A valid PaymentCard, with ``changes`` applied."""
+    from bpcpay.models import PaymentCard
+
+    fields: dict[str, Any] = {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    return PaymentCard(**{**fields, **changes})

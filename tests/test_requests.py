@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from _support import API_KEY
+from _support import API_KEY, VISA, card
 from aioresponses import aioresponses
 
 import bpcpay
@@ -56,24 +56,10 @@ from bpcpay._types import NOT_GIVEN
 from bpcpay.models import (
     Address,
     CustomerDetails,
-    PaymentCard,
     RecurrentTerms,
     RecurringModel,
     SetupFutureUsage,
 )
-
-VISA = "4111111111111111"
-
-
-def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {
-        "number": VISA,
-        "exp_month": 12,
-        "exp_year": 2030,
-        "cvc": "123",
-    }
-    fields.update(changes)
-    return PaymentCard(**fields)
 
 
 def test_invalid_argument_error_is_a_value_error_naming_the_argument() -> None:

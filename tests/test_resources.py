@@ -20,8 +20,10 @@ from _support import (
     REFUND_JSON,
     REQUEST_ID,
     SESSION_EXAMPLE,
+    VISA,
     Twin,
     calls,
+    card,
     sent_count,
     sent_json,
     url,
@@ -40,7 +42,6 @@ from bpcpay.models import (
     SetupFutureUsage,
 )
 
-VISA = "4111111111111111"
 CARD = PaymentCard(number=VISA, exp_month=12, exp_year=2030, cvc="123", holder="Ada Lovelace")
 URLS = {
     "success_url": "https://shop.example/success",
@@ -295,16 +296,6 @@ def session(**changes: Any) -> Call:
 def payment(**changes: Any) -> Call:
     kwargs: dict[str, Any] = {"amount": 100, "currency": "EUR", "card": CARD, **changes}
     return lambda c: c.payments.create(**kwargs)
-
-
-def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {
-        "number": VISA,
-        "exp_month": 12,
-        "exp_year": 2030,
-        "cvc": "123",
-    }
-    return PaymentCard(**{**fields, **changes})
 
 
 BAD_CALLS: list[tuple[str, Call, str]] = [

@@ -60,6 +60,7 @@ from bpcpay import (
     RequestAttempt,
     Timeout,
 )
+from bpcpay._async._transport import AiohttpTransport
 from bpcpay._constants import DEFAULT_MAX_RETRIES
 from bpcpay.sandbox import TestCards, ThreadedSandboxGateway
 
@@ -318,7 +319,21 @@ class Outcome:
     error: BaseException | None = None
     attempts: list[RequestAttempt] = attrs.Factory(list)
     sleeps: SleepRecorder = attrs.Factory(SleepRecorder)
+    transport: AiohttpTransport = attrs.Factory(new_transport)
     acquired_after: int = -1
+
+
+def client_options(base_url: str, api_key: str, outcome: Outcome) -> dict[str, Any]:
+    """The options both clients get: attempts and sleeps recorded, jitter seeded, and a
+    transport of the outcome's own (to count its connections after the call)."""
+    return {
+        "api_key": api_key,
+        "base_url": base_url,
+        "on_attempt": outcome.attempts.append,
+        "_sleep": outcome.sleeps,
+        "_random": random.Random(4).random,
+        "_transport": outcome.transport,
+    }
 
 
 def run_async(
@@ -326,22 +341,13 @@ def run_async(
 ) -> Outcome:
     outcome = Outcome()
 
-    transport = new_transport()
-
     async def main() -> None:
-        async with AsyncBpcPay(
-            api_key=api_key,
-            base_url=base_url,
-            on_attempt=outcome.attempts.append,
-            _sleep=outcome.sleeps,
-            _random=random.Random(4).random,
-            _transport=transport,
-        ) as client:
+        async with AsyncBpcPay(**client_options(base_url, api_key, outcome)) as client:
             try:
                 outcome.result = await _method_of(client, call.name)(*prepared.args, **kw)
             except bpcpay.BpcPayError as exc:
                 outcome.error = exc
-            outcome.acquired_after = open_connections(transport)[0]
+            outcome.acquired_after = open_connections(outcome.transport)[0]
 
     asyncio.run(main())
     return outcome
@@ -351,22 +357,14 @@ def run_sync(
     base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
 ) -> Outcome:
     outcome = Outcome()
-    transport = new_transport()
-    with BpcPay(
-        api_key=api_key,
-        base_url=base_url,
-        on_attempt=outcome.attempts.append,
-        _sleep=outcome.sleeps,
-        _random=random.Random(4).random,
-        _transport=transport,
-    ) as client:
+    with BpcPay(**client_options(base_url, api_key, outcome)) as client:
         try:
             outcome.result = _method_of(client, call.name)(*prepared.args, **kw)
         except bpcpay.BpcPayError as exc:
             outcome.error = exc
         # The client's session lives on the loop thread; after the call returns, nothing there
         # holds a connection any more.
-        outcome.acquired_after = open_connections(transport)[0]
+        outcome.acquired_after = open_connections(outcome.transport)[0]
     return outcome
 
 

@@ -62,18 +62,19 @@ class Refunds(SyncResourceBase):
         )
 
     def retrieve(self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Refund:
-        """Fetch a refund.
+        """Fetch a refund, e.g. to follow one the gateway has not settled yet.
 
         Args:
-            refund_id: the refund's id.
+            refund_id: the ``id`` of the Refund that ``create`` returned.
             timeout: this call's timeout.
 
         Returns:
-            The Refund as the gateway sees it now.
+            The Refund as the gateway sees it now; its ``status`` says whether the money went
+            back.
 
         Raises:
-            InvalidArgumentError: ``refund_id`` is empty.
-            NotFoundError: no such refund.
+            InvalidArgumentError: ``refund_id`` is empty; nothing was sent.
+            NotFoundError: no refund has this id.
         """
         return self._runner.run(
             timeout, self._runner.impl.refunds.retrieve, refund_id, timeout=timeout
