@@ -363,11 +363,14 @@ class AiohttpTransport:
     def abandon(self) -> None:
         """Forget an owned session inherited through ``os.fork()``, without closing it.
 
-        Its pooled sockets are shared with the parent process, which still uses them: closing
-        them here could end the parent's TLS sessions, and letting garbage collection finalize
-        them would try to (and warn about an unclosed session). So the objects are marked
-        closed, which turns aiohttp's finalizers into no-ops, and kept reachable for the rest of
-        the process, so the transports' own finalizers never run either.
+        Its pooled sockets (and the loop's epoll set) are shared with the parent process, which
+        still uses them: closing them here could end the parent's TLS sessions or unregister the
+        parent's sockets, and letting garbage collection finalize them would try to (and warn
+        about an unclosed session). So the session is detached from its connector (aiohttp's
+        public ``ClientSession.detach()``: the session counts as closed, the connector is left
+        as it is) and both are kept reachable for the rest of the process, so the connector is
+        never finalized while the process runs (a forked child that exits normally stays quiet:
+        ``tests/test_sync_client.py`` runs one under ``-X dev -W error``).
         """
         session = self._session
         if not self._owned or session is None:
