@@ -170,11 +170,17 @@ class ThreadedSandboxGateway:
     # --- the same attributes -----------------------------------------------------------------
 
     url = _Same[str]("The root URL.")
+    """The root URL."""
     base_url = _Same[str]("The API's base URL.")
+    """The API's base URL."""
     api_key = _Same[str]("The API key.")
+    """The API key."""
     restricted_api_key = _Same[str]("The key that gets 403.")
+    """The key that gets 403."""
     webhook_secret = _Same[str]("The webhook signing secret.")
+    """The webhook signing secret."""
     faults = _Same[Faults]("The fault set (thread-safe).")
+    """The fault set (thread-safe)."""
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -192,13 +198,20 @@ class ThreadedSandboxGateway:
         return self._call("deliveries", lambda: self.gateway.deliveries)
 
     # --- the same methods, synchronous -------------------------------------------------------
+    # Each takes the gateway method's parameters and waits for its result (within timeout).
 
     now = _on_loop(SandboxGateway.now)
+    """The gateway's current time: see :meth:`SandboxGateway.now`."""
     advance_clock = _on_loop(SandboxGateway.advance_clock)
+    """Move the gateway's clock: see :meth:`SandboxGateway.advance_clock`."""
     expire_due = _on_loop(SandboxGateway.expire_due)
+    """Expire the sessions past due: see :meth:`SandboxGateway.expire_due`."""
     resend = _blocking(SandboxGateway.resend)
+    """Deliver again and wait for the outcome: see :meth:`SandboxGateway.resend`."""
     pay = _blocking(SandboxGateway.pay)
+    """Play the customer through the payment page: see :meth:`SandboxGateway.pay`."""
     authenticate = _blocking(SandboxGateway.authenticate)
+    """Answer a 3-D Secure page: see :meth:`SandboxGateway.authenticate`."""
 
     def add_webhook_endpoint(
         self, url: str, events: Iterable[str] | None = None
