@@ -18,8 +18,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from .._core._bodies import stores_card
-from .._core._converter import unstructure
+from .._core._wire import stores_card, unstructure
 from ..models import (
     CaptureMethod,
     Card,
