@@ -442,14 +442,13 @@ class WebhookRouter:
                 try:
                     claim = yield _ClaimKey(key)
                 except Exception as exc:
-                    logger.error(
-                        "webhook %s: the store failed to claim %s; answering 503",
-                        event.type,
+                    return self._failed(
+                        503,
+                        "store_unavailable",
+                        event,
                         key,
-                        exc_info=exc,
-                    )
-                    return WebhookResult(
-                        status=503, reason="store_unavailable", event=event, key=key, error=exc
+                        exc,
+                        "webhook %s: the store failed to claim %s; answering 503",
                     )
                 if not isinstance(claim, Claim):
                     raise TypeError(
@@ -486,14 +485,13 @@ class WebhookRouter:
         except Exception as exc:
             yield from self._release(key, token, interrupted=False)
             # The traceback is the user's own code; the secret is not in it.
-            logger.error(
-                "webhook %s handler raised; answering 500 so BPC retries (%s)",
-                event.type,
+            return self._failed(
+                500,
+                "handler_error",
+                event,
                 key,
-                exc_info=exc,
-            )
-            return WebhookResult(
-                status=500, reason="handler_error", event=event, key=key, error=exc
+                exc,
+                "webhook %s handler raised; answering 500 so BPC retries (%s)",
             )
         except GeneratorExit:
             raise  # the plan was abandoned: nothing can run now; the lease lapses
@@ -535,6 +533,14 @@ class WebhookRouter:
     def _answer(self, status: int, reason: str, event: Event, key: str) -> WebhookResult:
         logger.info("webhook %s %s (%s)", event.type, reason, key)
         return WebhookResult(status=status, reason=reason, event=event, key=key)
+
+    def _failed(
+        self, status: int, reason: str, event: Event, key: str, exc: Exception, message: str
+    ) -> WebhookResult:
+        """Log ``message`` (formatted with the event type and the key) with ``exc``'s traceback,
+        and answer ``status``."""
+        logger.error(message, event.type, key, exc_info=exc)
+        return WebhookResult(status=status, reason=reason, event=event, key=key, error=exc)
 
     def _busy(self, event: Event, key: str) -> WebhookResult:
         logger.warning(
