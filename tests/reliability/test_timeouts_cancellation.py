@@ -375,6 +375,9 @@ import os, signal, threading, time
 import bpcpay
 from bpcpay.sandbox import SandboxGateway
 
+# Python raises KeyboardInterrupt only when SIGINT was not ignored at its start (a shell's
+# background job ignores it): install the handler an interactive program has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 gw = SandboxGateway.run_in_thread()
 client = bpcpay.BpcPay(api_key=gw.api_key, base_url=gw.base_url)
 session = client.sessions.create(amount=1000, currency="EUR",
