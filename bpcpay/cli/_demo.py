@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import add_command, log_to_stderr, refuse, run_server, serve_until_signalled
 
 if TYPE_CHECKING:
-    from ..demo import Demo
-    from ..demo._auto import Expect
+    from bpcpay_demo import Demo, Expect
 
 __all__ = ["register"]
 
@@ -50,7 +49,7 @@ def _interactive_banner(demo: Demo) -> str:
 
 
 async def _auto(args: argparse.Namespace) -> int:
-    from ..demo import Demo, play_customer
+    from bpcpay_demo import Demo, play_customer
 
     card = _DECLINED_CARD if args.decline else args.card
     expect: Expect = "declined" if args.decline else "paid"
@@ -75,7 +74,7 @@ async def _auto(args: argparse.Namespace) -> int:
 
 
 def _interactive(args: argparse.Namespace) -> int:
-    from ..demo import Demo
+    from bpcpay_demo import Demo
 
     demo = Demo(port=_DEFAULT_PORT if args.port is None else args.port)
 
