@@ -3,6 +3,7 @@
     .venv/bin/nox                      # every version
     .venv/bin/nox -s tests-3.10        # one of them
     .venv/bin/nox -s tests-3.12 -- -k webhooks   # arguments after -- go to pytest
+    .venv/bin/nox -s library-3.13      # the library suite only (what .ci/run runs on the others)
 
 Interpreters are found on PATH or among pyenv's builds (``$PYENV_ROOT/versions``); nothing is
 ever downloaded: nox's own downloads and uv's are both switched off, and a missing version is an
@@ -97,3 +98,26 @@ def tests(session: nox.Session) -> None:
     """The whole test suite (browser test included when Chromium is there)."""
     session.install("-e", ".[test,bench]")
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+#: What the library suite leaves out: checks of the project around the library (the deployment
+#: fleets, the documentation's examples, the browser walk-through, the benchmarks' harness, the
+#: developer scripts). They run once, in the full suite under coverage that .ci/run runs on its
+#: own Python; the library's behaviour is tested on every version.
+PROJECT_CHECKS = [
+    "tests/fleet",
+    "tests/test_docs.py",
+    "tests/test_browser_demo.py",
+    "tests/test_benchmarks.py",
+    "tests/test_dev_scripts.py",
+]
+
+
+@nox.session(python=PYTHONS)
+def library(session: nox.Session) -> None:
+    """The library suite: the whole suite but PROJECT_CHECKS."""
+    session.install("-e", ".[test]")
+    ignored = [f"--ignore={path}" for path in PROJECT_CHECKS]
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *ignored, *session.posargs
+    )

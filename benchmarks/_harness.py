@@ -13,17 +13,33 @@ from __future__ import annotations
 import asyncio
 import gc
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 #: Tasks in flight in the async throughput tables (1 is the sequential run). 256 is above the
 #: connection pool (``pool_size``, 100 by default): the calls then also queue for a connection.
 CONCURRENCY_LEVELS = (1, 8, 64, 256)
 #: Caller threads in the sync throughput tables.
 THREADS = 8
+
+_N = TypeVar("_N", int, float)
+
+
+def run_python(*args: str, timeout: float = 120) -> str:
+    """Run ``python *args`` in a fresh interpreter (this one's executable); its stdout.
+
+    Raises:
+        subprocess.CalledProcessError: it exited with a status other than 0.
+    """
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=True, timeout=timeout
+    ).stdout
 
 
 @dataclass(frozen=True)
@@ -44,31 +60,22 @@ class Config:
     sandbox_concurrency: int
 
     @classmethod
-    def full(cls) -> Config:
-        return cls(
-            quick=False,
-            repeats=10,
-            turn=0.5,
-            warmup=0.5,
-            import_repeats=9,
-            memory_clients=50,
-            parse_sessions=100_000,
-            sandbox_requests=2000,
-            sandbox_concurrency=32,
-        )
+    def sized(cls, *, quick: bool) -> Config:
+        """The sizes of a full run, or of a quick one: each line says both (full, quick)."""
 
-    @classmethod
-    def quick_run(cls) -> Config:
+        def pick(full: _N, small: _N) -> _N:
+            return small if quick else full
+
         return cls(
-            quick=True,
-            repeats=2,
-            turn=0.03,
-            warmup=0.03,
-            import_repeats=2,
-            memory_clients=3,
-            parse_sessions=2000,
-            sandbox_requests=100,
-            sandbox_concurrency=8,
+            quick=quick,
+            repeats=pick(10, 2),
+            turn=pick(0.5, 0.03),
+            warmup=pick(0.5, 0.03),
+            import_repeats=pick(9, 2),
+            memory_clients=pick(50, 3),
+            parse_sessions=pick(100_000, 2000),
+            sandbox_requests=pick(2000, 100),
+            sandbox_concurrency=pick(32, 8),
         )
 
 

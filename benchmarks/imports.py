@@ -10,13 +10,12 @@ statements take turns within each repetition so that a busy moment does not favo
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Config, Section, Table, Target
+from _harness import Config, Section, Table, Target, run_python
 
 STATEMENTS = {
     "import bpcpay": "import bpcpay",
@@ -46,13 +45,7 @@ WATCHED = ("aiohttp", "asyncio", "attrs", "bpcpay.models")
 
 def time_import(statement: str) -> tuple[float, dict[str, bool]]:
     """Seconds the statement took in a fresh interpreter, and which watched modules it loaded."""
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(statement=statement, watched=WATCHED)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.split()
+    out = run_python("-c", PROBE.format(statement=statement, watched=WATCHED)).split()
     flags = zip(WATCHED, out[1:], strict=True)
     return float(out[0]), {name: flag == "True" for name, flag in flags}
 

@@ -22,14 +22,13 @@ import asyncio
 import gc
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Config, Section, Table, rss_bytes
+from _harness import Config, Section, Table, rss_bytes, run_python
 from _server import BenchServer
 
 MB = 1024 * 1024
@@ -104,14 +103,8 @@ def _probe_parse(kind: str, n: int) -> dict[str, float]:
 
 def probe(kind: str, url: str, n: int) -> dict[str, float]:
     """Run one probe in a fresh interpreter."""
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--probe", kind, url, str(n)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    result: dict[str, float] = json.loads(out.stdout)
+    out = run_python(str(Path(__file__).resolve()), "--probe", kind, url, str(n), timeout=300)
+    result: dict[str, float] = json.loads(out)
     return result
 
 

@@ -29,6 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import run_python
+
 TARGET_MS = 20.0
 
 PRELUDE = "import pytest\n" + (
@@ -54,13 +58,7 @@ STATEMENTS = {
 def time_statement(statement: str) -> tuple[float, str]:
     """Seconds the statement took in a fresh interpreter after the prelude, and which of
     aiohttp and bpcpay were imported by then."""
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(prelude=PRELUDE, statement=statement)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.split()
+    out = run_python("-c", PROBE.format(prelude=PRELUDE, statement=statement)).split()
     return float(out[0]), out[1]
 
 

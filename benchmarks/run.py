@@ -105,24 +105,16 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=HERE, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
 def _git_revision() -> str:
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        rev = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{rev}{' (uncommitted changes)' if dirty else ''}"
@@ -229,7 +221,7 @@ def standalone(run: Callable[..., list[Section]], *, server: bool) -> None:
     """``main()`` of a section module run on its own: print its tables and targets."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="tiny runs; proves the script works")
-    cfg = Config.quick_run() if parser.parse_args().quick else Config.full()
+    cfg = Config.sized(quick=parser.parse_args().quick)
     bench_server = BenchServer() if server else None
     try:
         sections = run(cfg, bench_server) if bench_server else run(cfg)
@@ -249,7 +241,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--only", default=SECTION_KEYS, help="sections to run, e.g. 'ad'")
     args = parser.parse_args()
-    cfg = Config.quick_run() if args.quick else Config.full()
+    cfg = Config.sized(quick=args.quick)
     info = machine()
     started = time.perf_counter()
     sections = run_sections(cfg, args.only)

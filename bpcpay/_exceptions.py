@@ -147,10 +147,14 @@ class APIError(BpcPayError):
         self.merchant_reference_id = merchant_reference_id
 
     def __str__(self) -> str:
-        tail = f"{self.method} {self.path}"
+        tail = self._context()
         if self.request_id:
             tail += f", request_id={self.request_id}"
         return f"{self.message} ({tail})"
+
+    def _context(self) -> str:
+        # What the parenthesis after the message starts with.
+        return f"{self.method} {self.path}"
 
 
 class APIConnectionError(APIError):
@@ -308,11 +312,8 @@ class APIStatusError(APIError):
         self.error_type = error_type
         self.param = param
 
-    def __str__(self) -> str:
-        tail = f"status {self.status_code}, {self.method} {self.path}"
-        if self.request_id:
-            tail += f", request_id={self.request_id}"
-        return f"{self.message} ({tail})"
+    def _context(self) -> str:
+        return f"status {self.status_code}, {super()._context()}"
 
 
 class InvalidRequestError(APIStatusError):

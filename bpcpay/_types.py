@@ -1,6 +1,7 @@
 """Small shared types: the NOT_GIVEN sentinel, JSON aliases and the Timeout value.
 
-Imports only ``_constants`` and ``_exceptions`` from bpcpay; no I/O libraries.
+Imports only ``_constants`` and the argument checks (``_core._checks``) from bpcpay; no I/O
+libraries.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Final, Literal, TypeAlias
 import attrs
 
 from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from ._exceptions import InvalidArgumentError
+from ._core._checks import check_seconds
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 JSON: TypeAlias = JSONScalar | Mapping[str, "JSON"] | Sequence["JSON"]
@@ -62,11 +63,7 @@ class Timeout:
 
     def __attrs_post_init__(self) -> None:
         for name in ("connect", "read"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InvalidArgumentError(
-                    f"timeout.{name}", f"must be a positive number of seconds, got {value!r}"
-                )
+            check_seconds(f"timeout.{name}", getattr(self, name))
 
     @property
     def total(self) -> float:
@@ -85,11 +82,8 @@ def to_timeout(value: TimeoutLike, *, argument: str = "timeout") -> Timeout:
     """Normalise a ``timeout`` argument; ``None`` is refused (it would mean "wait forever")."""
     if isinstance(value, Timeout):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(
-            argument, f"must be a Timeout or a positive number of seconds, got {value!r}"
-        )
-    return Timeout(connect=float(value), read=float(value))
+    seconds = check_seconds(argument, value)
+    return Timeout(connect=seconds, read=seconds)
 
 
 @attrs.frozen(kw_only=True)

@@ -28,12 +28,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_API_VERSION, REQUEST_ID_HEADER, SIGNATURE_HEADER, VERSION_HEADER
-from ._core._converter import format_datetime, unstructure
+from ._core._checks import check_aware, check_text
+from ._core._wire import format_datetime, unstructure
 from .webhooks import sign
 
 if TYPE_CHECKING:
-    from ._async._client import AsyncBpcPay
-    from ._sync._client import BpcPay
+    from . import AsyncBpcPay, BpcPay
     from .sandbox import SandboxGateway, ThreadedSandboxGateway
 
 __all__ = [
@@ -70,10 +70,16 @@ def webhook_delivery(
 
     Returns:
         ``(body, headers)``: post them to your endpoint as they are.
+
+    Raises:
+        InvalidArgumentError: ``event_type`` is not a non-empty str, ``created`` is not a
+            timezone-aware datetime, or the secret is empty or not str or bytes (never shown).
     """
+    check_text("event_type", event_type, empty=False)
+    created = datetime.now(timezone.utc) if created is None else check_aware("created", created)
     data = obj if isinstance(obj, Mapping) else unstructure(obj)
     payload = {
-        "created": format_datetime(created or datetime.now(timezone.utc)),
+        "created": format_datetime(created),
         "type": event_type,
         "data": {"object": data},
     }
@@ -107,7 +113,7 @@ def sync_sandbox(**options: Any) -> Iterator[ThreadedSandboxGateway]:
 def sync_client(gateway: ThreadedSandboxGateway | SandboxGateway) -> Iterator[BpcPay]:
     """A :class:`~bpcpay.BpcPay` with the gateway's key and base URL, closed on exit (the
     ``bpcpay_sync_client`` fixture)."""
-    from ._sync._client import BpcPay
+    from . import BpcPay
 
     with BpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:
         yield client
@@ -133,7 +139,7 @@ async def async_sandbox(**options: Any) -> AsyncIterator[SandboxGateway]:
 async def async_client(gateway: SandboxGateway) -> AsyncIterator[AsyncBpcPay]:
     """An :class:`~bpcpay.AsyncBpcPay` with the gateway's key and base URL, closed on exit
     (the ``bpcpay_client`` fixture)."""
-    from ._async._client import AsyncBpcPay
+    from . import AsyncBpcPay
 
     async with AsyncBpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:
         yield client

@@ -24,8 +24,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from bpcpay.demo import DECLINE_REASONS, Demo
 from bpcpay.testing import webhook_delivery
+from bpcpay_demo import DECLINE_REASONS, Demo
 
 #: Names a Chromium goes by on PATH, in the order they are tried.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -24,7 +24,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bpcpay import EventType
 from bpcpay.cli import main
-from bpcpay.demo import (
+from bpcpay.sandbox import SandboxGateway, TestCards
+from bpcpay.testing import FAST_RETRY_SCHEDULE, webhook_delivery
+from bpcpay_demo import (
     DECLINE_REASONS,
     STORE_EVENTS,
     Demo,
@@ -33,8 +35,6 @@ from bpcpay.demo import (
     decline_reason,
     play_customer,
 )
-from bpcpay.sandbox import SandboxGateway, TestCards
-from bpcpay.testing import FAST_RETRY_SCHEDULE, webhook_delivery
 
 if TYPE_CHECKING:
     Shop = tuple[DemoStore, TestClient[web.Request, web.Application]]

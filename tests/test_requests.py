@@ -583,7 +583,7 @@ def test_client_accepts_loopback_http_and_https(base_url: str) -> None:
         ({"pool_size": 0}, "pool_size"),
         ({"pool_size": True}, "pool_size"),
         ({"timeout": None}, "timeout"),
-        ({"timeout": 0}, "timeout.connect"),
+        ({"timeout": 0}, "timeout"),
         ({"timeout": "5"}, "timeout"),
         ({"session": "not a session"}, "session"),
     ],

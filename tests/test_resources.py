@@ -344,7 +344,7 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("extra body repeats", session(extra_body={"amount": 1}), "extra_body"),
     ("extra body not JSON", session(extra_body={"x": {1, 2}}), "extra_body"),
     ("per-call timeout None", session(timeout=None), "timeout"),
-    ("per-call timeout negative", session(timeout=-1), "timeout.connect"),
+    ("per-call timeout negative", session(timeout=-1), "timeout"),
     ("retrieve empty id", lambda c: c.sessions.retrieve(""), "session_id"),
     ("retrieve blank id", lambda c: c.sessions.retrieve("   "), "session_id"),
     ("payment both", payment(stored_payment_method_id="pm_1"), "card"),

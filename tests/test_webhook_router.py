@@ -140,9 +140,9 @@ def test_malformed_patterns_are_refused(pattern: str) -> None:
 
 def test_non_callable_handlers_are_refused() -> None:
     router = WebhookRouter(SECRET)
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(InvalidArgumentError, match="callable"):
         router.add_handler("*", "not a function")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(InvalidArgumentError, match="callable"):
         router.fallback(42)  # type: ignore[type-var]
 
 

@@ -29,6 +29,7 @@ from ..models import (
     SetupFutureUsage,
     StoredCardCategory,
 )
+from ._checks import check_int, check_text
 from ._converter import parse_date, unstructure, wire_key
 from ._requests import check_string, encode_json, luhn_ok
 
@@ -191,25 +192,6 @@ def _object(argument: str, value: object) -> Mapping[str, Any]:
     return value
 
 
-def _text(argument: str, value: object) -> str:
-    """Any string (empty allowed) of at most 1024 characters, valid Unicode."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(argument, f"must be a string, got {type(value).__name__}")
-    if len(value) > _MAX_TEXT:
-        raise InvalidArgumentError(argument, f"must be at most {_MAX_TEXT} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgumentError(argument, "must be valid Unicode text") from None
-    return value
-
-
-def _int_in(argument: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgumentError(argument, f"must be an integer from {low} to {high}")
-    return value
-
-
 def _required(argument: str, data: Mapping[str, Any], key: str, why: str = "") -> Any:
     value = data.get(key)
     if value is None:
@@ -248,8 +230,8 @@ def _check_card(argument: str, card: dict[str, Any]) -> None:
         raise InvalidArgumentError(
             f"{argument}.number", "must be 12 to 19 digits with a valid check digit"
         )
-    _int_in(f"{argument}.expiryMonth", card.get("expiryMonth"), 1, 12)
-    _int_in(f"{argument}.expiryYear", card.get("expiryYear"), 2000, 2100)
+    check_int(f"{argument}.expiryMonth", card.get("expiryMonth"), minimum=1, maximum=12)
+    check_int(f"{argument}.expiryYear", card.get("expiryYear"), minimum=2000, maximum=2100)
     cvc = card.get("cvc")
     if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
         raise InvalidArgumentError(f"{argument}.cvc", "must be 3 or 4 digits")
@@ -297,13 +279,13 @@ def check_customer_details(argument: str, value: object) -> dict[str, Any]:
 def _check_customer_details(argument: str, data: dict[str, Any]) -> None:
     for key in _CUSTOMER_TEXT:
         if data.get(key) is not None:
-            _text(f"{argument}.{key}", data[key])
+            check_text(f"{argument}.{key}", data[key], max_length=_MAX_TEXT)
     address = data.get("address")
     if address is not None:
         address = _object(f"{argument}.address", address)
         for key in _ADDRESS_TEXT:
             if address.get(key) is not None:
-                _text(f"{argument}.address.{key}", address[key])
+                check_text(f"{argument}.address.{key}", address[key], max_length=_MAX_TEXT)
 
 
 # --- setupFutureUsage --------------------------------------------------------------------------
@@ -318,7 +300,12 @@ def _check_recurrent(argument: str, value: object) -> None:
         raise InvalidArgumentError(
             f"{argument}.expiry", "must be a date written YYYY-MM-DD"
         ) from None
-    _int_in(f"{argument}.frequency", _required(argument, recurrent, "frequency"), 1, MAX_FREQUENCY)
+    check_int(
+        f"{argument}.frequency",
+        _required(argument, recurrent, "frequency"),
+        minimum=1,
+        maximum=MAX_FREQUENCY,
+    )
 
 
 def check_setup_future_usage(argument: str, value: object) -> dict[str, Any]:

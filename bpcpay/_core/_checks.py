@@ -1,43 +1,84 @@
 """The argument-checking vocabulary: one function per kind of value, each naming the argument.
 
-Every public entry point checks its arguments with these before doing anything else; a bad
-argument raises :class:`~bpcpay.InvalidArgumentError` (a ``ValueError``) whose message starts
-with the argument's name as the caller spelled it. A secret's value never appears in a message.
-Pure: no I/O.
+Every public entry point (the clients, the webhook functions, the router, the delivery stores,
+the sandbox gateway and its faults, the test helpers) checks its arguments with these before
+doing anything else. A bad argument raises :class:`~bpcpay.InvalidArgumentError` (a
+``ValueError``) whose ``argument`` is the argument's name as the caller spelled it and whose
+message starts with that name. A secret's value never appears in a message.
+
+The checks of the API's own values (amounts, currencies, URLs, body blocks) are built on these
+in ``_requests`` and ``_bodies``. Pure: imports nothing but the error tree.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+from typing import TypeVar
+
 from .._exceptions import InvalidArgumentError
 
-__all__ = ["check_int", "check_seconds", "check_secret"]
+__all__ = [
+    "check_aware",
+    "check_callable",
+    "check_int",
+    "check_seconds",
+    "check_secret",
+    "check_text",
+]
+
+T = TypeVar("T")
 
 
-def check_int(argument: str, value: object, *, minimum: int | None = None) -> int:
-    """An ``int`` (a ``bool`` is refused) of at least ``minimum`` when one is given.
+def check_int(
+    argument: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    what: str = "an int",
+) -> int:
+    """An ``int`` (a ``bool`` is refused) from ``minimum`` to ``maximum`` when they are given.
+
+    Args:
+        argument: the argument's name, for the message.
+        value: what the caller passed.
+        minimum: the smallest value allowed, if any.
+        maximum: the largest value allowed, if any.
+        what: the kind of value, for the message (``"an int in minor units"``).
+
+    Returns:
+        ``value``.
 
     Raises:
         InvalidArgumentError: naming ``argument``.
     """
     if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidArgumentError(argument, f"must be an int, got {type(value).__name__}")
+        raise InvalidArgumentError(argument, f"must be {what}, got {type(value).__name__}")
     if minimum is not None and value < minimum:
-        raise InvalidArgumentError(argument, f"must be an int >= {minimum}, got {value!r}")
+        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgumentError(argument, f"must be at most {maximum}, got {value}")
     return value
 
 
-def check_seconds(argument: str, value: object) -> float:
-    """A positive, finite number of seconds (``int`` or ``float``; a ``bool`` is refused).
+def check_seconds(argument: str, value: object, *, allow_zero: bool = False) -> float:
+    """A finite number of seconds (``int`` or ``float``; a ``bool`` is refused), positive, or
+    also zero with ``allow_zero``.
+
+    Returns:
+        ``value`` as a float.
 
     Raises:
         InvalidArgumentError: naming ``argument``.
     """
+    least = "non-negative" if allow_zero else "positive"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgumentError(
-            argument, f"must be a positive number of seconds, got {type(value).__name__}"
+            argument, f"must be a {least} number of seconds, got {type(value).__name__}"
         )
-    if not 0 < value < float("inf"):  # also refuses NaN
-        raise InvalidArgumentError(argument, f"must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InvalidArgumentError(argument, f"must be a {least} number of seconds, got {value!r}")
     return float(value)
 
 
@@ -61,3 +102,62 @@ def check_secret(argument: str, value: object) -> bytes:
             raise InvalidArgumentError(argument, "is empty or only whitespace")
         return bytes(value)
     raise InvalidArgumentError(argument, f"must be str or bytes, got {type(value).__name__}")
+
+
+def check_text(
+    argument: str, value: object, *, max_length: int | None = None, empty: bool = True
+) -> str:
+    """A ``str`` that can be sent as UTF-8 (no lone surrogate), of at most ``max_length``
+    characters, and not empty or only whitespace unless ``empty``.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        InvalidArgumentError: naming ``argument``.
+    """
+    if not isinstance(value, str) or not (empty or value.strip()):
+        kind = "a string" if empty else "a non-empty string"
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise InvalidArgumentError(argument, f"must be {kind}, got {shown}")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidArgumentError(argument, f"must be at most {max_length} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            argument, "must be valid Unicode text (it contains a lone surrogate)"
+        ) from None
+    return value
+
+
+def check_aware(argument: str, value: object) -> datetime:
+    """A timezone-aware ``datetime``.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        InvalidArgumentError: naming ``argument``.
+    """
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(argument, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            argument, "must be timezone-aware (e.g. datetime.now(timezone.utc))"
+        )
+    return value
+
+
+def check_callable(argument: str, value: T, what: str = "a callable") -> T:
+    """Something callable (a handler, a key function, a clock).
+
+    Returns:
+        ``value``.
+
+    Raises:
+        InvalidArgumentError: naming ``argument``.
+    """
+    if not callable(value):
+        raise InvalidArgumentError(argument, f"must be {what}, got {type(value).__name__}")
+    return value

@@ -15,7 +15,6 @@ import os
 import platform
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
@@ -31,6 +30,7 @@ from .._exceptions import InvalidArgumentError
 from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
 from .._version import __version__
 from ..models import CaptureMethod
+from ._checks import check_aware, check_int, check_text
 from ._converter import format_datetime
 
 if TYPE_CHECKING:
@@ -43,11 +43,17 @@ __all__ = [
     "check_api_key",
     "check_api_version",
     "check_base_url",
+    "check_capture_method",
     "check_currency",
+    "check_datetime",
+    "check_metadata",
+    "check_string",
     "check_url",
+    "compact",
     "encode_json",
     "encode_path",
     "luhn_ok",
+    "optional",
     "options_from_env",
     "static_headers",
     "user_agent",
@@ -98,30 +104,15 @@ class Request:
 # --- argument checks ---------------------------------------------------------------------------
 
 
-def _check_unicode(argument: str, value: str) -> str:
-    """Refuse text that cannot be sent as UTF-8 (a lone surrogate), naming the argument."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgumentError(
-            argument, "must be valid Unicode text (it contains a lone surrogate)"
-        ) from None
-    return value
-
-
 def check_amount(argument: str, value: object) -> int:
     """A positive integer in minor units (``10000`` is 100.00). bool and float are refused."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(
-            argument,
-            f"must be an int in minor units (100.00 EUR is 10000), got {type(value).__name__} "
-            f"{value!r}",
-        )
-    if value <= 0:
-        raise InvalidArgumentError(argument, f"must be positive, got {value}")
-    if value > MAX_AMOUNT:
-        raise InvalidArgumentError(argument, f"must be at most {MAX_AMOUNT}, got {value}")
-    return value
+    return check_int(
+        argument,
+        value,
+        minimum=1,
+        maximum=MAX_AMOUNT,
+        what="an int in minor units (10000 is 100.00)",
+    )
 
 
 def check_currency(argument: str, value: object) -> str:
@@ -150,18 +141,14 @@ def check_url(argument: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
     if not _is_http_url(str(value)):
-        _check_unicode(argument, value)
+        check_text(argument, value)
         raise InvalidArgumentError(argument, f"must be an absolute http(s) URL, got {value!r}")
     return value
 
 
 def check_string(argument: str, value: object, *, max_length: int = 1024) -> str:
     """A non-empty string of at most ``max_length`` characters."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(argument, f"must be a non-empty string, got {value!r}")
-    if len(value) > max_length:
-        raise InvalidArgumentError(argument, f"must be at most {max_length} characters")
-    return _check_unicode(argument, value)
+    return check_text(argument, value, max_length=max_length, empty=False)
 
 
 def check_metadata(argument: str, value: object) -> dict[str, str]:
@@ -174,19 +161,13 @@ def check_metadata(argument: str, value: object) -> dict[str, str]:
             raise InvalidArgumentError(
                 argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
             )
-        out[_check_unicode(argument, key)] = _check_unicode(argument, item)
+        out[check_text(argument, key)] = check_text(argument, item)
     return out
 
 
 def check_datetime(argument: str, value: object) -> str:
     """A timezone-aware datetime, sent as UTC ISO 8601."""
-    if not isinstance(value, datetime):
-        raise InvalidArgumentError(argument, f"must be a datetime, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgumentError(
-            argument, "must be timezone-aware (e.g. datetime.now(timezone.utc) + timedelta(...))"
-        )
-    return format_datetime(value)
+    return format_datetime(check_aware(argument, value))
 
 
 def check_capture_method(argument: str, value: object) -> str:

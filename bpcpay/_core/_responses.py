@@ -223,6 +223,19 @@ def make_status_error(
     )
 
 
+def _invalid_answer(
+    message: str, status: int, headers: Mapping[str, str], body: bytes, method: str, path: str
+) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        message,
+        method=method,
+        path=path,
+        status_code=status,
+        body=body,
+        request_id=header(headers, REQUEST_ID_HEADER),
+    )
+
+
 def decode_json(
     *, status: int, headers: Mapping[str, str], body: bytes, method: str, path: str
 ) -> Any:
@@ -231,13 +244,13 @@ def decode_json(
     try:
         return _json.loads(body)
     except _json.DECODE_ERRORS:
-        raise APIResponseValidationError(
+        raise _invalid_answer(
             f"the gateway answered {status} with {_describe_body(body, headers)}",
-            method=method,
-            path=path,
-            status_code=status,
-            body=body,
-            request_id=header(headers, REQUEST_ID_HEADER),
+            status,
+            headers,
+            body,
+            method,
+            path,
         ) from None
 
 
@@ -275,9 +288,20 @@ def decode_response(
         APIResponseValidationError: a 2xx whose body is not JSON or does not fit ``cast_to``.
     """
     try:
-        return _decode(
-            status, headers, body, cast_to, method, path, merchant_reference_id, base_url
-        )
+        if not 200 <= status < 300:
+            raise make_status_error(
+                status=status,
+                headers=headers,
+                body=body,
+                method=method,
+                path=path,
+                merchant_reference_id=merchant_reference_id,
+                base_url=base_url,
+            )
+        data = decode_json(status=status, headers=headers, body=body, method=method, path=path)
+        if cast_to is None:
+            return data
+        return _structure(data, cast_to, status, headers, body, method, path)
     except (APIStatusError, APIResponseValidationError) as err:
         if redact:
             scrub_error(err, redact)
@@ -357,29 +381,16 @@ def scrub_error(err: BaseException, secret: str) -> None:
     err.args = tuple(_scrub_value(arg, secret) for arg in err.args)
 
 
-def _decode(
+def _structure(
+    data: Any,
+    cast_to: type[T],
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    cast_to: type[T] | None,
     method: str,
     path: str,
-    merchant_reference_id: str | None,
-    base_url: str | None,
-) -> T | Any:
-    if not 200 <= status < 300:
-        raise make_status_error(
-            status=status,
-            headers=headers,
-            body=body,
-            method=method,
-            path=path,
-            merchant_reference_id=merchant_reference_id,
-            base_url=base_url,
-        )
-    data = decode_json(status=status, headers=headers, body=body, method=method, path=path)
-    if cast_to is None:
-        return data
+) -> T:
+    """The model of a 2xx answer's JSON, or the validation error saying why it is none."""
     try:
         return structure_object(data, cast_to, request_id=header(headers, REQUEST_ID_HEADER))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -390,11 +401,6 @@ def _decode(
             problem = f"is an error, not a {cast_to.__name__}: {code}{details.message}"
         else:
             problem = f"is not a valid {cast_to.__name__}: {exc}"
-        raise APIResponseValidationError(
-            f"the gateway's {status} answer {problem}",
-            method=method,
-            path=path,
-            status_code=status,
-            body=body,
-            request_id=header(headers, REQUEST_ID_HEADER),
+        raise _invalid_answer(
+            f"the gateway's {status} answer {problem}", status, headers, body, method, path
         ) from None

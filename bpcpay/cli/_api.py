@@ -13,9 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from ._common import add_command, sentence
+
 __all__ = ["minor_units", "register"]
+
+#: How the API commands' help says where they read their settings.
+_ENV = (
+    " Calls the gateway at $BPCPAY_BASE_URL with $BPCPAY_API_KEY (the export lines of "
+    "'bpcpay sandbox', or your own) and prints the answer's JSON."
+)
 
 
 def _print_object(obj: Any) -> None:
@@ -91,38 +100,51 @@ def _session_create(client: Any, args: argparse.Namespace) -> Any:
     )
 
 
+def _amount(args: argparse.Namespace) -> dict[str, int]:
+    # --amount is optional: without it nothing is sent, and the gateway takes the whole amount.
+    return {} if args.amount is None else {"amount": args.amount}
+
+
 def _capture(client: Any, args: argparse.Namespace) -> Any:
-    if args.amount is None:
-        return client.payments.capture(args.id)
-    return client.payments.capture(args.id, amount=args.amount)
+    return client.payments.capture(args.id, **_amount(args))
 
 
 def _refund(client: Any, args: argparse.Namespace) -> Any:
-    if args.amount is None:
-        return client.refunds.create(payment_id=args.payment)
-    return client.refunds.create(payment_id=args.payment, amount=args.amount)
+    return client.refunds.create(payment_id=args.payment, **_amount(args))
 
 
-def _command(sub: Any, name: str, summary: str, env: str = "") -> Any:
-    """A subcommand whose --help opens with its summary (and where it reads its settings)."""
-    return sub.add_parser(
-        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.{env}"
-    )
+def _call(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand that calls the API: its --help also says where it reads its settings."""
+    return add_command(sub, name, summary, sentence(summary) + _ENV)
+
+
+def _group(subparsers: Any, name: str, summary: str) -> Any:
+    """A group of API subcommands (``sessions``, ``payments`` ...); returns its subparsers."""
+    group = add_command(subparsers, name, summary)
+    return group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _call_on_id(
+    sub: Any, name: str, summary: str, id_help: str, call: Callable[[Any, Any], Any]
+) -> argparse.ArgumentParser:
+    """An API subcommand that takes the object's id and runs ``call(client, args)``."""
+    parser = _call(sub, name, summary)
+    parser.add_argument("id", help=id_help)
+    parser.set_defaults(handler=_run, call=call)
+    return parser
+
+
+def _add_amount(parser: argparse.ArgumentParser, what: str) -> None:
+    """The optional ``--amount`` of a capture or a refund; ``what`` completes its help."""
+    parser.add_argument("--amount", type=minor_units, metavar="MINOR_UNITS", help=what)
 
 
 def register(subparsers: Any) -> None:
     """Add the API subcommands."""
-    env = (
-        " Calls the gateway at $BPCPAY_BASE_URL with $BPCPAY_API_KEY (the export lines of "
-        "'bpcpay sandbox', or your own) and prints the answer's JSON."
-    )
     not_sent = "(default: not sent)"
 
-    sessions = _command(subparsers, "sessions", "create, get or expire a hosted payment session")
-    sub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = _command(
-        sub, "create", "create a session: its paymentUrl is where the customer pays", env
-    )
+    sub = _group(subparsers, "sessions", "create, get or expire a hosted payment session")
+    create = _call(sub, "create", "create a session: its paymentUrl is where the customer pays")
     create.add_argument(
         "--amount",
         type=minor_units,
@@ -179,52 +201,56 @@ def register(subparsers: Any) -> None:
         '"unscheduled"}\' (default: not sent: no card is kept)',
     )
     create.set_defaults(handler=_run, call=_session_create)
-    get = _command(sub, "get", "retrieve a session", env)
-    get.add_argument("id", help="the session's id (ps_...)")
-    get.set_defaults(handler=_run, call=lambda c, a: c.sessions.retrieve(a.id))
-    expire = _command(sub, "expire", "expire an open session now, so that no one can pay it", env)
-    expire.add_argument("id", help="the open session's id (ps_...)")
-    expire.set_defaults(handler=_run, call=lambda c, a: c.sessions.expire(a.id))
-
-    payments = _command(subparsers, "payments", "get, capture or cancel a payment")
-    sub = payments.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = _command(sub, "get", "retrieve a payment", env)
-    get.add_argument("id", help="the payment's id (pay_...)")
-    get.set_defaults(handler=_run, call=lambda c, a: c.payments.retrieve(a.id))
-    capture = _command(sub, "capture", "capture a two-step (requiresCapture) payment", env)
-    capture.add_argument("id", help="the payment's id (pay_...)")
-    capture.add_argument(
-        "--amount",
-        type=minor_units,
-        metavar="MINOR_UNITS",
-        help="how much to capture, in minor units (default: all that the payment holds)",
+    _call_on_id(
+        sub,
+        "get",
+        "retrieve a session",
+        "the session's id (ps_...)",
+        lambda c, a: c.sessions.retrieve(a.id),
     )
-    capture.set_defaults(handler=_run, call=_capture)
-    cancel = _command(sub, "cancel", "cancel a payment before its capture, releasing the hold", env)
-    cancel.add_argument("id", help="the payment's id (pay_...)")
-    cancel.set_defaults(handler=_run, call=lambda c, a: c.payments.cancel(a.id))
+    _call_on_id(
+        sub,
+        "expire",
+        "expire an open session now, so that no one can pay it",
+        "the open session's id (ps_...)",
+        lambda c, a: c.sessions.expire(a.id),
+    )
 
-    refunds = _command(subparsers, "refunds", "create or get a refund")
-    sub = refunds.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = _command(sub, "create", "refund a captured payment, in full or in part", env)
+    sub = _group(subparsers, "payments", "get, capture or cancel a payment")
+    payment_id = "the payment's id (pay_...)"
+    _call_on_id(
+        sub, "get", "retrieve a payment", payment_id, lambda c, a: c.payments.retrieve(a.id)
+    )
+    capture = _call_on_id(
+        sub, "capture", "capture a two-step (requiresCapture) payment", payment_id, _capture
+    )
+    _add_amount(
+        capture, "how much to capture, in minor units (default: all that the payment holds)"
+    )
+    _call_on_id(
+        sub,
+        "cancel",
+        "cancel a payment before its capture, releasing the hold",
+        payment_id,
+        lambda c, a: c.payments.cancel(a.id),
+    )
+
+    sub = _group(subparsers, "refunds", "create or get a refund")
+    create = _call(sub, "create", "refund a captured payment, in full or in part")
     create.add_argument(
         "--payment", required=True, metavar="ID", help="the id of the payment to refund (required)"
     )
-    create.add_argument(
-        "--amount",
-        type=minor_units,
-        metavar="MINOR_UNITS",
-        help="how much to refund, in minor units (default: all that is left to refund)",
-    )
+    _add_amount(create, "how much to refund, in minor units (default: all that is left to refund)")
     create.set_defaults(handler=_run, call=_refund)
-    get = _command(sub, "get", "retrieve a refund", env)
-    get.add_argument("id", help="the refund's id")
-    get.set_defaults(handler=_run, call=lambda c, a: c.refunds.retrieve(a.id))
-
-    methods = _command(subparsers, "payment-methods", "get a stored payment method")
-    sub = methods.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = _command(sub, "get", "retrieve a stored payment method (a kept card)", env)
-    get.add_argument(
-        "id", help="the payment method's id (pm_...), from a payment's storedPaymentMethodId"
+    _call_on_id(
+        sub, "get", "retrieve a refund", "the refund's id", lambda c, a: c.refunds.retrieve(a.id)
     )
-    get.set_defaults(handler=_run, call=lambda c, a: c.payment_methods.retrieve(a.id))
+
+    sub = _group(subparsers, "payment-methods", "get a stored payment method")
+    _call_on_id(
+        sub,
+        "get",
+        "retrieve a stored payment method (a kept card)",
+        "the payment method's id (pm_...), from a payment's storedPaymentMethodId",
+        lambda c, a: c.payment_methods.retrieve(a.id),
+    )

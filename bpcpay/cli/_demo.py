@@ -13,16 +13,13 @@ last four digits only and never prints the API key or the webhook secret.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._sandbox import log_to_stderr, serve_until_signalled
+from ._common import add_command, log_to_stderr, refuse, run_server, serve_until_signalled
 
 if TYPE_CHECKING:
-    from ..demo import Demo
-    from ..demo._auto import Expect
+    from bpcpay_demo import Demo, Expect
 
 __all__ = ["register"]
 
@@ -52,7 +49,7 @@ def _interactive_banner(demo: Demo) -> str:
 
 
 async def _auto(args: argparse.Namespace) -> int:
-    from ..demo import Demo, play_customer
+    from bpcpay_demo import Demo, play_customer
 
     card = _DECLINED_CARD if args.decline else args.card
     expect: Expect = "declined" if args.decline else "paid"
@@ -77,7 +74,7 @@ async def _auto(args: argparse.Namespace) -> int:
 
 
 def _interactive(args: argparse.Namespace) -> int:
-    from ..demo import Demo
+    from bpcpay_demo import Demo
 
     demo = Demo(port=_DEFAULT_PORT if args.port is None else args.port)
 
@@ -86,38 +83,29 @@ def _interactive(args: argparse.Namespace) -> int:
         _out(_interactive_banner(demo))
 
     with log_to_stderr("bpcpay.sandbox", "bpcpay.demo"):
-        try:
-            asyncio.run(serve_until_signalled(start, demo.aclose))
-        except OSError as exc:
-            print(f"bpcpay demo: cannot listen: {exc}", file=sys.stderr)
-            return 1
-    _out("demo stopped")
-    return 0
+        status = run_server("demo", serve_until_signalled(start, demo.aclose))
+    if status == 0:
+        _out("demo stopped")
+    return status
 
 
 def _run(args: argparse.Namespace) -> int:
     if not args.auto and (args.card is not None or args.decline):
-        print("bpcpay demo: --card and --decline go with --auto", file=sys.stderr)
-        return 2
+        return refuse("demo", "--card and --decline go with --auto")
     if args.auto:
-        try:
-            return asyncio.run(_auto(args))
-        except OSError as exc:
-            print(f"bpcpay demo: cannot listen: {exc}", file=sys.stderr)
-            return 1
+        return run_server("demo", _auto(args))
     return _interactive(args)
 
 
 def register(subparsers: Any) -> None:
     """Add ``bpcpay demo``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "demo",
-        help="run a demo store against the sandbox gateway (--auto plays the customer)",
-        description=(
-            "Start the sandbox gateway and a small demo store that takes payments with bpcpay. "
-            f"Open the printed URL (port {_DEFAULT_PORT}) and buy with a test card, or pass "
-            "--auto to watch the whole redirect flow run by itself on free ports."
-        ),
+        "run a demo store against the sandbox gateway (--auto plays the customer)",
+        "Start the sandbox gateway and a small demo store that takes payments with bpcpay. Open "
+        f"the printed URL (port {_DEFAULT_PORT}) and buy with a test card, or pass --auto to "
+        "watch the whole redirect flow run by itself on free ports.",
     )
     parser.add_argument(
         "--port",

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER
+from ._common import add_command, add_host_option, refuse, run_server
 
 if TYPE_CHECKING:
     import aiohttp
@@ -206,12 +207,10 @@ async def _serve(listener: Listener) -> None:
 def _run(args: argparse.Namespace) -> int:
     secrets = list(args.secret) or [s for s in [os.environ.get(ENV_WEBHOOK_SECRET, "")] if s]
     if not secrets:
-        print(f"bpcpay listen: give --secret or set {ENV_WEBHOOK_SECRET}", file=sys.stderr)
-        return 2
+        return refuse("listen", f"give --secret or set {ENV_WEBHOOK_SECRET}")
     forward = args.forward_to
     if forward is not None and not forward.startswith(("http://", "https://")):
-        print("bpcpay listen: --forward-to must be an http(s) URL", file=sys.stderr)
-        return 2
+        return refuse("listen", "--forward-to must be an http(s) URL")
     listener = Listener(
         secrets=secrets,
         host=args.host,
@@ -219,23 +218,17 @@ def _run(args: argparse.Namespace) -> int:
         forward_to=forward,
         max_bytes=args.max_bytes,
     )
-    try:
-        asyncio.run(_serve(listener))
-    except OSError as exc:
-        print(f"bpcpay listen: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_server("listen", _serve(listener), where=f" on {args.host}:{args.port}")
 
 
 def register(subparsers: Any) -> None:
     """Add ``bpcpay listen``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "listen",
-        help="receive webhooks locally, verify and print them, optionally forward them",
-        description=(
-            "Receive webhook deliveries on a local port, verify each with the secret, print "
-            "one line per event, and forward verified ones to --forward-to."
-        ),
+        "receive webhooks locally, verify and print them, optionally forward them",
+        "Receive webhook deliveries on a local port, verify each with the secret, print one line "
+        "per event, and forward verified ones to --forward-to.",
     )
     parser.add_argument(
         "--port",
@@ -243,11 +236,7 @@ def register(subparsers: Any) -> None:
         default=8080,
         help="the port to receive deliveries on; 0 picks a free one (default: %(default)s)",
     )
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="the interface to listen on (default: %(default)s, this machine only)",
-    )
+    add_host_option(parser, "127.0.0.1")
     parser.add_argument(
         "--secret",
         action="append",

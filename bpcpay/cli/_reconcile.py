@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any
 
+from ._common import add_command, refuse
+
 __all__ = ["load_router", "register"]
 
 
@@ -61,14 +63,12 @@ def _run(args: argparse.Namespace) -> int:
     try:
         router = load_router(args.router)
     except (ValueError, ImportError) as exc:
-        print(f"bpcpay reconcile: {exc}", file=sys.stderr)
-        return 2
+        return refuse("reconcile", str(exc))
     try:
         with bpcpay.BpcPay.from_env() as client:
             results = router.reconcile_sync(client, args.session_ids)
     except bpcpay.BpcPayError as exc:
-        print(f"bpcpay reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return refuse("reconcile", f"{type(exc).__name__}: {exc}")
     finally:
         _close_connections(router.store)
     for session_id, result in zip(args.session_ids, results, strict=True):
@@ -79,15 +79,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``bpcpay reconcile``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "reconcile",
-        help="run your webhook handlers for sessions whose webhook may have been missed",
-        description=(
-            "Retrieve each session; for a complete or expired one, run your router's handlers "
-            "with a reconciled session.completed / session.expired event, once (through the "
-            "router's store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL. Prints one line per "
-            "session (id, status, reason); exits 0 when every answer is 2xx, 1 otherwise."
-        ),
+        "run your webhook handlers for sessions whose webhook may have been missed",
+        "Retrieve each session; for a complete or expired one, run your router's handlers with a "
+        "reconciled session.completed / session.expired event, once (through the router's "
+        "store). Reads BPCPAY_API_KEY and BPCPAY_BASE_URL. Prints one line per session (id, "
+        "status, reason); exits 0 when every answer is 2xx, 1 otherwise.",
     )
     parser.add_argument(
         "--router",

@@ -5,78 +5,28 @@ values made for this run (no real gateway accepts them), and printing them is th
 user can paste them into an app or a shell. After that, every request and webhook delivery is
 logged to stderr by the ``bpcpay.sandbox`` logger, whose lines never carry a key or a secret.
 
-Also owns :func:`serve_until_signalled` and :func:`log_to_stderr`, which ``bpcpay demo``
-shares. ``register`` stays cheap: aiohttp is imported only when the command runs.
+``register`` stays cheap: aiohttp is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from ._common import (
+    add_command,
+    add_host_option,
+    log_to_stderr,
+    refuse,
+    run_server,
+    serve_until_signalled,
+)
 
 if TYPE_CHECKING:
     from ..sandbox import SandboxGateway
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "log_to_stderr", "register", "serve_until_signalled"]
-
-_LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(message)s"
-_TIME_FORMAT = "%H:%M:%S"
-
-
-@contextlib.contextmanager
-def log_to_stderr(*names: str) -> Iterator[None]:
-    """Send INFO lines of the named loggers to stderr while the block runs, then restore them.
-
-    Restoring matters because ``bpcpay.cli.main`` also runs in process (tests, notebooks),
-    where a handler left behind would print into every later test.
-    """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, _TIME_FORMAT))
-    saved = []
-    for name in names:
-        logger = logging.getLogger(name)
-        saved.append((logger, logger.level, logger.propagate))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        # Not propagated: a root handler configured by the user would print every line twice.
-        logger.propagate = False
-    try:
-        yield
-    finally:
-        for logger, level, propagate in saved:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
-            logger.propagate = propagate
-
-
-async def serve_until_signalled(
-    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
-) -> None:
-    """Run ``start()``, wait for SIGINT or SIGTERM, then run ``stop()``.
-
-    The handlers are installed before ``start`` so that a signal during startup also ends in
-    a clean stop rather than a KeyboardInterrupt traceback from inside aiohttp.
-    """
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await start()
-        try:
-            await stopping.wait()
-        finally:
-            await stop()
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "register"]
 
 
 def _event_list(values: Sequence[str]) -> list[str] | None:
@@ -112,10 +62,7 @@ def _run(args: argparse.Namespace) -> int:
 
     bad = [url for url in args.webhook_url if not url.startswith(("http://", "https://"))]
     if bad:
-        print(
-            f"bpcpay sandbox: --webhook-url must be an http(s) URL, got {bad[0]!r}", file=sys.stderr
-        )
-        return 2
+        return refuse("sandbox", f"--webhook-url must be an http(s) URL, got {bad[0]!r}")
     events = _event_list(args.events)
     gateway = SandboxGateway(host=args.host, port=args.port)
     for url in args.webhook_url:
@@ -126,15 +73,11 @@ def _run(args: argparse.Namespace) -> int:
         print(_banner(gateway, events), flush=True)
 
     with log_to_stderr("bpcpay.sandbox"):
-        try:
-            asyncio.run(serve_until_signalled(start, gateway.aclose))
-        except OSError as exc:
-            print(
-                f"bpcpay sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
-            )
-            return 1
-    print("sandbox gateway stopped", flush=True)
-    return 0
+        where = f" on {args.host}:{args.port}"
+        status = run_server("sandbox", serve_until_signalled(start, gateway.aclose), where=where)
+    if status == 0:
+        print("sandbox gateway stopped", flush=True)
+    return status
 
 
 #: Where ``bpcpay sandbox`` listens unless told otherwise (the README and the examples' READMEs
@@ -145,22 +88,17 @@ DEFAULT_PORT = 8081
 
 def register(subparsers: Any) -> None:
     """Add ``bpcpay sandbox``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "sandbox",
-        help=f"run the local sandbox gateway on port {DEFAULT_PORT} (API, payment page, webhooks)",
-        description=(
-            "Run a local BPC gateway: the API under /api2, the hosted payment page with the "
-            "test cards, and signed webhook deliveries. It listens on "
-            f"http://{DEFAULT_HOST}:{DEFAULT_PORT} unless --host or --port say otherwise, prints "
-            "the base URL, an API key and a webhook secret generated for this run as export "
-            "lines, and logs every request and delivery until Ctrl-C."
-        ),
+        f"run the local sandbox gateway on port {DEFAULT_PORT} (API, payment page, webhooks)",
+        "Run a local BPC gateway: the API under /api2, the hosted payment page with the test "
+        f"cards, and signed webhook deliveries. It listens on http://{DEFAULT_HOST}:{DEFAULT_PORT} "
+        "unless --host or --port say otherwise, prints the base URL, an API key and a webhook "
+        "secret generated for this run as export lines, and logs every request and delivery "
+        "until Ctrl-C.",
     )
-    parser.add_argument(
-        "--host",
-        default=DEFAULT_HOST,
-        help="the interface to listen on (default: %(default)s, this machine only)",
-    )
+    add_host_option(parser, DEFAULT_HOST)
     parser.add_argument(
         "--port",
         type=int,

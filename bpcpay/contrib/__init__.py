@@ -6,13 +6,31 @@ any ASGI server), ``bpcpay.contrib.wsgi`` (Flask, any WSGI server) and
 over the router's size cap with 413 before reading it when ``Content-Length`` says so and stops
 reading once a body without one passes the cap, and answers the status the router decides.
 
+This package holds what the adapters share, written once: the size cap and its refusal
+(:func:`size_cap`, :func:`declared_too_large`, :func:`too_large`), the capped body
+(:class:`CappedBody`, :func:`read_capped` for blocking streams), the plain-text answer
+(:func:`body_text`) and :class:`RouterApp`, the base of the adapters that are applications.
+
 This package imports no framework; each adapter module imports only its own, so installing
 bpcpay never requires any of them and ``import bpcpay`` loads none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .._log import library_logger
+
+if TYPE_CHECKING:
+    from ..webhooks._router import WebhookRouter
+
 __all__: list[str] = []
+
+logger = library_logger("webhooks")
+
+#: How many bytes an adapter asks its request stream for at a time.
+CHUNK = 64 * 1024
 
 
 def content_length(value: str | None) -> int | None:
@@ -28,3 +46,89 @@ def content_length(value: str | None) -> int | None:
 def body_text(reason: str) -> bytes:
     """The small plain-text body adapters answer with: the router's reason, nothing secret."""
     return (reason + "\n").encode("ascii", "replace")
+
+
+def size_cap(router: WebhookRouter, max_bytes: int | None) -> int:
+    """The size cap an adapter enforces: ``max_bytes`` when given, else the router's own."""
+    return router.max_bytes if max_bytes is None else max_bytes
+
+
+def declared_too_large(header: str | None, max_bytes: int) -> bool:
+    """True when a ``Content-Length`` header declares a body over ``max_bytes``."""
+    declared = content_length(header)
+    return declared is not None and declared > max_bytes
+
+
+def too_large(max_bytes: int, *, declared: bool = False) -> tuple[int, str]:
+    """Log the refusal of a body over ``max_bytes``; returns the answer, ``(413, "too_large")``.
+
+    Args:
+        max_bytes: the cap.
+        declared: the body was refused on its ``Content-Length``, before it was read.
+    """
+    what = "Content-Length" if declared else "body"
+    logger.warning("webhook refused (413): %s over %d bytes", what, max_bytes)
+    return 413, "too_large"
+
+
+class CappedBody:
+    """A request body collected chunk by chunk, given up as soon as it passes ``max_bytes``."""
+
+    __slots__ = ("_chunks", "_size", "max_bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False when the body is now over the cap (stop reading)."""
+        self._size += len(chunk)
+        if self._size > self.max_bytes:
+            return False
+        self._chunks.append(chunk)
+        return True
+
+    def value(self) -> bytes:
+        """The body collected so far."""
+        return b"".join(self._chunks)
+
+
+def read_capped(
+    read: Callable[[int], bytes], max_bytes: int, *, limit: int | None = None
+) -> bytes | None:
+    """Read a blocking stream to its end, or ``limit`` bytes at most; None when over the cap.
+
+    Args:
+        read: the stream's ``read(size)``; an empty answer is the end.
+        max_bytes: the cap; reading stops as soon as the body passes it.
+        limit: how many bytes the stream holds, when that is known (a WSGI input need not end,
+            so it is never read past its ``Content-Length``).
+    """
+    body = CappedBody(max_bytes)
+    remaining = limit
+    while remaining is None or remaining > 0:
+        chunk = read(CHUNK if remaining is None else min(CHUNK, remaining))
+        if not chunk:
+            break
+        if remaining is not None:
+            remaining -= len(chunk)
+        if not body.add(chunk):
+            return None
+    return body.value()
+
+
+class RouterApp:
+    """The base of the adapters that are applications: a router and the size cap it gets.
+
+    Args:
+        router: the router (it holds the secret and the handlers).
+        max_bytes: the size cap; the router's ``max_bytes`` by default.
+    """
+
+    def __init__(self, router: WebhookRouter, *, max_bytes: int | None = None) -> None:
+        self.router = router
+        self.max_bytes = size_cap(router, max_bytes)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.router!r}>"

@@ -11,15 +11,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .._log import library_logger
 from ..webhooks._router import WebhookRouter
-from . import body_text, content_length
+from . import CHUNK, CappedBody, body_text, declared_too_large, size_cap, too_large
 
 __all__ = ["read_body", "setup_webhooks", "webhook_handler"]
 
-logger = library_logger("webhooks")
-
-_CHUNK = 64 * 1024
 DEFAULT_PATH = "/webhooks/bpc"
 
 
@@ -29,19 +25,13 @@ async def read_body(request: web.BaseRequest, max_bytes: int) -> bytes | None:
     Refuses on ``Content-Length`` before reading anything, and stops reading a body without one
     (chunked) as soon as it passes the cap; aiohttp's own ``client_max_size`` is not relied on.
     """
-    declared = content_length(request.headers.get("Content-Length"))
-    if declared is not None and declared > max_bytes:
+    if declared_too_large(request.headers.get("Content-Length"), max_bytes):
         return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(_CHUNK)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > max_bytes:
+    body = CappedBody(max_bytes)
+    while chunk := await request.content.read(CHUNK):
+        if not body.add(chunk):
             return None
-        chunks.append(chunk)
+    return body.value()
 
 
 def _answer(status: int, reason: str) -> web.Response:
@@ -60,13 +50,12 @@ def webhook_handler(
     Returns:
         ``async def handler(request) -> web.Response`` for ``app.router.add_post(path, ...)``.
     """
-    cap = router.max_bytes if max_bytes is None else max_bytes
+    cap = size_cap(router, max_bytes)
 
     async def bpcpay_webhook(request: web.Request) -> web.Response:
         body = await read_body(request, cap)
         if body is None:
-            logger.warning("webhook refused (413): body over %d bytes", cap)
-            return _answer(413, "too_large")
+            return _answer(*too_large(cap))
         result = await router.handle(body, request.headers)
         return _answer(result.status, result.reason)
 

@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .._log import library_logger
-from ..webhooks._router import WebhookRouter
-from . import body_text, content_length
+from . import CappedBody, RouterApp, body_text, declared_too_large, too_large
 
 __all__ = ["Receive", "Scope", "Send", "WebhookASGIApp"]
-
-logger = library_logger("webhooks")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,7 +27,7 @@ class _Disconnected(Exception):
     """The client went away before the body was complete."""
 
 
-class WebhookASGIApp:
+class WebhookASGIApp(RouterApp):
     """ASGI app: ``POST`` a delivery, get the router's status.
 
     Other methods get 405. Lifespan events are acknowledged, so it can run standalone.
@@ -40,13 +36,6 @@ class WebhookASGIApp:
         router: the router (it holds the secret and the handlers).
         max_bytes: the size cap; the router's ``max_bytes`` by default.
     """
-
-    def __init__(self, router: WebhookRouter, *, max_bytes: int | None = None) -> None:
-        self.router = router
-        self.max_bytes = router.max_bytes if max_bytes is None else max_bytes
-
-    def __repr__(self) -> str:
-        return f"<WebhookASGIApp {self.router!r}>"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,18 +47,15 @@ class WebhookASGIApp:
             await _respond(send, 405, "method_not_allowed", [(b"allow", b"POST")])
             return
         headers = _headers(scope)
-        declared = content_length(headers.get("content-length"))
-        if declared is not None and declared > self.max_bytes:
-            logger.warning("webhook refused (413): Content-Length over %d bytes", self.max_bytes)
-            await _respond(send, 413, "too_large")
+        if declared_too_large(headers.get("content-length"), self.max_bytes):
+            await _respond(send, *too_large(self.max_bytes, declared=True))
             return
         try:
             body = await _read_body(receive, self.max_bytes)
         except _Disconnected:
             return
         if body is None:
-            logger.warning("webhook refused (413): body over %d bytes", self.max_bytes)
-            await _respond(send, 413, "too_large")
+            await _respond(send, *too_large(self.max_bytes))
             return
         result = await self.router.handle(body, headers)
         await _respond(send, result.status, result.reason)
@@ -85,19 +71,15 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
+    body = CappedBody(max_bytes)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
+        if not body.add(message.get("body", b"")):
             return None
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return body.value()
 
 
 async def _respond(

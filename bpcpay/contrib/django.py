@@ -29,37 +29,22 @@ from django.views.decorators.http import (  # type: ignore[import-untyped, unuse
     require_POST,
 )
 
-from .._log import library_logger
 from ..webhooks._router import WebhookRouter
-from . import body_text, content_length
+from . import body_text, declared_too_large, read_capped, size_cap, too_large
 
 __all__ = ["webhook_view"]
 
-logger = library_logger("webhooks")
-
-_CHUNK = 64 * 1024
-
 
 def _read_body(request: Any, max_bytes: int) -> bytes | None:
-    declared = content_length(request.META.get("CONTENT_LENGTH") or None)
-    if declared is not None and declared > max_bytes:
+    if declared_too_large(request.META.get("CONTENT_LENGTH") or None, max_bytes):
         return None
     if hasattr(request, "_body"):
         # Something (a middleware) already read the body; Django kept it, use that copy.
         body: bytes = request.body
         return None if len(body) > max_bytes else body
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        # HttpRequest.read is bounded by Content-Length (Django wraps the input in a
-        # LimitedStream), so this never reads past the body.
-        chunk = request.read(_CHUNK)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
+    # HttpRequest.read is bounded by Content-Length (Django wraps the input in a
+    # LimitedStream), so this never reads past the body.
+    return read_capped(request.read, max_bytes)
 
 
 def webhook_view(router: WebhookRouter, *, max_bytes: int | None = None) -> Callable[..., Any]:
@@ -72,17 +57,17 @@ def webhook_view(router: WebhookRouter, *, max_bytes: int | None = None) -> Call
     Returns:
         ``view(request) -> HttpResponse`` for ``urlpatterns``.
     """
-    cap = router.max_bytes if max_bytes is None else max_bytes
+    cap = size_cap(router, max_bytes)
+
+    def answer(status: int, reason: str) -> HttpResponse:
+        return HttpResponse(body_text(reason), status=status, content_type="text/plain")
 
     def bpcpay_webhook(request: HttpRequest) -> HttpResponse:
         body = _read_body(request, cap)
         if body is None:
-            logger.warning("webhook refused (413): body over %d bytes", cap)
-            return HttpResponse(body_text("too_large"), status=413, content_type="text/plain")
+            return answer(*too_large(cap))
         result = router.handle_sync(body, request.headers)
-        return HttpResponse(
-            body_text(result.reason), status=result.status, content_type="text/plain"
-        )
+        return answer(result.status, result.reason)
 
     view: Callable[..., Any] = csrf_exempt(require_POST(bpcpay_webhook))
     return view

@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, Protocol
 
-from .._log import library_logger
 from ..webhooks._router import WebhookRouter
-from . import body_text, content_length
+from . import RouterApp, body_text, content_length, read_capped, size_cap, too_large
 
 __all__ = ["WebhookWSGIApp", "environ_headers", "flask_view", "handle_environ", "read_wsgi_body"]
 
-logger = library_logger("webhooks")
-
-_CHUNK = 64 * 1024
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -66,19 +62,9 @@ def read_wsgi_body(environ: Mapping[str, Any], max_bytes: int) -> bytes | int:
     if declared is None and not environ.get("wsgi.input_terminated"):
         # Without a length a WSGI input may block forever at its end; refuse.
         return 411
-    remaining = declared if declared is not None else max_bytes + 1
-    chunks: list[bytes] = []
-    size = 0
-    while remaining > 0:
-        chunk = stream.read(min(_CHUNK, remaining))
-        if not chunk:
-            break
-        size += len(chunk)
-        remaining -= len(chunk)
-        if size > max_bytes:
-            return 413
-        chunks.append(chunk)
-    return b"".join(chunks)
+    limit = declared if declared is not None else max_bytes + 1
+    body = read_capped(stream.read, max_bytes, limit=limit)
+    return 413 if body is None else body
 
 
 def handle_environ(
@@ -89,28 +75,20 @@ def handle_environ(
         return 405, "method_not_allowed"
     body = read_wsgi_body(environ, max_bytes)
     if body == 413:
-        logger.warning("webhook refused (413): body over %d bytes", max_bytes)
-        return 413, "too_large"
+        return too_large(max_bytes)
     if isinstance(body, int):
         return body, "length_required"
     result = router.handle_sync(body, environ_headers(environ))
     return result.status, result.reason
 
 
-class WebhookWSGIApp:
+class WebhookWSGIApp(RouterApp):
     """A WSGI application: ``POST`` a delivery, get the router's status.
 
     Args:
         router: the router (it holds the secret and the handlers).
         max_bytes: the size cap; the router's ``max_bytes`` by default.
     """
-
-    def __init__(self, router: WebhookRouter, *, max_bytes: int | None = None) -> None:
-        self.router = router
-        self.max_bytes = router.max_bytes if max_bytes is None else max_bytes
-
-    def __repr__(self) -> str:
-        return f"<WebhookWSGIApp {self.router!r}>"
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, reason = handle_environ(self.router, environ, self.max_bytes)
@@ -138,7 +116,7 @@ def flask_view(
     (``request.data``, ``request.json``) in a ``before_request`` hook for this URL. The view is
     named ``bpcpay_webhook``; pass ``endpoint=`` to ``add_url_rule`` to mount it twice.
     """
-    cap = router.max_bytes if max_bytes is None else max_bytes
+    cap = size_cap(router, max_bytes)
 
     def bpcpay_webhook() -> tuple[bytes, int, dict[str, str]]:
         from flask import request

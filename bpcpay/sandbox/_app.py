@@ -30,7 +30,7 @@ from .._constants import (
     RETRY_AFTER_HEADER,
     VERSION_HEADER,
 )
-from .._core._endpoints import ENDPOINTS
+from .._core._wire import ENDPOINTS
 from ._cards import Decision, decide
 from ._errors import ErrorType, GatewayError, invalid
 from ._faults import Fault
@@ -141,8 +141,15 @@ def parse_expiry(text: str) -> tuple[int, int] | None:
 
 
 class _App:
-    def __init__(self, gateway: SandboxGateway) -> None:
+    def __init__(
+        self,
+        gateway: SandboxGateway,
+        record: Callable[[RequestRecord], None],
+        stopping: asyncio.Event,
+    ) -> None:
         self.gw = gateway
+        self._record = record
+        self._stopping = stopping
 
     # --- the middleware ----------------------------------------------------------------------
 
@@ -175,7 +182,7 @@ class _App:
             response.headers[VERSION_HEADER] = version if known_version else gw.api_version
         duration = time.perf_counter() - started
         status = None if dropped else response.status
-        gw._log_request(
+        self._record(
             RequestRecord(
                 method=request.method,
                 path=request.path,
@@ -264,7 +271,7 @@ class _App:
         logger.info("fault %s on %s %s", fault.kind, request.method, request.path)
         if fault.stall:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.gw._stopping.wait(), fault.stall)
+                await asyncio.wait_for(self._stopping.wait(), fault.stall)
         if fault.drop:
             transport = request.transport
             if transport is not None:
@@ -524,9 +531,20 @@ class _App:
         return _html(message_page("bpcpay sandbox gateway", f"The API is at {self.gw.base_url}"))
 
 
-def build_app(gateway: SandboxGateway) -> web.Application:
-    """The aiohttp application of one gateway."""
-    handlers = _App(gateway)
+def build_app(
+    gateway: SandboxGateway,
+    *,
+    record: Callable[[RequestRecord], None],
+    stopping: asyncio.Event,
+) -> web.Application:
+    """The aiohttp application of one gateway.
+
+    Args:
+        gateway: the gateway whose state, clock, keys and faults the handlers use.
+        record: called with every request's record once it is answered (the request log).
+        stopping: set when the gateway stops; a stalling fault ends early then.
+    """
+    handlers = _App(gateway, record, stopping)
     app = web.Application(middlewares=[handlers.middleware], client_max_size=1024 * 1024)
     for endpoint in ENDPOINTS.values():
         handler = getattr(handlers, endpoint.name.replace(".", "_"), None)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TypeAlias
 
+from .._core._checks import check_aware
+
 __all__ = ["Clock", "ManualClock", "system_clock"]
 
 #: Anything that returns the current time as a timezone-aware datetime.
@@ -26,13 +28,13 @@ class ManualClock:
 
     Args:
         start: the initial time (timezone-aware); the real time by default.
+
+    Raises:
+        InvalidArgumentError: ``start`` is not a timezone-aware datetime.
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        start = system_clock() if start is None else start
-        if start.tzinfo is None or start.utcoffset() is None:
-            raise ValueError("start: must be timezone-aware")
-        self._now = start
+        self._now = system_clock() if start is None else check_aware("start", start)
 
     def __call__(self) -> datetime:
         return self._now
@@ -43,10 +45,12 @@ class ManualClock:
         return self._now
 
     def set(self, value: datetime) -> None:
-        """Jump to ``value`` (timezone-aware)."""
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("value: must be timezone-aware")
-        self._now = value
+        """Jump to ``value`` (timezone-aware).
+
+        Raises:
+            InvalidArgumentError: ``value`` is not a timezone-aware datetime.
+        """
+        self._now = check_aware("value", value)
 
     def __repr__(self) -> str:
         return f"<ManualClock {self._now.isoformat()}>"

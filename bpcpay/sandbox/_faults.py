@@ -15,6 +15,9 @@ from email.utils import format_datetime as http_date
 
 import attrs
 
+from .._core._checks import check_int, check_seconds, check_text
+from .._exceptions import InvalidArgumentError
+
 __all__ = ["Fault", "Faults"]
 
 
@@ -85,15 +88,31 @@ class Faults:
 
         Returns:
             The fault, to inspect ``hits`` and ``remaining``.
+
+        Raises:
+            InvalidArgumentError: an argument is of the wrong kind or out of range, or none of
+                ``status``, ``body``, ``stall`` and ``drop`` says what the fault does.
         """
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError("times: must be an int >= 1")
-        if stall < 0:
-            raise ValueError("stall: must be >= 0 seconds")
+        if method is not None:
+            check_text("method", method, empty=False)
+        check_text("path", path, empty=False)
+        if status is not None:
+            check_int("status", status, minimum=100, maximum=599, what="an HTTP status code")
+        if retry_after is not None and not isinstance(retry_after, (str, int, float, datetime)):
+            raise InvalidArgumentError(
+                "retry_after",
+                f"must be seconds, an HTTP date or a datetime, got {type(retry_after).__name__}",
+            )
+        stall = check_seconds("stall", stall, allow_zero=True)
+        if body is not None and not isinstance(body, (str, bytes)):
+            raise InvalidArgumentError("body", f"must be str or bytes, got {type(body).__name__}")
+        if content_type is not None:
+            check_text("content_type", content_type, empty=False)
+        check_int("times", times, minimum=1)
         if not (drop or stall or status is not None or body is not None):
-            raise ValueError("give at least one of status=, body=, stall= or drop=True")
-        if status is not None and not 100 <= status <= 599:
-            raise ValueError("status: must be an HTTP status code")
+            raise InvalidArgumentError(
+                "status", "give at least one of status=, body=, stall= or drop=True"
+            )
         if isinstance(retry_after, datetime):
             retry_after = http_date(retry_after, usegmt=True)
         elif isinstance(retry_after, (int, float)):
@@ -107,7 +126,7 @@ class Faults:
             path=path,
             status=status,
             retry_after=retry_after,
-            stall=float(stall),
+            stall=stall,
             drop=drop,
             body=raw,
             content_type=content_type,

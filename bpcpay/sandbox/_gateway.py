@@ -21,6 +21,8 @@ import aiohttp
 from aiohttp import web
 
 from .._constants import DEFAULT_API_VERSION
+from .._core._checks import check_callable, check_int, check_seconds, check_secret, check_text
+from .._exceptions import InvalidArgumentError
 from ._app import API_PREFIX, SUPPORTED_API_VERSIONS, RequestRecord, build_app
 from ._cards import TestCard, TestCards
 from ._clock import Clock, system_clock
@@ -45,6 +47,22 @@ logger = logging.getLogger("bpcpay.sandbox")
 
 #: Requests kept in ``gw.requests`` by default; older ones are dropped first.
 DEFAULT_REQUEST_LOG_SIZE = 10_000
+
+
+def _key_or_new(argument: str, value: object, prefix: str) -> str:
+    """A key or secret the caller chose (a str, never shown in a message), or a new one when
+    none (or an empty one) was given."""
+    if value is None or value == "":
+        return new_secret(prefix)
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a str, got {type(value).__name__}")
+    check_secret(argument, value)
+    return value
+
+
+def _check_three_ds(value: object) -> None:
+    if value not in ("succeed", "fail"):
+        raise InvalidArgumentError("three_ds", f"must be 'succeed' or 'fail', got {value!r}")
 
 
 def url_host(host: str) -> str:
@@ -96,7 +114,8 @@ class SandboxGateway:
         request_log_size: requests kept in :attr:`requests`; older ones are dropped first.
 
     Raises:
-        ValueError: an option is out of range.
+        InvalidArgumentError: an option is of the wrong kind or out of range (a key or secret
+            is never shown).
     """
 
     def __init__(
@@ -114,31 +133,34 @@ class SandboxGateway:
         expiry_check_interval: float = 1.0,
         request_log_size: int = DEFAULT_REQUEST_LOG_SIZE,
     ) -> None:
-        if any(delay < 0 for delay in webhook_retry_schedule):
-            raise ValueError("webhook_retry_schedule: delays must be >= 0 seconds")
+        check_text("host", host)
+        check_int("port", port, minimum=0, maximum=65535)
         if api_version not in SUPPORTED_API_VERSIONS:
-            raise ValueError(
-                f"api_version: must be one of {', '.join(SUPPORTED_API_VERSIONS)}, "
-                f"got {api_version!r}"
+            raise InvalidArgumentError(
+                "api_version",
+                f"must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}",
             )
-        if (
-            isinstance(request_log_size, bool)
-            or not isinstance(request_log_size, int)
-            or (request_log_size < 1)
-        ):
-            raise ValueError("request_log_size: must be an int >= 1")
+        if clock is not None:
+            check_callable("clock", clock, "a callable returning a timezone-aware datetime")
+        if isinstance(webhook_endpoints, str):
+            raise InvalidArgumentError("webhook_endpoints", "give a list of URLs, not one str")
+        schedule = tuple(
+            check_seconds("webhook_retry_schedule", delay, allow_zero=True)
+            for delay in webhook_retry_schedule
+        )
+        self._expiry_interval = check_seconds("expiry_check_interval", expiry_check_interval)
+        check_int("request_log_size", request_log_size, minimum=1)
         self.host = host
         self._requested_port = port
         self.port = port
-        self.api_key = api_key or new_secret("sk_test_")
-        self.restricted_api_key = restricted_api_key or new_secret("rk_test_")
+        self.api_key = _key_or_new("api_key", api_key, "sk_test_")
+        self.restricted_api_key = _key_or_new("restricted_api_key", restricted_api_key, "rk_test_")
         if self.restricted_api_key == self.api_key:
-            raise ValueError("restricted_api_key: must differ from api_key")
-        self.webhook_secret = webhook_secret or new_secret("whsec_")
+            raise InvalidArgumentError("restricted_api_key", "must differ from api_key")
+        self.webhook_secret = _key_or_new("webhook_secret", webhook_secret, "whsec_")
         self.api_version = api_version
         self._clock = clock or system_clock
         self._offset = timedelta()
-        self._expiry_interval = expiry_check_interval
         self.faults = Faults()
         self._requests: deque[RequestRecord] = deque(maxlen=request_log_size)
         self._stopping = asyncio.Event()
@@ -148,7 +170,7 @@ class SandboxGateway:
         self._dispatcher = Dispatcher(
             secret=self.webhook_secret,
             api_version=api_version,
-            retry_schedule=webhook_retry_schedule,
+            retry_schedule=schedule,
             clock=self.now,
             http=self._client,
             stopping=self._stopping,
@@ -192,7 +214,10 @@ class SandboxGateway:
         self._stopping.clear()
         self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         runner = web.AppRunner(
-            build_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0
+            build_app(self, record=self._log_request, stopping=self._stopping),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
         )
         try:
             await runner.setup()
@@ -289,7 +314,13 @@ class SandboxGateway:
 
     def advance_clock(self, delta: timedelta) -> datetime:
         """Move the gateway's time forward, then expire what is due (emitting
-        ``session.expired``). Returns the new time."""
+        ``session.expired``). Returns the new time.
+
+        Raises:
+            InvalidArgumentError: ``delta`` is not a timedelta.
+        """
+        if not isinstance(delta, timedelta):
+            raise InvalidArgumentError("delta", f"must be a timedelta, got {type(delta).__name__}")
         self._offset += delta
         self.expire_due()
         return self.now()
@@ -326,8 +357,9 @@ class SandboxGateway:
 
         Raises:
             TimeoutError: some were still running after ``timeout`` seconds.
+            InvalidArgumentError: ``timeout`` is not a positive number of seconds.
         """
-        await self._dispatcher.wait(timeout)
+        await self._dispatcher.wait(check_seconds("timeout", timeout))
         return self.deliveries
 
     async def resend(self, ident: str) -> list[Delivery]:
@@ -376,7 +408,11 @@ class SandboxGateway:
 
         Raises:
             LookupError: the session cannot be read through the API.
+            InvalidArgumentError: ``session_id`` is not a non-empty str, or ``three_ds`` is
+                neither ``"succeed"`` nor ``"fail"``.
         """
+        check_text("session_id", session_id, empty=False)
+        _check_three_ds(three_ds)
         return await pay(
             self._client(),
             base_url=self.base_url,
@@ -396,7 +432,11 @@ class SandboxGateway:
 
         Raises:
             LookupError: no such payment, or it has no 3-D Secure step.
+            InvalidArgumentError: ``payment_id`` is not a non-empty str, or ``three_ds`` is
+                neither ``"succeed"`` nor ``"fail"``.
         """
+        check_text("payment_id", payment_id, empty=False)
+        _check_three_ds(three_ds)
         return await authenticate(
             self._client(),
             base_url=self.base_url,

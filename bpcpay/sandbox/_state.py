@@ -13,13 +13,12 @@ import heapq
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlencode
 
 import attrs
 
-from .._core._bodies import stores_card
-from .._core._converter import unstructure
+from .._core._wire import stores_card, unstructure
 from ..models import (
     CaptureMethod,
     Card,
@@ -189,6 +188,16 @@ class Challenge:
     used: bool = False
 
 
+R = TypeVar("R")
+
+
+def _found(record: R | None, what: str, param: str | None = None) -> R:
+    """``record``, or the gateway's 404 for a ``what`` that does not exist."""
+    if record is None:
+        raise not_found(what, param)
+    return record
+
+
 def _prune(value: Any) -> Any:
     """Drop None members of JSON objects: BPC leaves absent fields out rather than null."""
     if isinstance(value, dict):
@@ -341,31 +350,19 @@ class Store:
 
     def session(self, session_id: str) -> SessionRecord:
         """A session by id, or 404."""
-        rec = self.sessions.get(session_id)
-        if rec is None:
-            raise not_found("session")
-        return rec
+        return _found(self.sessions.get(session_id), "session")
 
     def payment(self, payment_id: str, param: str | None = None) -> PaymentRecord:
         """A payment by id, or 404."""
-        rec = self.payments.get(payment_id)
-        if rec is None:
-            raise not_found("payment", param)
-        return rec
+        return _found(self.payments.get(payment_id), "payment", param)
 
     def refund(self, refund_id: str) -> RefundRecord:
         """A refund by id, or 404."""
-        rec = self.refunds.get(refund_id)
-        if rec is None:
-            raise not_found("refund")
-        return rec
+        return _found(self.refunds.get(refund_id), "refund")
 
     def payment_method(self, pm_id: str, param: str | None = None) -> PaymentMethodRecord:
         """A payment method by id, or 404."""
-        rec = self.payment_methods.get(pm_id)
-        if rec is None:
-            raise not_found("payment method", param)
-        return rec
+        return _found(self.payment_methods.get(pm_id), "payment method", param)
 
     def session_by_md_order(self, md_order: str) -> SessionRecord | None:
         """The session whose payment page is ``?mdOrder=md_order``."""

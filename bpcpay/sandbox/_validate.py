@@ -18,23 +18,21 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from .._core._bodies import (
+from .._core._wire import (
     PAYMENT_CREATE_FIELDS,
     REFUND_CREATE_FIELDS,
     SESSION_CREATE_FIELDS,
     BodyField,
-    check_card,
-    check_customer_details,
-    check_setup_future_usage,
-)
-from .._core._converter import parse_datetime
-from .._core._requests import (
     check_amount,
     check_capture_method,
+    check_card,
     check_currency,
+    check_customer_details,
     check_metadata,
+    check_setup_future_usage,
     check_string,
     check_url,
+    parse_datetime,
 )
 from .._exceptions import InvalidArgumentError
 from ..models import CaptureMethod

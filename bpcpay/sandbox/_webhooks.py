@@ -21,7 +21,9 @@ import aiohttp
 import attrs
 
 from .._constants import REQUEST_ID_HEADER, SIGNATURE_HEADER, VERSION_HEADER
-from .._core._converter import format_datetime
+from .._core._checks import check_text
+from .._core._wire import check_url, format_datetime
+from .._exceptions import InvalidArgumentError
 from ..webhooks import sign
 from ._ids import new_delivery_id, new_event_id, new_webhook_endpoint_id
 
@@ -135,12 +137,20 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def add_endpoint(self, url: str, events: Iterable[str] | None = None) -> WebhookEndpoint:
-        """Deliver future events (of the given types, or all) to ``url``."""
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ValueError("url: must be an absolute http(s) URL")
+        """Deliver future events (of the given types, or all) to ``url``.
+
+        Raises:
+            InvalidArgumentError: ``url`` is not an absolute http(s) URL, or ``events`` is one
+                str or holds something other than non-empty strs.
+        """
+        check_url("url", url)
         if isinstance(events, str):
-            raise TypeError("events: give a list of event types, not one string")
-        selection = None if events is None else frozenset(events)
+            raise InvalidArgumentError("events", "give a list of event types, not one str")
+        selection = (
+            None
+            if events is None
+            else frozenset(check_text("events", item, empty=False) for item in events)
+        )
         endpoint = WebhookEndpoint(url=url, events=selection)
         self.endpoints.append(endpoint)
         return endpoint

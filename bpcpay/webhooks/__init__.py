@@ -28,22 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._keys import FINAL_STATE_EVENTS, event_key, request_id_key
     from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookResult, WebhookRouter
-    from .stores import (
-        DEFAULT_DEDUP_CAPACITY,
-        DEFAULT_LEASE,
-        DEFAULT_RETENTION,
-        DEFAULT_STORE_TIMEOUT,
-        AsyncDeliveryStore,
-        AsyncPostgresDeliveryStore,
-        AsyncRedisDeliveryStore,
-        Claim,
-        ClaimStatus,
-        DeliveryStore,
-        InMemoryDeliveryStore,
-        PostgresDeliveryStore,
-        RedisDeliveryStore,
-        SQLiteDeliveryStore,
-    )
+    from .stores import *  # noqa: F403 - every store name, as listed by the stores package
 
 _LAZY = {
     "FINAL_STATE_EVENTS": "._keys",
@@ -56,23 +41,9 @@ _LAZY = {
     **dict.fromkeys(_stores.__all__, ".stores"),
 }
 __all__ = [
-    "DEFAULT_DEDUP_CAPACITY",
     "DEFAULT_IN_FLIGHT_TIMEOUT",
-    "DEFAULT_LEASE",
-    "DEFAULT_RETENTION",
-    "DEFAULT_STORE_TIMEOUT",
     "FINAL_STATE_EVENTS",
     "SIGNATURE_HEADER",
-    "AsyncDeliveryStore",
-    "AsyncPostgresDeliveryStore",
-    "AsyncRedisDeliveryStore",
-    "Claim",
-    "ClaimStatus",
-    "DeliveryStore",
-    "InMemoryDeliveryStore",
-    "PostgresDeliveryStore",
-    "RedisDeliveryStore",
-    "SQLiteDeliveryStore",
     "WebhookResult",
     "WebhookRouter",
     "Webhooks",
@@ -82,5 +53,6 @@ __all__ = [
     "sign",
     "verify_signature",
 ]
+__all__ += _stores.__all__  # and every name of bpcpay.webhooks.stores
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

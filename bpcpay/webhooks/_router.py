@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES
+from .._core._checks import check_callable, check_int, check_seconds
 from .._exceptions import (
     APIStatusError,
     BpcPayError,
@@ -54,7 +55,7 @@ from ..models import Event, EventData, EventType, Session, SessionStatus
 from ._effects import Plan, drive, drive_async
 from ._keys import event_key
 from ._signature import construct_event, secret_keys
-from .stores._base import AsyncDeliveryStore, Claim, ClaimStatus, DeliveryStore, check_seconds
+from .stores._base import AsyncDeliveryStore, Claim, ClaimStatus, DeliveryStore
 from .stores._memory import InMemoryDeliveryStore
 
 if TYPE_CHECKING:
@@ -310,19 +311,15 @@ class WebhookRouter:
         _sleep: Callable[[float], object] | None = None,
     ) -> None:
         self._secrets = secret_keys(secret)
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise InvalidArgumentError("max_bytes", f"must be an int >= 1, got {max_bytes!r}")
+        self.max_bytes = check_int("max_bytes", max_bytes, minimum=1)
         if store is not None and not all(
             callable(getattr(store, name, None)) for name in ("claim", "complete", "release")
         ):
             raise InvalidArgumentError("store", "needs claim, complete and release methods")
-        if not callable(key):
-            raise InvalidArgumentError("key", "must be a callable (event, payload) -> str")
+        self._key = check_callable("key", key, "a callable (event, payload) -> str")
         self.store: AnyStore = store if store is not None else InMemoryDeliveryStore()
-        self.max_bytes = max_bytes
         self.in_flight_timeout = check_seconds("in_flight_timeout", in_flight_timeout)
         self.max_age = None if max_age is None else check_seconds("max_age", max_age)
-        self._key = key
         self._in_thread = sync_handlers_in_thread
         self._clock = _clock
         self._wall = _wall
@@ -347,12 +344,10 @@ class WebhookRouter:
             handler: ``handler(event)``, plain or async.
 
         Raises:
-            InvalidArgumentError: the pattern is malformed.
-            TypeError: the handler is not callable.
+            InvalidArgumentError: the pattern is malformed, or the handler is not callable.
         """
         _check_pattern(pattern)
-        if not callable(handler):
-            raise TypeError("handler: must be callable")
+        check_callable("handler", handler)
         self._routes.append((pattern, handler))
 
     def on(self, pattern: str, *more: str) -> Callable[[H], H]:
@@ -380,11 +375,9 @@ class WebhookRouter:
             The handler, unchanged.
 
         Raises:
-            TypeError: the handler is not callable.
+            InvalidArgumentError: the handler is not callable.
         """
-        if not callable(handler):
-            raise TypeError("handler: must be callable")
-        self._fallback = handler
+        self._fallback = check_callable("handler", handler)
         return handler
 
     def handlers_for(self, event_type: str) -> list[EventHandler]:
@@ -449,14 +442,13 @@ class WebhookRouter:
                 try:
                     claim = yield _ClaimKey(key)
                 except Exception as exc:
-                    logger.error(
-                        "webhook %s: the store failed to claim %s; answering 503",
-                        event.type,
+                    return self._failed(
+                        503,
+                        "store_unavailable",
+                        event,
                         key,
-                        exc_info=exc,
-                    )
-                    return WebhookResult(
-                        status=503, reason="store_unavailable", event=event, key=key, error=exc
+                        exc,
+                        "webhook %s: the store failed to claim %s; answering 503",
                     )
                 if not isinstance(claim, Claim):
                     raise TypeError(
@@ -493,14 +485,13 @@ class WebhookRouter:
         except Exception as exc:
             yield from self._release(key, token, interrupted=False)
             # The traceback is the user's own code; the secret is not in it.
-            logger.error(
-                "webhook %s handler raised; answering 500 so BPC retries (%s)",
-                event.type,
+            return self._failed(
+                500,
+                "handler_error",
+                event,
                 key,
-                exc_info=exc,
-            )
-            return WebhookResult(
-                status=500, reason="handler_error", event=event, key=key, error=exc
+                exc,
+                "webhook %s handler raised; answering 500 so BPC retries (%s)",
             )
         except GeneratorExit:
             raise  # the plan was abandoned: nothing can run now; the lease lapses
@@ -542,6 +533,14 @@ class WebhookRouter:
     def _answer(self, status: int, reason: str, event: Event, key: str) -> WebhookResult:
         logger.info("webhook %s %s (%s)", event.type, reason, key)
         return WebhookResult(status=status, reason=reason, event=event, key=key)
+
+    def _failed(
+        self, status: int, reason: str, event: Event, key: str, exc: Exception, message: str
+    ) -> WebhookResult:
+        """Log ``message`` (formatted with the event type and the key) with ``exc``'s traceback,
+        and answer ``status``."""
+        logger.error(message, event.type, key, exc_info=exc)
+        return WebhookResult(status=status, reason=reason, event=event, key=key, error=exc)
 
     def _busy(self, event: Event, key: str) -> WebhookResult:
         logger.warning(

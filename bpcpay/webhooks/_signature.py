@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER, SIGNATURE_HEADER
-from .._core._checks import check_secret
+from .._core._checks import check_int, check_seconds, check_secret
 from .._core._headers import header as _header
 from .._exceptions import InvalidArgumentError, SignatureVerificationError
 
@@ -188,9 +188,11 @@ def verify_signature(
             (also for a header value that is not a str), ``too_large``, ``mismatch``,
             ``bad_payload``.
         InvalidArgumentError: the secret is empty, whitespace-only, not str or bytes, or not
-            encodable as UTF-8 (a configuration error, never echoed).
+            encodable as UTF-8 (a configuration error, never echoed), or ``max_bytes`` is not
+            an int >= 1.
     """
     keys = secret_keys(secret)
+    check_int("max_bytes", max_bytes, minimum=1)
     candidates = _candidates(signature)
     body = payload if isinstance(payload, bytes) else _payload_bytes(payload)
     if len(body) > max_bytes:
@@ -267,12 +269,10 @@ def construct_event(
         SignatureVerificationError: verification failed (see ``verify_signature``), the verified
             body is not a JSON event (``reason`` ``not_json`` / ``not_an_event``), or it is older
             than ``max_age`` (``too_old``).
-        InvalidArgumentError: the secret or ``max_age`` is invalid.
+        InvalidArgumentError: the secret, ``max_bytes`` or ``max_age`` is invalid.
     """
-    if max_age is not None and (
-        isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or not max_age > 0
-    ):
-        raise InvalidArgumentError("max_age", f"must be a number of seconds > 0, got {max_age!r}")
+    if max_age is not None:
+        check_seconds("max_age", max_age)
     verify_signature(
         payload, signature=_header(headers, SIGNATURE_HEADER), secret=secret, max_bytes=max_bytes
     )

@@ -395,6 +395,9 @@ import os, signal, threading, time
 import bpcpay
 from bpcpay.sandbox import SandboxGateway
 
+# Python raises KeyboardInterrupt only when SIGINT was not ignored at its start (a shell's
+# background job ignores it): install the handler an interactive program has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 gw = SandboxGateway.run_in_thread()
 from _rel_support import new_transport, open_connections
 transport = new_transport()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bpcpay import DEFAULT_API_VERSION, Payment, Session
+from bpcpay import DEFAULT_API_VERSION, InvalidArgumentError, Payment, Session
 from bpcpay.sandbox import ManualClock, SandboxGateway, WebhookEndpoint
 from bpcpay.webhooks import construct_event
 
@@ -212,7 +212,7 @@ def test_endpoint_arguments_are_checked() -> None:
     gateway = SandboxGateway()
     with pytest.raises(ValueError, match="url"):
         gateway.add_webhook_endpoint("127.0.0.1:8080/hook")
-    with pytest.raises(TypeError, match="events"):
+    with pytest.raises(InvalidArgumentError, match="events"):
         gateway.add_webhook_endpoint("http://127.0.0.1:1/h", events="session.completed")
     with pytest.raises(ValueError, match="schedule"):
         SandboxGateway(webhook_retry_schedule=(-1.0,))

@@ -1,8 +1,9 @@
 """The delivery store contract, shared by every store: claims are leases with an owner token.
 
 Owns :class:`Claim`, the :class:`DeliveryStore` / :class:`AsyncDeliveryStore` protocols, the
-validation of the options every store shares (``lease=``, ``retention=``, ``timeout=``) and the
-owner tokens. Pure: imports no I/O library, no database driver.
+owner tokens, and hands every store the checks of the options they share (``lease=``,
+``retention=``, ``timeout=``, connection counts: the SDK's one vocabulary, ``_core._checks``).
+Pure: imports no I/O library, no database driver.
 
 The contract, for every store:
 
@@ -21,7 +22,6 @@ a handler still running when its lease lapses may run a second time elsewhere.
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from collections.abc import Awaitable
@@ -29,6 +29,7 @@ from typing import Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from ..._core._checks import check_int, check_seconds
 from ..._exceptions import InvalidArgumentError
 from .._effects import Plan
 
@@ -207,31 +208,13 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def check_seconds(argument: str, value: object) -> float:
-    """``value`` as a finite number of seconds > 0.
-
-    Raises:
-        InvalidArgumentError: naming ``argument``.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise InvalidArgumentError(argument, f"must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
 def check_positive_int(argument: str, value: object) -> int:
-    """``value`` as an int >= 1.
+    """``value`` as an int >= 1 (a store's capacity or connection count).
 
     Raises:
         InvalidArgumentError: naming ``argument``.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(argument, f"must be an int >= 1, got {value!r}")
-    return value
+    return check_int(argument, value, minimum=1)
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")

@@ -9,8 +9,6 @@ classes differ only in how a plan's queries are executed. Imports psycopg
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -23,11 +21,9 @@ from ._base import (
     DEFAULT_STORE_TIMEOUT,
     AsyncPlanStore,
     PlanStore,
-    StorePlans,
     check_identifier,
-    check_positive_int,
-    check_seconds,
 )
+from ._pooled import PooledStore
 from ._sql import Query, SqlLogic
 
 if TYPE_CHECKING:
@@ -40,7 +36,7 @@ DEFAULT_MAX_CONNECTIONS: Final = 4
 T = TypeVar("T")
 
 
-class _PostgresStore:
+class _PostgresStore(PooledStore):
     """What both PostgreSQL stores share: the options, the SQL plans and the pool's settings.
 
     The arguments are documented on :class:`PostgresDeliveryStore`.
@@ -62,22 +58,19 @@ class _PostgresStore:
         if not isinstance(dsn, str) or not dsn.strip():
             raise InvalidArgumentError("dsn", "give a PostgreSQL connection string or URL")
         self._dsn = dsn
-        self.lease = check_seconds("lease", lease)
-        self.max_connections = check_positive_int("max_connections", max_connections)
-        self.timeout = check_seconds("timeout", timeout)
+        super().__init__(
+            lease=lease, retention=retention, max_connections=max_connections, timeout=timeout
+        )
         self._logic = SqlLogic(
             table=check_identifier("table", table),
             dialect="postgres",
             lease=self.lease,
-            retention=check_seconds("retention", retention),
+            retention=self._retention,
             clock=_clock,
         )
-        self._plans: StorePlans = self._logic
-        self._pool: Any = None
+        self._plans = self._logic
         self._application_name = "bpcpay-webhooks"  # shown by pg_stat_activity
-        self._pid = 0
         self._ready = False
-        self._setup_lock = threading.Lock()  # one pool per process, however many threads
         self._opening: Any = None
 
     def __repr__(self) -> str:
@@ -98,9 +91,6 @@ class _PostgresStore:
                 "application_name": self._application_name,
             },
         }
-
-    def _stale(self) -> bool:
-        return self._pool is None or self._pid != os.getpid()
 
     def _with_setup(self, plan: Plan[T]) -> Plan[T]:
         # The table is created on first use, on the connection of the first call.
@@ -133,18 +123,17 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
     """
 
     def _connections(self) -> psycopg_pool.ConnectionPool[Any]:
-        if self._stale():
-            import psycopg_pool
+        import psycopg_pool
 
-            with self._setup_lock:
-                if self._stale():
-                    # After a fork the parent's pool (and its threads) is not ours: a new one.
-                    pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-                        **self._pool_options()
-                    )
-                    pool.open(wait=False)
-                    self._pool, self._pid, self._ready = pool, os.getpid(), False
-        return self._pool  # type: ignore[no-any-return]
+        def open_pool() -> psycopg_pool.ConnectionPool[Any]:
+            pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+                **self._pool_options()
+            )
+            pool.open(wait=False)
+            self._ready = False
+            return pool
+
+        return self._pool.get(open_pool)  # type: ignore[no-any-return]
 
     def _execute(self, plan: Plan[T]) -> T:
         with self._connections().connection(timeout=self.timeout) as conn:
@@ -163,9 +152,10 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
 
     def close(self) -> None:
         """Close this process's pool (a new one opens on the next call)."""
-        if not self._stale():
-            self._pool.close(timeout=self.timeout)
-        self._pool = None
+        pool = self._pool.owned()
+        if pool is not None:
+            pool.close(timeout=self.timeout)
+        self._pool.forget()
 
 
 class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
@@ -176,17 +166,20 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
     """
 
     async def _connections(self) -> psycopg_pool.AsyncConnectionPool[Any]:
-        if self._stale():
-            import psycopg_pool
+        import psycopg_pool
 
-            # Set before the first await: concurrent first calls share this pool.
+        def open_pool() -> psycopg_pool.AsyncConnectionPool[Any]:
+            # Opened before the first await: concurrent first calls share this pool.
             pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
                 **self._pool_options()
             )
-            self._pool, self._pid, self._ready = pool, os.getpid(), False
+            self._ready = False
             self._opening = asyncio.ensure_future(pool.open(wait=False))
+            return pool
+
+        pool = self._pool.get(open_pool)
         await asyncio.shield(self._opening)
-        return self._pool  # type: ignore[no-any-return]
+        return pool  # type: ignore[no-any-return]
 
     async def _execute(self, plan: Plan[T]) -> T:
         pool = await self._connections()
@@ -206,6 +199,7 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
 
     async def aclose(self) -> None:
         """Close the pool (a new one opens on the next call)."""
-        if not self._stale():
-            await self._pool.close(timeout=self.timeout)
-        self._pool = None
+        pool = self._pool.owned()
+        if pool is not None:
+            await pool.close(timeout=self.timeout)
+        self._pool.forget()

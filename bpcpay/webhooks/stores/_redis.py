@@ -15,8 +15,6 @@ when), or lapsed by the store's clock (then it takes it over, atomically).
 from __future__ import annotations
 
 import importlib
-import os
-import threading
 import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -32,11 +30,9 @@ from ._base import (
     AsyncPlanStore,
     Claim,
     PlanStore,
-    StorePlans,
-    check_positive_int,
-    check_seconds,
     new_token,
 )
+from ._pooled import PooledStore
 
 if TYPE_CHECKING:
     import redis
@@ -138,7 +134,7 @@ class RedisPlans:
         return bool(released)
 
 
-class _RedisStore:
+class _RedisStore(PooledStore):
     """What both Redis stores share: the options, the plans and the connection settings.
 
     The arguments are documented on :class:`RedisDeliveryStore`.
@@ -164,20 +160,17 @@ class _RedisStore:
             raise InvalidArgumentError("prefix", "must be a str")
         self._url = url
         self.prefix = prefix
-        self.lease = check_seconds("lease", lease)
-        self.max_connections = check_positive_int("max_connections", max_connections)
-        self.timeout = check_seconds("timeout", timeout)
-        self._plans: StorePlans = RedisPlans(
+        super().__init__(
+            lease=lease, retention=retention, max_connections=max_connections, timeout=timeout
+        )
+        self._plans = RedisPlans(
             prefix=prefix,
             lease=self.lease,
-            retention=check_seconds("retention", retention),
+            retention=self._retention,
             clock=_clock,
         )
-        self._client: Any = None
         self._client_name = "bpcpay-webhooks"  # shown by CLIENT LIST
         self._scripts: dict[str, Any] = {}
-        self._pid = 0
-        self._setup_lock = threading.Lock()  # one pool per process, however many threads
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} prefix={self.prefix!r} lease={self.lease:g}s>"
@@ -192,17 +185,12 @@ class _RedisStore:
         }
 
     def _client_for_process(self, make: Callable[[], Any]) -> Any:
-        # After a fork the parent's connections are not ours: a new pool in the child.
-        if self._client is None or self._pid != os.getpid():
-            with self._setup_lock:
-                if self._client is None or self._pid != os.getpid():
-                    client = make()
-                    self._scripts = {n: client.register_script(t) for n, t in _SCRIPTS.items()}
-                    self._client, self._pid = client, os.getpid()
-        return self._client
+        def open_client() -> Any:
+            client = make()
+            self._scripts = {n: client.register_script(t) for n, t in _SCRIPTS.items()}
+            return client
 
-    def _owned(self) -> bool:
-        return self._client is not None and self._pid == os.getpid()
+        return self._pool.get(open_client)
 
 
 class RedisDeliveryStore(_RedisStore, PlanStore):
@@ -246,10 +234,11 @@ class RedisDeliveryStore(_RedisStore, PlanStore):
 
     def close(self) -> None:
         """Close this process's connections (they reopen on the next call)."""
-        if self._owned():
-            self._client.close()
-            self._client.connection_pool.disconnect()
-        self._client = None
+        client = self._pool.owned()
+        if client is not None:
+            client.close()
+            client.connection_pool.disconnect()
+        self._pool.forget()
 
 
 class AsyncRedisDeliveryStore(_RedisStore, AsyncPlanStore):
@@ -283,7 +272,8 @@ class AsyncRedisDeliveryStore(_RedisStore, AsyncPlanStore):
 
     async def aclose(self) -> None:
         """Close the connections (they reopen on the next call)."""
-        if self._owned():
-            await self._client.aclose()
-            await self._client.connection_pool.disconnect()
-        self._client = None
+        client = self._pool.owned()
+        if client is not None:
+            await client.aclose()
+            await client.connection_pool.disconnect()
+        self._pool.forget()

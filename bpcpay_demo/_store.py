@@ -29,10 +29,17 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .._async._client import AsyncBpcPay
-from .._exceptions import APIError, SignatureVerificationError
-from ..models import Event, EventType, Payment, Session
-from ..webhooks import construct_event
+from bpcpay import (
+    APIError,
+    AsyncBpcPay,
+    Event,
+    EventType,
+    Payment,
+    Session,
+    SignatureVerificationError,
+)
+from bpcpay.webhooks import construct_event
+
 from . import _pages
 
 __all__ = ["DECLINE_REASONS", "DemoStore", "Order", "OrderStatus", "Product", "decline_reason"]

@@ -8,12 +8,12 @@ webhook secret. It talks to the gateway over HTTP like any client, never through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 
 from aiohttp import web
 
-from ..models import EventType
-from ..sandbox import SandboxGateway
+from bpcpay import EventType
+from bpcpay.sandbox import SandboxGateway
+
 from ._store import DemoStore
 
 __all__ = ["STORE_EVENTS", "Demo"]
@@ -102,10 +102,5 @@ class Demo:
     async def __aenter__(self) -> Demo:
         return await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..sandbox import TestCard, TestCards
+from bpcpay.sandbox import TestCard, TestCards
+
 from ._demo import Demo
 from ._store import Order
 
-__all__ = ["DEFAULT_TIMEOUT", "play_customer"]
+__all__ = ["DEFAULT_TIMEOUT", "Expect", "play_customer"]
 
 #: Seconds the whole flow may take before --auto gives up.
 DEFAULT_TIMEOUT = 15.0
