@@ -1,9 +1,11 @@
 """The bridge from synchronous callers to the async client: one event loop thread per process.
 
 Owns: the loop thread (an anyio BlockingPortal on the asyncio backend, hosted in a daemon
-thread we start ourselves), the running-loop guard, fork and exit safety, and the base class
-that the generated ``bpcpay._sync`` classes build on. Imports ``_async``; nothing imports this
-but ``_sync``.
+thread we start ourselves), the one way a thread waits for a coroutine on it (:func:`run_call`:
+bounded, cancelled on Ctrl-C), the running-loop guard, fork and exit safety, and the base
+classes that the generated ``bpcpay._sync`` classes build on. Imports ``_async``; imported by
+``_sync`` and by the sandbox's threaded facade (``sandbox/_thread.py``), which runs its gateway
+on a :class:`LoopThread` of its own.
 
 Why these choices (see ``sync-facade-notes.md`` for the measurements):
 
@@ -36,9 +38,12 @@ Why these choices (see ``sync-facade-notes.md`` for the measurements):
   always fire first; if the loop thread itself is stuck, the caller still gets an
   ``APITimeoutError`` naming the call's real method and path, with the usual outcome rule.
 
-The bridge meets the async client through :class:`AsyncTarget`, three private methods of
-``AsyncBpcPay`` and ``aclose()``: the per-call deadline, a fresh client for a forked child, and
-the error of a call stuck on the loop. Nothing else of the client is touched here.
+The bridge meets the async client through one documented internal interface,
+``bpcpay._async._client.SyncSupport`` (the per-call deadline, a fresh client for a forked child,
+the error of a call stuck on the loop), and otherwise through the client's public API
+(``aclose()``, its resources and properties). The generated code names each call's ``timeout``
+argument (see :meth:`SyncRunner.run`), so a method without one is bounded by the client's
+default.
 """
 
 from __future__ import annotations
@@ -54,16 +59,24 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal
 
-from ._async._client import AsyncBpcPay
-from ._exceptions import APIConnectionError, ClientClosedError, SyncClientInAsyncContextError
-from ._types import NOT_GIVEN, NotGiven, TimeoutLike
+from ._async._client import AsyncBpcPay, SyncSupport
+from ._exceptions import ClientClosedError, SyncClientInAsyncContextError
+from ._types import NotGiven, TimeoutLike
 
-__all__ = ["AsyncTarget", "LoopThread", "SyncClientBase", "SyncRunner", "loop_thread"]
+__all__ = [
+    "CallTimeout",
+    "LoopThread",
+    "SyncClientBase",
+    "SyncResourceBase",
+    "SyncRunner",
+    "loop_thread",
+    "run_call",
+]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SyncClientBase")
@@ -83,34 +96,17 @@ _START_WAIT = 30.0
 _EAGER = sys.version_info >= (3, 12)
 
 
-class AsyncTarget(Protocol):
-    """What the bridge needs from the async client it drives (``AsyncBpcPay`` implements it).
+class CallTimeout(TimeoutError):
+    """A call on a loop thread did not end within the caller's bound (it was cancelled).
 
-    A small internal interface, so the bridge never reaches into the client: the per-call
-    deadline of the backstop, fork handling, the backstop's error, and closing.
+    Internal: the sync client turns it into an ``APITimeoutError`` naming the call, the
+    sandbox's threaded facade into a ``TimeoutError`` naming what is stuck.
     """
 
-    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
-        """The longest one call with this ``timeout`` argument can take, retries included."""
-
-    def _for_forked_child(self) -> AsyncTarget:
-        """The client to use in a forked child: same options, a fresh unopened transport."""
-
-    def _stuck_call_error(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        waited: float,
-    ) -> APIConnectionError:
-        """The error for a call whose result did not come back from the loop in time."""
-
-    async def aclose(self) -> None:
-        """Close the client's connections."""
-
-
-#: Checked by mypy: the async client is an AsyncTarget.
-_TARGET: type[AsyncTarget] = AsyncBpcPay
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"no result within {waited:g}s")
+        #: How long the caller waited, in seconds.
+        self.waited = waited
 
 
 class _Call:
@@ -204,16 +200,59 @@ class _Call:
         return True
 
 
+def run_call(
+    thread: LoopThread,
+    call: _Call,
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float,
+) -> Any:
+    """Run ``fn(*args, **kwargs)`` on ``thread``'s loop as ``call`` and wait for its end: the one
+    way a thread waits for the loop, whoever the caller (the sync client, its lifecycle, the
+    sandbox's threaded facade).
+
+    Args:
+        thread: the loop thread to run on.
+        call: the call's record (made by the caller, who may track it to cancel it later).
+        fn: a coroutine function.
+        args: its positional arguments.
+        kwargs: its keyword arguments.
+        timeout: the longest wait, in seconds.
+
+    Returns:
+        What the coroutine returned.
+
+    Raises:
+        CallTimeout: the call did not end within ``timeout`` (it is cancelled on the loop).
+        concurrent.futures.CancelledError: the call was cancelled (e.g. by a close).
+        BaseException: what the coroutine raised, as it is. Whatever interrupts the wait
+            (Ctrl-C) cancels the call on the loop too, so nothing keeps running unseen.
+    """
+    try:
+        thread.start_call(call, fn, args, kwargs)
+        if not call.wait(timeout):
+            raise CallTimeout(timeout)
+        if call.error is not None:
+            raise call.error
+        if call.cancelled:
+            raise concurrent.futures.CancelledError()
+        return call.value
+    except BaseException:
+        call.cancel()  # a no-op for a call that ended
+        raise
+
+
 class LoopThread:
     """An asyncio event loop running in a daemon thread, hosted by an anyio BlockingPortal."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "bpcpay-loop") -> None:
         self.pid = os.getpid()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.portal: BlockingPortal | None = None
-        self.thread = threading.Thread(target=self._run, name="bpcpay-loop", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
         started = self._ready.wait(timeout=_START_WAIT)
         if not started or self._startup_error is not None:  # pragma: no cover - anyio failing
@@ -258,25 +297,33 @@ class LoopThread:
         assert loop is not None
         self.start_call(_Call(loop), fn, args, {})
 
-    def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout: float) -> T:
-        """Run a lifecycle coroutine through the portal and wait at most ``timeout`` seconds."""
-        portal = self.portal
-        assert portal is not None
-        result: T = portal.start_task_soon(fn, *args).result(timeout=timeout)
+    def call(
+        self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout: float, **kwargs: Any
+    ) -> T:
+        """Run ``fn(*args, **kwargs)`` on the loop and wait for its result at most ``timeout``
+        seconds (:func:`run_call`; raises :class:`CallTimeout` when the wait runs out)."""
+        loop = self.loop
+        assert loop is not None
+        result: T = run_call(self, _Call(loop), fn, args, kwargs, timeout)
         return result
 
-    def stop(self) -> None:
-        """Stop the loop (at interpreter exit); never waits more than a moment."""
+    def stop(self, timeout: float = _FINALIZE_WAIT) -> bool:
+        """Stop the loop and wait for its thread to end, at most ``timeout`` seconds for each.
+
+        Returns:
+            True once the thread ended (or was never running here); False when it is stuck.
+        """
         portal, loop = self.portal, self.loop
         if portal is None or loop is None or not self.alive:
-            return
+            return True
         if threading.current_thread() is self.thread:  # pragma: no cover - defensive
-            return
+            return False
         try:
-            portal.start_task_soon(portal.stop, True).result(timeout=_FINALIZE_WAIT)
-        except BaseException:  # pragma: no cover - exiting; nothing useful to do
-            return
-        self.thread.join(timeout=_FINALIZE_WAIT)
+            portal.start_task_soon(portal.stop, True).result(timeout=timeout)
+        except BaseException:  # a stuck loop: nothing more to do from here
+            return False
+        self.thread.join(timeout=timeout)
+        return not self.thread.is_alive()
 
 
 _lock = threading.Lock()
@@ -332,13 +379,13 @@ _runners: weakref.WeakSet[SyncRunner] = weakref.WeakSet()
 
 
 class SyncRunner:
-    """What a sync client holds: its async twin and the calls in flight.
+    """What a sync client holds: the support of its async twin, and its calls in flight.
 
     Holds no reference to the sync client, so a ``weakref.finalize`` can own it.
     """
 
     def __init__(self, impl: AsyncBpcPay, *, owner: bool = True) -> None:
-        self._impl = impl
+        self._support = SyncSupport(impl)
         #: False for a derived client (with_options): it does not own the connections.
         self.owner = owner
         self._pid = os.getpid()
@@ -357,22 +404,38 @@ class SyncRunner:
     @property
     def impl(self) -> AsyncBpcPay:
         """The async client for this process (a fresh one after a fork)."""
-        return self._impl_for(os.getpid())
+        return self._support_for(os.getpid()).client
 
-    def _impl_for(self, pid: int) -> AsyncBpcPay:
+    def _support_for(self, pid: int) -> SyncSupport:
         if self._pid != pid:
             with self._state_lock:
                 if self._pid != pid:
                     # The inherited session's sockets belong to the parent: leave them alone.
-                    self._impl = self._impl._for_forked_child()
+                    self._support = self._support.for_forked_child()
                     self._in_flight = set()
                     self._state_lock = threading.Lock()
                     self._drained = None
                     self._pid = pid
-        return self._impl
+        return self._support
 
-    def run(self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` (a bound method of the async client) and wait for it."""
+    def run(
+        self,
+        timeout: TimeoutLike | NotGiven,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``fn(*args, **kwargs)`` (a bound method of the async client or one of its
+        resources) and wait for it, at most the call's worst case plus a margin.
+
+        Args:
+            timeout: the call's ``timeout`` argument, which bounds the wait; NOT_GIVEN for the
+                client's default (also for a method that takes no ``timeout``).
+            fn: the async method.
+            args: its positional arguments.
+            kwargs: its keyword arguments.
+        """
         if asyncio._get_running_loop() is not None:
             raise SyncClientInAsyncContextError(
                 "BpcPay (the synchronous client) was called from a thread that runs an event "
@@ -382,37 +445,26 @@ class SyncRunner:
         if self._closed:
             raise ClientClosedError("this BpcPay is closed; create a new client")
         pid = os.getpid()
-        impl = self._impl if self._pid == pid else self._impl_for(pid)
-        budget = impl._worst_case_seconds(kwargs.get("timeout", NOT_GIVEN)) + _BACKSTOP_MARGIN
+        support = self._support if self._pid == pid else self._support_for(pid)
+        budget = support.deadline(timeout) + _BACKSTOP_MARGIN
         runner_thread = loop_thread(pid)
         loop = runner_thread.loop
         assert loop is not None
-        # The call exists before the request is scheduled, so a KeyboardInterrupt at any point
-        # from here on reaches the except clause below, which cancels it.
+        # The call exists before the request is scheduled, so close() can cancel it from the
+        # moment it is in flight.
         call = _Call(loop)
         try:
             with self._state_lock:
                 self._in_flight.add(call)
-            runner_thread.start_call(call, fn, args, kwargs)
-            if not call.wait(budget):
-                call.cancel()
-                raise impl._stuck_call_error(fn, args, kwargs, budget)
-            if call.error is not None:
-                raise call.error
-            if call.cancelled:
-                if self._closed:
-                    raise ClientClosedError(
-                        "this BpcPay was closed while the request was in flight; its outcome "
-                        "is unknown"
-                    )
-                raise concurrent.futures.CancelledError()
-            result: T = call.value
+            result: T = run_call(runner_thread, call, fn, args, kwargs, budget)
             return result
-        except BaseException:
-            # KeyboardInterrupt or SystemExit in this thread: stop the request on the loop too,
-            # so nothing keeps running unseen. The outcome of an interrupted POST is unknown.
-            # (A no-op for a call that already ended.)
-            call.cancel()
+        except CallTimeout:
+            raise support.stuck_call_error(fn, args, kwargs, budget) from None
+        except concurrent.futures.CancelledError:
+            if self._closed:
+                raise ClientClosedError(
+                    "this BpcPay was closed while the request was in flight; its outcome is unknown"
+                ) from None
             raise
         finally:
             with self._state_lock:
@@ -420,9 +472,10 @@ class SyncRunner:
                 if self._drained is not None and not self._in_flight:
                     self._drained.set()
 
-    def close(self, *, grace: float = CLOSE_GRACE) -> None:
-        """Refuse new calls, let calls in flight finish for ``grace`` seconds, cancel the rest,
-        and close the session on the loop. Idempotent; never hangs."""
+    def close(self, *, grace: float | None = None) -> None:
+        """Refuse new calls, let calls in flight finish for ``grace`` seconds (``CLOSE_GRACE``
+        by default), cancel the rest, and close the session on the loop. Idempotent; never
+        hangs."""
         if self._closed:
             return
         self._closed = True
@@ -434,7 +487,7 @@ class SyncRunner:
             if pending:
                 self._drained = drained
         if pending:
-            drained.wait(timeout=grace)
+            drained.wait(timeout=CLOSE_GRACE if grace is None else grace)
             with self._state_lock:
                 for call in self._in_flight:
                     call.cancel()
@@ -448,12 +501,12 @@ class SyncRunner:
             # No loop ever ran in this process for this client, so it opened nothing here.
             return
         if wait is None:
-            current.call_soon(self._impl.aclose)
+            current.call_soon(self._support.client.aclose)
             return
         if threading.current_thread() is current.thread:  # pragma: no cover - defensive
             return
         try:
-            current.call(self._impl.aclose, timeout=wait)
+            current.call(self._support.client.aclose, timeout=wait)
         except Exception:  # pragma: no cover - closing at exit must never raise
             return
 
@@ -465,6 +518,23 @@ class SyncRunner:
             return
         self._closed = True
         self._close_impl(wait=wait)
+
+
+class SyncResourceBase:
+    """Base of the generated resources (``Sessions``, ``Payments``, ...).
+
+    A resource holds its client, so ``BpcPay(...).sessions.create(...)`` keeps the client
+    alive (and open) for as long as the call runs, and runs its calls on the client's runner.
+    """
+
+    __slots__ = ("_client", "_runner")
+
+    def __init__(self, client: SyncClientBase) -> None:
+        self._client = client
+        self._runner = client._runner
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
 
 
 class SyncClientBase:
@@ -521,7 +591,7 @@ class SyncClientBase:
         self.close()
 
     def __repr__(self) -> str:
-        impl = self._runner._impl
+        impl = self._runner.impl
         closed = " closed" if self._runner.closed else ""
         return (
             f"<{type(self).__name__} base_url={impl.base_url!r} "

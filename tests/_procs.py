@@ -40,18 +40,18 @@ class Server:
     port: int = 0
     log: deque[str] = attrs.field(factory=lambda: deque(maxlen=500))
     workers: list[int] = attrs.field(factory=list)
-    _ready: threading.Event = attrs.field(factory=threading.Event)
+    ready: threading.Event = attrs.field(factory=threading.Event)
 
-    def _read(self) -> None:
+    def read_output(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.log.append(line.rstrip())
             if (match := _LISTENING.search(line)) and not self.port:
                 self.port = int(match.group(1))
-                self._ready.set()
+                self.ready.set()
             if booted := _BOOTED.search(line):
                 self.workers.append(int(booted.group(1) or booted.group(2)))
-        self._ready.set()
+        self.ready.set()
 
     def wait_workers(self, count: int, deadline: float = 30.0) -> None:
         end = time.monotonic() + deadline
@@ -73,10 +73,10 @@ def serve(command: Sequence[str], env: dict[str, str], workers: int) -> Iterator
         text=True,
     )
     server = Server(process)
-    reader = threading.Thread(target=server._read, daemon=True)
+    reader = threading.Thread(target=server.read_output, daemon=True)
     reader.start()
     try:
-        server._ready.wait(30)
+        server.ready.wait(30)
         assert server.port, "the server did not start:\n" + "\n".join(server.log)
         server.wait_workers(workers)
         yield server

@@ -87,29 +87,31 @@ def build(kind: str, options: dict[str, Any], **extra: Any) -> Any:
 class Driven:
     """A store whose methods are plain calls, whatever the store (async ones run on a loop)."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, options: dict[str, Any] | None = None) -> None:
         self.store = store
+        #: The constructor arguments it was built with (where to find its rows).
+        self.options = options or {}
         self.loop = asyncio.new_event_loop()
 
-    def _call(self, value: Any) -> Any:
+    def call(self, value: Any) -> Any:
         if inspect.isawaitable(value):
             return self.loop.run_until_complete(value)
         return value
 
     def claim(self, key: str) -> Claim:
-        claim: Claim = self._call(self.store.claim(key))
+        claim: Claim = self.call(self.store.claim(key))
         return claim
 
     def complete(self, key: str, token: str) -> bool:
-        return bool(self._call(self.store.complete(key, token)))
+        return bool(self.call(self.store.complete(key, token)))
 
     def release(self, key: str, token: str) -> bool:
-        return bool(self._call(self.store.release(key, token)))
+        return bool(self.call(self.store.release(key, token)))
 
     def close(self) -> None:
         closer = getattr(self.store, "aclose", None) or getattr(self.store, "close", None)
         if closer is not None:
-            self._call(closer())
+            self.call(closer())
         self.loop.run_until_complete(self.loop.shutdown_default_executor())
         self.loop.close()
 
@@ -118,7 +120,8 @@ class Driven:
 def open_store(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock, **extra: Any
 ) -> Iterator[Driven]:
-    driven = Driven(build(kind, store_options(kind, request, tmp_path), _clock=clock, **extra))
+    options = store_options(kind, request, tmp_path)
+    driven = Driven(build(kind, options, _clock=clock, **extra), options)
     try:
         yield driven
     finally:
@@ -137,3 +140,14 @@ def counting_router(
     runs: list[int] = []
     router.add_handler("*", lambda event: runs.append(1))
     return router, runs
+
+
+def open_files(path: Path) -> int:
+    """How many file descriptors of this process point at ``path`` (Linux ``/proc``): the
+    operating system's view of the connections a SQLite store holds open."""
+    target = str(Path(path).resolve())
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd) == target
+    return count

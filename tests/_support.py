@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from aioresponses import aioresponses
@@ -143,3 +143,23 @@ class SleepRecorder:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+
+
+class Twin(NamedTuple):
+    """A client, async or sync, and ``call``: what turns a call's return value into its result
+    (runs a coroutine to its end for the async client; returns the sync client's as it is)."""
+
+    client: Any
+    call: Callable[[Any], Any]
+
+
+#: A test card number (passes the Luhn check).
+VISA = "4111111111111111"
+
+
+def card(**changes: Any) -> Any:
+    """A valid PaymentCard, with ``changes`` applied."""
+    from bpcpay.models import PaymentCard
+
+    fields: dict[str, Any] = {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    return PaymentCard(**{**fields, **changes})

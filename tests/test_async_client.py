@@ -31,6 +31,7 @@ from aioresponses import aioresponses
 
 import bpcpay
 from bpcpay import AsyncBpcPay, Timeout
+from bpcpay._async._client import SyncSupport
 from bpcpay._async._transport import AiohttpTransport
 from bpcpay._constants import DEFAULT_API_VERSION, MAX_RETRY_AFTER
 from bpcpay._core._endpoints import SESSIONS_CREATE
@@ -118,16 +119,18 @@ async def test_default_and_per_call_timeouts_reach_aiohttp(
     assert client.timeout == Timeout()
 
 
-def test_client_timeout_is_cached_and_bounded() -> None:
-    transport = AiohttpTransport(session=None, pool_size=10, max_response_bytes=1024)
-    first = transport._client_timeout(Timeout(connect=1, read=2))
-    assert transport._client_timeout(Timeout(connect=1, read=2)) is first
-    assert (first.connect, first.sock_connect, first.sock_read, first.total) == (1, None, None, 3)
-    for n in range(1, 100):
-        transport._client_timeout(Timeout(connect=n, read=n))
-    assert len(transport._timeouts) == 64
-    uncached = transport._client_timeout(Timeout(connect=500, read=500))
-    assert uncached.total == 1000
+@pytest.mark.asyncio
+async def test_every_distinct_timeout_gets_its_own_client_timeout(
+    client: AsyncBpcPay, mocked: aioresponses
+) -> None:
+    # The transport caches up to 64 of them; past that each is built per call, still right.
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
+    timeouts = [Timeout(connect=1, read=2)] * 2 + [Timeout(connect=n, read=n) for n in range(2, 80)]
+    for timeout in timeouts:
+        await client.sessions.retrieve(SESSION_EXAMPLE["id"], timeout=timeout)
+    sent = [kw["timeout"] for _, _, kw in calls(mocked)]
+    assert [(t.connect, t.total) for t in sent] == [(t.connect, t.total) for t in timeouts]
+    assert all(t.sock_connect is None and t.sock_read is None for t in sent)
 
 
 def test_timeout_value() -> None:
@@ -160,15 +163,15 @@ async def test_with_options_shares_connections_and_keeps_the_original(
     assert fast.max_retries == 0
     assert client.timeout == Timeout()
     assert client.max_retries == 2
-    assert fast._transport is client._transport
-    assert fast.sessions._client is fast
-    assert client.sessions._client is client
     same = client.with_options()
     assert (same.timeout, same.max_retries) == (client.timeout, client.max_retries)
     with pytest.raises(bpcpay.InvalidArgumentError):
         client.with_options(max_retries=-1)
-    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, repeat=True)
     assert isinstance(await fast.sessions.retrieve(SESSION_EXAMPLE["id"]), Session)
+    await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    # Each client's resources send with that client's options.
+    assert [kw["timeout"].total for _, _, kw in calls(mocked)] == [2.0, Timeout().total]
 
 
 @pytest.mark.asyncio
@@ -224,39 +227,56 @@ async def test_closed_client_refuses_calls_without_sending(mocked: aioresponses)
 
 
 @pytest.mark.asyncio
-async def test_a_borrowed_session_is_used_and_never_closed(mocked: aioresponses) -> None:
-    async with aiohttp.ClientSession() as own:
-        client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=own, pool_size=1)
-        assert not client._transport.owns_session
-        assert client._transport.session is own
-        mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
-        await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+async def test_a_borrowed_session_is_used_and_never_closed(gateway: Gateway) -> None:
+    sent_by_own: list[str] = []
+
+    async def on_request_start(
+        _: object, __: object, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        sent_by_own.append(params.url.path)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as own:
+        client = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url, session=own, pool_size=1)
+        await client.sessions.retrieve("ps_1")
+        assert sent_by_own == ["/api2/sessions/ps_1"]
         await client.aclose()
         assert not own.closed
         assert client.closed
     # The owner closed it: a new client on it gets a clear error, and nothing is sent.
-    late = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=own)
+    late = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url, session=own)
     with pytest.raises(bpcpay.ClientClosedError):
-        await late.sessions.retrieve(SESSION_EXAMPLE["id"])
-    assert sent_count(mocked) == 1
+        await late.sessions.retrieve("ps_2")
+    assert len(gateway.seen) == 1
 
 
-def test_for_forked_child_has_a_new_unopened_transport() -> None:
-    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, pool_size=7, max_retries=1)
-    client._closed = True
-    fresh = client._for_forked_child()
-    assert fresh._transport is not client._transport
-    assert fresh._transport.session is None
-    assert fresh._transport.pool_size == 7
+@pytest.mark.asyncio
+async def test_for_forked_child_has_a_new_unopened_transport(mocked: aioresponses) -> None:
+    inherited = AiohttpTransport(session=None, pool_size=7, max_response_bytes=1024)
+    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, max_retries=1, _transport=inherited)
+    await client.aclose()  # closed in the parent: the child's twin starts open all the same
+    fresh = SyncSupport(client).for_forked_child().client
     assert not fresh.closed
-    assert fresh.max_retries == 1
-    assert fresh.sessions._client is fresh
+    assert (fresh.max_retries, fresh.max_response_bytes) == (1, 1024)
+    mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
+    assert (await fresh.sessions.retrieve(SESSION_EXAMPLE["id"])).id == SESSION_EXAMPLE["id"]
+    assert inherited.session is None  # the call went through a transport of the child's own
+    await fresh.aclose()
 
 
-def test_worst_case_seconds_bounds_every_retry() -> None:
+def test_a_transport_for_a_forked_child_keeps_the_settings_and_opens_nothing() -> None:
+    inherited = AiohttpTransport(session=None, pool_size=7, max_response_bytes=1024)
+    child = inherited.for_forked_child()
+    assert child is not inherited
+    assert (child.pool_size, child.max_response_bytes, child.session) == (7, 1024, None)
+
+
+def test_the_sync_deadline_bounds_every_retry() -> None:
     client = AsyncBpcPay(api_key=API_KEY, timeout=Timeout(connect=1, read=4), max_retries=2)
-    assert client._worst_case_seconds() == 3 * 5 + 2 * MAX_RETRY_AFTER
-    assert client._worst_case_seconds(timeout=1) == 3 * 2 + 2 * MAX_RETRY_AFTER
+    support = SyncSupport(client)
+    assert support.deadline() == 3 * 5 + 2 * MAX_RETRY_AFTER
+    assert support.deadline(timeout=1) == 3 * 2 + 2 * MAX_RETRY_AFTER
 
 
 # --- request(): the escape hatch ---------------------------------------------------------------
@@ -313,9 +333,13 @@ async def test_debug_logs_never_contain_the_key(
 @pytest.mark.asyncio
 async def test_on_attempt_hook_sees_every_attempt(mocked: aioresponses) -> None:
     seen: list[bpcpay.RequestAttempt] = []
-    async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, on_attempt=seen.append) as client:
-        client._sleep = SleepRecorder()
-        client._random = lambda: 0.5
+    async with AsyncBpcPay(
+        api_key=API_KEY,
+        base_url=BASE_URL,
+        on_attempt=seen.append,
+        _sleep=SleepRecorder(),
+        _random=lambda: 0.5,
+    ) as client:
         mocked.get(url(SESSION_PATH), exception=aiohttp.ServerDisconnectedError())
         mocked.get(url(SESSION_PATH), status=503, body=b"", headers={"API-Request-Id": "req_a"})
         mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE, headers={"API-Request-Id": "req_b"})
@@ -434,9 +458,11 @@ async def test_real_server_round_trip(gateway: Gateway) -> None:
 @pytest.mark.asyncio
 async def test_real_read_timeout_on_a_post_is_unknown_and_not_retried(gateway: Gateway) -> None:
     async with AsyncBpcPay(
-        api_key=API_KEY, base_url=gateway.url, timeout=Timeout(connect=2, read=0.2)
+        api_key=API_KEY,
+        base_url=gateway.url,
+        timeout=Timeout(connect=2, read=0.2),
+        _sleep=SleepRecorder(),
     ) as client:
-        client._sleep = SleepRecorder()
         with pytest.raises(bpcpay.APITimeoutError) as info:
             await client.request("POST", "/slow", json={"amount": 1})
     assert info.value.phase == "read"
@@ -452,11 +478,10 @@ async def test_real_connection_refused_is_retried_even_for_a_post() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # Nothing listens on the port now: every connect is refused at once.
+    sleeps = SleepRecorder()
     async with AsyncBpcPay(
-        api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2
+        api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, _sleep=sleeps
     ) as client:
-        sleeps = SleepRecorder()
-        client._sleep = sleeps
         with pytest.raises(bpcpay.APIConnectionError) as info:
             await client.sessions.create(**CREATE)
     assert info.value.request_sent is False
@@ -484,19 +509,19 @@ def test_resource_reprs() -> None:
 async def test_a_collected_client_closes_quietly_while_its_loop_runs(gateway: Gateway) -> None:
     # An unnamed client lives through its call: its resource holds it.
     assert (await AsyncBpcPay(api_key=API_KEY, base_url=gateway.url).sessions.retrieve("ps_1")).id
-    client = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url)
+    transport = AiohttpTransport(session=None, pool_size=2, max_response_bytes=1 << 20)
+    client = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url, _transport=transport)
     await client.sessions.retrieve("ps_2")
-    session = client._transport.session
+    session = transport.session
     assert session is not None and session.connector is not None
     connector = session.connector
-    del client
+    del client, transport
     gc.collect()  # warnings are errors: aiohttp's "Unclosed client session" would fail this
-    assert connector.closed and session.closed
-    for _ in range(100):  # the transports finish closing on the next loop iterations
-        if not any(conns for conns in connector._conns.values()):
+    for _ in range(100):  # started at once (Python 3.12+) or on the next loop iteration
+        if session.closed:
             break
         await asyncio.sleep(0.001)
-    assert not any(conns for conns in connector._conns.values())
+    assert connector.closed and session.closed
 
 
 def test_a_client_collected_in_another_thread_is_closed_on_its_loop() -> None:
@@ -504,21 +529,25 @@ def test_a_client_collected_in_another_thread_is_closed_on_its_loop() -> None:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
+    transport = AiohttpTransport(session=None, pool_size=2, max_response_bytes=1 << 20)
+
     async def answer(_: web.Request) -> web.Response:
         return web.json_response(SESSION_EXAMPLE)
 
-    async def serve_and_use() -> tuple[web.AppRunner, AsyncBpcPay]:
+    async def serve_and_use(transport: AiohttpTransport) -> tuple[web.AppRunner, AsyncBpcPay]:
         app = web.Application()
         app.router.add_get("/api2/sessions/{id}", answer)
         runner, url = await serve(app)
-        client = AsyncBpcPay(api_key=API_KEY, base_url=url)
+        client = AsyncBpcPay(api_key=API_KEY, base_url=url, _transport=transport)
         await client.sessions.retrieve("ps_1")
         return runner, client
 
-    runner, client = asyncio.run_coroutine_threadsafe(serve_and_use(), loop).result(timeout=10)
-    session = client._transport.session
+    runner, client = asyncio.run_coroutine_threadsafe(serve_and_use(transport), loop).result(
+        timeout=10
+    )
+    session = transport.session
     assert session is not None
-    del client
+    del client, transport
     gc.collect()  # in this thread: the close is handed to the loop's thread
     deadline = time.monotonic() + 5
     while not session.closed:
@@ -610,13 +639,14 @@ async def test_a_chunked_body_is_read_up_to_the_limit_and_cut_past_it() -> None:
 
 def test_a_stuck_call_is_described_from_the_endpoint_table() -> None:
     client = AsyncBpcPay(api_key=API_KEY)
-    err = client._stuck_call_error(client.payments.retrieve, ("pay_1",), {}, 3.0)
+    support = SyncSupport(client)
+    err = support.stuck_call_error(client.payments.retrieve, ("pay_1",), {}, 3.0)
     assert (err.method, err.path, err.outcome_unknown) == ("GET", "/payments/pay_1", False)
     # An id that would not render (refused before sending) falls back to the template.
-    err = client._stuck_call_error(client.sessions.retrieve, (".",), {}, 3.0)
+    err = support.stuck_call_error(client.sessions.retrieve, (".",), {}, 3.0)
     assert err.path == "/sessions/{session_id}"
     # A method the table does not know is described as what it may be: an unsafe POST.
-    err = client._stuck_call_error(client.sessions.__repr__, (), {}, 3.0)
+    err = support.stuck_call_error(client.sessions.__repr__, (), {}, 3.0)  # type: ignore[arg-type]
     assert (err.method, err.outcome_unknown) == ("POST", True)
     assert err.path == "/sessions.__repr__"
 
@@ -625,8 +655,11 @@ def test_a_stuck_call_is_described_from_the_endpoint_table() -> None:
 async def test_the_deadline_connector_leaves_plain_aiohttp_timeouts_alone(
     gateway: Gateway,
 ) -> None:
-    transport = AiohttpTransport(session=None, pool_size=2, max_response_bytes=1024)
-    session = transport._open_session()
+    transport = AiohttpTransport(session=None, pool_size=2, max_response_bytes=1 << 20)
+    client = AsyncBpcPay(api_key=API_KEY, base_url=gateway.url, _transport=transport)
+    await client.sessions.retrieve("ps_0")  # opens the session, with bpcpay's connector
+    session = transport.session
+    assert session is not None
     async with session.get(
         f"{gateway.url}/sessions/ps_1", timeout=aiohttp.ClientTimeout(total=5)
     ) as response:

@@ -89,7 +89,6 @@ async def test_a_borrowed_session_is_used_and_never_closed(mocked: aioresponses)
     )
     async with aiohttp.ClientSession() as http:
         async with AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, session=http) as client:
-            assert client._transport.session is http
             await client.sessions.retrieve("ps_1")
         assert not http.closed
 

@@ -31,9 +31,8 @@ async def test_on_attempt_sees_every_attempt_and_retry(gateway: FakeGateway) -> 
     seen: list[bpcpay.RequestAttempt] = []
     gateway.fail_next = [503, 429]
     async with bpcpay.AsyncBpcPay(
-        api_key=API_KEY, base_url=gateway.base_url, on_attempt=seen.append
+        api_key=API_KEY, base_url=gateway.base_url, on_attempt=seen.append, _sleep=_no_sleep
     ) as client:
-        client._sleep = _no_sleep
         session = await client.sessions.retrieve("ps_1")
     assert session.id == "ps_1"
     assert [(a.attempt, a.status, a.request_id) for a in seen] == [
@@ -60,8 +59,8 @@ async def test_on_attempt_reports_connection_failures() -> None:
         base_url=f"http://127.0.0.1:{port}/api2",
         max_retries=1,
         on_attempt=seen.append,
+        _sleep=_no_sleep,
     ) as client:
-        client._sleep = _no_sleep
         with pytest.raises(bpcpay.APIConnectionError) as info:
             await client.sessions.create(
                 amount=100,

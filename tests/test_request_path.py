@@ -17,6 +17,7 @@ from _support import API_KEY, SESSION_EXAMPLE
 
 import bpcpay
 from bpcpay import AsyncBpcPay, Timeout
+from bpcpay._async._client import SyncSupport
 from bpcpay._core import _json
 from bpcpay._core._outcomes import (
     Response,
@@ -72,13 +73,13 @@ class MemoryTransport:
 def client_with(
     *script: Response | TransportError, **options: Any
 ) -> tuple[AsyncBpcPay, MemoryTransport]:
-    transport = MemoryTransport(*script)
-    client = AsyncBpcPay(api_key=API_KEY, base_url=BASE_URL, _transport=transport, **options)
-
     async def no_sleep(_: float) -> None:
         return None
 
-    client._sleep = no_sleep
+    transport = MemoryTransport(*script)
+    client = AsyncBpcPay(
+        api_key=API_KEY, base_url=BASE_URL, _transport=transport, _sleep=no_sleep, **options
+    )
     return client, transport
 
 
@@ -186,10 +187,14 @@ async def test_a_closed_transport_closes_the_client() -> None:
     assert transport.sent == []
 
 
-def test_a_forked_child_gets_the_transports_fresh_twin() -> None:
+@pytest.mark.asyncio
+async def test_a_forked_child_gets_the_transports_fresh_twin() -> None:
     client, transport = client_with((200, HEADERS, ANSWER))
-    child = client._for_forked_child()
-    assert transport.forked and child.sessions._client is child
+    child = SyncSupport(client).for_forked_child().client
+    (fresh,) = transport.forked
+    assert (await child.sessions.retrieve("ps_1")).id
+    # The child's resources send through the fresh twin, never the inherited transport.
+    assert (len(fresh.sent), transport.sent) == (1, [])
     assert child.max_response_bytes == 1024
 
 

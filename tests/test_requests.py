@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from _support import API_KEY
+from _support import API_KEY, VISA, card
+from aioresponses import aioresponses
 
 import bpcpay
 from bpcpay import AsyncBpcPay, InvalidArgumentError
@@ -54,24 +56,10 @@ from bpcpay._types import NOT_GIVEN
 from bpcpay.models import (
     Address,
     CustomerDetails,
-    PaymentCard,
     RecurrentTerms,
     RecurringModel,
     SetupFutureUsage,
 )
-
-VISA = "4111111111111111"
-
-
-def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {
-        "number": VISA,
-        "exp_month": 12,
-        "exp_year": 2030,
-        "cvc": "123",
-    }
-    fields.update(changes)
-    return PaymentCard(**fields)
 
 
 def test_invalid_argument_error_is_a_value_error_naming_the_argument() -> None:
@@ -625,7 +613,16 @@ def test_from_env_reads_all_three(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.api_version == "2023-10-31"
     assert client.max_retries == 0
     assert client.timeout == bpcpay.Timeout(connect=3.0, read=3.0)
-    assert client._get_headers["X-Api-Key"] == API_KEY
+
+    async def one_call() -> None:
+        async with client:
+            await client.request("GET", "/sessions/ps_1")
+
+    with aioresponses() as mocked:
+        mocked.get("http://127.0.0.1:8765/api2/sessions/ps_1", payload={"id": "ps_1"})
+        asyncio.run(one_call())
+        (calls,) = mocked.requests.values()
+    assert calls[0].kwargs["headers"]["X-Api-Key"] == API_KEY
 
 
 def test_from_env_defaults_when_only_the_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:

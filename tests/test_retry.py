@@ -258,9 +258,11 @@ async def test_get_does_not_retry_other_4xx(
 @pytest.mark.asyncio
 async def test_max_retries_zero_sends_once(mocked: aioresponses, sleeps: SleepRecorder) -> None:
     async with AsyncBpcPay(
-        api_key="test_key_not_real", base_url="https://gateway.test/api2", max_retries=0
+        api_key="test_key_not_real",
+        base_url="https://gateway.test/api2",
+        max_retries=0,
+        _sleep=sleeps,
     ) as client:
-        client._sleep = sleeps
         mocked.get(url(SESSION_PATH), status=503, body=b"", repeat=True)
         with pytest.raises(bpcpay.InternalServerError):
             await client.sessions.retrieve(SESSION_EXAMPLE["id"])
@@ -484,9 +486,10 @@ async def test_capture_and_cancel_are_posts_too(client: AsyncBpcPay, mocked: aio
 
 @pytest.mark.asyncio
 async def test_real_random_jitter_is_used_by_default(mocked: aioresponses) -> None:
-    async with AsyncBpcPay(api_key="test_key_not_real", base_url="https://gateway.test/api2") as c:
-        recorder = SleepRecorder()
-        c._sleep = recorder
+    recorder = SleepRecorder()
+    async with AsyncBpcPay(
+        api_key="test_key_not_real", base_url="https://gateway.test/api2", _sleep=recorder
+    ) as c:
         mocked.get(url(SESSION_PATH), status=503, body=b"")
         mocked.get(url(SESSION_PATH), payload=SESSION_EXAMPLE)
         await c.sessions.retrieve(SESSION_EXAMPLE["id"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stores import open_files
 
 from bpcpay import AsyncBpcPay, BpcPay, InvalidArgumentError
 from bpcpay.cli import main
@@ -230,7 +231,7 @@ def test_the_reconcile_command_runs_the_shops_router(
         assert out.splitlines() == [f"{paid.id} 200 handled", f"{still_open.id} 202 open"]
         assert ledger.read_text() == f"{paid.id} True\n"
         # The command closes the connection it opened in the shop's store (it reopens on use).
-        assert sys.modules[module].router.store._conn is None
+        assert open_files(sys.modules[module].router.store.path) == 0
 
         assert main(["reconcile", "--router", f"{module}:router", paid.id, "ps_nope"]) == 1
         out = capsys.readouterr().out

@@ -9,10 +9,16 @@ endpoint for a path the table does not know and takes the same path. The request
 into the model or the error (``_core/_outcomes.py``). Everything pure lives in ``_core``.
 
 This module is the source the sync client is generated from (``scripts/gen_sync.py``): every
-public method here gets a twin in ``bpcpay/_sync`` with the identical signature and docstring.
-The sync bridge (``bpcpay/_bridge.py``) uses three private methods, listed there as its
-``AsyncTarget`` interface: ``_worst_case_seconds``, ``_for_forked_child`` and
-``_stuck_call_error``.
+public method here gets a twin in ``bpcpay/_sync/_client.py`` with the identical signature and
+docstring. The sync bridge (``bpcpay/_bridge.py``) meets the client through one documented
+internal interface, :class:`SyncSupport` (the per-call deadline, a fresh client for a forked
+child, the error of a call stuck on the loop); it lives here because it reads the client's
+state, and nothing outside this module does.
+
+Seams: the resources get the request function (``_request``) through their constructor; the
+transport, the sleep between attempts, the jitter and the clock come in through the
+constructor's private parameters (``_transport=``, ``_sleep=``, ``_random=``, ``_clock=``), so
+tests hand in their own instead of patching attributes.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, overload
 
 import aiohttp
@@ -82,7 +88,7 @@ from .resources.payments import AsyncPayments
 from .resources.refunds import AsyncRefunds
 from .resources.sessions import AsyncSessions
 
-__all__ = ["AsyncBpcPay"]
+__all__ = ["AsyncBpcPay", "SyncSupport"]
 
 T = TypeVar("T")
 logger = library_logger()
@@ -120,7 +126,10 @@ class AsyncBpcPay:
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
         _transport: private: the transport to send with (tests give their own); by default
-            one over aiohttp, built from ``session``, ``pool_size`` and ``max_response_bytes``.
+            one over aiohttp, built from the options above.
+        _sleep: private: waits between attempts (``asyncio.sleep`` by default).
+        _random: private: the jitter's source of numbers in [0, 1) (``random.random``).
+        _clock: private: seconds for the attempts' elapsed time (``time.perf_counter``).
 
     Raises:
         InvalidArgumentError: an option is invalid (the message names it; never the key).
@@ -145,6 +154,9 @@ class AsyncBpcPay:
         on_attempt: Callable[[RequestAttempt], object] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         _transport: Transport | None = None,
+        _sleep: Callable[[float], Awaitable[object]] | None = None,
+        _random: Callable[[], float] | None = None,
+        _clock: Callable[[], float] | None = None,
     ) -> None:
         self._api_key = check_api_key(api_key)
         self._base_url = check_base_url(base_url)
@@ -170,16 +182,18 @@ class AsyncBpcPay:
             user_agent=user_agent(aiohttp.__version__),
         )
         self._post_headers = {**self._get_headers, "Content-Type": "application/json"}
-        # Injectable for tests (fake clocks); production uses the real ones.
-        self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-        self._random: Callable[[], float] = random.random
+        self._sleep: Callable[[float], Awaitable[object]] = _sleep or asyncio.sleep
+        self._random: Callable[[], float] = _random or random.random
+        self._clock: Callable[[], float] = _clock or time.perf_counter
         self._bind_resources()
 
     def _bind_resources(self) -> None:
-        self.sessions = AsyncSessions(self)
-        self.payments = AsyncPayments(self)
-        self.refunds = AsyncRefunds(self)
-        self.payment_methods = AsyncPaymentMethods(self)
+        # Each resource gets this client's request function, and nothing else of it.
+        request = self._request
+        self.sessions = AsyncSessions(request)
+        self.payments = AsyncPayments(request)
+        self.refunds = AsyncRefunds(request)
+        self.payment_methods = AsyncPaymentMethods(request)
         self.webhooks = Webhooks()
 
     @classmethod
@@ -374,7 +388,7 @@ class AsyncBpcPay:
         report = self._on_attempt is not None or logger.isEnabledFor(logging.DEBUG)
         attempt = 0
         while True:
-            started = time.perf_counter() if report else 0.0
+            started = self._clock() if report else 0.0
             outcome: Response | TransportError
             delay: float | None
             try:
@@ -431,7 +445,7 @@ class AsyncBpcPay:
     ) -> None:
         """Log one attempt at DEBUG and hand it to the on_attempt hook (the one place that
         reports; called only when either listens)."""
-        elapsed = time.perf_counter() - started
+        elapsed = self._clock() - started
         status: int | None = None
         request_id: str | None = None
         error: str | None = None
@@ -476,50 +490,71 @@ class AsyncBpcPay:
             except Exception:
                 logger.exception("the on_attempt hook raised; ignored")
 
-    # --- the sync bridge's interface (AsyncTarget in bpcpay/_bridge.py) ------------------------
 
-    def _worst_case_seconds(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
+class SyncSupport:
+    """What the sync bridge (``bpcpay/_bridge.py``) needs from the async client it drives, and
+    all it may use besides the client's public API: an internal interface, not documented for
+    users.
+
+    * :meth:`deadline`: how long the caller waits at most for one call (the backstop);
+    * :meth:`for_forked_child`: the support of a fresh client for a forked child;
+    * :meth:`stuck_call_error`: the error of a call whose result never came back in time.
+
+    It lives beside the client because it reads the client's state; the bridge holds one per
+    sync client and reaches the async client as :attr:`client`.
+    """
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: AsyncBpcPay) -> None:
+        #: The async client the sync client runs its calls on.
+        self.client = client
+
+    def deadline(self, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> float:
         """An upper bound on how long one call can take with every retry and backoff: the
-        per-call deadline of the sync client's backstop, which waits this long (plus a margin)
-        so that the transport's own timeouts always fire first.
+        sync caller waits this long (plus a margin), so the transport's own timeouts always
+        fire first.
 
         Args:
-            timeout: the call's ``timeout`` argument.
+            timeout: the call's ``timeout`` argument; NOT_GIVEN (also for a method that takes
+                none) means the client's default.
 
         Returns:
             Seconds.
         """
-        attempt = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
-        attempts = self._max_retries + 1
-        return attempts * attempt.total + self._max_retries * MAX_RETRY_AFTER
+        client = self.client
+        attempt = client._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
+        retries = client._max_retries
+        return (retries + 1) * attempt.total + retries * MAX_RETRY_AFTER
 
-    def _for_forked_child(self) -> AsyncBpcPay:
-        """In a forked child: this client with a fresh, unopened transport (the inherited one
-        is abandoned, never closed: its sockets are the parent's).
+    def for_forked_child(self) -> SyncSupport:
+        """In a forked child: the support of this client with a fresh, unopened transport (the
+        inherited one is abandoned, never closed: its sockets are the parent's).
 
         Returns:
-            The client to use in the child.
+            The support to use in the child.
         """
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._transport = self._transport.for_forked_child()
-        clone._closed = False
-        clone._bind_resources()
-        return clone
+        parent = self.client
+        child = object.__new__(type(parent))
+        child.__dict__.update(parent.__dict__)
+        child._transport = parent._transport.for_forked_child()
+        child._closed = False
+        child._bind_resources()
+        return SyncSupport(child)
 
-    def _stuck_call_error(
+    def stuck_call_error(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., Coroutine[Any, Any, Any]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         waited: float,
     ) -> APIConnectionError:
-        """The error for a call whose result never came back from the event loop in time (the
-        sync client's backstop): the call's real method and path, and the outcome rule of any
-        timeout: a GET is never "outcome unknown", a POST that may have been sent is.
+        """The error for a call whose result never came back from the event loop in time: the
+        call's real method and path, and the outcome rule of any timeout (a GET is never
+        "outcome unknown", a POST that may have been sent is).
 
         Args:
-            fn: the bound method that was called (of this client or one of its resources).
+            fn: the bound method that was called (of the client or one of its resources).
             args: its positional arguments.
             kwargs: its keyword arguments.
             waited: how long the caller waited, in seconds.
@@ -527,13 +562,14 @@ class AsyncBpcPay:
         Returns:
             An APITimeoutError to raise.
         """
+        client = self.client
         endpoint = self._endpoint_of(fn, kwargs)
         path = endpoint.describe(args)
         reference = kwargs.get("merchant_reference_id")
         request = Request(
             endpoint,
             path,
-            self._url_root + path,
+            client._url_root + path,
             {},
             merchant_reference_id=reference if isinstance(reference, str) else None,
         )
@@ -542,17 +578,18 @@ class AsyncBpcPay:
             f"no result within {waited:g}s (bpcpay's event loop thread did not answer in time)",
             timeout_phase="read",
         )
-        return connection_error(request, failure, base_url=self._base_url)
+        return connection_error(request, failure, base_url=client._base_url)
 
     def _endpoint_of(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Endpoint[Any]:
         """The endpoint a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``
         goes to, without running it; an unknown one is taken as the unsafe case (a POST)."""
+        client = self.client
         owner = getattr(fn, "__self__", None)
-        if owner is self and fn.__name__ == "request":
+        if owner is client and fn.__name__ == "request":
             try:
                 return ad_hoc(kwargs["method"], encode_path(kwargs["path"]), None)
             except (KeyError, InvalidArgumentError, AttributeError):
                 return ad_hoc("POST", "/request", None)
-        resource = next((name for name, value in vars(self).items() if value is owner), "?")
+        resource = next((name for name, value in vars(client).items() if value is owner), "?")
         endpoint = ENDPOINTS.get(f"{resource}.{fn.__name__}")
         return endpoint or ad_hoc("POST", f"/{resource}.{fn.__name__}", None)

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import sys
 import weakref
 from typing import Protocol
 
@@ -58,8 +59,11 @@ __all__ = ["AiohttpTransport", "Transport"]
 #: otherwise add ``application/octet-stream``.
 _NO_CONTENT_TYPE = frozenset({"Content-Type"})
 
-#: Sessions a forked child inherited from its parent; see AiohttpTransport.abandon().
-_INHERITED_AFTER_FORK: list[aiohttp.ClientSession] = []
+#: Python 3.12+ can start a task eagerly, running it up to its first wait at once.
+_EAGER = sys.version_info >= (3, 12)
+
+#: What a forked child inherited from its parent; see AiohttpTransport.abandon().
+_INHERITED_AFTER_FORK: list[tuple[aiohttp.ClientSession, aiohttp.BaseConnector | None]] = []
 
 
 class Transport(Protocol):
@@ -162,29 +166,47 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def _close_orphan(
-    connector: aiohttp.BaseConnector, loop: asyncio.AbstractEventLoop, pid: int
+    session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop, pid: int
 ) -> None:
-    """Close the sockets of an owned session whose clients were all collected unclosed.
+    """Close an owned session whose clients were all collected unclosed.
 
-    Runs from ``weakref.finalize``, so in whatever thread collected the transport. aiohttp's
-    close is a coroutine; its synchronous part (``_close``: close every transport, mark the
-    connector closed, which also silences aiohttp's "Unclosed" warnings) is all there is to do,
-    and it must run on the loop's thread. A loop that is already closed cannot run it: the
-    session is then left to aiohttp's own warning, which is the honest signal that a client
-    outlived its loop unclosed.
+    Runs from ``weakref.finalize``, so in whatever thread collected the transport; the close
+    must run on the session's loop, so it is handed to that loop (started at once when the
+    collector is that loop's thread). The finalizer holds the session, so nothing of it is
+    collected (and warns) before the close ran. A loop that is already closed cannot run it:
+    the session is then left to aiohttp's own warning, which is the honest signal that a
+    client outlived its loop unclosed.
     """
-    if connector.closed or pid != os.getpid() or loop.is_closed():
+    if session.closed or pid != os.getpid() or loop.is_closed():
         return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        connector._close()
+        _start_close(session, loop)
+        return
+    # RuntimeError: the loop closed between the check and here.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_start_close, session, loop)
+
+
+#: Closes started by _start_close, held until they end (a loop holds its tasks weakly).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def _start_close(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
+    """On the loop: run ``session.close()`` as a task. Python 3.12+ starts it at once, which
+    closes every socket before the task first waits."""
+    if _EAGER:
+        task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+            session.close(), loop=loop, eager_start=True
+        )
     else:
-        # RuntimeError: the loop closed between the check and here.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(connector._close)
+        task = loop.create_task(session.close())
+    if not task.done():
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
 
 
 class AiohttpTransport:
@@ -253,7 +275,7 @@ class AiohttpTransport:
         self._session = session
         # Collected unclosed (every client sharing this transport gone): close quietly.
         weakref.finalize(
-            self, _close_orphan, connector, asyncio.get_running_loop(), os.getpid()
+            self, _close_orphan, session, asyncio.get_running_loop(), os.getpid()
         ).atexit = False
         return session
 
@@ -341,20 +363,23 @@ class AiohttpTransport:
     def abandon(self) -> None:
         """Forget an owned session inherited through ``os.fork()``, without closing it.
 
-        Its pooled sockets are shared with the parent process, which still uses them: closing
-        them here could end the parent's TLS sessions, and letting garbage collection finalize
-        them would try to (and warn about an unclosed session). So the objects are marked
-        closed, which turns aiohttp's finalizers into no-ops, and kept reachable for the rest of
-        the process, so the transports' own finalizers never run either.
+        Its pooled sockets (and the loop's epoll set) are shared with the parent process, which
+        still uses them: closing them here could end the parent's TLS sessions or unregister the
+        parent's sockets, and letting garbage collection finalize them would try to (and warn
+        about an unclosed session). So the session is detached from its connector (aiohttp's
+        public ``ClientSession.detach()``: the session counts as closed, the connector is left
+        as it is) and both are kept reachable for the rest of the process, so the connector is
+        never finalized while the process runs (a forked child that exits normally stays quiet:
+        ``tests/test_sync_client.py`` runs one under ``-X dev -W error``).
         """
         session = self._session
         if not self._owned or session is None:
             return
+        # detach(): aiohttp's public way to let go of a connector without closing it; the
+        # session counts as closed from then on, so its finalizer has nothing to say.
         connector = session.connector
-        if connector is not None:
-            # aiohttp reads this flag in BaseConnector.__del__ and ClientSession.closed.
-            connector._closed = True
-        _INHERITED_AFTER_FORK.append(session)
+        session.detach()
+        _INHERITED_AFTER_FORK.append((session, connector))
         self._session = None
         self._closed = True
 

@@ -16,7 +16,14 @@ from typing import Any
 import aiohttp
 
 from bpcpay import PaymentCard
-from bpcpay._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY
+from bpcpay._async._transport import AiohttpTransport
+from bpcpay._constants import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_POOL_SIZE,
+    INITIAL_RETRY_DELAY,
+    MAX_RETRY_AFTER,
+    MAX_RETRY_DELAY,
+)
 from bpcpay.sandbox import TestCard, ThreadedSandboxGateway
 
 SUCCESS_URL = "https://shop.example/success"
@@ -101,9 +108,21 @@ def assert_backoffs_within_policy(
     assert sum(delays) <= total_bound + 1e-9
 
 
-def open_connections(session: aiohttp.ClientSession | None) -> tuple[int, int]:
-    """(acquired, idle) connections of an aiohttp session's TCPConnector (aiohttp 3.14
-    internals: ``_acquired`` is the set in use, ``_conns`` the idle pool per host)."""
+def new_transport(pool_size: int = DEFAULT_POOL_SIZE) -> AiohttpTransport:
+    """The transport a client builds by default, made by the test and handed to the client
+    (``_transport=``), so the test can look at its session."""
+    return AiohttpTransport(
+        session=None, pool_size=pool_size, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES
+    )
+
+
+def open_connections(transport: AiohttpTransport) -> tuple[int, int]:
+    """(acquired, idle) connections of a transport's aiohttp session.
+
+    aiohttp has no public view of its pool, so this one helper reads aiohttp 3.14's internals
+    (``_acquired`` is the set in use, ``_conns`` the idle pool per host); nothing of bpcpay's.
+    """
+    session = transport.session
     if session is None:
         return (0, 0)
     connector = session.connector

@@ -39,6 +39,7 @@ from _rel_support import (
     SleepRecorder,
     assert_backoffs_within_policy,
     card_of,
+    new_transport,
     open_connections,
     refusing_port,
     request_log_length,
@@ -59,6 +60,7 @@ from bpcpay import (
     RequestAttempt,
     Timeout,
 )
+from bpcpay._async._transport import AiohttpTransport
 from bpcpay._constants import DEFAULT_MAX_RETRIES
 from bpcpay.sandbox import TestCards, ThreadedSandboxGateway
 
@@ -317,7 +319,21 @@ class Outcome:
     error: BaseException | None = None
     attempts: list[RequestAttempt] = attrs.Factory(list)
     sleeps: SleepRecorder = attrs.Factory(SleepRecorder)
+    transport: AiohttpTransport = attrs.Factory(new_transport)
     acquired_after: int = -1
+
+
+def client_options(base_url: str, api_key: str, outcome: Outcome) -> dict[str, Any]:
+    """The options both clients get: attempts and sleeps recorded, jitter seeded, and a
+    transport of the outcome's own (to count its connections after the call)."""
+    return {
+        "api_key": api_key,
+        "base_url": base_url,
+        "on_attempt": outcome.attempts.append,
+        "_sleep": outcome.sleeps,
+        "_random": random.Random(4).random,
+        "_transport": outcome.transport,
+    }
 
 
 def run_async(
@@ -326,16 +342,12 @@ def run_async(
     outcome = Outcome()
 
     async def main() -> None:
-        async with AsyncBpcPay(
-            api_key=api_key, base_url=base_url, on_attempt=outcome.attempts.append
-        ) as client:
-            client._sleep = outcome.sleeps
-            client._random = random.Random(4).random
+        async with AsyncBpcPay(**client_options(base_url, api_key, outcome)) as client:
             try:
                 outcome.result = await _method_of(client, call.name)(*prepared.args, **kw)
             except bpcpay.BpcPayError as exc:
                 outcome.error = exc
-            outcome.acquired_after = open_connections(client._transport.session)[0]
+            outcome.acquired_after = open_connections(outcome.transport)[0]
 
     asyncio.run(main())
     return outcome
@@ -345,17 +357,14 @@ def run_sync(
     base_url: str, api_key: str, call: Call, prepared: Prepared, kw: dict[str, Any]
 ) -> Outcome:
     outcome = Outcome()
-    with BpcPay(api_key=api_key, base_url=base_url, on_attempt=outcome.attempts.append) as client:
-        impl = client._runner.impl
-        impl._sleep = outcome.sleeps
-        impl._random = random.Random(4).random
+    with BpcPay(**client_options(base_url, api_key, outcome)) as client:
         try:
             outcome.result = _method_of(client, call.name)(*prepared.args, **kw)
         except bpcpay.BpcPayError as exc:
             outcome.error = exc
         # The client's session lives on the loop thread; after the call returns, nothing there
         # holds a connection any more.
-        outcome.acquired_after = open_connections(impl._transport.session)[0]
+        outcome.acquired_after = open_connections(outcome.transport)[0]
     return outcome
 
 

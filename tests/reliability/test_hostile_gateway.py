@@ -77,16 +77,12 @@ def run_call(
         if kind == "async":
 
             async def main() -> None:
-                async with AsyncBpcPay(**options) as client:
-                    if sleep is not None:
-                        client._sleep = sleep
+                async with AsyncBpcPay(**options, _sleep=sleep) as client:
                     await call(client)
 
             asyncio.run(main())
         else:
-            with BpcPay(**options) as client:
-                if sleep is not None:
-                    client._runner.impl._sleep = sleep
+            with BpcPay(**options, _sleep=sleep) as client:
                 call(client)
     except bpcpay.BpcPayError as exc:
         return exc, time.monotonic() - started

@@ -25,7 +25,13 @@ from typing import Any
 
 import attrs
 import pytest
-from _rel_support import FAILURE_URL, LOAD_REPORT, SUCCESS_URL, open_connections
+from _rel_support import (
+    FAILURE_URL,
+    LOAD_REPORT,
+    SUCCESS_URL,
+    new_transport,
+    open_connections,
+)
 
 from bpcpay import AsyncBpcPay, BpcPay
 
@@ -151,7 +157,10 @@ def test_async_10k_sessions_at_concurrency_100(
         await asyncio.gather(*(worker() for _ in range(ASYNC_CONCURRENCY)))
 
     async def main() -> dict[str, Any]:
-        async with AsyncBpcPay(api_key=remote.api_key, base_url=remote.base_url) as client:
+        transport = new_transport()
+        async with AsyncBpcPay(
+            api_key=remote.api_key, base_url=remote.base_url, _transport=transport
+        ) as client:
             await batch(client, 0, ASYNC_WARMUP)
             gc.collect()
             rss_before = rss_bytes()
@@ -160,9 +169,9 @@ def test_async_10k_sessions_at_concurrency_100(
             elapsed = time.perf_counter() - started
             gc.collect()
             rss_after = rss_bytes()
-            acquired, idle = open_connections(client._transport.session)
+            acquired, idle = open_connections(transport)
             sockets = established_to(remote.port)
-            pool = client._transport.pool_size
+            pool = transport.pool_size
         return {
             "elapsed": elapsed,
             "growth": rss_after - rss_before,
@@ -227,7 +236,8 @@ def test_sync_2k_sessions_from_16_threads(
             thread.join(timeout=120)
             assert not thread.is_alive()
 
-    with BpcPay(api_key=remote.api_key, base_url=remote.base_url) as client:
+    transport = new_transport()
+    with BpcPay(api_key=remote.api_key, base_url=remote.base_url, _transport=transport) as client:
         run(client, 0, SYNC_WARMUP)
         gc.collect()
         rss_before = rss_bytes()
@@ -236,10 +246,9 @@ def test_sync_2k_sessions_from_16_threads(
         elapsed = time.perf_counter() - started
         gc.collect()
         growth = rss_bytes() - rss_before
-        session = client._runner.impl._transport.session
-        acquired, idle = open_connections(session)
+        acquired, idle = open_connections(transport)
         sockets = established_to(remote.port)
-        pool = client._runner.impl._transport.pool_size
+        pool = transport.pool_size
     report(
         record_property,
         "sync",

@@ -86,6 +86,7 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
         logging.getLogger(name).setLevel(logging.DEBUG)
     seen: list[Any] = []  # exceptions, models, clients: everything a user might print
     attempts: list[bpcpay.RequestAttempt] = []
+    sleeps = SleepRecorder()
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -97,11 +98,9 @@ async def test_nothing_secret_leaks_and_the_debug_log_tells_every_request(
                 webhook_retry_schedule=(0.01, 0.01),
             ) as gw,
             AsyncBpcPay(
-                api_key=API_KEY, base_url=gw.base_url, on_attempt=attempts.append
+                api_key=API_KEY, base_url=gw.base_url, on_attempt=attempts.append, _sleep=sleeps
             ) as client,
         ):
-            sleeps = SleepRecorder()
-            client._sleep = sleeps
             seen += [client, client.sessions, client.payments, client.webhooks, gw]
 
             # The redirect flow, paid with a full card number typed with spaces.

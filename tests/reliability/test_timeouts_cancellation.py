@@ -28,6 +28,7 @@ from _rel_support import (
     SUCCESS_URL,
     SleepRecorder,
     assert_backoffs_within_policy,
+    new_transport,
     open_connections,
     request_log_since,
     unanswered_port,
@@ -42,16 +43,28 @@ from bpcpay import (
     ClientClosedError,
     RequestAttempt,
     Timeout,
+    _bridge,
 )
+from bpcpay._async._client import SyncSupport
+from bpcpay._async._transport import AiohttpTransport
 from bpcpay.sandbox import Fault, ThreadedSandboxGateway
 
 LONG_STALL = 30.0  # ended early by the gateway's shutdown; never waited for in full
 
 
+@pytest.fixture
+def transport() -> AiohttpTransport:
+    """The ``client`` fixture's transport, to count its connections."""
+    return new_transport()
+
+
 @pytest_asyncio.fixture
-async def client(gw: ThreadedSandboxGateway) -> AsyncIterator[AsyncBpcPay]:
-    async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url) as c:
-        c._sleep = SleepRecorder()
+async def client(
+    gw: ThreadedSandboxGateway, transport: AiohttpTransport
+) -> AsyncIterator[AsyncBpcPay]:
+    async with AsyncBpcPay(
+        api_key=gw.api_key, base_url=gw.base_url, _sleep=SleepRecorder(), _transport=transport
+    ) as c:
         yield c
 
 
@@ -97,6 +110,7 @@ def test_a_real_connect_timeout_is_per_call_and_never_sent(kind: str, method: st
             timeout=per_call,
         )
 
+    transport = new_transport()
     with unanswered_port() as port:
         options: dict[str, Any] = {
             "api_key": "sk_test_connect_timeout",
@@ -104,21 +118,21 @@ def test_a_real_connect_timeout_is_per_call_and_never_sent(kind: str, method: st
             # The client's default would wait 30 s to connect: only the per-call value fires.
             "timeout": Timeout(connect=30, read=30),
             "on_attempt": attempts.append,
+            "_sleep": sleeps,
+            "_transport": transport,
         }
         if kind == "async":
 
             async def main() -> BaseException:
                 async with AsyncBpcPay(**options) as c:
-                    c._sleep = sleeps
                     with pytest.raises(APITimeoutError) as info:
                         await call(c)
-                    assert open_connections(c._transport.session) == (0, 0)
+                    assert open_connections(transport) == (0, 0)
                     return info.value
 
             err = asyncio.run(main())
         else:
             with BpcPay(**options) as c:
-                c._runner.impl._sleep = sleeps
                 with pytest.raises(APITimeoutError) as info:
                     call(c)
                 err = info.value
@@ -157,7 +171,10 @@ def test_a_read_timeout_is_per_call(
     if kind == "async":
 
         async def main() -> None:
-            async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, max_retries=0) as c:
+            transport = new_transport()
+            async with AsyncBpcPay(
+                api_key=gw.api_key, base_url=gw.base_url, max_retries=0, _transport=transport
+            ) as c:
                 loop = asyncio.get_running_loop()
                 # Run the awaiting in a worker so the scenario reads like the sync one.
 
@@ -166,7 +183,7 @@ def test_a_read_timeout_is_per_call(
                     return future.result(timeout=10)
 
                 await loop.run_in_executor(None, scenario, retrieve)
-                assert open_connections(c._transport.session)[0] == 0
+                assert open_connections(transport)[0] == 0
 
         asyncio.run(main())
     else:
@@ -180,22 +197,22 @@ def test_a_read_timeout_is_per_call(
 
 @pytest.mark.asyncio
 async def test_task_cancel_propagates_keeps_the_client_and_leaks_nothing(
-    gw: ThreadedSandboxGateway, session_id: str, client: AsyncBpcPay
+    gw: ThreadedSandboxGateway, session_id: str, client: AsyncBpcPay, transport: AiohttpTransport
 ) -> None:
     assert (await client.sessions.retrieve(session_id)).id == session_id  # pool warmed: 1 idle
-    assert open_connections(client._transport.session) == (0, 1)
+    assert open_connections(transport) == (0, 1)
     fault = gw.faults.add(method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL)
     task = asyncio.ensure_future(client.sessions.retrieve(session_id))
     await wait_hit(fault)
-    assert open_connections(client._transport.session) == (1, 0)
+    assert open_connections(transport) == (1, 0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled()
     # The connection that carried the cancelled request was closed, not put back in the pool.
-    assert open_connections(client._transport.session) == (0, 0)
+    assert open_connections(transport) == (0, 0)
     assert (await client.sessions.retrieve(session_id)).id == session_id
-    assert open_connections(client._transport.session) == (0, 1)
+    assert open_connections(transport) == (0, 1)
     assert not client.closed
 
 
@@ -209,7 +226,7 @@ async def _with_outer_timeout(call: Coroutine[Any, Any, Any], seconds: float) ->
 
 @pytest.mark.asyncio
 async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk_error(
-    gw: ThreadedSandboxGateway, client: AsyncBpcPay
+    gw: ThreadedSandboxGateway, client: AsyncBpcPay, transport: AiohttpTransport
 ) -> None:
     reference = "order-asyncio-timeout"
     fault = gw.faults.add(method="POST", path="/api2/sessions", stall=LONG_STALL)
@@ -227,7 +244,7 @@ async def test_asyncio_timeout_cancels_a_post_once_and_is_not_turned_into_an_sdk
     # The CancelledError went through the SDK untouched (the timeout made it TimeoutError).
     assert type(info.value) is asyncio.TimeoutError
     assert fault.hits == 1  # sent once, never retried
-    assert open_connections(client._transport.session)[0] == 0
+    assert open_connections(transport)[0] == 0
     current = asyncio.current_task()
     assert current is not None
     if sys.version_info >= (3, 11):  # Task.cancelling() is new in 3.11
@@ -258,14 +275,17 @@ async def test_cancel_during_backoff_stops_the_retries(
         method="GET", path=f"/api2/sessions/{session_id}", status=503, retry_after=15, times=3
     )
     # The real asyncio.sleep this time: the task is cancelled while it waits 15 s to retry.
-    async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, on_attempt=on_attempt) as c:
+    transport = new_transport()
+    async with AsyncBpcPay(
+        api_key=gw.api_key, base_url=gw.base_url, on_attempt=on_attempt, _transport=transport
+    ) as c:
         task = asyncio.ensure_future(c.sessions.retrieve(session_id))
         await asyncio.wait_for(retrying.wait(), 5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert fault.hits == 1
-        assert open_connections(c._transport.session) == (0, 1)
+        assert open_connections(transport) == (0, 1)
         gw.faults.clear()
         assert (await c.sessions.retrieve(session_id)).id == session_id
 
@@ -277,20 +297,21 @@ async def test_many_cancelled_calls_leak_no_connection(
     fault = gw.faults.add(
         method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL, times=20
     )
-    async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, pool_size=8) as c:
+    transport = new_transport(pool_size=8)
+    async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url, _transport=transport) as c:
         tasks = [asyncio.ensure_future(c.sessions.retrieve(session_id)) for _ in range(20)]
         await wait_hit(fault, 8)  # the pool is full; 12 calls wait for a connection
-        assert open_connections(c._transport.session) == (8, 0)
+        assert open_connections(transport) == (8, 0)
         for task in tasks:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
         assert fault.hits == 8  # the waiting ones never left
-        assert open_connections(c._transport.session) == (0, 0)
+        assert open_connections(transport) == (0, 0)
         gw.faults.clear()
         again = await asyncio.gather(*(c.sessions.retrieve(session_id) for _ in range(8)))
         assert {s.id for s in again} == {session_id}
-        acquired, idle = open_connections(c._transport.session)
+        acquired, idle = open_connections(transport)
         assert acquired == 0
         assert 1 <= idle <= 8
 
@@ -316,18 +337,18 @@ def _start_callers(
 
 
 def test_close_fails_calls_that_outlive_the_grace_and_refuses_new_ones(
-    gw: ThreadedSandboxGateway, setup_client: BpcPay
+    gw: ThreadedSandboxGateway, setup_client: BpcPay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session_id = new_session(gw, setup_client)
     fault = gw.faults.add(
         method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL, times=6
     )
-    client = BpcPay(api_key=gw.api_key, base_url=gw.base_url)
+    transport = new_transport()
+    client = BpcPay(api_key=gw.api_key, base_url=gw.base_url, _transport=transport)
     threads, outcomes = _start_callers(client, session_id, 6, Timeout(connect=5, read=60))
     wait_until(lambda: fault.hits == 6, what="six calls in flight")
-    # A short grace (the public close() waits CLOSE_GRACE = 5 s): then in-flight calls are
-    # cancelled. close() is idempotent, so the public one afterwards only detaches the finalizer.
-    client._runner.close(grace=0.2)
+    # A short grace (CLOSE_GRACE is 5 s): then in-flight calls are cancelled.
+    monkeypatch.setattr(_bridge, "CLOSE_GRACE", 0.2)
     client.close()
     for thread in threads:
         thread.join(timeout=10)
@@ -336,8 +357,7 @@ def test_close_fails_calls_that_outlive_the_grace_and_refuses_new_ones(
     for outcome in outcomes:
         assert isinstance(outcome, ClientClosedError), repr(outcome)
         assert "closed while the request was in flight" in str(outcome)
-    assert client._runner._in_flight == set()
-    session = client._runner.impl._transport.session
+    session = transport.session
     assert session is not None and session.closed
     with pytest.raises(ClientClosedError, match="is closed"):
         client.sessions.retrieve(session_id)
@@ -379,7 +399,9 @@ from bpcpay.sandbox import SandboxGateway
 # background job ignores it): install the handler an interactive program has.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 gw = SandboxGateway.run_in_thread()
-client = bpcpay.BpcPay(api_key=gw.api_key, base_url=gw.base_url)
+from _rel_support import new_transport, open_connections
+transport = new_transport()
+client = bpcpay.BpcPay(api_key=gw.api_key, base_url=gw.base_url, _transport=transport)
 session = client.sessions.create(amount=1000, currency="EUR",
     success_url="https://shop.example/s", failure_url="https://shop.example/f")
 fault = gw.faults.add(method="GET", path=f"/api2/sessions/{session.id}", stall=60)
@@ -402,15 +424,12 @@ except KeyboardInterrupt:
 else:
     raise SystemExit(f"the call was not interrupted: hits={fault.hits} "
                      f"after {time.monotonic() - started:.1f} s")
-impl = client._runner.impl
-assert client._runner._in_flight == set()
 again = client.sessions.retrieve(session.id)
 assert again.id == session.id
 created = client.sessions.create(amount=1000, currency="EUR",
     success_url="https://shop.example/s", failure_url="https://shop.example/f")
 print("usable", again.id == session.id, created.status)
-connector = impl._transport.session.connector
-print("acquired", len(connector._acquired))
+print("acquired", open_connections(transport)[0])
 client.close()
 gw.stop()
 print("done")
@@ -446,7 +465,9 @@ def test_a_sync_call_never_outlives_its_backstop(
     session_id = new_session(gw, setup_client)
     gw.faults.add(method="GET", path=f"/api2/sessions/{session_id}", stall=LONG_STALL)
     with BpcPay(api_key=gw.api_key, base_url=gw.base_url, max_retries=0) as c:
-        budget = c._runner.impl._worst_case_seconds(Timeout(connect=1, read=0.1))
+        budget = SyncSupport(AsyncBpcPay(api_key=gw.api_key, max_retries=0)).deadline(
+            Timeout(connect=1, read=0.1)
+        )
         assert budget == pytest.approx(1.1)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             future = pool.submit(

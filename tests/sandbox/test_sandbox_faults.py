@@ -76,9 +76,11 @@ async def test_sdk_retries_a_get_and_honours_retry_after(
     async def record(delay: float) -> None:
         slept.append(delay)
 
-    bpcpay_client._sleep = record
     bpcpay_sandbox.faults.add(path=f"/api2/sessions/{session.id}", status=503, retry_after="2")
-    again = await bpcpay_client.sessions.retrieve(session.id)
+    async with AsyncBpcPay(
+        api_key=bpcpay_sandbox.api_key, base_url=bpcpay_sandbox.base_url, _sleep=record
+    ) as client:
+        again = await client.sessions.retrieve(session.id)
     assert again.id == session.id
     assert slept == [2.0]
     gets = [r for r in bpcpay_sandbox.requests if r.method == "GET"]

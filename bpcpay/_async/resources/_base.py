@@ -1,22 +1,44 @@
-"""What every async resource shares: a reference to its client."""
+"""What every async resource shares: the request function its client hands it.
+
+A resource never sees its client: it is given ``request`` (the client's ``_request``), the one
+path every call takes (``bpcpay/_async/_client.py``). Holding that bound method keeps the client
+alive for as long as the resource is, so ``AsyncBpcPay(...).sessions`` works on its own.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from .._client import AsyncBpcPay
+from ..._core._endpoints import Endpoint
+from ..._types import JSON, NOT_GIVEN, NotGiven, TimeoutLike
 
-__all__ = ["AsyncResource"]
+__all__ = ["AsyncResource", "Requester"]
+
+T = TypeVar("T")
+
+
+class Requester(Protocol):
+    """The request function a resource is given: one call of an endpoint of the table."""
+
+    def __call__(
+        self,
+        endpoint: Endpoint[T],
+        /,
+        *ids: str,
+        body: JSON | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Awaitable[T]:
+        """Send ``endpoint`` with the path's ``ids``, ``body`` and ``timeout``; the model."""
 
 
 class AsyncResource:
-    """Base of AsyncSessions, AsyncPayments, ...; holds the client whose ``_request`` it calls."""
+    """Base of AsyncSessions, AsyncPayments, ...: holds the request function it calls."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_request",)
 
-    def __init__(self, client: AsyncBpcPay) -> None:
-        self._client = client
+    def __init__(self, request: Requester) -> None:
+        self._request = request
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

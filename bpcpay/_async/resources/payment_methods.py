@@ -31,6 +31,4 @@ class AsyncPaymentMethods(AsyncResource):
             InvalidArgumentError: ``payment_method_id`` is empty.
             NotFoundError: no such payment method.
         """
-        return await self._client._request(
-            ep.PAYMENT_METHODS_RETRIEVE, payment_method_id, timeout=timeout
-        )
+        return await self._request(ep.PAYMENT_METHODS_RETRIEVE, payment_method_id, timeout=timeout)

@@ -107,7 +107,7 @@ class AsyncPayments(AsyncResource):
         )
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(ep.PAYMENTS_CREATE, body=body, timeout=timeout)
+        return await self._request(ep.PAYMENTS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -125,7 +125,7 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
         """
-        return await self._client._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
+        return await self._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
 
     async def capture(
         self,
@@ -155,11 +155,9 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
         if amount is NOT_GIVEN:
-            return await self._client._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
+            return await self._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
         body = {"amount": check_amount("amount", amount)}
-        return await self._client._request(
-            ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout
-        )
+        return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
 
     async def cancel(
         self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -179,4 +177,4 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
-        return await self._client._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)
+        return await self._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..._core import _endpoints as ep
 from ..._core._bodies import merge_extra_body
-from ..._core._requests import check_amount, check_metadata, check_string, compact, optional
+from ..._core._requests import check_amount, check_metadata, check_string
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import Refund
 from ._base import AsyncResource
@@ -50,30 +50,33 @@ class AsyncRefunds(AsyncResource):
             APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
                 payment (``amount_refunded``) first.
         """
-        body = compact(
-            payment=check_string("payment_id", payment_id),
-            amount=optional(check_amount, "amount", amount),
-            reason=optional(check_string, "reason", reason),
-            metadata=optional(check_metadata, "metadata", metadata),
-        )
-        if not isinstance(extra_body, NotGiven):
+        # Built field by field, in the wire order.
+        body: dict[str, Any] = {"payment": check_string("payment_id", payment_id)}
+        if amount is not NOT_GIVEN:
+            body["amount"] = check_amount("amount", amount)
+        if reason is not NOT_GIVEN:
+            body["reason"] = check_string("reason", reason)
+        if metadata is not NOT_GIVEN:
+            body["metadata"] = check_metadata("metadata", metadata)
+        if extra_body is not NOT_GIVEN:
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
+        return await self._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
     ) -> Refund:
-        """Fetch a refund.
+        """Fetch a refund, e.g. to follow one the gateway has not settled yet.
 
         Args:
-            refund_id: the refund's id.
+            refund_id: the ``id`` of the Refund that ``create`` returned.
             timeout: this call's timeout.
 
         Returns:
-            The Refund as the gateway sees it now.
+            The Refund as the gateway sees it now; its ``status`` says whether the money went
+            back.
 
         Raises:
-            InvalidArgumentError: ``refund_id`` is empty.
-            NotFoundError: no such refund.
+            InvalidArgumentError: ``refund_id`` is empty; nothing was sent.
+            NotFoundError: no refund has this id.
         """
-        return await self._client._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)
+        return await self._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)

@@ -114,7 +114,7 @@ class AsyncSessions(AsyncResource):
             )
         if extra_body is not NOT_GIVEN:
             body = merge_extra_body(body, extra_body)
-        return await self._client._request(ep.SESSIONS_CREATE, body=body, timeout=timeout)
+        return await self._request(ep.SESSIONS_CREATE, body=body, timeout=timeout)
 
     async def retrieve(
         self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -132,7 +132,7 @@ class AsyncSessions(AsyncResource):
             InvalidArgumentError: ``session_id`` is empty.
             NotFoundError: no such session.
         """
-        return await self._client._request(ep.SESSIONS_RETRIEVE, session_id, timeout=timeout)
+        return await self._request(ep.SESSIONS_RETRIEVE, session_id, timeout=timeout)
 
     async def expire(
         self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
@@ -157,4 +157,4 @@ class AsyncSessions(AsyncResource):
                 sandbox answers 409 with the code ``session_not_open``.
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
         """
-        return await self._client._request(ep.SESSIONS_EXPIRE, session_id, timeout=timeout)
+        return await self._request(ep.SESSIONS_EXPIRE, session_id, timeout=timeout)

@@ -1,8 +1,14 @@
-"""Every wrapped call: the exact request on the wire, and bad input that never leaves."""
+"""Every wrapped call, on both clients: the exact request on the wire, and bad input that never
+leaves.
+
+Each test runs twice through the ``twin`` fixture (conftest.py): once with AsyncBpcPay, once
+with the generated BpcPay, so the sync twin is checked call for call, not by a hand-written
+copy of these tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,7 +20,10 @@ from _support import (
     REFUND_JSON,
     REQUEST_ID,
     SESSION_EXAMPLE,
+    VISA,
+    Twin,
     calls,
+    card,
     sent_count,
     sent_json,
     url,
@@ -22,7 +31,7 @@ from _support import (
 from aioresponses import aioresponses
 
 import bpcpay
-from bpcpay import AsyncBpcPay, InvalidArgumentError
+from bpcpay import InvalidArgumentError
 from bpcpay.models import (
     CustomerDetails,
     Payment,
@@ -33,7 +42,6 @@ from bpcpay.models import (
     SetupFutureUsage,
 )
 
-VISA = "4111111111111111"
 CARD = PaymentCard(number=VISA, exp_month=12, exp_year=2030, cvc="123", holder="Ada Lovelace")
 URLS = {
     "success_url": "https://shop.example/success",
@@ -47,10 +55,10 @@ def only_call(mocked: aioresponses) -> tuple[str, str, dict[str, Any]]:
     return call
 
 
-@pytest.mark.asyncio
-async def test_sessions_create_minimal_body(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_sessions_create_minimal_body(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/sessions"), payload=SESSION_EXAMPLE, headers=RID)
-    session = await client.sessions.create(amount=10000, currency="eur", **URLS)
+    session = call(client.sessions.create(amount=10000, currency="eur", **URLS))
     assert isinstance(session, Session)
     assert session.request_id == REQUEST_ID
     assert sent_json(mocked) == {
@@ -65,25 +73,25 @@ async def test_sessions_create_minimal_body(client: AsyncBpcPay, mocked: aioresp
     assert kwargs["allow_redirects"] is False
 
 
-@pytest.mark.asyncio
-async def test_sessions_create_with_every_optional_field(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
+def test_sessions_create_with_every_optional_field(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/sessions"), payload=SESSION_EXAMPLE)
     expires = datetime(2024, 3, 28, 10, 46, 37, tzinfo=timezone(timedelta(hours=2)))
-    await client.sessions.create(
-        amount=10000,
-        currency="usd",
-        merchant_reference_id="4000",
-        locale="en",
-        metadata={"cart": "42", "channel": "web"},
-        customer_details=CustomerDetails(email="ada@example.com", name="Ada"),
-        capture_method="manual",
-        expires_at=expires,
-        merchant_customer_id="cust_0001",
-        setup_future_usage=SetupFutureUsage(category="unscheduled"),
-        extra_body={"someNewField": {"on": True}},
-        **URLS,
+    call(
+        client.sessions.create(
+            amount=10000,
+            currency="usd",
+            merchant_reference_id="4000",
+            locale="en",
+            metadata={"cart": "42", "channel": "web"},
+            customer_details=CustomerDetails(email="ada@example.com", name="Ada"),
+            capture_method="manual",
+            expires_at=expires,
+            merchant_customer_id="cust_0001",
+            setup_future_usage=SetupFutureUsage(category="unscheduled"),
+            extra_body={"someNewField": {"on": True}},
+            **URLS,
+        )
     )
     assert sent_json(mocked) == {
         "amount": 10000,
@@ -102,16 +110,18 @@ async def test_sessions_create_with_every_optional_field(
     }
 
 
-@pytest.mark.asyncio
-async def test_sessions_create_accepts_mappings(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_sessions_create_accepts_mappings(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/sessions"), payload=SESSION_EXAMPLE)
-    await client.sessions.create(
-        amount=1,
-        currency="EUR",
-        customer_details={"phone": "+10000000", "address": {"postalCode": "1010"}},
-        setup_future_usage={"category": "installment", "recurringModel": {"installment": {}}},
-        capture_method="automatic",
-        **URLS,
+    call(
+        client.sessions.create(
+            amount=1,
+            currency="EUR",
+            customer_details={"phone": "+10000000", "address": {"postalCode": "1010"}},
+            setup_future_usage={"category": "installment", "recurringModel": {"installment": {}}},
+            capture_method="automatic",
+            **URLS,
+        )
     )
     body = sent_json(mocked)
     assert body["customerDetails"] == {"phone": "+10000000", "address": {"postalCode": "1010"}}
@@ -122,10 +132,10 @@ async def test_sessions_create_accepts_mappings(client: AsyncBpcPay, mocked: aio
     assert body["paymentData"] == {"captureMethod": "automatic"}
 
 
-@pytest.mark.asyncio
-async def test_sessions_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_sessions_retrieve(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.get(url(f"/sessions/{SESSION_EXAMPLE['id']}"), payload=SESSION_EXAMPLE, headers=RID)
-    session = await client.sessions.retrieve(SESSION_EXAMPLE["id"])
+    session = call(client.sessions.retrieve(SESSION_EXAMPLE["id"]))
     assert session.id == SESSION_EXAMPLE["id"]
     assert session.request_id == REQUEST_ID
     _, _, kwargs = only_call(mocked)
@@ -133,14 +143,12 @@ async def test_sessions_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> N
     assert "Content-Type" not in kwargs["headers"]
 
 
-@pytest.mark.asyncio
-async def test_sessions_expire_posts_without_a_body(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
+def test_sessions_expire_posts_without_a_body(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     expired = {**SESSION_EXAMPLE, "status": "expired"}
     del expired["paymentUrl"]
     mocked.post(url(f"/sessions/{SESSION_EXAMPLE['id']}/expire"), payload=expired, headers=RID)
-    session = await client.sessions.expire(SESSION_EXAMPLE["id"])
+    session = call(client.sessions.expire(SESSION_EXAMPLE["id"]))
     assert session.status == bpcpay.SessionStatus.EXPIRED
     assert session.payment_url is None
     assert session.request_id == REQUEST_ID
@@ -151,27 +159,27 @@ async def test_sessions_expire_posts_without_a_body(
     assert kwargs["skip_auto_headers"] == frozenset({"Content-Type"})
 
 
-@pytest.mark.asyncio
-async def test_ids_are_quoted_into_one_path_segment(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
+def test_ids_are_quoted_into_one_path_segment(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.get(url("/sessions/..%2Fpayments%3Fx"), payload=SESSION_EXAMPLE)
-    await client.sessions.retrieve("../payments?x")
+    call(client.sessions.retrieve("../payments?x"))
     (_, target, _) = only_call(mocked)
     assert target == url("/sessions/..%2Fpayments%3Fx")
 
 
-@pytest.mark.asyncio
-async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_payments_create_with_a_card(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/payments"), payload=PAYMENT_JSON, headers=RID)
-    payment = await client.payments.create(
-        amount=2500,
-        currency="eur",
-        card=CARD,
-        capture_method="manual",
-        merchant_reference_id="order-7",
-        metadata={"cart": "42"},
-        customer_details={"address": {"country": "CY"}},
+    payment = call(
+        client.payments.create(
+            amount=2500,
+            currency="eur",
+            card=CARD,
+            capture_method="manual",
+            merchant_reference_id="order-7",
+            metadata={"cart": "42"},
+            customer_details={"address": {"country": "CY"}},
+        )
     )
     assert isinstance(payment, Payment)
     assert payment.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
@@ -195,16 +203,16 @@ async def test_payments_create_with_a_card(client: AsyncBpcPay, mocked: aiorespo
     }
 
 
-@pytest.mark.asyncio
-async def test_payments_retrieve_capture_cancel(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_payments_retrieve_capture_cancel(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.get(url("/payments/pay_1"), payload=PAYMENT_JSON)
     mocked.post(url("/payments/pay_1/capture"), payload={**PAYMENT_JSON, "status": "succeeded"})
     mocked.post(url("/payments/pay_1/capture"), payload={**PAYMENT_JSON, "status": "succeeded"})
     mocked.post(url("/payments/pay_1/cancel"), payload={**PAYMENT_JSON, "status": "canceled"})
-    assert (await client.payments.retrieve("pay_1")).status == "requiresCapture"
-    assert (await client.payments.capture("pay_1")).status == "succeeded"
-    assert (await client.payments.capture("pay_1", amount=1000)).status == "succeeded"
-    assert (await client.payments.cancel("pay_1")).status == "canceled"
+    assert call(client.payments.retrieve("pay_1")).status == "requiresCapture"
+    assert call(client.payments.capture("pay_1")).status == "succeeded"
+    assert call(client.payments.capture("pay_1", amount=1000)).status == "succeeded"
+    assert call(client.payments.cancel("pay_1")).status == "canceled"
     bodies = {
         (method, target.removeprefix(url(""))): kwargs["data"]
         for method, target, kwargs in calls(mocked)
@@ -217,15 +225,17 @@ async def test_payments_retrieve_capture_cancel(client: AsyncBpcPay, mocked: aio
     assert cancels == [None]
 
 
-@pytest.mark.asyncio
-async def test_refunds(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_refunds(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/refunds"), payload=REFUND_JSON, headers=RID)
-    refund = await client.refunds.create(
-        payment_id="pay_1",
-        amount=1000,
-        reason="damaged",
-        metadata={"ticket": "T-1"},
-        extra_body={"someNewField": 1},
+    refund = call(
+        client.refunds.create(
+            payment_id="pay_1",
+            amount=1000,
+            reason="damaged",
+            metadata={"ticket": "T-1"},
+            extra_body={"someNewField": 1},
+        )
     )
     assert isinstance(refund, Refund)
     assert refund.request_id == REQUEST_ID
@@ -237,31 +247,45 @@ async def test_refunds(client: AsyncBpcPay, mocked: aioresponses) -> None:
         "someNewField": 1,
     }
     mocked.get(url("/refunds/re_1"), payload=REFUND_JSON)
-    assert (await client.refunds.retrieve("re_1")).payment == "pay_1"
+    assert call(client.refunds.retrieve("re_1")).payment == "pay_1"
 
 
-@pytest.mark.asyncio
-async def test_full_refund_sends_only_the_payment(
-    client: AsyncBpcPay, mocked: aioresponses
-) -> None:
+def test_full_refund_sends_only_the_payment(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.post(url("/refunds"), payload=REFUND_JSON)
-    await client.refunds.create(payment_id="pay_1")
+    call(client.refunds.create(payment_id="pay_1"))
     assert sent_json(mocked) == {"payment": "pay_1"}
 
 
-@pytest.mark.asyncio
-async def test_payment_methods_retrieve(client: AsyncBpcPay, mocked: aioresponses) -> None:
+def test_payment_methods_retrieve(twin: Twin, mocked: aioresponses) -> None:
+    client, call = twin
     mocked.get(url("/payment-methods/pm_1"), payload=PAYMENT_METHOD_JSON, headers=RID)
-    pm = await client.payment_methods.retrieve("pm_1")
+    pm = call(client.payment_methods.retrieve("pm_1"))
     assert isinstance(pm, PaymentMethod)
     assert pm.card is not None
     assert pm.card.last4 == "1111"
     assert pm.request_id == REQUEST_ID
 
 
+def test_request_reaches_any_path_and_decodes_into_a_model_or_json(
+    twin: Twin, mocked: aioresponses
+) -> None:
+    client, call = twin
+    mocked.get(url("/sessions/ps_raw"), payload=SESSION_EXAMPLE, headers=RID)
+    mocked.get(url("/balance"), payload={"available": 5})
+    session = call(client.request("GET", "/sessions/ps_raw", cast_to=Session))
+    assert isinstance(session, Session)
+    assert session.request_id == REQUEST_ID
+    assert call(client.request("GET", "/balance")) == {"available": 5}
+    headers = calls(mocked)[0][2]["headers"]
+    assert headers["X-Api-Key"] == API_KEY
+    assert headers["X-Version"] == bpcpay.DEFAULT_API_VERSION
+    assert headers["User-Agent"].startswith(f"bpcpay/{bpcpay.__version__} ")
+
+
 # --- bad input never leaves the machine --------------------------------------------------------
 
-Call = Callable[[AsyncBpcPay], Awaitable[Any]]
+Call = Callable[[Any], Any]
 
 
 def session(**changes: Any) -> Call:
@@ -272,16 +296,6 @@ def session(**changes: Any) -> Call:
 def payment(**changes: Any) -> Call:
     kwargs: dict[str, Any] = {"amount": 100, "currency": "EUR", "card": CARD, **changes}
     return lambda c: c.payments.create(**kwargs)
-
-
-def card(**changes: Any) -> PaymentCard:
-    fields: dict[str, Any] = {
-        "number": VISA,
-        "exp_month": 12,
-        "exp_year": 2030,
-        "cvc": "123",
-    }
-    return PaymentCard(**{**fields, **changes})
 
 
 BAD_CALLS: list[tuple[str, Call, str]] = [
@@ -386,17 +400,17 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
 ]
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("call", "argument"), [b[1:] for b in BAD_CALLS], ids=[b[0] for b in BAD_CALLS]
+    ("bad_call", "argument"), [b[1:] for b in BAD_CALLS], ids=[b[0] for b in BAD_CALLS]
 )
-async def test_bad_input_is_refused_before_sending(
-    client: AsyncBpcPay, mocked: aioresponses, call: Call, argument: str
+def test_bad_input_is_refused_before_sending(
+    twin: Twin, mocked: aioresponses, bad_call: Call, argument: str
 ) -> None:
+    client, call = twin
     # Any request that did slip out would get an answer, not a connection error.
     mocked.post(url("/sessions"), payload=SESSION_EXAMPLE, repeat=True)
     with pytest.raises(InvalidArgumentError) as info:
-        await call(client)
+        call(bad_call(client))
     err = info.value
     assert isinstance(err, ValueError)
     assert err.argument == argument
