@@ -1,7 +1,7 @@
 """Fixed values of the SDK: where it talks to, which API version it speaks, default limits.
 
 Imports nothing from bpcpay. Values marked [inferred] are our reading of what BPC has not
-published; see ``bpc-api-v2.md`` and the README's "What is inferred" section.
+published; see ``bpc-api-v2.md`` and docs/inferred.md, "What is inferred".
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class AsyncBpcPay:
         timeout: per attempt; a :class:`~bpcpay.Timeout` (connect, read) or one number for both.
             Every method also takes ``timeout=`` for a single call.
         max_retries: retries after the first attempt, for GETs and for POSTs that provably
-            never reached the gateway (see the README's "Reliability").
+            never reached the gateway (see docs/reliability.md).
         session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and never
             closes it. Without one, bpcpay opens a pooled session on first use.
         pool_size: connections kept open to the gateway (ignored with ``session=``).

@@ -13,10 +13,17 @@ in ``_requests`` and ``_bodies``. Pure: imports nothing but the error tree.
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from typing import TypeVar
 
 from .._exceptions import InvalidArgumentError
+
+# typing.TYPE_CHECKING without importing typing or datetime: ``import bpcpay.webhooks`` loads
+# this module, and stays cheap (type checkers treat any TYPE_CHECKING this way).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "check_aware",
@@ -26,8 +33,6 @@ __all__ = [
     "check_secret",
     "check_text",
 ]
-
-T = TypeVar("T")
 
 
 def check_int(
@@ -140,6 +145,8 @@ def check_aware(argument: str, value: object) -> datetime:
     Raises:
         InvalidArgumentError: naming ``argument``.
     """
+    from datetime import datetime  # here: the sandbox's clock is its only caller
+
     if not isinstance(value, datetime):
         raise InvalidArgumentError(argument, f"must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:

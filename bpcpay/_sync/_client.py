@@ -59,7 +59,7 @@ class BpcPay(SyncClientBase):
         timeout: per attempt; a :class:`~bpcpay.Timeout` (connect, read) or one number for both.
             Every method also takes ``timeout=`` for a single call.
         max_retries: retries after the first attempt, for GETs and for POSTs that provably
-            never reached the gateway (see the README's "Reliability").
+            never reached the gateway (see docs/reliability.md).
         pool_size: connections kept open to the gateway.
         on_attempt: called after every attempt with a :class:`~bpcpay.RequestAttempt`
             (method, path, status, request id, attempt number, elapsed time, retry delay), to

@@ -18,6 +18,9 @@ import pytest
 
 _PRELUDE = """
 import os, sys, time, warnings
+# -X dev makes asyncio log any callback slower than 0.1 s; on a loaded machine that is
+# noise, not a fault, and the test wants an empty stderr: only its errors are kept.
+import logging; logging.getLogger("asyncio").setLevel(logging.ERROR)
 # Python 3.12+ warns about fork() in a process with threads; the point of these scripts is to
 # prove that this particular fork is safe, so that one warning is not an error here.
 warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)

@@ -392,6 +392,7 @@ def test_close_lets_calls_within_the_grace_finish_and_timeouts_bound_the_rest(
 
 _SIGINT_SCRIPT = """
 import os, signal, threading, time
+import logging; logging.getLogger("asyncio").setLevel(logging.ERROR)  # -X dev's slow callbacks
 import bpcpay
 from bpcpay.sandbox import SandboxGateway
 
