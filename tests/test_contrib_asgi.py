@@ -145,6 +145,24 @@ async def test_a_body_in_several_messages_and_a_client_that_goes_away(
 
 
 @pytest.mark.asyncio
+async def test_head_gets_the_405_headers_and_no_body() -> None:
+    # A body after a HEAD answer would be read as the start of the next response on a kept-alive
+    # connection by a server that passes it through (uvicorn drops it; the app must not rely on
+    # that). The headers are those a GET gets, Content-Length included.
+    app = WebhookASGIApp(WebhookRouter("whsec_asgi_not_real"))
+    answers = {}
+    for method in ("HEAD", "GET"):
+        channel = Channel()
+        await app({**http_scope([]), "method": method}, channel.receive, channel.send)
+        answers[method] = channel.sent
+    head, get = answers["HEAD"], answers["GET"]
+    assert head[0] == get[0]  # status 405, Allow: POST, Content-Length of the GET's body
+    assert (head[0]["status"], dict(head[0]["headers"])[b"allow"]) == (405, b"POST")
+    assert get[1]["body"] == b"method_not_allowed\n"
+    assert head[1] == {"type": "http.response.body", "body": b""}
+
+
+@pytest.mark.asyncio
 async def test_non_http_scopes() -> None:
     app = WebhookASGIApp(WebhookRouter("whsec_asgi_not_real"))
     with pytest.raises(RuntimeError, match="websocket"):

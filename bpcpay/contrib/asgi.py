@@ -44,7 +44,10 @@ class WebhookASGIApp(RouterApp):
         if scope["type"] != "http":
             raise RuntimeError(f"WebhookASGIApp serves http, not {scope['type']!r}")
         if scope["method"] != "POST":
-            await _respond(send, 405, "method_not_allowed", [(b"allow", b"POST")])
+            # HEAD: the headers a GET gets, and no body (it would corrupt a kept-alive connection
+            # under a server that passes it on).
+            head = scope["method"] == "HEAD"
+            await _respond(send, 405, "method_not_allowed", [(b"allow", b"POST")], head=head)
             return
         headers = _headers(scope)
         if declared_too_large(headers.get("content-length"), self.max_bytes):
@@ -83,7 +86,12 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
 
 
 async def _respond(
-    send: Send, status: int, reason: str, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    reason: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    *,
+    head: bool = False,
 ) -> None:
     body = body_text(reason)
     headers = [
@@ -92,7 +100,7 @@ async def _respond(
         *(extra or []),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
