@@ -7,6 +7,7 @@ Every Python block of the README (and of docs/) is also run by ``tests/test_docs
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
 import json
 import os
@@ -90,8 +91,8 @@ def test_the_quick_start_runs_against_bpcpay_sandbox_as_written(tmp_path: Path) 
         # A shell with the exports pasted, and nothing else of bpcpay's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("BPCPAY_")}
         env.update(exports)
-        result = subprocess.run(
-            [sys.executable, "-W", "error", "quickstart.py"],
+        run = functools.partial(
+            subprocess.run,
             capture_output=True,
             text=True,
             timeout=60,
@@ -99,19 +100,12 @@ def test_the_quick_start_runs_against_bpcpay_sandbox_as_written(tmp_path: Path) 
             env=env,
             check=False,
         )
+        result = run([sys.executable, "-W", "error", "quickstart.py"])
         assert result.returncode == 0, result.stderr
         session, link, status = result.stdout.splitlines()
         session_id = session.removeprefix("session ")
         assert _pay_on_the_page(exports, session_id)  # the reader, in a browser
-        again = subprocess.run(
-            [sys.executable, "-m", "bpcpay.cli", "sessions", "get", session_id],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-            env=env,
-            check=False,
-        )
+        again = run([sys.executable, "-m", "bpcpay.cli", "sessions", "get", session_id])
         assert sandbox.stop() == 0
     gateway = exports["BPCPAY_BASE_URL"].removesuffix("/api2")
     assert re.fullmatch(r"ps_\w+", session_id)

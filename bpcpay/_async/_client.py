@@ -239,12 +239,17 @@ class AsyncBpcPay:
         ``client.with_options(max_retries=0).sessions.retrieve(...)``; closing either closes the
         shared connections.
         """
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
+        changes: dict[str, Any] = {}
         if not isinstance(timeout, NotGiven):
-            clone._timeout = to_timeout(timeout)
+            changes["_timeout"] = to_timeout(timeout)
         if not isinstance(max_retries, NotGiven):
-            clone._max_retries = check_int("max_retries", max_retries, minimum=0)
+            changes["_max_retries"] = check_int("max_retries", max_retries, minimum=0)
+        return self._copy(**changes)
+
+    def _copy(self, **changes: Any) -> AsyncBpcPay:
+        """A copy of this client with some attributes replaced, its resources bound to it."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__, **changes)
         clone._bind_resources()
         return clone
 
@@ -535,12 +540,9 @@ class SyncSupport:
             The support to use in the child.
         """
         parent = self.client
-        child = object.__new__(type(parent))
-        child.__dict__.update(parent.__dict__)
-        child._transport = parent._transport.for_forked_child()
-        child._closed = False
-        child._bind_resources()
-        return SyncSupport(child)
+        return SyncSupport(
+            parent._copy(_transport=parent._transport.for_forked_child(), _closed=False)
+        )
 
     def stuck_call_error(
         self,
