@@ -123,7 +123,7 @@ class _Call:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.done = threading.Lock()
-        self.done.acquire()
+        self.done.acquire()  # deadline: a lock made on the line above is free, never waits
         self.task: asyncio.Task[None] | None = None
         self.cancelled = False
         self.ended = False

@@ -112,7 +112,7 @@ async def serve_until_signalled(
     try:
         await start()
         try:
-            await stopping.wait()
+            await stopping.wait()  # deadline: a server runs until Ctrl-C or SIGTERM
         finally:
             await stop()
     finally:

@@ -271,6 +271,7 @@ class _App:
         logger.info("fault %s on %s %s", fault.kind, request.method, request.path)
         if fault.stall:
             with contextlib.suppress(asyncio.TimeoutError):
+                # deadline: the stall itself, cut short when the gateway stops
                 await asyncio.wait_for(self._stopping.wait(), fault.stall)
         if fault.drop:
             transport = request.transport
