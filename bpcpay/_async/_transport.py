@@ -39,7 +39,7 @@ import functools
 import os
 import sys
 import weakref
-from typing import Protocol
+from typing import Final, Protocol
 
 import aiohttp
 import attrs
@@ -225,9 +225,13 @@ class AiohttpTransport:
         max_response_bytes: int,
     ) -> None:
         self._session = session
-        self._owned = session is None
-        self._pool_size = pool_size
-        self._max_response_bytes = max_response_bytes
+        # Settings, fixed for the transport's life (Final: the type checker refuses a change).
+        #: True when bpcpay creates the session (on first use) and so closes it.
+        self.owns_session: Final = session is None
+        #: The connector limit of an owned session.
+        self.pool_size: Final = pool_size
+        #: The largest answer read, in bytes, decompressed.
+        self.max_response_bytes: Final = max_response_bytes
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         # The last timeout used and its ClientTimeout, as one pair: nearly every call uses the
         # client's default, so an identity check spares hashing the Timeout.
@@ -236,27 +240,12 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._session is not None else "unopened"
-        return f"<AiohttpTransport {state} pool_size={self._pool_size}>"
-
-    @property
-    def owns_session(self) -> bool:
-        """True when bpcpay created the session and will close it."""
-        return self._owned
+        return f"<AiohttpTransport {state} pool_size={self.pool_size}>"
 
     @property
     def closed(self) -> bool:
         """True once aclose() was called (by this client or one sharing the transport)."""
         return self._closed
-
-    @property
-    def pool_size(self) -> int:
-        """The connector limit of an owned session."""
-        return self._pool_size
-
-    @property
-    def max_response_bytes(self) -> int:
-        """The largest answer read, in bytes, decompressed."""
-        return self._max_response_bytes
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -265,7 +254,7 @@ class AiohttpTransport:
 
     def _open_session(self) -> aiohttp.ClientSession:
         """Create the owned session, on the running loop (the first request's)."""
-        connector = _DeadlineConnector(limit=self._pool_size, limit_per_host=self._pool_size)
+        connector = _DeadlineConnector(limit=self.pool_size, limit_per_host=self.pool_size)
         session = aiohttp.ClientSession(
             connector=connector,
             # Per-request timeouts are always passed; this default is never used on its own.
@@ -319,7 +308,7 @@ class AiohttpTransport:
             ) as response:
                 status = response.status
                 headers = response.headers
-                limit = self._max_response_bytes
+                limit = self.max_response_bytes
                 declared = response.content_length
                 if declared is not None and declared > limit:
                     raise ResponseTooLarge(status, headers, limit, declared)
@@ -357,7 +346,7 @@ class AiohttpTransport:
         with the same pool size and answer limit (it opens its own session on first use)."""
         self.abandon()
         return AiohttpTransport(
-            session=None, pool_size=self._pool_size, max_response_bytes=self._max_response_bytes
+            session=None, pool_size=self.pool_size, max_response_bytes=self.max_response_bytes
         )
 
     def abandon(self) -> None:
@@ -373,7 +362,7 @@ class AiohttpTransport:
         ``tests/test_sync_client.py`` runs one under ``-X dev -W error``).
         """
         session = self._session
-        if not self._owned or session is None:
+        if not self.owns_session or session is None:
             return
         # detach(): aiohttp's public way to let go of a connector without closing it; the
         # session counts as closed from then on, so its finalizer has nothing to say.
@@ -387,5 +376,5 @@ class AiohttpTransport:
         """Close the session if bpcpay owns it; a borrowed session is left open."""
         self._closed = True
         session = self._session
-        if self._owned and session is not None and not session.closed:
+        if self.owns_session and session is not None and not session.closed:
             await session.close()

@@ -1,4 +1,5 @@
-"""What every async resource shares: the request function its client hands it.
+"""What every async resource shares: the request function its client hands it, and the last
+step of every ``create``.
 
 A resource never sees its client: it is given ``request`` (the client's ``_request``), the one
 path every call takes (``bpcpay/_async/_client.py``). Holding that bound method keeps the client
@@ -7,9 +8,10 @@ alive for as long as the resource is, so ``AsyncBpcPay(...).sessions`` works on 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol, TypeVar
 
+from ..._core._bodies import merge_extra_body
 from ..._core._endpoints import Endpoint
 from ..._types import JSON, NOT_GIVEN, NotGiven, TimeoutLike
 
@@ -42,3 +44,29 @@ class AsyncResource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+    async def _send_body(
+        self,
+        endpoint: Endpoint[T],
+        body: dict[str, Any],
+        extra_body: Mapping[str, Any] | NotGiven,
+        timeout: TimeoutLike | NotGiven,
+    ) -> T:
+        """Send the body a method built from its keyword arguments, with the caller's
+        ``extra_body`` fields merged in (``merge_extra_body`` refuses one that repeats a field).
+
+        Args:
+            endpoint: what to call.
+            body: the checked fields, in wire form.
+            extra_body: the method's ``extra_body`` argument, as given.
+            timeout: the method's ``timeout`` argument, as given.
+
+        Returns:
+            The endpoint's model.
+
+        Raises:
+            InvalidArgumentError: ``extra_body`` is invalid; nothing was sent.
+        """
+        if not isinstance(extra_body, NotGiven):
+            body = merge_extra_body(body, extra_body)
+        return await self._request(endpoint, body=body, timeout=timeout)

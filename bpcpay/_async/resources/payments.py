@@ -10,7 +10,6 @@ from ..._core._bodies import (
     check_customer_details,
     check_payment_method,
     check_setup_future_usage,
-    merge_extra_body,
 )
 from ..._core._requests import (
     check_amount,
@@ -105,9 +104,7 @@ class AsyncPayments(AsyncResource):
             ),
             metadata=optional(check_metadata, "metadata", metadata),
         )
-        if not isinstance(extra_body, NotGiven):
-            body = merge_extra_body(body, extra_body)
-        return await self._request(ep.PAYMENTS_CREATE, body=body, timeout=timeout)
+        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
         self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN

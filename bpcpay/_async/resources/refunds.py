@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import merge_extra_body
 from ..._core._requests import check_amount, check_metadata, check_string
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import Refund
@@ -58,9 +57,7 @@ class AsyncRefunds(AsyncResource):
             body["reason"] = check_string("reason", reason)
         if metadata is not NOT_GIVEN:
             body["metadata"] = check_metadata("metadata", metadata)
-        if extra_body is not NOT_GIVEN:
-            body = merge_extra_body(body, extra_body)
-        return await self._request(ep.REFUNDS_CREATE, body=body, timeout=timeout)
+        return await self._send_body(ep.REFUNDS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
         self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN

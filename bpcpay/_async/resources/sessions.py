@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import check_customer_details, check_setup_future_usage, merge_extra_body
+from ..._core._bodies import check_customer_details, check_setup_future_usage
 from ..._core._requests import (
     check_amount,
     check_capture_method,
@@ -112,9 +112,7 @@ class AsyncSessions(AsyncResource):
             body["setupFutureUsage"] = check_setup_future_usage(
                 "setup_future_usage", setup_future_usage
             )
-        if extra_body is not NOT_GIVEN:
-            body = merge_extra_body(body, extra_body)
-        return await self._request(ep.SESSIONS_CREATE, body=body, timeout=timeout)
+        return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
         self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
