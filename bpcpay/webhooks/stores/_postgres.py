@@ -24,14 +24,13 @@ from ._base import (
     check_identifier,
 )
 from ._pooled import PooledStore
-from ._sql import Query, SqlLogic
+from ._sql import DEFAULT_TABLE, Query, SqlLogic
 
 if TYPE_CHECKING:
     import psycopg_pool
 
 __all__ = ["AsyncPostgresDeliveryStore", "PostgresDeliveryStore"]
 
-DEFAULT_TABLE: Final = "bpcpay_webhook_deliveries"
 DEFAULT_MAX_CONNECTIONS: Final = 4
 T = TypeVar("T")
 
