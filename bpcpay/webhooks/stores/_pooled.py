@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from ._base import StorePlans, check_positive_int, check_seconds
 
@@ -62,6 +62,9 @@ class PooledStore:
     """
 
     _plans: StorePlans
+    #: How the store's connections name themselves to the server (PostgreSQL's
+    #: ``pg_stat_activity.application_name``, Redis's ``CLIENT LIST``).
+    _connection_name: Final = "bpcpay-webhooks"
 
     def __init__(
         self, *, lease: float, retention: float, max_connections: int, timeout: float

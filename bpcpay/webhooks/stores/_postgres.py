@@ -24,14 +24,13 @@ from ._base import (
     check_identifier,
 )
 from ._pooled import PooledStore
-from ._sql import Query, SqlLogic
+from ._sql import DEFAULT_TABLE, Query, SqlLogic
 
 if TYPE_CHECKING:
     import psycopg_pool
 
 __all__ = ["AsyncPostgresDeliveryStore", "PostgresDeliveryStore"]
 
-DEFAULT_TABLE: Final = "bpcpay_webhook_deliveries"
 DEFAULT_MAX_CONNECTIONS: Final = 4
 T = TypeVar("T")
 
@@ -69,7 +68,6 @@ class _PostgresStore(PooledStore):
             clock=_clock,
         )
         self._plans = self._logic
-        self._application_name = "bpcpay-webhooks"  # shown by pg_stat_activity
         self._ready = False
         self._opening: Any = None
 
@@ -88,7 +86,7 @@ class _PostgresStore(PooledStore):
                 "autocommit": True,
                 "connect_timeout": max(2, int(self.timeout + 0.999)),
                 "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
-                "application_name": self._application_name,
+                "application_name": self._connection_name,
             },
         }
 

@@ -169,7 +169,6 @@ class _RedisStore(PooledStore):
             retention=self._retention,
             clock=_clock,
         )
-        self._client_name = "bpcpay-webhooks"  # shown by CLIENT LIST
         self._scripts: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -181,7 +180,7 @@ class _RedisStore(PooledStore):
             "timeout": self.timeout,  # the wait for a free connection
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
-            "client_name": self._client_name,
+            "client_name": self._connection_name,
         }
 
     def _client_for_process(self, make: Callable[[], Any]) -> Any:

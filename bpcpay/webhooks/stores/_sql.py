@@ -24,7 +24,10 @@ import attrs
 
 from ._base import Claim, new_token
 
-__all__ = ["Query", "SqlLogic"]
+__all__ = ["DEFAULT_TABLE", "Query", "SqlLogic"]
+
+#: The table both SQL stores (SQLite and PostgreSQL) keep their rows in unless told otherwise.
+DEFAULT_TABLE: Final = "bpcpay_webhook_deliveries"
 
 PURGE_EVERY: Final = 60.0
 PURGE_GRACE: Final = 3600.0

@@ -25,11 +25,10 @@ from ._base import (
     check_identifier,
     check_seconds,
 )
-from ._sql import Query, SqlLogic
+from ._sql import DEFAULT_TABLE, Query, SqlLogic
 
 __all__ = ["SQLiteDeliveryStore"]
 
-DEFAULT_TABLE = "bpcpay_webhook_deliveries"
 T = TypeVar("T")
 
 
