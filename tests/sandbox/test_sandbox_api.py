@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import aiohttp
 import pytest
 
 from bpcpay import DEFAULT_API_VERSION
-from bpcpay.sandbox import ManualClock, SandboxGateway
+from bpcpay.sandbox import ManualClock, SandboxGateway, _ids
 from bpcpay.sandbox._ids import BASE58
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -22,6 +23,25 @@ VALID = {
     "successUrl": "https://shop.example/success",
     "failureUrl": "https://shop.example/failure",
 }
+
+
+@pytest.mark.parametrize(
+    ("new_id", "prefix", "length"),
+    [
+        (_ids.new_session_id, "ps_", 54),
+        (_ids.new_payment_id, "pay_", 30),
+        (_ids.new_refund_id, "re_", 30),
+        (_ids.new_payment_method_id, "pm_", 30),
+        (_ids.new_event_id, "evt_", 24),
+        (_ids.new_webhook_endpoint_id, "we_", 16),
+    ],
+)
+def test_each_kind_of_id_has_its_prefix_and_length(
+    new_id: Callable[[], str], prefix: str, length: int
+) -> None:
+    ids = {new_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(f"{prefix}{B58}{{{length}}}", ident) for ident in ids)
 
 
 @pytest.mark.asyncio
