@@ -53,6 +53,7 @@ __all__ = [
     "PageAttempt",
     "PaymentMethodRecord",
     "PaymentRecord",
+    "Record",
     "RefundRecord",
     "SessionRecord",
     "Store",
@@ -188,6 +189,8 @@ class Challenge:
     used: bool = False
 
 
+#: Any object the API answers with.
+Record = SessionRecord | PaymentRecord | RefundRecord | PaymentMethodRecord
 R = TypeVar("R")
 
 
@@ -341,6 +344,16 @@ class Store:
         )
         data: dict[str, Any] = _prune(unstructure(model))
         return data
+
+    def snapshot(self, rec: Record) -> dict[str, Any]:
+        """Any object as the API returns it."""
+        if isinstance(rec, SessionRecord):
+            return self.session_json(rec)
+        if isinstance(rec, PaymentRecord):
+            return self.payment_json(rec)
+        if isinstance(rec, RefundRecord):
+            return self.refund_json(rec)
+        return self.payment_method_json(rec)
 
     def challenge_url(self, challenge_id: str) -> str:
         """Where the customer answers a 3-D Secure challenge."""
