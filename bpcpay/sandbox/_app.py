@@ -44,7 +44,14 @@ from ._state import (
     SessionRecord,
     failed_challenge,
 )
-from ._validate import parse_body, parse_capture, parse_payment, parse_refund, parse_session
+from ._validate import (
+    OrderInput,
+    parse_body,
+    parse_capture,
+    parse_payment,
+    parse_refund,
+    parse_session,
+)
 
 if TYPE_CHECKING:
     from ._gateway import SandboxGateway
@@ -487,11 +494,11 @@ class _App:
         challenge = self._challenge(request.query.get("challenge", ""))
         if isinstance(challenge, web.Response):
             return challenge
-        amount, currency = self._challenge_amount(challenge)
+        order = self._challenge_order(challenge)
         return _html(
             challenge_page(
-                amount=amount,
-                currency=currency,
+                amount=order.amount,
+                currency=order.currency,
                 brand=challenge.decision.brand,
                 last4=challenge.decision.last4,
                 action=CHALLENGE_PATH,
@@ -499,14 +506,13 @@ class _App:
             )
         )
 
-    def _challenge_amount(self, challenge: Challenge) -> tuple[int, str]:
+    def _challenge_order(self, challenge: Challenge) -> OrderInput:
+        """The terms of what the challenge authenticates: its session's, or its payment's."""
         state = self.gw.state
         if challenge.session_id is not None:
-            req = state.sessions[challenge.session_id].request
-            return req.amount, req.currency
+            return state.sessions[challenge.session_id].request
         assert challenge.payment_id is not None
-        payment = state.payments[challenge.payment_id]
-        return payment.amount, payment.currency
+        return state.payments[challenge.payment_id].order
 
     async def challenge_post(self, request: web.Request) -> web.Response:
         form = await request.post()
