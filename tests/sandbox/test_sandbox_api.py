@@ -13,6 +13,7 @@ import pytest
 
 from bpcpay import DEFAULT_API_VERSION
 from bpcpay.sandbox import ManualClock, SandboxGateway, _ids
+from bpcpay.sandbox._customer import Customer
 from bpcpay.sandbox._ids import BASE58
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -55,6 +56,14 @@ async def test_gateway_binds_loopback_with_fresh_credentials(gw: SandboxGateway)
         assert other.webhook_secret != gw.webhook_secret
     assert gw.api_key not in repr(gw)
     assert gw.webhook_secret not in repr(gw)
+
+
+@pytest.mark.asyncio
+async def test_the_customer_never_shows_the_key(gw: SandboxGateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        customer = Customer(http, gw.base_url, gw.api_key)
+        assert gw.api_key not in repr(customer)
+        assert gw.base_url in repr(customer)
 
 
 @pytest.mark.asyncio
@@ -272,6 +281,18 @@ async def test_body_must_be_a_json_object(api: Any, raw: bytes) -> None:
     assert answer.status == 400
     assert answer.error["type"] == "invalid_request_error"
     assert answer.error["param"] is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "path", ["/sessions/ps_x/expire", "/payments/pay_x/capture", "/payments/pay_x/cancel"]
+)
+async def test_a_change_to_an_unknown_id_is_404_before_its_body_is_judged(
+    api: Any, path: str
+) -> None:
+    answer = await api.call("POST", path, raw=b"{nope")
+    assert answer.status == 404
+    assert answer.error["code"] == "resource_missing"
 
 
 @pytest.mark.asyncio
