@@ -22,7 +22,7 @@ import pytest
 from bpcpay import BpcPay
 from bpcpay.cli import main
 from bpcpay.sandbox import TestCards
-from bpcpay.sandbox._customer import pay
+from bpcpay.sandbox._customer import Customer
 from bpcpay.webhooks import construct_event
 
 TIMEOUT = 20.0
@@ -138,11 +138,8 @@ def receiver() -> Iterator[Receiver]:
 def _pay(base_url: str, api_key: str, session_id: str) -> bool:
     async def run() -> bool:
         async with aiohttp.ClientSession() as http:
-            result = await pay(
-                http,
-                base_url=base_url,
-                api_key=api_key,
-                session_id=session_id,
+            result = await Customer(http, base_url, api_key).pay(
+                session_id,
                 card=TestCards.SUCCESS_CHALLENGE,
                 cvc=None,
                 expiry=None,

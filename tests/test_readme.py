@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 from _processes import Program
 
-from bpcpay.sandbox._customer import pay
+from bpcpay.sandbox._customer import Customer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -123,11 +123,9 @@ def _pay_on_the_page(exports: dict[str, str], session_id: str) -> bool:
 
     async def pay_over_http() -> bool:
         async with aiohttp.ClientSession() as http:
-            result = await pay(
-                http,
-                base_url=exports["BPCPAY_BASE_URL"],
-                api_key=exports["BPCPAY_API_KEY"],
-                session_id=session_id,
+            customer = Customer(http, exports["BPCPAY_BASE_URL"], exports["BPCPAY_API_KEY"])
+            result = await customer.pay(
+                session_id,
                 card="5555 5555 5555 5599",
                 cvc="123",
                 expiry="12/34",

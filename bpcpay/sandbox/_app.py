@@ -40,10 +40,18 @@ from ._state import (
     CHALLENGE_PATH,
     PAGE_PATH,
     Challenge,
+    Record,
     SessionRecord,
     failed_challenge,
 )
-from ._validate import parse_body, parse_capture, parse_payment, parse_refund, parse_session
+from ._validate import (
+    OrderInput,
+    parse_body,
+    parse_capture,
+    parse_payment,
+    parse_refund,
+    parse_session,
+)
 
 if TYPE_CHECKING:
     from ._gateway import SandboxGateway
@@ -79,6 +87,8 @@ PAGE_SECURITY_HEADERS: Final = {
 _EXPIRY = re.compile(r"\s*(\d{1,2})\s*/?\s*(\d{4}|\d{2})\s*")
 _SEPARATORS = re.compile(r"[\s-]")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: An API handler: returns the object the API answers with.
+ApiHandler = Callable[[web.Request], Awaitable[Record]]
 
 
 @attrs.frozen(kw_only=True)
@@ -296,29 +306,43 @@ class _App:
         return response
 
     # --- API ---------------------------------------------------------------------------------
+    # Each handler returns the object it created, read or changed; :meth:`answer` sends its JSON.
+
+    def answer(self, handler: ApiHandler) -> Handler:
+        """``handler`` as a route: the object it returns, answered as the API's JSON."""
+
+        async def route(request: web.Request) -> web.StreamResponse:
+            return _json(self.gw.state.snapshot(await handler(request)))
+
+        return route
 
     async def _body(self, request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
         return parse_body(await request.read(), allow_empty=allow_empty)
 
-    async def sessions_create(self, request: web.Request) -> web.Response:
+    async def _target(
+        self, request: web.Request, key: str, find: Callable[[str], Record]
+    ) -> tuple[str, dict[str, Any]]:
+        """The id a change is aimed at (path parameter ``key``) and its body, which may be
+        empty: an unknown id is a 404 before a malformed body is a 400."""
+        ident = request.match_info[key]
+        find(ident)
+        return ident, await self._body(request, allow_empty=True)
+
+    async def sessions_create(self, request: web.Request) -> Record:
         data = await self._body(request)
-        rec = self.gw.state.create_session(parse_session(data, now=self.gw.now()), self.gw.now())
-        return _json(self.gw.state.session_json(rec))
+        now = self.gw.now()
+        return self.gw.state.create_session(parse_session(data, now=now), now)
 
-    async def sessions_retrieve(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.session(request.match_info["session_id"])
-        return _json(self.gw.state.session_json(rec))
+    async def sessions_retrieve(self, request: web.Request) -> Record:
+        return self.gw.state.session(request.match_info["session_id"])
 
-    async def sessions_expire(self, request: web.Request) -> web.Response:
-        session_id = request.match_info["session_id"]
-        self.gw.state.session(session_id)  # 404 before judging the body
-        await self._body(request, allow_empty=True)  # none is expected; garbage is a 400
-        rec = self.gw.state.expire_session(session_id)
-        return _json(self.gw.state.session_json(rec))
+    async def sessions_expire(self, request: web.Request) -> Record:
+        session_id, _ = await self._target(request, "session_id", self.gw.state.session)
+        return self.gw.state.expire_session(session_id)
 
-    async def payments_create(self, request: web.Request) -> web.Response:
-        data = await self._body(request)
-        req = parse_payment(data)
+    async def payments_create(self, request: web.Request) -> Record:
+        req = parse_payment(await self._body(request))
+        now = self.gw.now()
         decision: Decision | None = None
         if req.card is not None:
             card = req.card
@@ -327,47 +351,43 @@ class _App:
                 exp_month=card.exp_month,
                 exp_year=card.exp_year,
                 cvc=card.cvc,
-                today=self.gw.now().date(),
+                today=now.date(),
             )
-        payment = self.gw.state.create_payment(req, decision, self.gw.now())
-        return _json(self.gw.state.payment_json(payment))
+        return self.gw.state.create_payment(req, decision, now)
 
-    async def payments_retrieve(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.payment(request.match_info["payment_id"])
-        return _json(self.gw.state.payment_json(rec))
+    async def payments_retrieve(self, request: web.Request) -> Record:
+        return self.gw.state.payment(request.match_info["payment_id"])
 
-    async def payments_capture(self, request: web.Request) -> web.Response:
-        payment_id = request.match_info["payment_id"]
-        self.gw.state.payment(payment_id)  # 404 before judging the body
-        req = parse_capture(await self._body(request, allow_empty=True))
-        rec = self.gw.state.capture(payment_id, req.amount)
-        return _json(self.gw.state.payment_json(rec))
+    async def payments_capture(self, request: web.Request) -> Record:
+        payment_id, body = await self._target(request, "payment_id", self.gw.state.payment)
+        return self.gw.state.capture(payment_id, parse_capture(body).amount)
 
-    async def payments_cancel(self, request: web.Request) -> web.Response:
-        payment_id = request.match_info["payment_id"]
-        self.gw.state.payment(payment_id)
-        await self._body(request, allow_empty=True)
-        rec = self.gw.state.cancel(payment_id)
-        return _json(self.gw.state.payment_json(rec))
+    async def payments_cancel(self, request: web.Request) -> Record:
+        payment_id, _ = await self._target(request, "payment_id", self.gw.state.payment)
+        return self.gw.state.cancel(payment_id)
 
-    async def refunds_create(self, request: web.Request) -> web.Response:
-        req = parse_refund(await self._body(request))
-        rec = self.gw.state.create_refund(req, self.gw.now())
-        return _json(self.gw.state.refund_json(rec))
+    async def refunds_create(self, request: web.Request) -> Record:
+        return self.gw.state.create_refund(parse_refund(await self._body(request)), self.gw.now())
 
-    async def refunds_retrieve(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.refund(request.match_info["refund_id"])
-        return _json(self.gw.state.refund_json(rec))
+    async def refunds_retrieve(self, request: web.Request) -> Record:
+        return self.gw.state.refund(request.match_info["refund_id"])
 
-    async def payment_methods_retrieve(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.payment_method(request.match_info["payment_method_id"])
-        return _json(self.gw.state.payment_method_json(rec))
+    async def payment_methods_retrieve(self, request: web.Request) -> Record:
+        return self.gw.state.payment_method(request.match_info["payment_method_id"])
 
     # --- the hosted payment page --------------------------------------------------------------
 
-    def _unavailable(self, rec: SessionRecord | None) -> web.Response | None:
+    def _payable(self, request: web.Request) -> SessionRecord | web.Response:
+        """The session whose page was asked for (``?mdOrder=``), or the page that says why it
+        cannot be paid."""
+        rec = self.gw.state.session_by_md_order(request.query.get("mdOrder", ""))
         if rec is None:
             return _html(message_page("Payment not found", "This payment link is not valid."), 404)
+        refusal = self._unavailable(rec)
+        return rec if refusal is None else refusal
+
+    def _unavailable(self, rec: SessionRecord) -> web.Response | None:
+        """The page for a session that can no longer be paid, or None for an open one."""
         if rec.status == "expired":
             return _html(
                 message_page(
@@ -397,13 +417,9 @@ class _App:
         expiry: str = "",
         status: int = 200,
     ) -> web.Response:
-        req = rec.request
         page = payment_page(
-            amount=req.amount,
-            currency=req.currency,
+            rec,
             action=request.path_qs,
-            expires_at=rec.expires_at,
-            merchant_reference_id=req.merchant_reference_id,
             lang=request.query.get("language", "en"),
             error=error,
             cardholder=cardholder,
@@ -412,19 +428,15 @@ class _App:
         return _html(page, status)
 
     async def page_get(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.session_by_md_order(request.query.get("mdOrder", ""))
-        unavailable = self._unavailable(rec)
-        if unavailable is not None:
-            return unavailable
-        assert rec is not None
+        rec = self._payable(request)
+        if isinstance(rec, web.Response):
+            return rec
         return self._render_form(request, rec)
 
     async def page_post(self, request: web.Request) -> web.Response:
-        rec = self.gw.state.session_by_md_order(request.query.get("mdOrder", ""))
-        unavailable = self._unavailable(rec)
-        if unavailable is not None:
-            return unavailable
-        assert rec is not None
+        rec = self._payable(request)
+        if isinstance(rec, web.Response):
+            return rec
         form = await request.post()
         number = _SEPARATORS.sub("", _form_text(form, "cardNumber"))
         expiry_text = _form_text(form, "expiry").strip()[:7]
@@ -463,30 +475,30 @@ class _App:
 
     # --- 3-D Secure ---------------------------------------------------------------------------
 
-    def _challenge(self, challenge_id: str) -> tuple[Challenge | None, web.Response | None]:
+    def _challenge(self, challenge_id: str) -> Challenge | web.Response:
+        """The challenge still waiting for an answer, or the page that says why there is none."""
         challenge = self.gw.state.challenges.get(challenge_id)
         if challenge is None:
             page = message_page("Authentication not found", "This 3-D Secure link is not valid.")
-            return None, _html(page, 404)
+            return _html(page, 404)
         if challenge.used:
             page = message_page("Already answered", "This 3-D Secure request was already answered.")
-            return None, _html(page, 410)
+            return _html(page, 410)
         if challenge.session_id is not None:
-            unavailable = self._unavailable(self.gw.state.sessions.get(challenge.session_id))
-            if unavailable is not None:
-                return None, unavailable
-        return challenge, None
+            refusal = self._unavailable(self.gw.state.sessions[challenge.session_id])
+            if refusal is not None:
+                return refusal
+        return challenge
 
     async def challenge_get(self, request: web.Request) -> web.Response:
-        challenge, refusal = self._challenge(request.query.get("challenge", ""))
-        if challenge is None:
-            assert refusal is not None
-            return refusal
-        amount, currency = self._challenge_amount(challenge)
+        challenge = self._challenge(request.query.get("challenge", ""))
+        if isinstance(challenge, web.Response):
+            return challenge
+        order = self._challenge_order(challenge)
         return _html(
             challenge_page(
-                amount=amount,
-                currency=currency,
+                amount=order.amount,
+                currency=order.currency,
                 brand=challenge.decision.brand,
                 last4=challenge.decision.last4,
                 action=CHALLENGE_PATH,
@@ -494,21 +506,19 @@ class _App:
             )
         )
 
-    def _challenge_amount(self, challenge: Challenge) -> tuple[int, str]:
+    def _challenge_order(self, challenge: Challenge) -> OrderInput:
+        """The terms of what the challenge authenticates: its session's, or its payment's."""
         state = self.gw.state
         if challenge.session_id is not None:
-            req = state.sessions[challenge.session_id].request
-            return req.amount, req.currency
+            return state.sessions[challenge.session_id].request
         assert challenge.payment_id is not None
-        payment = state.payments[challenge.payment_id]
-        return payment.amount, payment.currency
+        return state.payments[challenge.payment_id].order
 
     async def challenge_post(self, request: web.Request) -> web.Response:
         form = await request.post()
-        challenge, refusal = self._challenge(_form_text(form, "challenge"))
-        if challenge is None:
-            assert refusal is not None
-            return refusal
+        challenge = self._challenge(_form_text(form, "challenge"))
+        if isinstance(challenge, web.Response):
+            return challenge
         result = _form_text(form, "result")
         if result not in ("succeed", "fail"):
             return _html(message_page("Choose an answer", "Press succeed or fail."), 400)
@@ -551,7 +561,7 @@ def build_app(
         handler = getattr(handlers, endpoint.name.replace(".", "_"), None)
         if handler is None:
             raise RuntimeError(f"the sandbox has no handler for {endpoint.name}")
-        app.router.add_route(endpoint.method, API_PREFIX + endpoint.path, handler)
+        app.router.add_route(endpoint.method, API_PREFIX + endpoint.path, handlers.answer(handler))
     app.router.add_get(PAGE_PATH, handlers.page_get)
     app.router.add_post(PAGE_PATH, handlers.page_post)
     app.router.add_get(CHALLENGE_PATH, handlers.challenge_get)

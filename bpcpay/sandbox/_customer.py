@@ -1,8 +1,9 @@
 """Playing the customer: fill in the hosted payment page over HTTP, like a browser would.
 
-:func:`pay` reads the session's ``paymentUrl`` through the API, GETs the page, posts its form,
-answers the 3-D Secure page when one comes, and stops at the redirect back to the store. It
-uses no back door into the gateway's state, so it exercises exactly what a customer does.
+:meth:`Customer.pay` reads the session's ``paymentUrl`` through the API, GETs the page, posts
+its form, answers the 3-D Secure page when one comes, and stops at the redirect back to the
+store. It uses no back door into the gateway's state, so it exercises exactly what a customer
+does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .._constants import API_KEY_HEADER
 from ._app import with_query
 from ._cards import TestCard, TestCards
 
-__all__ = ["PayResult", "authenticate", "pay"]
+__all__ = ["Customer", "PayResult"]
 
 Outcome = Literal["succeeded", "failed", "unavailable", "rejected"]
 _DEFAULT_EXPIRY = "12/34"
@@ -128,114 +129,125 @@ async def _answer_challenge(
         return answer.status, None, _message(_read(body))
 
 
-async def pay(
-    http: aiohttp.ClientSession,
-    *,
-    base_url: str,
-    api_key: str,
-    session_id: str,
-    card: str | TestCard,
-    cvc: str | None,
-    expiry: str | None,
-    holder: str,
-    three_ds: Literal["succeed", "fail"],
-) -> PayResult:
-    """Pay a session through its hosted page (see :meth:`SandboxGateway.pay`)."""
-    session_url = f"{base_url}/sessions/{quote(session_id, safe='')}"
-    session = await _read_json(http, session_url, api_key)
-    page_url = session.get("paymentUrl")
-    if not isinstance(page_url, str):
-        # An expired session has no payment page any more.
-        gone = f"The session is {session.get('status')}: it has no payment page."
-        return PayResult(outcome="unavailable", redirect_url=None, status=200, message=gone)
-    to_success = with_query(session["successUrl"], sessionId=session_id)
-    to_failure = with_query(session["failureUrl"], sessionId=session_id)
+@attrs.frozen
+class Customer:
+    """A customer's browser at one gateway.
 
-    async def judge(location: str, status: int, challenged: bool) -> PayResult:
-        if to_success == to_failure:
-            # The redirect cannot tell: ask the API, as the store's success page would.
-            paid = await _read_json(http, session_url, api_key)
-            ok = paid.get("paymentStatus") == "paid"
-        else:
-            ok = location == to_success
+    It reads the session or payment through the API with ``api_key``, as the store would, to
+    find the page to open; everything else goes through the pages, as a browser's would.
+
+    Args:
+        http: the client session the pages are fetched with.
+        base_url: the API's base URL (``.../api2``).
+        api_key: the key the API accepts; never in a repr.
+    """
+
+    http: aiohttp.ClientSession
+    base_url: str
+    api_key: str = attrs.field(repr=False)
+
+    async def _read_json(self, url: str) -> dict[str, Any]:
+        async with self.http.get(url, headers={API_KEY_HEADER: self.api_key}) as found:
+            if found.status != 200:
+                raise LookupError(f"cannot read {url.rsplit('/', 1)[-1]}: HTTP {found.status}")
+            data = await found.json()
+        if not isinstance(data, dict):
+            raise LookupError("the gateway answered something other than a JSON object")
+        return data
+
+    async def pay(
+        self,
+        session_id: str,
+        *,
+        card: str | TestCard,
+        cvc: str | None,
+        expiry: str | None,
+        holder: str,
+        three_ds: Literal["succeed", "fail"],
+    ) -> PayResult:
+        """Pay a session through its hosted page (see :meth:`SandboxGateway.pay`)."""
+        http = self.http
+        session_url = f"{self.base_url}/sessions/{quote(session_id, safe='')}"
+        session = await self._read_json(session_url)
+        page_url = session.get("paymentUrl")
+        if not isinstance(page_url, str):
+            # An expired session has no payment page any more.
+            gone = f"The session is {session.get('status')}: it has no payment page."
+            return PayResult(outcome="unavailable", redirect_url=None, status=200, message=gone)
+        to_success = with_query(session["successUrl"], sessionId=session_id)
+        to_failure = with_query(session["failureUrl"], sessionId=session_id)
+
+        async def judge(location: str, status: int, challenged: bool) -> PayResult:
+            if to_success == to_failure:
+                # The redirect cannot tell: ask the API, as the store's success page would.
+                paid = await self._read_json(session_url)
+                ok = paid.get("paymentStatus") == "paid"
+            else:
+                ok = location == to_success
+            return PayResult(
+                outcome="succeeded" if ok else "failed",
+                redirect_url=location,
+                status=status,
+                challenged=challenged,
+            )
+
+        async with http.get(page_url, allow_redirects=False) as page:
+            text = await page.text()
+            status = page.status
+        reader = _read(text)
+        if reader.action is None:
+            return PayResult(
+                outcome="unavailable", redirect_url=None, status=status, message=_message(reader)
+            )
+        number, cvc_value, expiry_value = _card_fields(card, cvc, expiry)
+        data = {
+            **reader.fields,
+            "cardNumber": number,
+            "expiry": expiry_value,
+            "cvc": cvc_value,
+            "cardholder": holder,
+        }
+        action = urljoin(page_url, reader.action)
+        async with http.post(action, data=data, allow_redirects=False) as answer:
+            body = await answer.text()
+            status = answer.status
+            location = answer.headers.get("Location")
+        if location is None:
+            reader = _read(body)
+            outcome: Outcome = "rejected" if reader.action is not None else "unavailable"
+            return PayResult(
+                outcome=outcome, redirect_url=None, status=status, message=_message(reader)
+            )
+        location = urljoin(action, location)
+        if location in (to_success, to_failure):
+            return await judge(location, status, False)
+        status, final, message = await _answer_challenge(http, location, three_ds)
+        if final is None:
+            return PayResult(
+                outcome="unavailable",
+                redirect_url=None,
+                status=status,
+                challenged=True,
+                message=message,
+            )
+        return await judge(final, status, True)
+
+    async def authenticate(
+        self, payment_id: str, *, three_ds: Literal["succeed", "fail"]
+    ) -> PayResult:
+        """Answer a direct payment's 3-D Secure page (see :meth:`SandboxGateway.authenticate`)."""
+        payment_url = f"{self.base_url}/payments/{quote(payment_id, safe='')}"
+        payment = await self._read_json(payment_url)
+        next_action = payment.get("nextAction")
+        if not isinstance(next_action, dict) or not next_action.get("url"):
+            raise LookupError(
+                f"payment {payment_id} is {payment.get('status')}: no 3-D Secure step"
+            )
+        status, final, message = await _answer_challenge(self.http, next_action["url"], three_ds)
+        after = (await self._read_json(payment_url)).get("status")
+        outcome: Outcome = "succeeded" if after in ("succeeded", "requiresCapture") else "failed"
+        if final is None and message is not None and status >= 400:
+            outcome = "unavailable"
         return PayResult(
-            outcome="succeeded" if ok else "failed",
-            redirect_url=location,
-            status=status,
-            challenged=challenged,
+            outcome=outcome, redirect_url=final, status=status, challenged=True, message=message
         )
-
-    async with http.get(page_url, allow_redirects=False) as page:
-        text = await page.text()
-        status = page.status
-    reader = _read(text)
-    if reader.action is None:
-        return PayResult(
-            outcome="unavailable", redirect_url=None, status=status, message=_message(reader)
-        )
-    number, cvc_value, expiry_value = _card_fields(card, cvc, expiry)
-    data = {
-        **reader.fields,
-        "cardNumber": number,
-        "expiry": expiry_value,
-        "cvc": cvc_value,
-        "cardholder": holder,
-    }
-    action = urljoin(page_url, reader.action)
-    async with http.post(action, data=data, allow_redirects=False) as answer:
-        body = await answer.text()
-        status = answer.status
-        location = answer.headers.get("Location")
-    if location is None:
-        reader = _read(body)
-        outcome: Outcome = "rejected" if reader.action is not None else "unavailable"
-        return PayResult(
-            outcome=outcome, redirect_url=None, status=status, message=_message(reader)
-        )
-    location = urljoin(action, location)
-    if location in (to_success, to_failure):
-        return await judge(location, status, False)
-    status, final, message = await _answer_challenge(http, location, three_ds)
-    if final is None:
-        return PayResult(
-            outcome="unavailable",
-            redirect_url=None,
-            status=status,
-            challenged=True,
-            message=message,
-        )
-    return await judge(final, status, True)
-
-
-async def _read_json(http: aiohttp.ClientSession, url: str, api_key: str) -> dict[str, Any]:
-    async with http.get(url, headers={API_KEY_HEADER: api_key}) as found:
-        if found.status != 200:
-            raise LookupError(f"cannot read {url.rsplit('/', 1)[-1]}: HTTP {found.status}")
-        data = await found.json()
-    if not isinstance(data, dict):
-        raise LookupError("the gateway answered something other than a JSON object")
-    return data
-
-
-async def authenticate(
-    http: aiohttp.ClientSession,
-    *,
-    base_url: str,
-    api_key: str,
-    payment_id: str,
-    three_ds: Literal["succeed", "fail"],
-) -> PayResult:
-    """Answer a direct payment's 3-D Secure page (see :meth:`SandboxGateway.authenticate`)."""
-    payment_url = f"{base_url}/payments/{quote(payment_id, safe='')}"
-    payment = await _read_json(http, payment_url, api_key)
-    next_action = payment.get("nextAction")
-    if not isinstance(next_action, dict) or not next_action.get("url"):
-        raise LookupError(f"payment {payment_id} is {payment.get('status')}: no 3-D Secure step")
-    status, final, message = await _answer_challenge(http, next_action["url"], three_ds)
-    after = (await _read_json(http, payment_url, api_key)).get("status")
-    outcome: Outcome = "succeeded" if after in ("succeeded", "requiresCapture") else "failed"
-    if final is None and message is not None and status >= 400:
-        outcome = "unavailable"
-    return PayResult(
-        outcome=outcome, redirect_url=final, status=status, challenged=True, message=message
-    )

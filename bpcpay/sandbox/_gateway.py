@@ -26,7 +26,7 @@ from .._exceptions import InvalidArgumentError
 from ._app import API_PREFIX, SUPPORTED_API_VERSIONS, RequestRecord, build_app
 from ._cards import TestCard, TestCards
 from ._clock import Clock, system_clock
-from ._customer import PayResult, authenticate, pay
+from ._customer import Customer, PayResult
 from ._faults import Faults
 from ._ids import new_secret
 from ._state import Store
@@ -379,6 +379,9 @@ class SandboxGateway:
 
     # --- the customer -------------------------------------------------------------------------
 
+    def _customer(self) -> Customer:
+        return Customer(self._client(), self.base_url, self.api_key)
+
     async def pay(
         self,
         session_id: str,
@@ -413,11 +416,8 @@ class SandboxGateway:
         """
         check_text("session_id", session_id, empty=False)
         _check_three_ds(three_ds)
-        return await pay(
-            self._client(),
-            base_url=self.base_url,
-            api_key=self.api_key,
-            session_id=session_id,
+        return await self._customer().pay(
+            session_id,
             card=card,
             cvc=cvc,
             expiry=expiry,
@@ -437,10 +437,4 @@ class SandboxGateway:
         """
         check_text("payment_id", payment_id, empty=False)
         _check_three_ds(three_ds)
-        return await authenticate(
-            self._client(),
-            base_url=self.base_url,
-            api_key=self.api_key,
-            payment_id=payment_id,
-            three_ds=three_ds,
-        )
+        return await self._customer().authenticate(payment_id, three_ds=three_ds)

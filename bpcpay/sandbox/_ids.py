@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
+from typing import Final
 
 __all__ = [
     "BASE58",
@@ -41,34 +43,23 @@ def _base58(length: int) -> str:
     return "".join(chars[:length])
 
 
-def new_session_id() -> str:
-    """``ps_`` + 54 base58 characters."""
-    return "ps_" + _base58(54)
+def _base58_ids(prefix: str, length: int) -> Callable[[], str]:
+    """A function that makes ids ``prefix`` + ``length`` base58 characters."""
+
+    def new_id() -> str:
+        return prefix + _base58(length)
+
+    return new_id
 
 
-def new_payment_id() -> str:
-    """``pay_`` + 30 base58 characters."""
-    return "pay_" + _base58(30)
-
-
-def new_refund_id() -> str:
-    """``re_`` + 30 base58 characters."""
-    return "re_" + _base58(30)
-
-
-def new_payment_method_id() -> str:
-    """``pm_`` + 30 base58 characters."""
-    return "pm_" + _base58(30)
-
-
-def new_event_id() -> str:
-    """``evt_`` + 24 base58 characters: the sandbox's own handle on an event (never sent)."""
-    return "evt_" + _base58(24)
-
-
-def new_webhook_endpoint_id() -> str:
-    """``we_`` + 16 base58 characters."""
-    return "we_" + _base58(16)
+# The session's shape is BPC's published example; the other lengths are ours (unpublished).
+new_session_id: Final = _base58_ids("ps_", 54)
+new_payment_id: Final = _base58_ids("pay_", 30)
+new_refund_id: Final = _base58_ids("re_", 30)
+new_payment_method_id: Final = _base58_ids("pm_", 30)
+#: The sandbox's own handle on an event (never sent).
+new_event_id: Final = _base58_ids("evt_", 24)
+new_webhook_endpoint_id: Final = _base58_ids("we_", 16)
 
 
 def new_request_id() -> str:

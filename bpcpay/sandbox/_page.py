@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from ._cards import TestCards
 from ._money import format_amount
+
+if TYPE_CHECKING:
+    from ._state import SessionRecord
 
 __all__ = ["PAGE_STYLE_HASH", "challenge_page", "message_page", "payment_page"]
 
@@ -86,34 +89,32 @@ def _test_cards_table() -> str:
 
 
 def payment_page(
+    session: SessionRecord,
     *,
-    amount: int,
-    currency: str,
     action: str,
-    expires_at: datetime,
-    merchant_reference_id: str | None = None,
     lang: str = "en",
     error: str | None = None,
     cardholder: str = "",
     expiry: str = "",
 ) -> str:
-    """The hosted payment form.
+    """The hosted payment form of ``session``.
+
+    It shows the amount formatted with the currency's exponent, the store's order id when the
+    session was created with one (``merchantReferenceId``), and when the page expires.
 
     Args:
-        amount: minor units; shown formatted with the currency's exponent.
-        currency: ISO 4217 code.
+        session: the session being paid.
         action: where the form posts (this page's own URL).
-        expires_at: shown so the customer knows how long the page lasts.
-        merchant_reference_id: the store's order id, shown when given.
         lang: the page's language attribute.
         error: a message about the last entry, shown above the form.
         cardholder: refilled after an error (the number and CVC never are).
         expiry: refilled after an error.
     """
-    price = format_amount(amount, currency)
+    terms = session.request
+    price = format_amount(terms.amount, terms.currency)
     order = (
-        f'<p class="muted">Order {escape(merchant_reference_id)}</p>'
-        if merchant_reference_id
+        f'<p class="muted">Order {escape(terms.merchant_reference_id)}</p>'
+        if terms.merchant_reference_id
         else '<p class="muted">Secure payment</p>'
     )
     error_box = f'<div class="error" role="alert">{escape(error)}</div>' if error else ""
@@ -135,7 +136,7 @@ def payment_page(
         f'placeholder="As printed on the card" value="{escape(cardholder)}">'
         f'<button type="submit" id="pay">Pay {escape(price)}</button></form>'
         f'<p class="muted note">This page expires at '
-        f"{escape(expires_at.strftime('%Y-%m-%d %H:%M UTC'))}.</p>"
+        f"{escape(session.expires_at.strftime('%Y-%m-%d %H:%M UTC'))}.</p>"
         f"{_test_cards_table()}"
     )
     return _layout(f"Pay {price}", body, lang=lang)

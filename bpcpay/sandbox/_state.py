@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypedDict, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -43,7 +43,7 @@ from ._ids import (
     new_refund_id,
     new_session_id,
 )
-from ._validate import PaymentInput, RefundInput, SessionInput
+from ._validate import OrderInput, PaymentInput, RefundInput, SessionInput
 
 __all__ = [
     "CHALLENGE_PATH",
@@ -51,8 +51,8 @@ __all__ = [
     "PAGE_PATH",
     "Challenge",
     "PageAttempt",
-    "PaymentMethodRecord",
     "PaymentRecord",
+    "Record",
     "RefundRecord",
     "SessionRecord",
     "Store",
@@ -122,58 +122,31 @@ class SessionRecord:
 
 @attrs.define(kw_only=True)
 class PaymentRecord:
-    """A payment as the sandbox holds it."""
+    """A payment as the sandbox holds it: the terms it was made on, and where it stands."""
 
-    id: str
-    amount: int
-    currency: str
+    id: str = attrs.field(factory=new_payment_id)
+    #: As the request sent them; a session's payment has the session's terms and reference,
+    #: without the session's unknown fields (those are the session's own).
+    order: OrderInput
     status: str
     created: datetime
-    capture_method: str
     amount_capturable: int = 0
     amount_received: int = 0
     amount_refunded: int = 0
     session_id: str | None = None
     stored_payment_method_id: str | None = None
-    merchant_customer_id: str | None = None
-    setup_future_usage: dict[str, Any] | None = None
-    customer_details: dict[str, Any] = attrs.Factory(dict)
-    merchant_reference_id: str | None = None
-    metadata: dict[str, str] = attrs.Factory(dict)
     failure_code: str | None = None
     failure_message: str | None = None
     challenge_id: str | None = None
-    #: Request fields the gateway does not know, returned as they were sent.
-    extra: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.define(kw_only=True)
 class RefundRecord:
-    """A refund as the sandbox holds it."""
+    """A refund as the sandbox holds it: the API's object, and the request's unknown fields."""
 
-    id: str
-    payment: str
-    amount: int
-    currency: str
-    status: str
-    created: datetime
-    reason: str | None = None
-    metadata: dict[str, str] = attrs.Factory(dict)
+    refund: Refund
+    #: Request fields the gateway does not know, returned as they were sent.
     extra: dict[str, Any] = attrs.Factory(dict)
-
-
-@attrs.define(kw_only=True)
-class PaymentMethodRecord:
-    """A stored card: brand, last four digits and expiry only."""
-
-    id: str
-    created: datetime
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    merchant_customer_id: str | None = None
-    status: str = "active"
 
 
 @attrs.define(kw_only=True)
@@ -188,6 +161,8 @@ class Challenge:
     used: bool = False
 
 
+#: Any object the API answers with; a stored card is held as the API's object itself.
+Record = SessionRecord | PaymentRecord | RefundRecord | PaymentMethod
 R = TypeVar("R")
 
 
@@ -219,6 +194,41 @@ def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
+class _ShownTerms(TypedDict):
+    amount: int
+    currency: str
+    merchant_customer_id: str | None
+    metadata: dict[str, str]
+
+
+def _shown_terms(order: OrderInput) -> _ShownTerms:
+    """The terms a session and a payment show alike (as :class:`Session` and :class:`Payment`
+    fields): the rest of an order is shown in a shape of its own, or echoed as sent."""
+    return {
+        "amount": order.amount,
+        "currency": order.currency,
+        "merchant_customer_id": order.merchant_customer_id,
+        "metadata": order.metadata,
+    }
+
+
+def _answered(
+    model: Session | Payment | Refund | PaymentMethod,
+    extra: Mapping[str, Any],
+    order: OrderInput | None = None,
+) -> dict[str, Any]:
+    """An object as the API returns it: the model's JSON (absent fields left out rather than
+    null, as BPC does), with what ``order`` sent that the models know only in part echoed as
+    it was sent, under the request's ``extra`` fields (never in place of one the gateway
+    writes)."""
+    data: dict[str, Any] = _prune(unstructure(model))
+    if order is not None:
+        data["customerDetails"] = order.customer_details
+        if order.setup_future_usage is not None:
+            data["setupFutureUsage"] = order.setup_future_usage
+    return {**extra, **data} if extra else data
+
+
 class Store:
     """Every object of one gateway, and the transitions between their states.
 
@@ -240,7 +250,7 @@ class Store:
         self.sessions: dict[str, SessionRecord] = {}
         self.payments: dict[str, PaymentRecord] = {}
         self.refunds: dict[str, RefundRecord] = {}
-        self.payment_methods: dict[str, PaymentMethodRecord] = {}
+        self.payment_methods: dict[str, PaymentMethod] = {}
         self.challenges: dict[str, Challenge] = {}
         self._by_md_order: dict[str, SessionRecord] = {}
         self._next_reference = FIRST_MERCHANT_REFERENCE
@@ -255,9 +265,8 @@ class Store:
         the defaults of BPC's example for those not sent."""
         req = rec.request
         model = Session(
+            **_shown_terms(req),
             id=rec.id,
-            amount=req.amount,
-            currency=req.currency,
             status=rec.status,
             payment_status=rec.payment_status,
             payment_url=None if rec.expired_early else rec.payment_url,
@@ -267,80 +276,44 @@ class Store:
             expires_at=rec.expires_at,
             locale=DEFAULT_LOCALE if req.locale is None else req.locale,
             merchant_reference_id=rec.merchant_reference_id,
-            metadata=req.metadata,
             payment_data=PaymentData(capture_method=req.capture_method),
-            merchant_customer_id=req.merchant_customer_id,
             payment=rec.payment_id,
         )
-        data: dict[str, Any] = _prune(unstructure(model))
-        # As sent (the models know only part of them): the gateway echoes the request.
-        data["customerDetails"] = req.customer_details
-        if req.setup_future_usage is not None:
-            data["setupFutureUsage"] = req.setup_future_usage
-        # Unknown fields come back too, but never in place of one the gateway writes.
-        return {**req.extra, **data} if req.extra else data
+        return _answered(model, req.extra, req)
 
     def payment_json(self, rec: PaymentRecord) -> dict[str, Any]:
         """The payment as the API returns it (never card data)."""
+        order = rec.order
         model = Payment(
+            **_shown_terms(order),
             id=rec.id,
-            amount=rec.amount,
-            currency=rec.currency,
             status=rec.status,
             created=rec.created,
-            capture_method=rec.capture_method,
+            capture_method=order.capture_method,
             amount_capturable=rec.amount_capturable,
             amount_received=rec.amount_received,
             amount_refunded=rec.amount_refunded,
             session=rec.session_id,
             stored_payment_method_id=rec.stored_payment_method_id,
-            merchant_customer_id=rec.merchant_customer_id,
-            merchant_reference_id=rec.merchant_reference_id,
-            metadata=rec.metadata,
+            merchant_reference_id=order.merchant_reference_id,
             failure_code=rec.failure_code,
             failure_message=rec.failure_message,
         )
-        data: dict[str, Any] = _prune(unstructure(model))
-        data["customerDetails"] = rec.customer_details
-        if rec.setup_future_usage is not None:
-            data["setupFutureUsage"] = rec.setup_future_usage
+        data = _answered(model, order.extra, order)
         if rec.status == PaymentStatus.REQUIRES_ACTION and rec.challenge_id is not None:
             # [inferred] where a direct payment sends the customer for 3-D Secure.
             data["nextAction"] = {"type": "redirect", "url": self.challenge_url(rec.challenge_id)}
-        return {**rec.extra, **data} if rec.extra else data
-
-    def refund_json(self, rec: RefundRecord) -> dict[str, Any]:
-        """The refund as the API returns it."""
-        model = Refund(
-            id=rec.id,
-            payment=rec.payment,
-            amount=rec.amount,
-            currency=rec.currency,
-            status=rec.status,
-            created=rec.created,
-            reason=rec.reason,
-            metadata=rec.metadata,
-        )
-        data: dict[str, Any] = _prune(unstructure(model))
-        return {**rec.extra, **data} if rec.extra else data
-
-    def payment_method_json(self, rec: PaymentMethodRecord) -> dict[str, Any]:
-        """The payment method as the API returns it (never the card number)."""
-        model = PaymentMethod(
-            id=rec.id,
-            type="card",
-            created=rec.created,
-            status=rec.status,
-            merchant_customer_id=rec.merchant_customer_id,
-            card=Card(
-                brand=rec.brand,
-                last4=rec.last4,
-                exp_month=rec.exp_month,
-                exp_year=rec.exp_year,
-            ),
-        )
-        data: dict[str, Any] = _prune(unstructure(model))
         return data
+
+    def snapshot(self, rec: Record) -> dict[str, Any]:
+        """Any object as the API returns it."""
+        if isinstance(rec, SessionRecord):
+            return self.session_json(rec)
+        if isinstance(rec, PaymentRecord):
+            return self.payment_json(rec)
+        if isinstance(rec, RefundRecord):
+            return _answered(rec.refund, rec.extra)
+        return _answered(rec, {})
 
     def challenge_url(self, challenge_id: str) -> str:
         """Where the customer answers a 3-D Secure challenge."""
@@ -360,7 +333,7 @@ class Store:
         """A refund by id, or 404."""
         return _found(self.refunds.get(refund_id), "refund")
 
-    def payment_method(self, pm_id: str, param: str | None = None) -> PaymentMethodRecord:
+    def payment_method(self, pm_id: str, param: str | None = None) -> PaymentMethod:
         """A payment method by id, or 404."""
         return _found(self.payment_methods.get(pm_id), "payment method", param)
 
@@ -449,20 +422,10 @@ class Store:
             ):
                 payment.status = status
                 return payment
-        req = rec.request
-        payment = self._new_payment(
-            amount=req.amount,
-            currency=req.currency,
-            capture_method=req.capture_method,
-            status=status,
-            now=now,
-            session_id=rec.id,
-            merchant_customer_id=req.merchant_customer_id,
-            setup_future_usage=req.setup_future_usage,
-            customer_details=dict(req.customer_details),
-            merchant_reference_id=rec.merchant_reference_id,
-            metadata=dict(req.metadata),
-        )
+        order = attrs.evolve(rec.request, merchant_reference_id=rec.merchant_reference_id, extra={})
+        created = _whole_seconds(now)
+        payment = PaymentRecord(order=order, status=status, created=created, session_id=rec.id)
+        self.payments[payment.id] = payment
         rec.payment_id = payment.id
         self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
         return payment
@@ -525,53 +488,36 @@ class Store:
         self, payment: PaymentRecord, decision: Decision, now: datetime
     ) -> None:
         """Store the card (``paymentMethod.created``) when ``setupFutureUsage`` asks to."""
-        if not stores_card(payment.setup_future_usage):
+        if not stores_card(payment.order.setup_future_usage):
             return
-        pm = PaymentMethodRecord(
-            id=new_payment_method_id(),
-            created=_whole_seconds(now),
+        card = Card(
             brand=decision.brand,
             last4=decision.last4,
             exp_month=decision.exp_month,
             exp_year=decision.exp_year,
-            merchant_customer_id=payment.merchant_customer_id,
+        )
+        pm = PaymentMethod(
+            id=new_payment_method_id(),
+            type="card",
+            created=_whole_seconds(now),
+            card=card,
+            status="active",
+            merchant_customer_id=payment.order.merchant_customer_id,
         )
         self.payment_methods[pm.id] = pm
         payment.stored_payment_method_id = pm.id
-        self._emit(EventType.PAYMENT_METHOD_CREATED, self.payment_method_json(pm))
-
-    def _new_payment(
-        self,
-        *,
-        amount: int,
-        currency: str,
-        capture_method: str,
-        status: str,
-        now: datetime,
-        **fields: Any,
-    ) -> PaymentRecord:
-        payment = PaymentRecord(
-            id=new_payment_id(),
-            amount=amount,
-            currency=currency,
-            status=status,
-            created=_whole_seconds(now),
-            capture_method=capture_method,
-            **fields,
-        )
-        self.payments[payment.id] = payment
-        return payment
+        self._emit(EventType.PAYMENT_METHOD_CREATED, self.snapshot(pm))
 
     def _authorize(self, payment: PaymentRecord) -> None:
         """Authorisation succeeded: hold the money (manual: ``requiresCapture`` and
         ``payment.amountCapturableUpdated``) or take it (``payment.succeeded``)."""
-        if payment.capture_method == CaptureMethod.MANUAL:
+        if payment.order.capture_method == CaptureMethod.MANUAL:
             payment.status = PaymentStatus.REQUIRES_CAPTURE
-            payment.amount_capturable = payment.amount
+            payment.amount_capturable = payment.order.amount
             self._emit(EventType.PAYMENT_AMOUNT_CAPTURABLE_UPDATED, self.payment_json(payment))
             return
         payment.status = PaymentStatus.SUCCEEDED
-        payment.amount_received = payment.amount
+        payment.amount_received = payment.order.amount
         self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
 
     def _fail(self, payment: PaymentRecord, decision: Decision, *, status: str) -> None:
@@ -588,27 +534,17 @@ class Store:
         ``decision`` is None for a stored payment method (approved without 3-D Secure, as a
         merchant-initiated charge).
         """
-        fields: dict[str, Any] = {
-            "merchant_customer_id": req.merchant_customer_id,
-            "setup_future_usage": req.setup_future_usage,
-            "customer_details": dict(req.customer_details),
-            "merchant_reference_id": req.merchant_reference_id,
-            "metadata": dict(req.metadata),
-            "extra": dict(req.extra),
-        }
+        stored = None
         if decision is None:
             assert req.stored_payment_method_id is not None
-            pm = self.payment_method(req.stored_payment_method_id, "storedPaymentMethodId")
-            fields["stored_payment_method_id"] = pm.id
+            stored = self.payment_method(req.stored_payment_method_id, "storedPaymentMethodId").id
         challenged = decision is not None and decision.outcome == "challenge"
-        payment = self._new_payment(
-            amount=req.amount,
-            currency=req.currency,
-            capture_method=req.capture_method,
-            status=PaymentStatus.REQUIRES_ACTION if challenged else PaymentStatus.PROCESSING,
-            now=now,
-            **fields,
+        status = PaymentStatus.REQUIRES_ACTION if challenged else PaymentStatus.PROCESSING
+        created = _whole_seconds(now)
+        payment = PaymentRecord(
+            order=req, status=status, created=created, stored_payment_method_id=stored
         )
+        self.payments[payment.id] = payment
         if challenged:
             assert decision is not None
             payment.challenge_id = self.open_challenge(decision, now, payment_id=payment.id).id
@@ -694,20 +630,20 @@ class Store:
                 f"amount must be at most what is left to refund ({left}).",
                 "amount_too_large",
             )
-        refund = RefundRecord(
+        pending = Refund(
             id=new_refund_id(),
             payment=payment.id,
             amount=amount,
-            currency=payment.currency,
+            currency=payment.order.currency,
             status=RefundStatus.PENDING,
             created=_whole_seconds(now),
             reason=req.reason,
             metadata=dict(req.metadata),
-            extra=dict(req.extra),
         )
-        self.refunds[refund.id] = refund
-        self._emit(EventType.REFUND_CREATED, self.refund_json(refund))
+        rec = RefundRecord(refund=pending, extra=dict(req.extra))
+        self.refunds[pending.id] = rec
+        self._emit(EventType.REFUND_CREATED, self.snapshot(rec))
         payment.amount_refunded += amount
-        refund.status = RefundStatus.SUCCEEDED
-        self._emit(EventType.REFUND_SUCCEEDED, self.refund_json(refund))
-        return refund
+        rec.refund = attrs.evolve(pending, status=RefundStatus.SUCCEEDED)
+        self._emit(EventType.REFUND_SUCCEEDED, self.snapshot(rec))
+        return rec

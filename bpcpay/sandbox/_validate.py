@@ -43,6 +43,7 @@ __all__ = [
     "MAX_BODY_DEPTH",
     "CaptureInput",
     "CardInput",
+    "OrderInput",
     "PaymentInput",
     "RefundInput",
     "SessionInput",
@@ -64,22 +65,29 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @attrs.frozen(kw_only=True)
-class SessionInput:
-    """A checked ``POST /sessions`` body; ``extra`` holds the fields bpcpay does not know."""
+class OrderInput:
+    """What a ``POST /sessions`` and a ``POST /payments`` body share: the terms a payment is
+    made on. ``extra`` holds the fields bpcpay does not know."""
 
     amount: int
     currency: str
-    success_url: str
-    failure_url: str
-    merchant_reference_id: str | None = None
-    locale: str | None = None
-    metadata: dict[str, str] = attrs.field(factory=dict)
-    customer_details: dict[str, Any] = attrs.field(factory=dict)
     capture_method: str = CaptureMethod.AUTOMATIC
-    expires_at: datetime | None = None
+    customer_details: dict[str, Any] = attrs.field(factory=dict)
     merchant_customer_id: str | None = None
     setup_future_usage: dict[str, Any] | None = None
+    merchant_reference_id: str | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict)
     extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class SessionInput(OrderInput):
+    """A checked ``POST /sessions`` body."""
+
+    success_url: str
+    failure_url: str
+    locale: str | None = None
+    expires_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -93,21 +101,12 @@ class CardInput:
 
 
 @attrs.frozen(kw_only=True)
-class PaymentInput:
+class PaymentInput(OrderInput):
     """A checked ``POST /payments`` body: exactly one of ``card`` and
     ``stored_payment_method_id``."""
 
-    amount: int
-    currency: str
     card: CardInput | None = None
     stored_payment_method_id: str | None = None
-    capture_method: str = CaptureMethod.AUTOMATIC
-    customer_details: dict[str, Any] = attrs.field(factory=dict)
-    merchant_customer_id: str | None = None
-    setup_future_usage: dict[str, Any] | None = None
-    merchant_reference_id: str | None = None
-    metadata: dict[str, str] = attrs.field(factory=dict)
-    extra: dict[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,8 @@ import aiohttp
 import pytest
 
 from bpcpay import DEFAULT_API_VERSION
-from bpcpay.sandbox import ManualClock, SandboxGateway
+from bpcpay.sandbox import ManualClock, SandboxGateway, _ids
+from bpcpay.sandbox._customer import Customer
 from bpcpay.sandbox._ids import BASE58
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -22,6 +24,25 @@ VALID = {
     "successUrl": "https://shop.example/success",
     "failureUrl": "https://shop.example/failure",
 }
+
+
+@pytest.mark.parametrize(
+    ("new_id", "prefix", "length"),
+    [
+        (_ids.new_session_id, "ps_", 54),
+        (_ids.new_payment_id, "pay_", 30),
+        (_ids.new_refund_id, "re_", 30),
+        (_ids.new_payment_method_id, "pm_", 30),
+        (_ids.new_event_id, "evt_", 24),
+        (_ids.new_webhook_endpoint_id, "we_", 16),
+    ],
+)
+def test_each_kind_of_id_has_its_prefix_and_length(
+    new_id: Callable[[], str], prefix: str, length: int
+) -> None:
+    ids = {new_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(f"{prefix}{B58}{{{length}}}", ident) for ident in ids)
 
 
 @pytest.mark.asyncio
@@ -35,6 +56,14 @@ async def test_gateway_binds_loopback_with_fresh_credentials(gw: SandboxGateway)
         assert other.webhook_secret != gw.webhook_secret
     assert gw.api_key not in repr(gw)
     assert gw.webhook_secret not in repr(gw)
+
+
+@pytest.mark.asyncio
+async def test_the_customer_never_shows_the_key(gw: SandboxGateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        customer = Customer(http, gw.base_url, gw.api_key)
+        assert gw.api_key not in repr(customer)
+        assert gw.base_url in repr(customer)
 
 
 @pytest.mark.asyncio
@@ -252,6 +281,18 @@ async def test_body_must_be_a_json_object(api: Any, raw: bytes) -> None:
     assert answer.status == 400
     assert answer.error["type"] == "invalid_request_error"
     assert answer.error["param"] is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "path", ["/sessions/ps_x/expire", "/payments/pay_x/capture", "/payments/pay_x/cancel"]
+)
+async def test_a_change_to_an_unknown_id_is_404_before_its_body_is_judged(
+    api: Any, path: str
+) -> None:
+    answer = await api.call("POST", path, raw=b"{nope")
+    assert answer.status == 404
+    assert answer.error["code"] == "resource_missing"
 
 
 @pytest.mark.asyncio
