@@ -43,39 +43,33 @@ def connector_error() -> aiohttp.ClientConnectorError:
 
 
 @pytest.mark.parametrize(
-    ("method", "status", "failure", "retry"),
+    ("method", "outcome", "retry"),
     [
-        ("GET", 429, None, True),
-        ("GET", 500, None, True),
-        ("GET", 502, None, True),
-        ("GET", 503, None, True),
-        ("GET", 400, None, False),
-        ("GET", 404, None, False),
-        ("GET", 409, None, False),
-        ("GET", None, Failure.NOT_SENT, True),
-        ("GET", None, Failure.MAYBE_SENT, True),
-        ("GET", None, None, False),
-        ("POST", 429, None, False),
-        ("POST", 500, None, False),
-        ("POST", 503, None, False),
-        ("POST", None, Failure.MAYBE_SENT, False),
-        ("POST", None, Failure.NOT_SENT, True),
-        ("DELETE", 503, None, False),
+        ("GET", 429, True),
+        ("GET", 500, True),
+        ("GET", 502, True),
+        ("GET", 503, True),
+        ("GET", 400, False),
+        ("GET", 404, False),
+        ("GET", 409, False),
+        ("GET", Failure.NOT_SENT, True),
+        ("GET", Failure.MAYBE_SENT, True),
+        ("POST", 429, False),
+        ("POST", 500, False),
+        ("POST", 503, False),
+        ("POST", Failure.MAYBE_SENT, False),
+        ("POST", Failure.NOT_SENT, True),
+        ("DELETE", 503, False),
     ],
 )
-def test_should_retry(
-    method: str, status: int | None, failure: Failure | None, retry: bool
-) -> None:
-    assert (
-        should_retry(method=method, attempt=0, max_retries=2, status=status, failure=failure)
-        is retry
-    )
+def test_should_retry(method: str, outcome: int | Failure, retry: bool) -> None:
+    assert should_retry(method=method, attempt=0, max_retries=2, outcome=outcome) is retry
 
 
 def test_should_retry_stops_when_retries_are_spent() -> None:
-    assert should_retry(method="GET", attempt=1, max_retries=2, status=503)
-    assert not should_retry(method="GET", attempt=2, max_retries=2, status=503)
-    assert not should_retry(method="GET", attempt=0, max_retries=0, failure=Failure.NOT_SENT)
+    assert should_retry(method="GET", attempt=1, max_retries=2, outcome=503)
+    assert not should_retry(method="GET", attempt=2, max_retries=2, outcome=503)
+    assert not should_retry(method="GET", attempt=0, max_retries=0, outcome=Failure.NOT_SENT)
 
 
 # --- Retry-After -------------------------------------------------------------------------------

@@ -400,7 +400,7 @@ class AsyncBpcPay:
                 outcome = await send(request, attempt_timeout)
             except TransportFailure as failure:
                 outcome = failure
-                delay = self._retry_delay(request, attempt, failure=failure.failure)
+                delay = self._retry_delay(request, attempt, failure.failure)
             except ResponseTooLarge as big:
                 # Never retried: the gateway answered, and would answer the same again.
                 outcome, delay = big, None
@@ -409,7 +409,7 @@ class AsyncBpcPay:
                 delay = (
                     None
                     if status < 400
-                    else self._retry_delay(request, attempt, status=status, headers=outcome[1])
+                    else self._retry_delay(request, attempt, status, outcome[1])
                 )
             if report:
                 self._report(request, attempt, started, outcome, delay)
@@ -423,18 +423,15 @@ class AsyncBpcPay:
         self,
         request: Request,
         attempt: int,
-        *,
-        status: int | None = None,
+        outcome: int | Failure,
         headers: Any = None,
-        failure: Failure | None = None,
     ) -> float | None:
-        """Seconds to wait before the next attempt, or None when there is none."""
+        """Seconds to wait before the next attempt, or None when there is none.
+
+        ``outcome`` is the attempt's status (``headers`` its answer's headers), or how it failed.
+        """
         if not should_retry(
-            method=request.method,
-            attempt=attempt,
-            max_retries=self._max_retries,
-            status=status,
-            failure=failure,
+            method=request.method, attempt=attempt, max_retries=self._max_retries, outcome=outcome
         ):
             return None
         retry_after = header(headers, RETRY_AFTER_HEADER) if headers is not None else None

@@ -34,27 +34,20 @@ class Failure(enum.Enum):
     MAYBE_SENT = "maybe_sent"
 
 
-def should_retry(
-    *,
-    method: str,
-    attempt: int,
-    max_retries: int,
-    status: int | None = None,
-    failure: Failure | None = None,
-) -> bool:
+def should_retry(*, method: str, attempt: int, max_retries: int, outcome: int | Failure) -> bool:
     """Whether attempt number ``attempt`` (0-based) may be followed by another.
 
-    Pass ``status`` for an HTTP answer, or ``failure`` when none arrived.
+    ``outcome`` is the attempt's HTTP status, or its :class:`Failure` when no answer arrived.
     """
     if attempt >= max_retries:
         return False
-    if failure is Failure.NOT_SENT:
+    if outcome is Failure.NOT_SENT:
         return True
     if method != "GET":
         return False
-    if failure is Failure.MAYBE_SENT:
+    if outcome is Failure.MAYBE_SENT:
         return True
-    return status is not None and (status in _RETRY_STATUSES or status >= 500)
+    return outcome in _RETRY_STATUSES or outcome >= 500
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
