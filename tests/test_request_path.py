@@ -211,6 +211,25 @@ def test_the_decoder_switch_restores_the_default() -> None:
     assert default is not json.loads
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"-9223372036854775809",
+        b"18446744073709551616",
+        b'{"amount": 100000000000000000000000, "id": "pay_1"}',
+        b'[1, {"n": -18446744073709551617}]',
+    ],
+)
+def test_both_decoders_keep_an_integer_beyond_64_bits_exact(body: bytes) -> None:
+    # orjson reads such an integer as a float, losing digits: an amount must never change.
+    expected = json.loads(body)
+    for name in ("json", "orjson"):
+        with _json.use(name):  # type: ignore[arg-type]
+            value = _json.loads(body)
+        assert value == expected
+        assert repr(value) == repr(expected)
+
+
 @pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"[" * 100_000, b"NaN-ish"])
 def test_both_decoders_refuse_a_bad_body_with_one_family_of_errors(body: bytes) -> None:
     for name in ("json", "orjson"):

@@ -285,6 +285,8 @@ response_headers = st.dictionaries(
     cast_to=st.sampled_from([None, Session, Payment, Refund, PaymentMethod]),
     method=st.sampled_from(["GET", "POST"]),
 )
+# Found by this test under load: orjson read an integer beyond 64 bits as a rounded float.
+@example(status=200, headers={}, body=b"-9223372036854775809", cast_to=None, method="GET")
 def test_decode_response_yields_a_model_or_a_bpcpay_error(
     status: int, headers: dict[str, str], body: bytes, cast_to: Any, method: str
 ) -> None:
