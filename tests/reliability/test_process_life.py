@@ -164,7 +164,9 @@ def test_interpreter_exits_promptly_with_a_client_and_a_sandbox_left_open(
                     client.sessions.retrieve(session.id)
                 except bpcpay.ClientClosedError:
                     # The exit hook closed the client under the call: a clear error, no hang.
-                    print("ClientClosedError", flush=True)
+                    # One write(2): the interpreter may end this daemon thread between
+                    # print()'s two writes (the text, then the newline).
+                    os.write(1, b"ClientClosedError\\n")
             threading.Thread(target=call, daemon=True).start()
             deadline = time.monotonic() + 10
             while fault.hits == 0 and time.monotonic() < deadline:
