@@ -125,8 +125,9 @@ class PaymentRecord:
     """A payment as the sandbox holds it: the terms it was made on, and where it stands."""
 
     id: str = attrs.field(factory=new_payment_id)
-    #: As the request sent them; a session's payment has the session's terms and reference,
-    #: without the session's unknown fields (those are the session's own).
+    #: As the request sent them, without card data (a direct payment's card is dropped once
+    #: decided); a session's payment has the session's terms and reference, without the
+    #: session's unknown fields (those are the session's own).
     order: OrderInput
     status: str
     created: datetime
@@ -541,8 +542,10 @@ class Store:
         challenged = decision is not None and decision.outcome == "challenge"
         status = PaymentStatus.REQUIRES_ACTION if challenged else PaymentStatus.PROCESSING
         created = _whole_seconds(now)
+        # The card's number and CVC are done with once decided: the sandbox never keeps them.
+        order = attrs.evolve(req, card=None)
         payment = PaymentRecord(
-            order=req, status=status, created=created, stored_payment_method_id=stored
+            order=order, status=status, created=created, stored_payment_method_id=stored
         )
         self.payments[payment.id] = payment
         if challenged:

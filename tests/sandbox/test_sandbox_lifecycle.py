@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import attrs
 import pytest
 
 from bpcpay.sandbox import INPUT_ERROR_CODE, SandboxGateway, TestCard, TestCards
@@ -207,6 +208,28 @@ async def test_direct_payment_succeeds(api: Any, gw: SandboxGateway, card: TestC
     assert card.number not in str(payment)
     assert [e.type for e in gw.events] == ["payment.created", "payment.succeeded"]
     assert gw.state.payment_methods == {}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("card", [TestCards.SUCCESS_FRICTIONLESS, TestCards.SUCCESS_CHALLENGE])
+async def test_the_gateway_keeps_no_card_number_or_cvc(
+    api: Any, gw: SandboxGateway, card: TestCard
+) -> None:
+    """What the sandbox holds after a direct payment and a payment on the page (while their
+    3-D Secure challenges wait, or after) has the card's brand and last four digits at most:
+    never its number or CVC."""
+    await api.create_payment(paymentMethod=card_block(card))
+    session = await api.create_session(
+        merchantCustomerId="cust_0001", setupFutureUsage={"category": "unscheduled"}
+    )
+    await gw.pay(session["id"], card=card)
+    state = gw.state
+    records = [state.sessions, state.payments, state.challenges, state.payment_methods]
+    held = repr([attrs.asdict(rec, recurse=True) for kind in records for rec in kind.values()])
+    assert len(state.payments) == 2
+    assert state.payment_methods  # the page's card was stored: brand, last four, expiry
+    assert card.number not in held
+    assert "'cvc'" not in held
 
 
 @pytest.mark.asyncio
