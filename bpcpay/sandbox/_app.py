@@ -281,8 +281,8 @@ class _App:
         logger.info("fault %s on %s %s", fault.kind, request.method, request.path)
         if fault.stall:
             with contextlib.suppress(asyncio.TimeoutError):
-                # deadline: the stall itself, cut short when the gateway stops
-                await asyncio.wait_for(self._stopping.wait(), fault.stall)
+                # The stall is finite (faults.add checks it); stopping the gateway cuts it short.
+                await asyncio.wait_for(self._stopping.wait(), fault.stall)  # deadline: stall
         if fault.drop:
             transport = request.transport
             if transport is not None:
