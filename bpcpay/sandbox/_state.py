@@ -13,7 +13,7 @@ import heapq
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, TypedDict, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -195,24 +195,6 @@ def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-class _ShownTerms(TypedDict):
-    amount: int
-    currency: str
-    merchant_customer_id: str | None
-    metadata: dict[str, str]
-
-
-def _shown_terms(order: OrderInput) -> _ShownTerms:
-    """The terms a session and a payment show alike (as :class:`Session` and :class:`Payment`
-    fields): the rest of an order is shown in a shape of its own, or echoed as sent."""
-    return {
-        "amount": order.amount,
-        "currency": order.currency,
-        "merchant_customer_id": order.merchant_customer_id,
-        "metadata": order.metadata,
-    }
-
-
 def _answered(
     model: Session | Payment | Refund | PaymentMethod,
     extra: Mapping[str, Any],
@@ -266,8 +248,9 @@ class Store:
         the defaults of BPC's example for those not sent."""
         req = rec.request
         model = Session(
-            **_shown_terms(req),
             id=rec.id,
+            amount=req.amount,
+            currency=req.currency,
             status=rec.status,
             payment_status=rec.payment_status,
             payment_url=None if rec.expired_early else rec.payment_url,
@@ -277,7 +260,9 @@ class Store:
             expires_at=rec.expires_at,
             locale=DEFAULT_LOCALE if req.locale is None else req.locale,
             merchant_reference_id=rec.merchant_reference_id,
+            metadata=req.metadata,
             payment_data=PaymentData(capture_method=req.capture_method),
+            merchant_customer_id=req.merchant_customer_id,
             payment=rec.payment_id,
         )
         return _answered(model, req.extra, req)
@@ -286,8 +271,9 @@ class Store:
         """The payment as the API returns it (never card data)."""
         order = rec.order
         model = Payment(
-            **_shown_terms(order),
             id=rec.id,
+            amount=order.amount,
+            currency=order.currency,
             status=rec.status,
             created=rec.created,
             capture_method=order.capture_method,
@@ -296,7 +282,9 @@ class Store:
             amount_refunded=rec.amount_refunded,
             session=rec.session_id,
             stored_payment_method_id=rec.stored_payment_method_id,
+            merchant_customer_id=order.merchant_customer_id,
             merchant_reference_id=order.merchant_reference_id,
+            metadata=order.metadata,
             failure_code=rec.failure_code,
             failure_message=rec.failure_message,
         )

@@ -45,15 +45,16 @@ class AsyncResource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
-    async def _send_body(
+    def _send_body(
         self,
         endpoint: Endpoint[T],
         body: dict[str, Any],
         extra_body: Mapping[str, Any] | NotGiven,
         timeout: TimeoutLike | NotGiven,
-    ) -> T:
+    ) -> Awaitable[T]:
         """Send the body a method built from its keyword arguments, with the caller's
         ``extra_body`` fields merged in (``merge_extra_body`` refuses one that repeats a field).
+        Not a coroutine of its own: it hands back the request's, one frame less per ``create``.
 
         Args:
             endpoint: what to call.
@@ -62,11 +63,12 @@ class AsyncResource:
             timeout: the method's ``timeout`` argument, as given.
 
         Returns:
-            The endpoint's model.
+            What to await for the endpoint's model.
 
         Raises:
-            InvalidArgumentError: ``extra_body`` is invalid; nothing was sent.
+            InvalidArgumentError: ``extra_body`` is invalid (raised here, before anything is
+                sent).
         """
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return await self._request(endpoint, body=body, timeout=timeout)
+        return self._request(endpoint, body=body, timeout=timeout)
