@@ -294,6 +294,10 @@ class AiohttpTransport:
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
         url = _encoded_url(request.url)
         body = request.body
+        # What ended the attempt is raised below, after the except clauses: raised inside one,
+        # it would chain aiohttp's exception (whose repr shows the request's headers, the key
+        # among them) and its traceback, whose aiohttp frames hold those headers in locals.
+        failure: BaseException
         try:
             async with session.request(
                 request.method,
@@ -317,29 +321,40 @@ class AiohttpTransport:
                     return status, headers, await response.read()
                 return status, headers, await _read_limited(response, limit)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.NOT_SENT,
                 f"no connection to {_origin(url)} within {timeout.connect:g}s (connecting, "
                 f"or waiting for a free connection of the pool)",
                 timeout_phase="connect",
-            ) from exc
+                cause=exc,
+            )
         except aiohttp.ClientConnectorError as exc:
             # Refused, unreachable, DNS, TLS handshake: the request was never written.
-            raise TransportFailure(
-                Failure.NOT_SENT, f"could not connect to {_origin(url)}: {exc.os_error or exc}"
-            ) from exc
+            failure = TransportFailure(
+                Failure.NOT_SENT,
+                f"could not connect to {_origin(url)}: {exc.os_error or exc}",
+                cause=exc,
+            )
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
             # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ.
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.MAYBE_SENT,
                 f"no complete answer from {_origin(url)} within {timeout.read:g}s (read timeout)",
                 timeout_phase="read",
-            ) from exc
+                cause=exc,
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.MAYBE_SENT,
                 f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
-            ) from exc
+                cause=exc,
+            )
+        except asyncio.CancelledError as exc:
+            # Still a cancellation, but a fresh one: a caller's own timeout (asyncio.timeout,
+            # wait_for) chains it to the TimeoutError it raises, and this one's traceback goes
+            # through aiohttp's frames.
+            failure = asyncio.CancelledError(*exc.args)
+        raise failure
 
     def for_forked_child(self) -> AiohttpTransport:
         """In a forked child: :meth:`abandon` this transport and return a fresh, unopened one
