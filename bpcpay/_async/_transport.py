@@ -9,7 +9,11 @@ one of ``_core._outcomes``' errors. Tests and the sync bridge use this seam (``s
 
 The aiohttp transport maps aiohttp's exceptions, once, onto two facts the retry policy needs:
 did the request provably never leave (``Failure.NOT_SENT``), or may it have been sent
-(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``.
+(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``. aiohttp's
+exception is never chained and its frames never travel with ours: its frames hold the request's
+headers (the API key among them) and its ``ClientResponseError`` prints them in its ``repr``,
+where error trackers read them. The failure is raised after the except clause, with aiohttp's
+class name and message as text; a cancellation leaves as a fresh ``CancelledError``.
 
 Every attempt is bounded here, in time and in memory:
 
