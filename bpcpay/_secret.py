@@ -14,17 +14,33 @@ What it cannot do: Python has no private memory, so code that looks for the valu
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 __all__ = ["REDACTED", "Secret"]
 
 #: What a secret shows instead of its value.
 REDACTED = "[redacted]"
 
-V = TypeVar("V", str, bytes)
+# typing is not imported at run time (it costs milliseconds, and ``import bpcpay.webhooks``
+# stays cheap): type checkers see a generic class, the interpreter a class whose subscription
+# (``Secret[bytes]`` in a type alias) is the class itself.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Generic, TypeVar
+
+    V = TypeVar("V", str, bytes)
+
+    class _Generic(Generic[V]):
+        __slots__ = ()
+else:
+    V = "V"
+
+    class _Generic:
+        __slots__ = ()
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
 
 
-class Secret(Generic[V]):
+class Secret(_Generic[V]):
     """A str or bytes secret whose ``repr``, ``str``, ``format`` and pickle show ``[redacted]``.
 
     Args:
