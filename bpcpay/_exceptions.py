@@ -160,9 +160,16 @@ class APIError(BpcPayError):
 class APIConnectionError(APIError):
     """No usable answer arrived: connection refused or dropped, DNS failure, TLS error.
 
+    The HTTP library's own exception is not chained (``__cause__`` and ``__context__`` are
+    None) and no frame of the library is in the traceback: they hold the request's headers,
+    the API key among them, where error trackers read them. What it said is kept as text.
+
     Attributes:
         request_sent: ``False`` when the request provably never reached the gateway (the
             connection was never made); ``True`` when it may have; the outcome is then unknown.
+        transport_error: the class name of the HTTP library's exception (e.g.
+            ``"ClientConnectorError"``, ``"ServerDisconnectedError"``), or None.
+        transport_message: its message, scrubbed of the API key, or None.
     """
 
     def __init__(
@@ -173,11 +180,15 @@ class APIConnectionError(APIError):
         path: str,
         request_sent: bool,
         merchant_reference_id: str | None = None,
+        transport_error: str | None = None,
+        transport_message: str | None = None,
     ) -> None:
         super().__init__(
             message, method=method, path=path, merchant_reference_id=merchant_reference_id
         )
         self.request_sent = request_sent
+        self.transport_error = transport_error
+        self.transport_message = transport_message
 
     @property
     def outcome_unknown(self) -> bool:
@@ -200,6 +211,8 @@ class APITimeoutError(APIConnectionError):
         path: str,
         phase: str,
         merchant_reference_id: str | None = None,
+        transport_error: str | None = None,
+        transport_message: str | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -207,6 +220,8 @@ class APITimeoutError(APIConnectionError):
             path=path,
             request_sent=phase != "connect",
             merchant_reference_id=merchant_reference_id,
+            transport_error=transport_error,
+            transport_message=transport_message,
         )
         self.phase = phase
 

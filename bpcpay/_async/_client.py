@@ -52,6 +52,7 @@ from .._core._outcomes import (
     TransportError,
     TransportFailure,
     connection_error,
+    scrub_answer,
     settle,
 )
 from .._core._requests import (
@@ -68,8 +69,9 @@ from .._core._requests import (
 )
 from .._core._responses import scrub_text
 from .._core._retry import Failure, backoff, should_retry
-from .._exceptions import APIConnectionError, ClientClosedError, InvalidArgumentError
+from .._exceptions import APIConnectionError, APIError, ClientClosedError, InvalidArgumentError
 from .._log import library_logger
+from .._secret import Secret
 from .._types import (
     DEFAULT_TIMEOUT,
     JSON,
@@ -158,7 +160,10 @@ class AsyncBpcPay:
         _random: Callable[[], float] | None = None,
         _clock: Callable[[], float] | None = None,
     ) -> None:
-        self._api_key = check_api_key(api_key)
+        # Held as a Secret from here on (its repr, str and pickle show "[redacted]"); the
+        # argument is dropped, so no frame an error leaves through below holds the plain key.
+        self._api_key = Secret(check_api_key(api_key))
+        del api_key
         self._base_url = check_base_url(base_url)
         # Encoded once (IDNA host, percent-encoded path): URLs are sent exactly as built.
         self._url_root = str(URL(self._base_url))
@@ -406,15 +411,30 @@ class AsyncBpcPay:
                 outcome, delay = big, None
             else:
                 status = outcome[0]
-                delay = (
-                    None
-                    if status < 400
-                    else self._retry_delay(request, attempt, status, outcome[1])
-                )
+                if status < 300:
+                    delay = None
+                else:
+                    # An answer that becomes an error: the gateway may echo the key in it, so
+                    # it is scrubbed before anything (this frame, a report, the error) keeps it.
+                    outcome = scrub_answer(outcome, self._api_key)
+                    delay = (
+                        None
+                        if status < 400
+                        else self._retry_delay(request, attempt, status, outcome[1])
+                    )
             if report:
                 self._report(request, attempt, started, outcome, delay)
             if delay is None:
-                result: T = settle(request, outcome, api_key=self._api_key, base_url=self._base_url)
+                try:
+                    result: T = settle(
+                        request, outcome, api_key=self._api_key, base_url=self._base_url
+                    )
+                except APIError as err:
+                    # The frames below hold the answer as it was read (a 2xx answer is not
+                    # scrubbed when read: that would cost every call), so the error leaves
+                    # from here, without them, and this frame lets go of the answer.
+                    del outcome
+                    raise err.with_traceback(None)  # noqa: B904 - it is the same error
                 return result
             attempt += 1
             await self._sleep(delay)
@@ -477,20 +497,28 @@ class AsyncBpcPay:
                 retry,
             )
         if self._on_attempt is not None:
-            info = RequestAttempt(
-                method=request.method,
-                path=request.path,
-                attempt=attempt + 1,
-                status=status,
-                request_id=request_id,
-                elapsed=elapsed,
-                error=error,
-                retry_in=retry_in,
+            self._call_hook(
+                self._on_attempt,
+                RequestAttempt(
+                    method=request.method,
+                    path=request.path,
+                    attempt=attempt + 1,
+                    status=status,
+                    request_id=request_id,
+                    elapsed=elapsed,
+                    error=error,
+                    retry_in=retry_in,
+                ),
             )
-            try:
-                self._on_attempt(info)
-            except Exception:
-                logger.exception("the on_attempt hook raised; ignored")
+
+    @staticmethod
+    def _call_hook(hook: Callable[[RequestAttempt], object], info: RequestAttempt) -> None:
+        """Run the on_attempt hook; its error is logged with its traceback, which starts in this
+        frame: it holds the report alone, not the answer it was made from."""
+        try:
+            hook(info)
+        except Exception:
+            logger.exception("the on_attempt hook raised; ignored")
 
 
 class SyncSupport:
@@ -577,7 +605,9 @@ class SyncSupport:
             f"no result within {waited:g}s (bpcpay's event loop thread did not answer in time)",
             timeout_phase="read",
         )
-        return connection_error(request, failure, base_url=client._base_url)
+        return connection_error(
+            request, failure, base_url=client._base_url, api_key=client._api_key
+        )
 
     def _endpoint_of(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Endpoint[Any]:
         """The endpoint a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``

@@ -9,7 +9,11 @@ one of ``_core._outcomes``' errors. Tests and the sync bridge use this seam (``s
 
 The aiohttp transport maps aiohttp's exceptions, once, onto two facts the retry policy needs:
 did the request provably never leave (``Failure.NOT_SENT``), or may it have been sent
-(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``.
+(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``. aiohttp's
+exception is never chained and its frames never travel with ours: its frames hold the request's
+headers (the API key among them) and its ``ClientResponseError`` prints them in its ``repr``,
+where error trackers read them. The failure is raised after the except clause, with aiohttp's
+class name and message as text; a cancellation leaves as a fresh ``CancelledError``.
 
 Every attempt is bounded here, in time and in memory:
 
@@ -294,6 +298,10 @@ class AiohttpTransport:
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
         url = _encoded_url(request.url)
         body = request.body
+        # What ended the attempt is raised below, after the except clauses: raised inside one,
+        # it would chain aiohttp's exception (whose repr shows the request's headers, the key
+        # among them) and its traceback, whose aiohttp frames hold those headers in locals.
+        failure: BaseException
         try:
             async with session.request(
                 request.method,
@@ -317,29 +325,40 @@ class AiohttpTransport:
                     return status, headers, await response.read()
                 return status, headers, await _read_limited(response, limit)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.NOT_SENT,
                 f"no connection to {_origin(url)} within {timeout.connect:g}s (connecting, "
                 f"or waiting for a free connection of the pool)",
                 timeout_phase="connect",
-            ) from exc
+                cause=exc,
+            )
         except aiohttp.ClientConnectorError as exc:
             # Refused, unreachable, DNS, TLS handshake: the request was never written.
-            raise TransportFailure(
-                Failure.NOT_SENT, f"could not connect to {_origin(url)}: {exc.os_error or exc}"
-            ) from exc
+            failure = TransportFailure(
+                Failure.NOT_SENT,
+                f"could not connect to {_origin(url)}: {exc.os_error or exc}",
+                cause=exc,
+            )
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
             # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ.
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.MAYBE_SENT,
                 f"no complete answer from {_origin(url)} within {timeout.read:g}s (read timeout)",
                 timeout_phase="read",
-            ) from exc
+                cause=exc,
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.MAYBE_SENT,
                 f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
-            ) from exc
+                cause=exc,
+            )
+        except asyncio.CancelledError as exc:
+            # Still a cancellation, but a fresh one: a caller's own timeout (asyncio.timeout,
+            # wait_for) chains it to the TimeoutError it raises, and this one's traceback goes
+            # through aiohttp's frames.
+            failure = asyncio.CancelledError(*exc.args)
+        raise failure
 
     def for_forked_child(self) -> AiohttpTransport:
         """In a forked child: :meth:`abandon` this transport and return a fresh, unopened one

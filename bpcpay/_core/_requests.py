@@ -27,6 +27,7 @@ from .._constants import (
     VERSION_HEADER,
 )
 from .._exceptions import InvalidArgumentError
+from .._secret import Secret
 from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
 from .._version import __version__
 from ..models import CaptureMethod
@@ -248,10 +249,18 @@ def encode_json(body: JSON) -> bytes:
         ) from None
 
 
-def static_headers(*, api_key: str, api_version: str, user_agent: str) -> dict[str, str]:
-    """The headers every request carries; built once per client, not per request."""
+def static_headers(
+    *, api_key: Secret[str] | str, api_version: str, user_agent: str
+) -> dict[str, str]:
+    """The headers every request carries; built once per client, not per request.
+
+    This is where the client's key is revealed, once: the header is the one place its plain
+    value goes. The mapping is handed to the HTTP library with each request (an attribute of
+    the request, never a local of bpcpay's frames); a session default header would not keep
+    the key out of aiohttp's frames, which merge the defaults into each request's headers.
+    """
     return {
-        API_KEY_HEADER: api_key,
+        API_KEY_HEADER: api_key.reveal() if isinstance(api_key, Secret) else api_key,
         VERSION_HEADER: api_version,
         "User-Agent": user_agent,
         "Accept": "application/json",
