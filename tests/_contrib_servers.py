@@ -162,26 +162,48 @@ def signed_headers(body: bytes, secret: str) -> dict[str, str]:
 
 
 def read_answer(sock: socket.socket, deadline: float) -> tuple[int, bytes]:
-    """The status and the whole answer of one request on ``sock`` (up to the head's end and a
-    body of its Content-Length), read before ``deadline`` (a monotonic time)."""
+    """The status and the whole answer of one request on ``sock`` (its head, and its body
+    decoded: of its Content-Length, chunked, or to the end of the connection), read before
+    ``deadline`` (a monotonic time)."""
     data = b""
-    while b"\r\n\r\n" not in data:
+
+    def more() -> bool:
+        nonlocal data
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         chunk = sock.recv(65536)
-        if not chunk:
-            break
         data += chunk
+        return bool(chunk)
+
+    while b"\r\n\r\n" not in data and more():
+        pass
     head, _, body = data.partition(b"\r\n\r\n")
     match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     assert match, f"no HTTP answer: {data[:200]!r}"
     length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-    while length and len(body) < int(length.group(1)):
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
+    if length:
+        while len(data.partition(b"\r\n\r\n")[2]) < int(length.group(1)) and more():
+            pass
+        body = data.partition(b"\r\n\r\n")[2]
+    elif re.search(rb"(?im)^transfer-encoding:\s*chunked", head):
+        while not data.endswith(b"0\r\n\r\n") and more():
+            pass
+        body = _dechunk(data.partition(b"\r\n\r\n")[2])
+    elif not head.startswith(b"HTTP/1.1 1") and match.group(1) not in (b"204", b"304"):
+        while more():
+            pass
+        body = data.partition(b"\r\n\r\n")[2]
     return int(match.group(1)), head + b"\r\n\r\n" + body
+
+
+def _dechunk(data: bytes) -> bytes:
+    body = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body, data = body + data[:size], data[size + 2 :]
+    return body
 
 
 def exchange(port: int, raw: bytes, timeout: float = 20.0) -> tuple[int, bytes]:
