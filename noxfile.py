@@ -107,6 +107,9 @@ def tests(session: nox.Session) -> None:
 PROJECT_CHECKS = [
     "tests/fleet",
     "tests/test_docs.py",
+    # The docs' webhook recipes and buffering front, served as printed by real servers.
+    "tests/test_contrib_recipes.py",
+    "tests/test_contrib_buffering_front.py",
     "tests/test_browser_demo.py",
     "tests/test_benchmarks.py",
     "tests/test_dev_scripts.py",

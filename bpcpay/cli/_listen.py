@@ -3,7 +3,8 @@ optionally forward the verified ones to your app (like ``stripe listen --forward
 
 Each delivery prints one line: event type, object id, object status, the verdict (``ok`` or
 ``bad-signature (<reason>)``) and the delivery id; a forwarded one prints a second line with the
-app's answer, which is also what the sender gets back (so the gateway's retries behave as they
+app's answer (with its likely cause when it is a redirect, a 404, a 405 or a 500: the wrong
+URL, say), which is also what the sender gets back (so the gateway's retries behave as they
 would against the app itself). Badly signed deliveries are never forwarded. The secret comes from
 ``--secret`` or ``BPCPAY_WEBHOOK_SECRET`` and is never printed.
 
@@ -179,6 +180,8 @@ class Listener:
     ) -> int:
         import aiohttp
 
+        from ..sandbox._webhooks import explain_answer
+
         kept = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
             async with http.post(
@@ -186,11 +189,12 @@ class Listener:
             ) as response:
                 await response.read()
                 status = response.status
+                cause = explain_answer(status, target, response.headers.get("Location"))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             detail = str(exc) or type(exc).__name__
             self._print(f"  -> {target} failed: {detail}")
             return 502
-        self._print(f"  -> {target} {status}")
+        self._print(f"  -> {target} {status}" + ("" if cause is None else f", {cause}"))
         return status
 
 
