@@ -526,6 +526,10 @@ class AsyncStore:
         await asyncio.sleep(0)
         return self.inner.claim(key)
 
+    async def renew(self, key: str, token: str) -> bool:
+        self.calls.append("renew")
+        return self.inner.renew(key, token)
+
     async def complete(self, key: str, token: str) -> bool:
         self.calls.append("complete")
         return self.inner.complete(key, token)
