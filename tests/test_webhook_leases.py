@@ -80,7 +80,7 @@ def hold_for_several_leases(
     holder = WebhookRouter(SECRET, store=store)
     object_id = unique("ps_lease")
     runs: list[int] = []
-    entered = threading.Event()
+    entered, running = threading.Event(), threading.Event()
     handler_seconds = 3 * lease
 
     if driver == "sync":
@@ -88,16 +88,20 @@ def hold_for_several_leases(
         @holder.on("*")
         def slow(event: Event) -> None:
             runs.append(1)
+            running.set()
             entered.set()
             time.sleep(handler_seconds)
+            running.clear()
 
     else:
 
         @holder.on("*")
         async def slow_async(event: Event) -> None:
             runs.append(1)
+            running.set()
             entered.set()
             await asyncio.sleep(handler_seconds)
+            running.clear()
 
     results: list[WebhookResult] = []
 
@@ -113,7 +117,9 @@ def hold_for_several_leases(
     try:
         assert entered.wait(30)
         while thread.is_alive():
-            seen.append(rival.deliver(object_id))
+            reason = rival.deliver(object_id)
+            if running.is_set():  # the handler still ran when this copy was answered
+                seen.append(reason)
             time.sleep(lease / 2)
         thread.join(30)
         after = rival.deliver(object_id)
@@ -141,7 +147,7 @@ def test_a_live_handler_several_leases_long_keeps_its_claim_on_every_store_and_p
         for case, o in outcomes.items()
     }
     assert summary == dict.fromkeys(CASES, ("handled", 1, {"in_flight"}, "duplicate"))
-    assert all(len(o["seen"]) >= 4 for o in outcomes.values())  # copies came all along
+    assert all(len(o["seen"]) >= 3 for o in outcomes.values())  # copies came all along
     assert {case: o["result"].renewal_failures for case, o in outcomes.items()} == dict.fromkeys(
         CASES, 0
     )
@@ -167,7 +173,7 @@ def test_a_failed_renewal_never_interrupts_the_handler_and_the_result_says_so(
 
     @router.on("*")
     def slow(event: Event) -> None:
-        time.sleep(1.5)  # four renewals due, each failing
+        time.sleep(1.2)  # three renewals due, each failing
         finished.append(1)
 
     if driver == "sync":
@@ -182,11 +188,8 @@ def test_a_failed_renewal_never_interrupts_the_handler_and_the_result_says_so(
     assert router.handle_sync(*delivery("ps_renew_fails")).reason == "duplicate"
 
 
-@pytest.mark.parametrize("kind", STORE_KINDS)
-def test_a_waiting_copy_takes_a_dead_holders_claim_the_moment_it_lapses(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    options = store_options(kind, request, tmp_path)
+def take_over_a_dead_holders_claim(kind: str, options: dict[str, Any]) -> tuple[str, float]:
+    """(reason, seconds from the dead holder's claim to the handler's run)."""
     store = Driven(build(kind, options, lease=1.0), options)
     router = WebhookRouter(SECRET, store=store.store, in_flight_timeout=5)
     ran_at: list[float] = []
@@ -196,16 +199,35 @@ def test_a_waiting_copy_takes_a_dead_holders_claim_the_moment_it_lapses(
         # A worker claimed the event and was killed at once: nobody renews its lease.
         assert store.claim(f"evt:session.completed:{object_id}").token
         claimed_at = time.monotonic()
-        result = store.call(
-            router.handle(*delivery(object_id))
-            if kind.endswith("-async")
-            else asyncio.to_thread(router.handle_sync, *delivery(object_id))
-        )
+        if kind.endswith("-async"):
+            result = store.call(router.handle(*delivery(object_id)))
+        else:
+            result = router.handle_sync(*delivery(object_id))
     finally:
         store.close()
-    assert result.reason == "handled"
+    return result.reason, ran_at[0] - claimed_at
+
+
+def test_a_waiting_copy_takes_a_dead_holders_claim_the_moment_it_lapses(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = {kind: store_options(kind, request, tmp_path) for kind in STORE_KINDS}
+    with ThreadPoolExecutor(len(STORE_KINDS)) as pool:
+        taken = dict(
+            zip(
+                STORE_KINDS,
+                pool.map(
+                    lambda kind: take_over_a_dead_holders_claim(kind, options[kind]), STORE_KINDS
+                ),
+                strict=True,
+            )
+        )
+    assert {kind: reason for kind, (reason, _) in taken.items()} == dict.fromkeys(
+        STORE_KINDS, "handled"
+    )
     # Taken over when the lease lapsed by the store's clock: not sooner, hardly later.
-    assert 0.9 <= ran_at[0] - claimed_at < 1.5
+    late = {kind: waited for kind, (_, waited) in taken.items() if not 0.9 <= waited < 1.5}
+    assert late == {}
 
 
 def test_the_default_lease_frees_a_dead_holders_claim_before_the_gateways_first_retry() -> None:
@@ -243,14 +265,14 @@ def router(seconds, wait=10.0):
 
 
 # The parent's heartbeat thread runs (a claim renewed) when the process forks.
-parent = router(0.8)
+parent = router(0.1)
 assert parent.handle_sync(*delivery("ps_parent")).reason == "handled"
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:
     import signal
     signal.alarm(20)  # a hang fails the test instead of blocking it
-    result = router(3.0).handle_sync(*delivery("ps_child"))
+    result = router(2.5).handle_sync(*delivery("ps_child"))
     os.write(write, json.dumps([result.reason, result.renewal_failures]).encode())
     os._exit(0)
 os.close(write)
@@ -277,6 +299,10 @@ def test_the_heartbeat_renews_a_forked_childs_claims(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout)
     assert outcome["child"] == ["handled", 0]
-    assert set(outcome["seen"]) == {"in_flight"}  # 3 s, three leases: renewed in the child
-    assert len(outcome["seen"]) >= 4
+    # 2.5 leases long, renewed in the child: every copy waits until it is done (the last
+    # copies may come while the child records it and exits).
+    seen = outcome["seen"]
+    first_done = seen.index("duplicate") if "duplicate" in seen else len(seen)
+    assert seen == ["in_flight"] * first_done + ["duplicate"] * (len(seen) - first_done)
+    assert first_done >= 3
     assert outcome["after"] == "duplicate"

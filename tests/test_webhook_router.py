@@ -837,3 +837,16 @@ def test_each_webhook_module_fits_in_a_maintainers_head() -> None:
     root = Path(bpcpay.webhooks.__file__).parent
     sizes = {str(p.relative_to(root)): len(p.read_text().splitlines()) for p in root.rglob("*.py")}
     assert {name: size for name, size in sizes.items() if size > 500} == {}
+
+
+def test_a_store_without_renew_or_a_lease_is_refused_at_construction() -> None:
+    class BeforeLeasesFollowed(InMemoryDeliveryStore):
+        renew = None  # type: ignore[assignment]
+
+    with pytest.raises(InvalidArgumentError, match="missing: renew") as info:
+        WebhookRouter(SECRET, store=BeforeLeasesFollowed())  # type: ignore[arg-type]
+    assert info.value.argument == "store"
+    no_lease = InMemoryDeliveryStore()
+    no_lease.lease = 0
+    with pytest.raises(InvalidArgumentError, match=r"store\.lease"):
+        WebhookRouter(SECRET, store=no_lease)

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,32 +177,32 @@ def test_sqlite_needs_a_file(path: Any) -> None:
 # --- retention: done keys are forgotten, and the table stays bounded ---------------------------
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
 def test_done_keys_are_forgotten_after_retention_and_old_rows_purged(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    options = store_options(kind, request, tmp_path)
-    store = Driven(build(kind, options, lease=SHORT, retention=SHORT), options)
-    try:
+    def check(store: Driven) -> tuple[Any, ...]:
         for index in range(5):
             claim = store.claim(f"old:{index}")
             assert claim.token
             store.complete(f"old:{index}", claim.token)
         store.claim("lapsed")  # a claim whose worker died: never completed
-        assert store.claim("old:0") == Claim.done()
+        seen: list[Any] = [store.claim("old:0")]
         time.sleep(SHORT + 0.2)
-        assert store.claim("old:0").status == ClaimStatus.CLAIMED  # forgotten: runs again
+        seen.append(store.claim("old:0").status)  # forgotten: runs again
         # Rows an hour past their expiry (aged on the store's own clock) are purged by the
         # first claim of a store that starts.
         _age_rows(store, 3700)
-        fresh = Driven(build(kind, options, lease=SHORT), options)
+        kind = "sqlite" if isinstance(store.store, SQLiteDeliveryStore) else "postgres"
+        fresh = Driven(build(kind, store.options, lease=SHORT), store.options)
         try:
             fresh.claim("new")
         finally:
             fresh.close()
-        assert _row_keys(store) == ["new"]
-    finally:
-        store.close()
+        return (*seen, _row_keys(store))
+
+    kinds = ["sqlite", "postgres", "postgres-async"]
+    outcomes = on_every_store(request, tmp_path, check, kinds, retention=SHORT)
+    assert outcomes == dict.fromkeys(kinds, (Claim.done(), "claimed", ["new"]))
 
 
 def _age_rows(store: Driven, seconds: float) -> None:
@@ -558,14 +559,30 @@ def real_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Drive
         driven.close()
 
 
-def test_a_lease_that_lapsed_is_still_completed_by_its_owner_when_nobody_took_it(
-    real_store: Driven,
-) -> None:
-    slow = real_store.claim("evt:slow")
-    assert slow.token
-    time.sleep(SHORT + 0.2)  # the handler outlived its lease; no other copy came meanwhile
-    assert real_store.complete("evt:slow", slow.token) is True
-    assert real_store.claim("evt:slow") == Claim.done()  # the next copy is a duplicate
+def on_every_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    check: Callable[[Driven], Any],
+    kinds: list[str] = STORE_KINDS,
+    **extra: Any,
+) -> dict[str, Any]:
+    """``check(store)`` on each kind of store at once, each with a one-second lease (and
+    ``extra`` options), so that a test that waits for a lease to lapse waits once: kind -> what
+    ``check`` returned (or the ``repr`` of what it raised)."""
+    # The fixtures (the servers) are looked up here: pytest's fixtures are not thread-safe.
+    options = {kind: store_options(kind, request, tmp_path) for kind in kinds}
+
+    def one(kind: str) -> Any:
+        store = Driven(build(kind, options[kind], lease=SHORT, **extra), options[kind])
+        try:
+            return check(store)
+        except Exception as exc:
+            return repr(exc)
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        return dict(zip(kinds, pool.map(one, kinds), strict=True))
 
 
 def test_an_in_flight_claim_says_how_long_its_lease_has_left_on_the_stores_clock(
@@ -578,36 +595,57 @@ def test_an_in_flight_claim_says_how_long_its_lease_has_left_on_the_stores_clock
     assert 0 < seen.remaining <= SHORT
 
 
-def test_renew_extends_the_holders_lease_and_only_the_holders(real_store: Driven) -> None:
-    held = real_store.claim("evt:a")
-    assert held.token
-    assert real_store.renew("evt:a", "not-the-owner") is False
-    for _ in range(3):  # three renewals, each before the lease lapses: 1.8 s in all
-        time.sleep(SHORT * 0.6)
-        assert real_store.renew("evt:a", held.token) is True
-        assert real_store.claim("evt:a").status == ClaimStatus.IN_FLIGHT
-    assert real_store.complete("evt:a", held.token)
-    assert real_store.renew("evt:a", held.token) is False  # done: nothing to renew
-    assert real_store.claim("evt:a") == Claim.done()
-
-
-def test_a_lease_taken_over_cannot_be_renewed_completed_or_released_by_its_old_holder(
-    real_store: Driven,
+def test_a_lapsed_lease_is_its_owners_to_complete_until_another_caller_takes_it(
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    old = real_store.claim("evt:a")
-    assert real_store.claim("evt:a").status == ClaimStatus.IN_FLIGHT
-    time.sleep(SHORT + 0.2)  # the holder died: its lease lapses on the store's clock
-    assert old.token
-    assert real_store.renew("evt:a", old.token) is False  # lapsed: too late to renew
-    new = real_store.claim("evt:a")
-    assert new.token
-    assert new.status == ClaimStatus.CLAIMED
-    assert new.token != old.token
-    assert real_store.renew("evt:a", old.token) is False
-    assert real_store.complete("evt:a", old.token) is False
-    assert real_store.release("evt:a", old.token) is False
-    assert real_store.claim("evt:a").status == ClaimStatus.IN_FLIGHT  # still the new holder's
-    assert real_store.complete("evt:a", new.token) is True
+    def check(store: Driven) -> list[Any]:
+        slow, dead = store.claim("evt:slow"), store.claim("evt:dead")
+        assert slow.token
+        assert dead.token
+        assert store.claim("evt:dead").status == ClaimStatus.IN_FLIGHT
+        time.sleep(SHORT + 0.2)  # both leases lapse on the store's clock, nobody renewing
+        seen = [store.renew("evt:dead", dead.token)]  # too late to renew
+        new = store.claim("evt:dead")  # the next copy takes the dead holder's key over
+        assert new.token
+        assert new.token != dead.token
+        seen += [
+            new.status,
+            store.renew("evt:dead", dead.token),
+            store.complete("evt:dead", dead.token),
+            store.release("evt:dead", dead.token),
+            store.claim("evt:dead").status,  # still the new holder's
+            store.complete("evt:dead", new.token),
+            # The slow handler outlived its lease, but nobody took the key: it is done.
+            store.complete("evt:slow", slow.token),
+            store.claim("evt:slow"),
+        ]
+        return seen
+
+    outcomes = on_every_store(request, tmp_path, check)
+    expected = [False, "claimed", False, False, False, "in_flight", True, True, Claim.done()]
+    assert outcomes == dict.fromkeys(STORE_KINDS, expected)
+
+
+def test_renew_extends_the_holders_lease_and_only_the_holders(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    def check(store: Driven) -> list[Any]:
+        held = store.claim("evt:a")
+        assert held.token
+        seen: list[Any] = [store.renew("evt:a", "not-the-owner")]
+        for _ in range(2):  # two renewals, each before the lease lapses: 1.4 s in all
+            time.sleep(SHORT * 0.7)
+            seen += [store.renew("evt:a", held.token), store.claim("evt:a").status]
+        seen += [
+            store.complete("evt:a", held.token),
+            store.renew("evt:a", held.token),  # done: nothing to renew
+            store.claim("evt:a"),
+        ]
+        return seen
+
+    outcomes = on_every_store(request, tmp_path, check)
+    expected = [False, True, "in_flight", True, "in_flight", True, False, Claim.done()]
+    assert outcomes == dict.fromkeys(STORE_KINDS, expected)
 
 
 # --- the asyncio stores: from any event loop, each loop's connections closed with it -----------

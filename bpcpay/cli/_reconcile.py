@@ -152,13 +152,13 @@ def register(subparsers: Any) -> None:
         nargs="+",
         default=[],
         metavar="ID",
-        help="the payments to check",
+        help="the payments to check (default: none)",
     )
     parser.add_argument(
         "--refunds",
         nargs="+",
         default=[],
         metavar="ID",
-        help="the refunds to check",
+        help="the refunds to check (default: none)",
     )
     parser.set_defaults(handler=_run)

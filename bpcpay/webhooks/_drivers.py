@@ -305,7 +305,9 @@ class AsyncDriver:
         """How the heartbeat thread renews a claim of this loop's deliveries."""
         loop = asyncio.get_running_loop()
         store = self._store
-        bound = min(float(getattr(store, "timeout", _SHIELD_DEADLINE)), _SHIELD_DEADLINE)
+        # A renewal that waits on a busy loop longer than an interval would only hold up the
+        # heartbeat's other claims: the next beat tries again.
+        bound = min(float(getattr(store, "timeout", _SHIELD_DEADLINE)), _interval(store))
 
         def renewal(hold: Hold) -> Callable[[], bool]:
             def renew() -> bool:

@@ -95,9 +95,8 @@ def _check_store(store: object) -> AnyStore | None:
             "store",
             f"needs claim, renew, complete and release methods (missing: {', '.join(missing)})",
         )
-    lease = getattr(store, "lease", None)
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
-        raise InvalidArgumentError("store", "needs a lease attribute: seconds, a number > 0")
+    # The heartbeat renews at a third of it: a store's lease is part of the contract.
+    check_seconds("store.lease", getattr(store, "lease", None))
     return store  # type: ignore[return-value]
 
 
