@@ -306,3 +306,45 @@ def test_the_heartbeat_renews_a_forked_childs_claims(tmp_path: Path) -> None:
     assert seen == ["in_flight"] * first_done + ["duplicate"] * (len(seen) - first_done)
     assert first_done >= 3
     assert outcome["after"] == "duplicate"
+
+
+class LeaseTaken(InMemoryDeliveryStore):
+    """An in-memory store that answers every renewal "not yours": another worker took the key
+    (its holder was frozen past its lease, say)."""
+
+    def renew(self, key: str, token: str) -> bool:
+        return False
+
+
+def test_a_lease_found_lost_is_logged_and_reported_and_never_renewed_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bpcpay")
+    router = WebhookRouter(SECRET, store=LeaseTaken(lease=1.0))
+    router.add_handler("*", lambda event: time.sleep(1.0))  # three renewals would be due
+    result = router.handle_sync(*delivery("ps_lost"))
+    assert result.reason == "handled"
+    assert result.renewal_failures == 1  # the first answer: renewing stops there
+    assert caplog.text.count("was lost while its handler ran") == 1
+
+
+def test_the_heartbeat_forgets_a_claim_whose_holder_is_gone() -> None:
+    from bpcpay.webhooks._heartbeat import Heartbeat, HolderGone
+    from bpcpay.webhooks._plan import Hold
+
+    heartbeat = Heartbeat()
+    calls: list[int] = []
+
+    def renew() -> bool:
+        calls.append(1)
+        raise HolderGone  # the holder's event loop closed under it
+
+    hold = Hold("evt:gone", "token")
+    beat = heartbeat.start(hold, renew, 0.02)
+    deadline = time.monotonic() + 5
+    while beat.active and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert not beat.active
+    assert calls == [1]  # asked once, then forgotten
+    assert (hold.failures, hold.lost) == (0, False)  # not a failure: nobody is waiting

@@ -756,3 +756,35 @@ def test_a_redis_that_refuses_config_get_is_used_all_the_same(
         assert store.claim("evt:a").status == ClaimStatus.CLAIMED
         store.close()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_each_loop_gets_its_own_pool_closed_with_it_and_a_dead_loops_is_forgotten() -> None:
+    from bpcpay.webhooks.stores._pooled import LoopLocal
+
+    pools: LoopLocal[str] = LoopLocal()
+    opened: list[str] = []
+    closed: list[str] = []
+    failures = [ConnectionError("server down")]  # the first open fails
+
+    async def open_pool() -> str:
+        if failures:
+            raise failures.pop()
+        opened.append(f"pool{len(opened)}")
+        return opened[-1]
+
+    async def close_pool(pool: str) -> None:
+        closed.append(pool)
+
+    async def use() -> list[str]:
+        # Concurrent first calls on one loop share one pool.
+        return list(await asyncio.gather(*(pools.get(open_pool, close_pool) for _ in range(3))))
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(use())
+    assert asyncio.run(use()) == ["pool0"] * 3  # opened again after the failure ...
+    assert closed == ["pool0"]  # ... and closed when asyncio.run shut its loop down
+    dead = asyncio.new_event_loop()
+    assert dead.run_until_complete(use()) == ["pool1"] * 3
+    dead.close()  # closed without finishing its generators: nothing can close pool1 now
+    assert asyncio.run(use()) == ["pool2"] * 3  # forgotten, never awaited on a dead loop
+    assert closed == ["pool0", "pool2"]
