@@ -301,35 +301,37 @@ class AsyncDriver:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _renewal(self) -> Callable[[Hold], Callable[[], bool]]:
-        """How the heartbeat thread renews a claim of this loop's deliveries."""
+    def _renewal(self, hold: Hold) -> Callable[[], bool]:
+        """What the heartbeat thread calls to renew ``hold``, a claim of this loop's."""
         loop = asyncio.get_running_loop()
         store = self._store
         # A renewal that waits on a busy loop longer than an interval would only hold up the
         # heartbeat's other claims: the next beat tries again.
         bound = min(float(getattr(store, "timeout", _SHIELD_DEADLINE)), _interval(store))
 
-        def renewal(hold: Hold) -> Callable[[], bool]:
-            def renew() -> bool:
-                if loop.is_closed():
-                    raise HolderGone
-                if not self._async_store:
-                    return bool(store.renew(hold.key, hold.token))
-                # The store's connections belong to the loop: renew there, wait here.
-                future = asyncio.run_coroutine_threadsafe(store.renew(hold.key, hold.token), loop)
-                try:
-                    return bool(future.result(timeout=bound))
-                except concurrent.futures.TimeoutError:
-                    future.cancel()
-                    raise TimeoutError(f"no renewal within {bound:g} s") from None
+        def renew() -> bool:
+            if loop.is_closed():
+                raise HolderGone
+            if not self._async_store:
+                return bool(store.renew(hold.key, hold.token))
+            # The store's connections belong to the loop: renew there, wait here.
+            renewal = store.renew(hold.key, hold.token)
+            try:
+                future = asyncio.run_coroutine_threadsafe(renewal, loop)
+            except RuntimeError:  # the loop closed meanwhile
+                renewal.close()
+                raise HolderGone from None
+            try:
+                return bool(future.result(timeout=bound))
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise TimeoutError(f"no renewal within {bound:g} s") from None
 
-            return renew
-
-        return renewal
+        return renew
 
     async def _dispatch(self, effect: Dispatch) -> None:
         hold = effect.hold
-        beat = HEARTBEAT.start(hold, self._renewal()(hold), _interval(self._store))
+        beat = HEARTBEAT.start(hold, self._renewal(hold), _interval(self._store))
         try:
             for index, handler in enumerate(effect.handlers):
                 last = index == len(effect.handlers) - 1
