@@ -20,7 +20,7 @@ from bpcpay._core._bodies import (
     _python_path,
     check_card,
     check_customer_details,
-    check_payment_method,
+    check_metadata,
     check_setup_future_usage,
     merge_extra_body,
     stores_card,
@@ -44,12 +44,9 @@ from bpcpay._core._requests import (
     check_capture_method,
     check_currency,
     check_datetime,
-    check_metadata,
     check_string,
     check_url,
-    compact,
     encode_json,
-    optional,
     static_headers,
 )
 from bpcpay._types import NOT_GIVEN
@@ -290,7 +287,6 @@ def test_card_is_sent_in_wire_form() -> None:
     }
     assert check_card("card", card()) == wire
     assert check_card("card", wire) == wire
-    assert check_payment_method("card", card()) == {"card": wire}
 
 
 @pytest.mark.parametrize(
@@ -362,12 +358,6 @@ def test_body_tables_name_every_keyword_and_wire_field_once() -> None:
         assert all(f.source == "inferred" or f.source.startswith("doc: ") for f in fields)
     required = [f.wire for f in SESSION_CREATE_FIELDS if f.required]
     assert required == ["amount", "currency", "successUrl", "failureUrl"]
-
-
-def test_compact_and_optional() -> None:
-    assert compact(a=1, b=NOT_GIVEN, c=None) == {"a": 1, "c": None}
-    assert optional(check_amount, "amount", NOT_GIVEN) is NOT_GIVEN
-    assert optional(check_amount, "amount", 5) == 5
 
 
 def test_encode_json_is_compact_utf8() -> None:
@@ -661,3 +651,141 @@ def test_not_given_sentinel() -> None:
     assert not NOT_GIVEN
     assert bpcpay.NOT_GIVEN is NOT_GIVEN
     assert isinstance(NOT_GIVEN, bpcpay.NotGiven)
+
+
+# --- each body described once ------------------------------------------------------------------
+
+
+def _resource_methods() -> dict[str, Any]:
+    from bpcpay._async.resources.payments import AsyncPayments
+    from bpcpay._async.resources.refunds import AsyncRefunds
+    from bpcpay._async.resources.sessions import AsyncSessions
+
+    return {
+        "sessions.create": AsyncSessions.create,
+        "payments.create": AsyncPayments.create,
+        "payments.capture": AsyncPayments.capture,
+        "refunds.create": AsyncRefunds.create,
+    }
+
+
+def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword() -> None:
+    """A resource method's keywords are its body's declared fields, in the declared order (plus
+    ``extra_body`` and ``timeout``): a field added to a declaration and not to the method, or
+    the other way round, fails here."""
+    import inspect
+
+    from bpcpay._core._bodies import BODIES
+
+    methods = _resource_methods()
+    assert set(BODIES) == set(methods)
+    for name, body in BODIES.items():
+        keywords = [
+            p.name
+            for p in inspect.signature(methods[name]).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("extra_body", "timeout")
+        ]
+        assert keywords == [f.argument for f in body.fields], name
+        assert ENDPOINTS[name].body == body.fields, name
+
+
+def test_no_resource_builds_a_body_by_hand() -> None:
+    """No dict display with string keys, no ``compact``, no argument checker called in the
+    resources: every body comes from its declaration."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(bpcpay.__file__).parent / "_async" / "resources"
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = [k for k in node.keys if isinstance(k, ast.Constant)]
+                assert not keys, f"{path.name}:{node.lineno} builds a body by hand"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                name = node.func.id
+                assert not name.startswith("check_") and name not in ("compact", "optional"), (
+                    f"{path.name}:{node.lineno} checks {name} by hand"
+                )
+
+
+def test_the_sandbox_has_no_field_list_of_its_own() -> None:
+    """sandbox/_validate.py names no wire field of a declared body: it reads them all from the
+    declarations (its server-side rules are keyed by the SDK's argument names)."""
+    import ast
+    from pathlib import Path
+
+    from bpcpay._core._bodies import BODIES
+
+    wire = {
+        part
+        for body in BODIES.values()
+        for field in body.fields
+        for part in field.wire.split(".")
+        if part != part.lower()  # camelCase: what only the wire calls so
+    }
+    source = (Path(bpcpay.__file__).parent / "sandbox" / "_validate.py").read_text("utf-8")
+    named = {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert wire
+    assert not wire & named
+
+
+def test_the_reference_tables_are_rendered_from_the_declarations() -> None:
+    """docs/reference/bodies.md holds each body's parameter table exactly as its declaration
+    renders it (``python scripts/gen_body_tables.py`` rewrites them)."""
+    from pathlib import Path
+
+    from bpcpay._core._bodies import BODIES
+
+    page = (Path(bpcpay.__file__).parent.parent / "docs" / "reference" / "bodies.md").read_text(
+        "utf-8"
+    )
+    for name, body in BODIES.items():
+        assert body.table() in page, f"the table of {name} in docs/reference/bodies.md is stale"
+
+
+def test_a_body_declaration_builds_checks_and_parses() -> None:
+    from bpcpay._core._bodies import PAYMENT_CREATE, SESSION_CREATE
+
+    args: dict[str, Any] = {f.argument: NOT_GIVEN for f in SESSION_CREATE.fields}
+    args.update(
+        amount=10,
+        currency="eur",
+        success_url="https://shop.example/s",
+        failure_url="https://shop.example/f",
+        capture_method="manual",
+    )
+    wire = SESSION_CREATE.build(args)
+    assert wire == {
+        "amount": 10,
+        "currency": "EUR",
+        "successUrl": "https://shop.example/s",
+        "failureUrl": "https://shop.example/f",
+        "paymentData": {"captureMethod": "manual"},
+    }
+    parsed = SESSION_CREATE.parse({**wire, "newThing": 1})
+    assert parsed == {
+        "amount": 10,
+        "currency": "EUR",
+        "success_url": "https://shop.example/s",
+        "failure_url": "https://shop.example/f",
+        "capture_method": "manual",
+    }
+    assert SESSION_CREATE.unknown({**wire, "newThing": 1}) == {"newThing": 1}
+    with pytest.raises(InvalidArgumentError) as info:
+        SESSION_CREATE.parse({**wire, "paymentData": {"captureMethod": "later"}})
+    assert info.value.argument == "paymentData.captureMethod"
+    with pytest.raises(InvalidArgumentError) as info:
+        SESSION_CREATE.build({**args, "locale": ""})
+    assert info.value.argument == "locale"
+    payment = {f.argument: NOT_GIVEN for f in PAYMENT_CREATE.fields}
+    with pytest.raises(InvalidArgumentError, match="exactly one of card= or stored") as info:
+        PAYMENT_CREATE.build({**payment, "amount": 1, "currency": "EUR"})
+    assert info.value.argument == "card"
+    with pytest.raises(InvalidArgumentError, match="exactly one of paymentMethod and") as info:
+        PAYMENT_CREATE.parse({"amount": 1, "currency": "EUR"})
+    assert info.value.argument == "paymentMethod"

@@ -1,20 +1,27 @@
-"""Request bodies as the contract gives them: one table of fields per body, and one checker per
-nested shape, shared by the SDK (before anything is sent) and the sandbox (on receipt).
+"""Request bodies, each described once: one :class:`Body` per request body, made of
+:class:`BodyField` rows (wire name, SDK keyword, kind of value with its limits, required, where
+the contract says so). Everything else is derived from these declarations:
 
-A checker takes the name to report and a value in wire form (camelCase JSON) and raises
-:class:`~bpcpay.InvalidArgumentError` naming the offending field. The SDK passes its keyword
-(``setup_future_usage``), the sandbox the wire name (``setupFutureUsage``), so
+- the resource's argument checks and the wire form (:meth:`Body.build`, on the SDK's side);
+- the sandbox's validation of what it receives (:meth:`Body.parse`, on the gateway's side);
+- the reference docs' parameter tables (:meth:`Body.table`, docs/reference/bodies.md);
+- the endpoint table's body rows (``SESSION_CREATE_FIELDS`` ...).
+
+A :class:`Kind` checks one value: the SDK passes its keyword as the name to report
+(``setup_future_usage``), the sandbox the wire path (``setupFutureUsage``), so
 ``setup_future_usage.recurringModel.recurrent.frequency`` and
-``setupFutureUsage.recurringModel.recurrent.frequency`` come from one piece of logic.
+``setupFutureUsage.recurringModel.recurrent.frequency`` come from one piece of logic, and the
+SDK refuses before sending what the sandbox would refuse on receipt.
 
 Typed SDK arguments accept the model (``SetupFutureUsage(...)``) or a plain mapping; a mapping
 is wire form and is sent as given (checked, never reshaped). A refusal names the field as the
 caller wrote it: ``card.exp_month`` for a PaymentCard, ``card.expiryMonth`` for a mapping. Card
-numbers and CVCs never appear in a message. Pure: no I/O.
+numbers, CVCs and card tokens never appear in a message. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -22,93 +29,52 @@ from typing import Any, Final
 import attrs
 
 from .._exceptions import InvalidArgumentError
+from .._types import NOT_GIVEN
 from ..models import (
     Address,
+    CaptureMethod,
     CustomerDetails,
     PaymentCard,
     SetupFutureUsage,
     StoredCardCategory,
 )
 from ._checks import check_int, check_text
-from ._converter import parse_date, unstructure, wire_key
-from ._requests import check_string, encode_json, luhn_ok
+from ._converter import parse_date, parse_datetime, unstructure, wire_key
+from ._requests import (
+    MAX_AMOUNT,
+    check_amount,
+    check_capture_method,
+    check_currency,
+    check_datetime,
+    check_string,
+    check_url,
+    encode_json,
+    luhn_ok,
+)
 
 __all__ = [
+    "BODIES",
+    "CAPTURE",
     "CAPTURE_FIELDS",
+    "MAX_FREQUENCY",
+    "PAYMENT_CREATE",
     "PAYMENT_CREATE_FIELDS",
+    "REFUND_CREATE",
     "REFUND_CREATE_FIELDS",
+    "SESSION_CREATE",
     "SESSION_CREATE_FIELDS",
     "STORED_CARD_CATEGORIES",
+    "Body",
     "BodyField",
+    "FieldMissing",
+    "Kind",
     "check_card",
     "check_customer_details",
-    "check_payment_method",
+    "check_metadata",
     "check_setup_future_usage",
     "merge_extra_body",
     "stores_card",
 ]
-
-
-@attrs.frozen
-class BodyField:
-    """One top-level field of a request body.
-
-    Attributes:
-        wire: the JSON key (``successUrl``).
-        argument: the SDK keyword that sets it (``success_url``).
-        source: ``"doc: <page>[, <page>]"`` (published) or ``"inferred"`` (our reading).
-        required: the body is refused without it.
-    """
-
-    wire: str
-    argument: str
-    source: str
-    required: bool = False
-
-
-#: ``POST /sessions`` [doc: redirect-integration]; the contract's "Session create" table.
-SESSION_CREATE_FIELDS: Final = (
-    BodyField("amount", "amount", "doc: redirect-integration", required=True),
-    BodyField("currency", "currency", "doc: redirect-integration", required=True),
-    BodyField("successUrl", "success_url", "doc: redirect-integration", required=True),
-    BodyField("failureUrl", "failure_url", "doc: redirect-integration", required=True),
-    # paymentData.captureMethod: the only member of paymentData bpcpay sends.
-    BodyField("paymentData", "capture_method", "doc: two-step"),
-    BodyField("merchantCustomerId", "merchant_customer_id", "doc: stored-payment-methods"),
-    BodyField("setupFutureUsage", "setup_future_usage", "doc: stored-payment-methods"),
-    # Returned by the gateway [doc: redirect-integration]; that they can be sent is our reading.
-    BodyField("merchantReferenceId", "merchant_reference_id", "inferred"),
-    BodyField("locale", "locale", "inferred"),
-    BodyField("metadata", "metadata", "inferred"),
-    BodyField("customerDetails", "customer_details", "inferred"),
-    BodyField("expiresAt", "expires_at", "inferred"),
-)
-
-#: ``POST /payments`` [doc: direct-integration]; the contract's "Payment create" section.
-PAYMENT_CREATE_FIELDS: Final = (
-    BodyField("amount", "amount", "doc: direct-integration", required=True),
-    BodyField("currency", "currency", "doc: direct-integration", required=True),
-    # {"card": {...}}: the block is published, the card's field names are inferred (PaymentCard).
-    BodyField("paymentMethod", "card", "doc: direct-integration"),
-    BodyField("storedPaymentMethodId", "stored_payment_method_id", "doc: direct-integration"),
-    BodyField("captureMethod", "capture_method", "doc: two-step, direct-integration"),
-    BodyField("customerDetails", "customer_details", "doc: direct-integration"),
-    BodyField("merchantCustomerId", "merchant_customer_id", "doc: stored-payment-methods"),
-    BodyField("setupFutureUsage", "setup_future_usage", "doc: stored-payment-methods"),
-    BodyField("merchantReferenceId", "merchant_reference_id", "inferred"),
-    BodyField("metadata", "metadata", "inferred"),
-)
-
-#: ``POST /payments/{id}/capture``: the path is published, the body is our reading.
-CAPTURE_FIELDS: Final = (BodyField("amount", "amount", "inferred"),)
-
-#: ``POST /refunds``: refunds exist [doc: cancel-refund, webhooks]; path and body are inferred.
-REFUND_CREATE_FIELDS: Final = (
-    BodyField("payment", "payment_id", "inferred", required=True),
-    BodyField("amount", "amount", "inferred"),
-    BodyField("reason", "reason", "inferred"),
-    BodyField("metadata", "metadata", "inferred"),
-)
 
 #: ``setupFutureUsage.category`` values [doc: stored-payment-methods].
 STORED_CARD_CATEGORIES: Final = (
@@ -119,7 +85,71 @@ STORED_CARD_CATEGORIES: Final = (
 )
 #: ``recurringModel.recurrent.frequency``: minimum days between payments, at most 4000 [doc].
 MAX_FREQUENCY: Final = 4000
+#: Text members of ``customerDetails`` and its address, merchant ids and references.
 _MAX_TEXT = 1024
+#: A card holder's name as printed.
+_MAX_HOLDER = 200
+
+
+class FieldMissing(InvalidArgumentError):
+    """A required field is absent from a body (the gateway's side: ``parameter_missing``)."""
+
+
+# --- kinds of values ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Kind:
+    """How the values of one kind of field are checked, sent and described.
+
+    Attributes:
+        description: what the value is, with its limits, for the reference docs' tables.
+        to_wire: ``to_wire(name, value)``, the SDK's check: the caller's value (a model, a
+            datetime, a mapping in wire form ...) as the JSON to send, or
+            :class:`~bpcpay.InvalidArgumentError` naming ``name`` (or a field inside it).
+        from_wire: the gateway's check of a received JSON value: the checked value as the
+            sandbox keeps it (a datetime for a timestamp). None: the same as ``to_wire``,
+            since a mapping is wire form on both sides.
+    """
+
+    description: str
+    to_wire: Callable[[str, Any], Any]
+    from_wire: Callable[[str, Any], Any] | None = None
+
+    def receive(self, name: str, value: object) -> Any:
+        """The gateway's check of ``value`` (:attr:`from_wire`, else :attr:`to_wire`)."""
+        return (self.from_wire or self.to_wire)(name, value)
+
+
+def _text_kind(max_length: int) -> Kind:
+    return Kind(
+        f"string, 1 to {max_length} characters",
+        functools.partial(check_string, max_length=max_length),
+    )
+
+
+def _receive_timestamp(name: str, value: object) -> Any:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(name, "must be an ISO 8601 timestamp string")
+    try:
+        return parse_datetime(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(name, "must be an ISO 8601 timestamp") from None
+
+
+_AMOUNT = Kind(f"integer in minor units (10000 is 100.00), 1 to {MAX_AMOUNT:,}", check_amount)
+_CURRENCY = Kind("ISO 4217 letters (`EUR`); sent upper case", check_currency)
+_URL = Kind("absolute http(s) URL", check_url)
+_TEXT = _text_kind(_MAX_TEXT)
+_CAPTURE_METHOD = Kind(
+    f"`{CaptureMethod.AUTOMATIC}` (the gateway's default) or `{CaptureMethod.MANUAL}` (two-step)",
+    check_capture_method,
+)
+_TIMESTAMP = Kind(
+    "timezone-aware datetime, sent as UTC ISO 8601 (`2024-03-28T08:46:37Z`)",
+    check_datetime,
+    _receive_timestamp,
+)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -199,13 +229,33 @@ def _required(argument: str, data: Mapping[str, Any], key: str, why: str = "") -
     return value
 
 
+# --- metadata ----------------------------------------------------------------------------------
+
+
+def check_metadata(argument: str, value: object) -> dict[str, str]:
+    """A flat map of string keys to string values."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"must be a mapping of str to str, got {value!r}")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidArgumentError(
+                argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
+            )
+        out[check_text(argument, key)] = check_text(argument, item)
+    return out
+
+
+_METADATA = Kind("string-to-string map", check_metadata)
+
+
 # --- the card block ----------------------------------------------------------------------------
 
 
 def check_card(argument: str, value: object) -> dict[str, Any]:
     """A PaymentCard, or a card in wire form: ``{number, expiryMonth, expiryYear, cvc,
-    holderName?}`` [inferred names]. A PaymentCard's number may hold spaces (as printed); they
-    are removed.
+    holderName?}`` [doc: sdk_core_apiv2 for the four; holderName inferred]. A PaymentCard's
+    number may hold spaces (as printed); they are removed.
 
     Returns:
         The card object to send (``paymentMethod.card``).
@@ -236,30 +286,22 @@ def _check_card(argument: str, card: dict[str, Any]) -> None:
     if not (isinstance(cvc, str) and cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
         raise InvalidArgumentError(f"{argument}.cvc", "must be 3 or 4 digits")
     if card.get("holderName") is not None:
-        check_string(f"{argument}.holderName", card["holderName"], max_length=200)
+        check_string(f"{argument}.holderName", card["holderName"], max_length=_MAX_HOLDER)
 
 
-def check_payment_method(argument: str, value: object) -> dict[str, Any]:
-    """The ``paymentMethod`` block of a direct payment: ``{"card": <check_card(value)>}``.
-
-    Args:
-        argument: the name to report (``card``).
-        value: a PaymentCard, or a card in wire form.
-
-    Returns:
-        The block to send.
-
-    Raises:
-        InvalidArgumentError: see :func:`check_card`.
-    """
-    return {"card": check_card(argument, value)}
+_CARD = Kind(
+    "a PaymentCard, or the card object in wire form: `number` (12 to 19 digits, valid check "
+    f"digit), `expiryMonth`, `expiryYear`, `cvc` (3 or 4 digits), `holderName` (at most "
+    f"{_MAX_HOLDER} characters)",
+    check_card,
+)
 
 
 # --- customerDetails ---------------------------------------------------------------------------
 
 #: Text members of ``customerDetails`` and of its ``address``, read off the models (which hold
 #: the names): ``address`` is published [doc: direct-integration], the others are [inferred].
-#: Unknown members are sent and accepted as they are.
+#: Unknown members are sent and accepted as they are, within the object's size limit.
 _CUSTOMER_TEXT = tuple(wire_key(f) for f in attrs.fields(CustomerDetails) if f.name != "address")
 _ADDRESS_TEXT = tuple(wire_key(f) for f in attrs.fields(Address))
 
@@ -286,6 +328,13 @@ def _check_customer_details(argument: str, data: dict[str, Any]) -> None:
         for key in _ADDRESS_TEXT:
             if address.get(key) is not None:
                 check_text(f"{argument}.address.{key}", address[key], max_length=_MAX_TEXT)
+
+
+_CUSTOMER_DETAILS = Kind(
+    "a CustomerDetails, or its wire form: text members of at most "
+    f"{_MAX_TEXT} characters and an `address` object",
+    check_customer_details,
+)
 
 
 # --- setupFutureUsage --------------------------------------------------------------------------
@@ -353,6 +402,14 @@ def _check_setup_future_usage(argument: str, data: dict[str, Any]) -> None:
         _object(f"{path}.installment", installment)
 
 
+_SETUP_FUTURE_USAGE = Kind(
+    "a SetupFutureUsage, or its wire form: `category` "
+    f"({', '.join(f'`{c}`' for c in STORED_CARD_CATEGORIES)}), `recurringModel` "
+    f"(`recurrent {{expiry, frequency ≤ {MAX_FREQUENCY}}}`, `installment`)",
+    check_setup_future_usage,
+)
+
+
 def stores_card(setup_future_usage: Mapping[str, Any] | None) -> bool:
     """True when a checked ``setupFutureUsage`` asks to keep the card (any category but
     ``empty``) [inferred: the sandbox's rule].
@@ -367,6 +424,280 @@ def stores_card(setup_future_usage: Mapping[str, Any] | None) -> bool:
         setup_future_usage is not None
         and setup_future_usage.get("category") != StoredCardCategory.EMPTY
     )
+
+
+# --- the declarations --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BodyField:
+    """One field of a request body.
+
+    Attributes:
+        wire: the JSON path, dotted when the value sits in an object of its own
+            (``paymentData.captureMethod``): ``{"paymentData": {"captureMethod": ...}}``.
+        argument: the SDK keyword that sets it (``capture_method``).
+        kind: how its values are checked and described.
+        source: ``"doc: <page>[, <page>]"`` (published) or ``"inferred"`` (our reading).
+        required: the body is refused without it.
+    """
+
+    wire: str
+    argument: str
+    kind: Kind
+    source: str
+    required: bool = False
+
+    @property
+    def key(self) -> str:
+        """The top-level JSON key (``paymentData``)."""
+        return self.wire.partition(".")[0]
+
+
+def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        body = body.setdefault(key, {})
+    body[path[-1]] = value
+
+
+class Body:
+    """The declaration of one request body, and what is derived from it.
+
+    Args:
+        name: the endpoint's name (``sessions.create``).
+        fields: its fields, in the order they are sent.
+        one_of: groups of keywords of which exactly one must be given (a direct payment's
+            ``card`` or ``stored_payment_method_id``).
+    """
+
+    __slots__ = ("_flat", "_groups", "_heads", "_keys", "fields", "name", "one_of")
+
+    def __init__(
+        self,
+        name: str,
+        fields: tuple[BodyField, ...],
+        *,
+        one_of: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        self.name = name
+        self.fields = fields
+        self.one_of = one_of
+        by_argument = {f.argument: f for f in fields}
+        if len(by_argument) != len(fields) or len({f.wire for f in fields}) != len(fields):
+            raise ValueError(f"{name}: a keyword or wire name is declared twice")
+        self._groups = tuple(tuple(by_argument[a] for a in group) for group in one_of)
+        #: The group whose first member a parse reaches first: checked then, in field order.
+        self._heads = {group[0].argument: group for group in self._groups}
+        self._keys = frozenset(f.key for f in fields)
+        # What build() reads per field, resolved once: it runs on every create (the hot path).
+        self._flat = tuple(
+            (
+                f.argument,
+                f.wire if "." not in f.wire else tuple(f.wire.split(".")),
+                f.kind.to_wire,
+                f.required,
+            )
+            for f in fields
+        )
+
+    def __repr__(self) -> str:
+        return f"<Body {self.name}: {len(self.fields)} fields>"
+
+    # --- the SDK's side ------------------------------------------------------------------------
+
+    def build(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The body to send, from a resource method's arguments (its ``locals()``).
+
+        Args:
+            arguments: every declared keyword, NOT_GIVEN for those the caller left out (other
+                names are ignored).
+
+        Returns:
+            The JSON object, in the declared order, without the fields not given.
+
+        Raises:
+            InvalidArgumentError: naming the keyword (or a field inside it); nothing is sent.
+        """
+        for group in self._groups:
+            given = [f for f in group if arguments[f.argument] is not NOT_GIVEN]
+            if len(given) != 1:
+                names = " or ".join(f"{f.argument}=" for f in group)
+                raise InvalidArgumentError(group[0].argument, f"give exactly one of {names}")
+        body: dict[str, Any] = {}
+        for argument, wire, to_wire, required in self._flat:
+            value = arguments[argument]
+            if value is NOT_GIVEN and not required:
+                continue
+            if isinstance(wire, str):
+                body[wire] = to_wire(argument, value)
+            else:
+                _set(body, wire, to_wire(argument, value))
+        return body
+
+    # --- the gateway's side --------------------------------------------------------------------
+
+    def parse(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a received body: the values of the fields it holds, by SDK keyword.
+
+        A field whose JSON value is null counts as absent. Fields the declaration does not know
+        are left for :meth:`unknown`.
+
+        Args:
+            data: the decoded JSON object.
+
+        Returns:
+            ``{keyword: checked value}`` (a timestamp as an aware datetime).
+
+        Raises:
+            FieldMissing: a required field is absent (named by its wire path).
+            InvalidArgumentError: a value is refused, named by its wire path
+                (``paymentData.captureMethod``), or not exactly one of a group was sent.
+        """
+        values: dict[str, Any] = {}
+        for field in self.fields:
+            group = self._heads.get(field.argument)
+            if group is not None:
+                present = [f for f in group if data.get(f.key) is not None]
+                if len(present) != 1:
+                    names = " and ".join(f.key for f in group)
+                    raise InvalidArgumentError(group[0].key, f"give exactly one of {names}")
+            value = self._lookup(data, field)
+            if value is None:
+                if field.required or self._chosen(data, field):
+                    raise FieldMissing(field.wire, "is required")
+                continue
+            values[field.argument] = field.kind.receive(field.wire, value)
+        return values
+
+    def _chosen(self, data: Mapping[str, Any], field: BodyField) -> bool:
+        """True when ``field`` is the member of a one-of group that ``data`` chose (by its
+        top-level key) but left empty (``paymentMethod`` without its ``card``)."""
+        return any(field in group for group in self._groups) and data.get(field.key) is not None
+
+    @staticmethod
+    def _lookup(data: Mapping[str, Any], field: BodyField) -> Any:
+        *parents, last = field.wire.split(".")
+        where = ""
+        node: Any = data
+        for key in parents:
+            where += key
+            node = node.get(key)
+            if node is None:
+                return None
+            _object(where, node)
+            where += "."
+        return node.get(last)
+
+    def unknown(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The top-level fields of ``data`` that the declaration does not know (the sandbox
+        returns them as they were sent)."""
+        return {key: value for key, value in data.items() if key not in self._keys}
+
+    # --- the reference docs --------------------------------------------------------------------
+
+    def table(self) -> str:
+        """The body's parameter table (Markdown), as docs/reference/bodies.md shows it."""
+        lines = [
+            "| field | keyword | value | required | source |",
+            "|---|---|---|---|---|",
+        ]
+        for f in self.fields:
+            required = "yes" if f.required else ""
+            source = f.source if f.source == "inferred" else f"[{f.source}]"
+            lines.append(
+                f"| `{f.wire}` | `{f.argument}` | {f.kind.description} | {required} | {source} |"
+            )
+        for group in self._groups:
+            names = " and ".join(f"`{f.argument}`" for f in group)
+            lines.append("")
+            lines.append(f"Exactly one of {names}.")
+        return "\n".join(lines) + "\n"
+
+
+#: ``POST /sessions`` [doc: redirect-integration]; the contract's "Session create" table. The
+#: fields are in the order they are sent.
+SESSION_CREATE: Final = Body(
+    "sessions.create",
+    (
+        BodyField("amount", "amount", _AMOUNT, "doc: redirect-integration", required=True),
+        BodyField("currency", "currency", _CURRENCY, "doc: redirect-integration", required=True),
+        BodyField("successUrl", "success_url", _URL, "doc: redirect-integration", required=True),
+        BodyField("failureUrl", "failure_url", _URL, "doc: redirect-integration", required=True),
+        # Returned by the gateway [doc: redirect-integration]; that they can be sent is ours.
+        BodyField("merchantReferenceId", "merchant_reference_id", _TEXT, "inferred"),
+        BodyField("locale", "locale", _TEXT, "inferred"),
+        BodyField("metadata", "metadata", _METADATA, "inferred"),
+        BodyField("customerDetails", "customer_details", _CUSTOMER_DETAILS, "inferred"),
+        BodyField("paymentData.captureMethod", "capture_method", _CAPTURE_METHOD, "doc: two-step"),
+        BodyField("expiresAt", "expires_at", _TIMESTAMP, "inferred"),
+        BodyField(
+            "merchantCustomerId", "merchant_customer_id", _TEXT, "doc: stored-payment-methods"
+        ),
+        BodyField(
+            "setupFutureUsage",
+            "setup_future_usage",
+            _SETUP_FUTURE_USAGE,
+            "doc: stored-payment-methods",
+        ),
+    ),
+)
+
+#: ``POST /payments`` [doc: direct-integration]; the contract's "Payment create" section.
+PAYMENT_CREATE: Final = Body(
+    "payments.create",
+    (
+        BodyField("amount", "amount", _AMOUNT, "doc: direct-integration", required=True),
+        BodyField("currency", "currency", _CURRENCY, "doc: direct-integration", required=True),
+        # The block is published [doc: direct-integration], its members on sdk_core_apiv2.
+        BodyField("paymentMethod.card", "card", _CARD, "doc: direct-integration, sdk_core_apiv2"),
+        BodyField(
+            "storedPaymentMethodId", "stored_payment_method_id", _TEXT, "doc: direct-integration"
+        ),
+        BodyField(
+            "captureMethod", "capture_method", _CAPTURE_METHOD, "doc: two-step, direct-integration"
+        ),
+        BodyField(
+            "customerDetails", "customer_details", _CUSTOMER_DETAILS, "doc: direct-integration"
+        ),
+        BodyField(
+            "merchantCustomerId", "merchant_customer_id", _TEXT, "doc: stored-payment-methods"
+        ),
+        BodyField(
+            "setupFutureUsage",
+            "setup_future_usage",
+            _SETUP_FUTURE_USAGE,
+            "doc: stored-payment-methods",
+        ),
+        BodyField("merchantReferenceId", "merchant_reference_id", _TEXT, "inferred"),
+        BodyField("metadata", "metadata", _METADATA, "inferred"),
+    ),
+    one_of=(("card", "stored_payment_method_id"),),
+)
+
+#: ``POST /payments/{id}/capture``: the path is published, the body is our reading.
+CAPTURE: Final = Body("payments.capture", (BodyField("amount", "amount", _AMOUNT, "inferred"),))
+
+#: ``POST /refunds``: refunds exist [doc: cancel-refund, webhooks]; path and body are inferred.
+REFUND_CREATE: Final = Body(
+    "refunds.create",
+    (
+        BodyField("payment", "payment_id", _TEXT, "inferred", required=True),
+        BodyField("amount", "amount", _AMOUNT, "inferred"),
+        BodyField("reason", "reason", _TEXT, "inferred"),
+        BodyField("metadata", "metadata", _METADATA, "inferred"),
+    ),
+)
+
+#: Every declared body, by its endpoint's name.
+BODIES: Final = {
+    body.name: body for body in (SESSION_CREATE, PAYMENT_CREATE, CAPTURE, REFUND_CREATE)
+}
+
+#: The fields of each body, as the endpoint table holds them (``Endpoint.body``).
+SESSION_CREATE_FIELDS: Final = SESSION_CREATE.fields
+PAYMENT_CREATE_FIELDS: Final = PAYMENT_CREATE.fields
+CAPTURE_FIELDS: Final = CAPTURE.fields
+REFUND_CREATE_FIELDS: Final = REFUND_CREATE.fields
 
 
 # --- extra_body --------------------------------------------------------------------------------

@@ -18,40 +18,30 @@ that this list stays the whole of what the two sides share.
 from __future__ import annotations
 
 from ._bodies import (
-    PAYMENT_CREATE_FIELDS,
-    REFUND_CREATE_FIELDS,
-    SESSION_CREATE_FIELDS,
+    BODIES,
+    CAPTURE,
+    PAYMENT_CREATE,
+    REFUND_CREATE,
+    SESSION_CREATE,
+    Body,
     BodyField,
-    check_card,
-    check_customer_details,
-    check_setup_future_usage,
+    FieldMissing,
     stores_card,
 )
 from ._converter import format_datetime, parse_datetime, unstructure
 from ._endpoints import ENDPOINTS
-from ._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_metadata,
-    check_string,
-    check_url,
-)
+from ._requests import check_url
 
 __all__ = [
+    "BODIES",
+    "CAPTURE",
     "ENDPOINTS",
-    "PAYMENT_CREATE_FIELDS",
-    "REFUND_CREATE_FIELDS",
-    "SESSION_CREATE_FIELDS",
+    "PAYMENT_CREATE",
+    "REFUND_CREATE",
+    "SESSION_CREATE",
+    "Body",
     "BodyField",
-    "check_amount",
-    "check_capture_method",
-    "check_card",
-    "check_currency",
-    "check_customer_details",
-    "check_metadata",
-    "check_setup_future_usage",
-    "check_string",
+    "FieldMissing",
     "check_url",
     "format_datetime",
     "parse_datetime",

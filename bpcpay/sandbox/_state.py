@@ -604,7 +604,7 @@ class Store:
     def create_refund(self, req: RefundInput, now: datetime) -> RefundRecord:
         """Refund all (default) or part of what is left of a succeeded payment.
         Emits ``refund.created`` (pending) and ``refund.succeeded``."""
-        payment = self.payment(req.payment, "payment")
+        payment = self.payment(req.payment_id, "payment")
         if payment.status != PaymentStatus.SUCCEEDED:
             raise invalid(
                 "payment",

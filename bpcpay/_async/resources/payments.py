@@ -6,21 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import (
-    check_customer_details,
-    check_payment_method,
-    check_setup_future_usage,
-)
-from ..._core._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_metadata,
-    check_string,
-    compact,
-    optional,
-)
-from ..._exceptions import InvalidArgumentError
+from ..._core._bodies import CAPTURE, PAYMENT_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 from ._base import AsyncResource
@@ -82,28 +68,7 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
         """
-        if isinstance(card, NotGiven) == isinstance(stored_payment_method_id, NotGiven):
-            raise InvalidArgumentError(
-                "card", "give exactly one of card= or stored_payment_method_id="
-            )
-        body = compact(
-            amount=check_amount("amount", amount),
-            currency=check_currency("currency", currency),
-            paymentMethod=optional(check_payment_method, "card", card),
-            storedPaymentMethodId=optional(
-                check_string, "stored_payment_method_id", stored_payment_method_id
-            ),
-            captureMethod=optional(check_capture_method, "capture_method", capture_method),
-            customerDetails=optional(check_customer_details, "customer_details", customer_details),
-            merchantCustomerId=optional(check_string, "merchant_customer_id", merchant_customer_id),
-            setupFutureUsage=optional(
-                check_setup_future_usage, "setup_future_usage", setup_future_usage
-            ),
-            merchantReferenceId=optional(
-                check_string, "merchant_reference_id", merchant_reference_id
-            ),
-            metadata=optional(check_metadata, "metadata", metadata),
-        )
+        body = PAYMENT_CREATE.build(locals())
         return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
@@ -151,9 +116,8 @@ class AsyncPayments(AsyncResource):
                 captured, canceled, or the amount is above what is capturable).
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
-        if amount is NOT_GIVEN:
-            return await self._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
-        body = {"amount": check_amount("amount", amount)}
+        # An empty body is no body at all: "capture everything" [inferred].
+        body = CAPTURE.build(locals()) or NOT_GIVEN
         return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
 
     async def cancel(
