@@ -789,3 +789,87 @@ def test_a_body_declaration_builds_checks_and_parses() -> None:
     with pytest.raises(InvalidArgumentError, match="exactly one of paymentMethod and") as info:
         PAYMENT_CREATE.parse({"amount": 1, "currency": "EUR"})
     assert info.value.argument == "paymentMethod"
+
+
+# --- limits: every free-form field has one -----------------------------------------------------
+
+
+def test_metadata_limits_are_stripes() -> None:
+    """[inferred] BPC publishes no limit; Stripe's: 50 keys, keys of 40 characters, values of
+    500, and (ours) 16 KiB of JSON in all. At the limits it passes; one past, it is refused
+    naming ``metadata``."""
+    at_limit = {f"k{i:02d}": "v" * 300 for i in range(50)}
+    assert check_metadata("metadata", at_limit) == at_limit
+    assert check_metadata("metadata", {"k" * 40: "v" * 500}) == {"k" * 40: "v" * 500}
+    for bad, problem in (
+        ({f"k{i}": "v" for i in range(51)}, "at most 50 keys"),
+        ({"k" * 41: "v"}, "at most 40 characters"),
+        ({"note": "v" * 501}, "at most 500 characters"),
+        ({f"k{i:02d}": "v" * 400 for i in range(50)}, "at most 16384 bytes"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=problem) as info:
+            check_metadata("metadata", bad)
+        assert info.value.argument == "metadata"
+
+
+HUGE = "x" * 1_000_000
+#: A value past any limit for each keyword that takes free-form data, as the SDK is given it
+#: (None: a kind whose values are bounded by their type: numbers, codes, choices, datetimes).
+OVERSIZED: dict[str, Any] = {
+    "amount": None,
+    "currency": None,
+    "capture_method": None,
+    "expires_at": None,
+    "success_url": "https://shop.example/" + HUGE,
+    "failure_url": "https://shop.example/" + HUGE,
+    "merchant_reference_id": HUGE,
+    "locale": HUGE,
+    "metadata": {"note": HUGE},
+    "customer_details": {"notes": HUGE},
+    "merchant_customer_id": HUGE,
+    "setup_future_usage": {
+        "category": "installment",
+        "recurringModel": {"installment": {"plan": HUGE}},
+    },
+    "card": {"number": VISA, "expiryMonth": 12, "expiryYear": 2030, "cvc": "123", "x": HUGE},
+    "stored_payment_method_id": HUGE,
+    "payment_id": HUGE,
+    "reason": HUGE,
+}
+
+
+def test_every_free_form_field_has_a_limit() -> None:
+    """Each declared field that takes free-form data refuses a megabyte of it before sending,
+    naming its keyword; the sandbox parses with the same declaration (``Body.parse``) and
+    refuses it naming the wire path."""
+    from bpcpay._core._bodies import BODIES
+
+    for body in BODIES.values():
+        for field in body.fields:
+            assert field.argument in OVERSIZED, f"{body.name}: no oversized value for {field}"
+            value = OVERSIZED[field.argument]
+            if value is None:
+                continue
+            with pytest.raises(InvalidArgumentError) as info:
+                field.kind.to_wire(field.argument, value)
+            assert info.value.argument.split(".")[0] == field.argument
+            assert HUGE not in str(info.value)
+            with pytest.raises(InvalidArgumentError) as info:
+                field.kind.receive(field.wire, value)
+            assert info.value.argument.startswith(field.wire)
+
+
+def test_open_objects_are_bounded_in_bytes() -> None:
+    """customerDetails, setupFutureUsage and the card keep unknown members (sent as given),
+    within a size in bytes of JSON; the limits are in the reference tables."""
+    details = {"notes": "x" * 8000}
+    assert check_customer_details("c", details) == details
+    with pytest.raises(InvalidArgumentError, match="at most 8192 bytes") as info:
+        check_customer_details("c", {"notes": "x" * 8200})
+    assert info.value.argument == "c"
+    with pytest.raises(InvalidArgumentError, match="at most 4096 bytes"):
+        check_setup_future_usage(
+            "s", {"category": "installment", "recurringModel": {"installment": {"p": "x" * 4096}}}
+        )
+    with pytest.raises(InvalidArgumentError, match="at most 35 characters"):
+        check_string("locale", "x" * 36, max_length=35)

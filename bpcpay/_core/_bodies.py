@@ -10,7 +10,8 @@ the contract says so). Everything else is derived from these declarations:
 A :class:`Kind` checks one value: the SDK passes its keyword as the name to report
 (``setup_future_usage``), the sandbox the wire path (``setupFutureUsage``), so
 ``setup_future_usage.recurringModel.recurrent.frequency`` and
-``setupFutureUsage.recurringModel.recurrent.frequency`` come from one piece of logic, and the
+``setupFutureUsage.recurringModel.recurrent.frequency`` come from one piece of logic. Every
+free-form field has a limit (a length, or a size in bytes of JSON for an open object), so the
 SDK refuses before sending what the sandbox would refuse on receipt.
 
 Typed SDK arguments accept the model (``SetupFutureUsage(...)``) or a plain mapping; a mapping
@@ -57,6 +58,8 @@ __all__ = [
     "CAPTURE",
     "CAPTURE_FIELDS",
     "MAX_FREQUENCY",
+    "MAX_URL_LENGTH",
+    "METADATA_LIMITS",
     "PAYMENT_CREATE",
     "PAYMENT_CREATE_FIELDS",
     "REFUND_CREATE",
@@ -68,6 +71,7 @@ __all__ = [
     "BodyField",
     "FieldMissing",
     "Kind",
+    "MetadataLimits",
     "check_card",
     "check_customer_details",
     "check_metadata",
@@ -87,8 +91,16 @@ STORED_CARD_CATEGORIES: Final = (
 MAX_FREQUENCY: Final = 4000
 #: Text members of ``customerDetails`` and its address, merchant ids and references.
 _MAX_TEXT = 1024
+#: A URL the gateway sends the customer to.
+MAX_URL_LENGTH: Final = 2048
 #: A card holder's name as printed.
 _MAX_HOLDER = 200
+#: A locale tag (RFC 5646 asks implementations to take tags of at least 35 characters).
+_MAX_LOCALE = 35
+#: The open objects: bytes of their compact JSON, unknown members included.
+_MAX_CUSTOMER_DETAILS_BYTES = 8 * 1024
+_MAX_SETUP_FUTURE_USAGE_BYTES = 4 * 1024
+_MAX_CARD_BYTES = 16 * 1024
 
 
 class FieldMissing(InvalidArgumentError):
@@ -128,6 +140,11 @@ def _text_kind(max_length: int) -> Kind:
     )
 
 
+def _url(name: str, value: object) -> str:
+    check_url(name, value)
+    return check_text(name, value, max_length=MAX_URL_LENGTH)
+
+
 def _receive_timestamp(name: str, value: object) -> Any:
     if not isinstance(value, str):
         raise InvalidArgumentError(name, "must be an ISO 8601 timestamp string")
@@ -139,7 +156,7 @@ def _receive_timestamp(name: str, value: object) -> Any:
 
 _AMOUNT = Kind(f"integer in minor units (10000 is 100.00), 1 to {MAX_AMOUNT:,}", check_amount)
 _CURRENCY = Kind("ISO 4217 letters (`EUR`); sent upper case", check_currency)
-_URL = Kind("absolute http(s) URL", check_url)
+_URL = Kind(f"absolute http(s) URL, at most {MAX_URL_LENGTH} characters", _url)
 _TEXT = _text_kind(_MAX_TEXT)
 _CAPTURE_METHOD = Kind(
     f"`{CaptureMethod.AUTOMATIC}` (the gateway's default) or `{CaptureMethod.MANUAL}` (two-step)",
@@ -186,9 +203,11 @@ def _checked_shape(
     value: object,
     model: type[Any],
     check: Callable[[str, dict[str, Any]], None],
+    max_bytes: int,
 ) -> dict[str, Any]:
     """``value`` (a ``model`` or a mapping in wire form) as the dict to send, once ``check``
-    accepted it; a refusal inside a model names its attributes, not its wire keys."""
+    accepted it and its JSON is at most ``max_bytes``; a refusal inside a model names its
+    attributes, not its wire keys."""
     if isinstance(value, model):
         data: dict[str, Any] = _prune(unstructure(value))
     elif isinstance(value, Mapping):
@@ -210,9 +229,13 @@ def _checked_shape(
         inner = _python_path(model, err.argument.removeprefix(prefix))
         raise InvalidArgumentError(prefix + inner, err.problem) from None
     try:
-        encode_json(data)  # unknown members too: refused here, under the argument's name
+        size = len(encode_json(data))  # unknown members too: refused here, under the name
     except InvalidArgumentError as err:
         raise InvalidArgumentError(argument, err.problem) from None
+    if size > max_bytes:
+        raise InvalidArgumentError(
+            argument, f"must be at most {max_bytes} bytes as JSON, got {size}"
+        )
     return data
 
 
@@ -232,21 +255,78 @@ def _required(argument: str, data: Mapping[str, Any], key: str, why: str = "") -
 # --- metadata ----------------------------------------------------------------------------------
 
 
+@attrs.frozen
+class MetadataLimits:
+    """The limits of ``metadata`` [inferred: BPC publishes none; these are Stripe's].
+
+    Attributes:
+        max_keys: keys in all.
+        max_key_length: characters of one key.
+        max_value_length: characters of one value.
+        max_bytes: bytes of the whole object as compact JSON.
+    """
+
+    max_keys: int = 50
+    max_key_length: int = 40
+    max_value_length: int = 500
+    max_bytes: int = 16 * 1024
+
+
+#: ``metadata``'s limits, on both sides [inferred].
+METADATA_LIMITS: Final = MetadataLimits()
+
+
 def check_metadata(argument: str, value: object) -> dict[str, str]:
-    """A flat map of string keys to string values."""
+    """A flat map of string keys to string values, within :data:`METADATA_LIMITS`: at most 50
+    keys, keys of at most 40 characters, values of at most 500, 16 KiB of JSON in all.
+
+    Returns:
+        A copy of the map.
+
+    Raises:
+        InvalidArgumentError: naming ``argument``; the message names the key at fault.
+    """
+    limits = METADATA_LIMITS
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(argument, f"must be a mapping of str to str, got {value!r}")
+    if len(value) > limits.max_keys:
+        raise InvalidArgumentError(
+            argument, f"must have at most {limits.max_keys} keys, got {len(value)}"
+        )
     out: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
             raise InvalidArgumentError(
                 argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
             )
+        if len(key) > limits.max_key_length:
+            raise InvalidArgumentError(
+                argument,
+                f"keys must be at most {limits.max_key_length} characters; "
+                f"{key[: limits.max_key_length]!r}... is longer",
+            )
+        if len(item) > limits.max_value_length:
+            raise InvalidArgumentError(
+                argument,
+                f"values must be at most {limits.max_value_length} characters; that of {key!r} "
+                f"has {len(item)}",
+            )
         out[check_text(argument, key)] = check_text(argument, item)
+    if out:
+        size = len(encode_json(out))
+        if size > limits.max_bytes:
+            raise InvalidArgumentError(
+                argument, f"must be at most {limits.max_bytes} bytes as JSON, got {size}"
+            )
     return out
 
 
-_METADATA = Kind("string-to-string map", check_metadata)
+_METADATA = Kind(
+    f"string-to-string map: at most {METADATA_LIMITS.max_keys} keys of at most "
+    f"{METADATA_LIMITS.max_key_length} characters, values of at most "
+    f"{METADATA_LIMITS.max_value_length}, {METADATA_LIMITS.max_bytes // 1024} KiB of JSON in all",
+    check_metadata,
+)
 
 
 # --- the card block ----------------------------------------------------------------------------
@@ -265,7 +345,7 @@ def check_card(argument: str, value: object) -> dict[str, Any]:
     """
     if isinstance(value, PaymentCard) and isinstance(value.number, str):
         value = attrs.evolve(value, number=value.number.replace(" ", ""))
-    return _checked_shape(argument, value, PaymentCard, _check_card)
+    return _checked_shape(argument, value, PaymentCard, _check_card, _MAX_CARD_BYTES)
 
 
 def _check_card(argument: str, card: dict[str, Any]) -> None:
@@ -292,7 +372,7 @@ def _check_card(argument: str, card: dict[str, Any]) -> None:
 _CARD = Kind(
     "a PaymentCard, or the card object in wire form: `number` (12 to 19 digits, valid check "
     f"digit), `expiryMonth`, `expiryYear`, `cvc` (3 or 4 digits), `holderName` (at most "
-    f"{_MAX_HOLDER} characters)",
+    f"{_MAX_HOLDER} characters); {_MAX_CARD_BYTES // 1024} KiB of JSON at most",
     check_card,
 )
 
@@ -315,7 +395,9 @@ def check_customer_details(argument: str, value: object) -> dict[str, Any]:
     Raises:
         InvalidArgumentError: naming ``<argument>.address.city`` and the like.
     """
-    return _checked_shape(argument, value, CustomerDetails, _check_customer_details)
+    return _checked_shape(
+        argument, value, CustomerDetails, _check_customer_details, _MAX_CUSTOMER_DETAILS_BYTES
+    )
 
 
 def _check_customer_details(argument: str, data: dict[str, Any]) -> None:
@@ -332,7 +414,8 @@ def _check_customer_details(argument: str, data: dict[str, Any]) -> None:
 
 _CUSTOMER_DETAILS = Kind(
     "a CustomerDetails, or its wire form: text members of at most "
-    f"{_MAX_TEXT} characters and an `address` object",
+    f"{_MAX_TEXT} characters and an `address` object; "
+    f"{_MAX_CUSTOMER_DETAILS_BYTES // 1024} KiB of JSON at most",
     check_customer_details,
 )
 
@@ -374,7 +457,13 @@ def check_setup_future_usage(argument: str, value: object) -> dict[str, Any]:
         InvalidArgumentError: naming the nested field, e.g.
             ``<argument>.recurringModel.recurrent.frequency``.
     """
-    return _checked_shape(argument, value, SetupFutureUsage, _check_setup_future_usage)
+    return _checked_shape(
+        argument,
+        value,
+        SetupFutureUsage,
+        _check_setup_future_usage,
+        _MAX_SETUP_FUTURE_USAGE_BYTES,
+    )
 
 
 def _check_setup_future_usage(argument: str, data: dict[str, Any]) -> None:
@@ -405,7 +494,8 @@ def _check_setup_future_usage(argument: str, data: dict[str, Any]) -> None:
 _SETUP_FUTURE_USAGE = Kind(
     "a SetupFutureUsage, or its wire form: `category` "
     f"({', '.join(f'`{c}`' for c in STORED_CARD_CATEGORIES)}), `recurringModel` "
-    f"(`recurrent {{expiry, frequency ≤ {MAX_FREQUENCY}}}`, `installment`)",
+    f"(`recurrent {{expiry, frequency ≤ {MAX_FREQUENCY}}}`, `installment`); "
+    f"{_MAX_SETUP_FUTURE_USAGE_BYTES // 1024} KiB of JSON at most",
     check_setup_future_usage,
 )
 
@@ -625,7 +715,7 @@ SESSION_CREATE: Final = Body(
         BodyField("failureUrl", "failure_url", _URL, "doc: redirect-integration", required=True),
         # Returned by the gateway [doc: redirect-integration]; that they can be sent is ours.
         BodyField("merchantReferenceId", "merchant_reference_id", _TEXT, "inferred"),
-        BodyField("locale", "locale", _TEXT, "inferred"),
+        BodyField("locale", "locale", _text_kind(_MAX_LOCALE), "inferred"),
         BodyField("metadata", "metadata", _METADATA, "inferred"),
         BodyField("customerDetails", "customer_details", _CUSTOMER_DETAILS, "inferred"),
         BodyField("paymentData.captureMethod", "capture_method", _CAPTURE_METHOD, "doc: two-step"),

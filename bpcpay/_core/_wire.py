@@ -20,6 +20,7 @@ from __future__ import annotations
 from ._bodies import (
     BODIES,
     CAPTURE,
+    MAX_URL_LENGTH,
     PAYMENT_CREATE,
     REFUND_CREATE,
     SESSION_CREATE,
@@ -36,6 +37,7 @@ __all__ = [
     "BODIES",
     "CAPTURE",
     "ENDPOINTS",
+    "MAX_URL_LENGTH",
     "PAYMENT_CREATE",
     "REFUND_CREATE",
     "SESSION_CREATE",

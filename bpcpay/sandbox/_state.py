@@ -10,6 +10,7 @@ on a field name or a timestamp format. No card number or CVC is ever stored here
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from ..models import (
     SessionStatus,
 )
 from ._cards import Decision
-from ._errors import conflict, invalid, not_found
+from ._errors import ErrorType, GatewayError, conflict, invalid, not_found
 from ._ids import (
     new_challenge_id,
     new_md_order,
@@ -43,11 +44,13 @@ from ._ids import (
     new_refund_id,
     new_session_id,
 )
+from ._limits import OBJECT_OVERHEAD, StateLimit
 from ._validate import OrderInput, PaymentInput, RefundInput, SessionInput
 
 __all__ = [
     "CHALLENGE_PATH",
     "DEFAULT_SESSION_LIFETIME",
+    "MAX_PAGE_ATTEMPTS",
     "PAGE_PATH",
     "Challenge",
     "PageAttempt",
@@ -74,6 +77,10 @@ DEFAULT_LOCALE: Final = "EN"
 #: The first ``merchantReferenceId`` the gateway gives a session created without one: BPC's
 #: examples return ``"4000"`` and ``"4002"`` for sessions that sent none [inferred: a counter].
 FIRST_MERCHANT_REFERENCE: Final = 4000
+#: Card entries a session remembers (``SessionRecord.attempts``): the latest ones.
+MAX_PAGE_ATTEMPTS: Final = 100
+#: Payment states after which nothing more happens to a payment but refunds.
+FINISHED_PAYMENT: Final = (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED, PaymentStatus.FAILED)
 #: Payment states that can still be cancelled [doc: cancel-refund].
 CANCELLABLE: Final = (
     PaymentStatus.REQUIRES_PAYMENT_METHOD,
@@ -115,9 +122,12 @@ class SessionRecord:
     status: str = SessionStatus.OPEN
     payment_status: str = SessionPaymentStatus.UNPAID
     payment_id: str | None = None
+    #: The latest card entries (at most MAX_PAGE_ATTEMPTS).
     attempts: list[PageAttempt] = attrs.Factory(list)
     #: Expired by ``POST /sessions/{id}/expire``: it then has no ``paymentUrl`` [doc].
     expired_early: bool = False
+    #: Its 3-D Secure challenges (at most one unanswered: a new card entry supersedes it).
+    challenge_ids: list[str] = attrs.Factory(list)
 
 
 @attrs.define(kw_only=True)
@@ -191,6 +201,16 @@ def failed_challenge(decision: Decision) -> Decision:
     )
 
 
+def _json_size(*values: Any) -> int:
+    """What ``values`` hold, as bytes of JSON (ASCII-escaped, so never fewer than UTF-8's)."""
+    return len(json.dumps(values, default=str))
+
+
+def _order_size(order: OrderInput) -> int:
+    """The charge of an order's terms: its free-form members and a record's overhead."""
+    return OBJECT_OVERHEAD + _json_size(attrs.asdict(order, recurse=False))
+
+
 def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
@@ -222,14 +242,20 @@ class Store:
     an expiry ``session.expired``. A card is stored (``paymentMethod.created``) only when the
     request's ``setupFutureUsage`` asks for it.
 
+    Every object kept is charged to ``limit`` (see ``_limits.py``): the oldest finished ones
+    are dropped first when something new needs room, and a new session, payment or refund that
+    still does not fit is refused with 503 ``state_full``.
+
     Args:
         emit: called with (event type, JSON snapshot) for every event, in order.
         root_url: the gateway's root, for payment page and challenge URLs.
+        limit: the ledger of the gateway's whole state.
     """
 
-    def __init__(self, *, emit: Emit, root_url: str) -> None:
+    def __init__(self, *, emit: Emit, root_url: str, limit: StateLimit) -> None:
         self._emit = emit
         self.root_url = root_url
+        self._limit = limit
         self.sessions: dict[str, SessionRecord] = {}
         self.payments: dict[str, PaymentRecord] = {}
         self.refunds: dict[str, RefundRecord] = {}
@@ -330,10 +356,70 @@ class Store:
         """The session whose payment page is ``?mdOrder=md_order``."""
         return self._by_md_order.get(md_order)
 
+    # --- the state's bound --------------------------------------------------------------------
+
+    def _admit(self, size: int, keep: tuple[str, str] | None = None) -> None:
+        """Room for a new object of ``size`` bytes, the oldest finished dropped for it (never
+        ``keep``, the object the change is about); or 503."""
+        if not self._limit.make_room(size, keep=keep):
+            raise GatewayError(
+                503,
+                ErrorType.API,
+                "state_full",
+                f"The sandbox keeps {self._limit.total} bytes of objects still in use and its "
+                f"limit is {self._limit.limit} (state_limit_bytes): let sessions expire or "
+                "finish payments, or start it with a larger state_limit_bytes.",
+            )
+
+    def _keep_session(self, rec: SessionRecord, size: int) -> None:
+        def drop() -> None:
+            del self.sessions[rec.id]
+            self._by_md_order.pop(rec.md_order, None)
+            self._drop_challenges(rec.challenge_ids)
+
+        self._limit.charge(
+            ("session", rec.id),
+            size,
+            finished=lambda: rec.status != SessionStatus.OPEN,
+            drop=drop,
+        )
+
+    def _keep_payment(self, payment: PaymentRecord, size: int) -> None:
+        def drop() -> None:
+            del self.payments[payment.id]
+            if payment.challenge_id is not None:
+                self._drop_challenges([payment.challenge_id])
+
+        self._limit.charge(
+            ("payment", payment.id),
+            size,
+            finished=lambda: payment.status in FINISHED_PAYMENT,
+            drop=drop,
+        )
+
+    def _keep(self, kind: str, ident: str, table: dict[str, Any], size: int) -> None:
+        """Charge an object that is finished as soon as it is made (a refund, a stored card)."""
+        self._limit.charge(
+            (kind, ident), size, finished=lambda: True, drop=lambda: table.pop(ident)
+        )
+
+    def _drop_challenges(self, challenge_ids: list[str]) -> None:
+        for challenge_id in challenge_ids:
+            if self.challenges.pop(challenge_id, None) is not None:
+                self._limit.forget(("challenge", challenge_id))
+
+    @property
+    def size(self) -> int:
+        """The bytes charged for everything kept."""
+        return self._limit.total
+
     # --- sessions ----------------------------------------------------------------------------
 
     def create_session(self, req: SessionInput, now: datetime) -> SessionRecord:
-        """A new open session; its page is ready at ``payment_url``."""
+        """A new open session; its page is ready at ``payment_url``. 503 ``state_full`` when
+        the state's limit leaves no room for it."""
+        size = _order_size(req)
+        self._admit(size)
         created = _whole_seconds(now)
         md_order = new_md_order()
         reference = req.merchant_reference_id
@@ -352,6 +438,7 @@ class Store:
         )
         self.sessions[rec.id] = rec
         self._by_md_order[md_order] = rec
+        self._keep_session(rec, size)
         heapq.heappush(self._deadlines, (rec.expires_at, rec.id))
         return rec
 
@@ -380,8 +467,8 @@ class Store:
         expired = []
         while self._deadlines and self._deadlines[0][0] <= now:
             _, session_id = heapq.heappop(self._deadlines)
-            rec = self.sessions[session_id]
-            if rec.status == SessionStatus.OPEN:
+            rec = self.sessions.get(session_id)
+            if rec is not None and rec.status == SessionStatus.OPEN:
                 self._expire(rec, early=False)
                 expired.append(rec)
         return expired
@@ -398,23 +485,25 @@ class Store:
                 code=decision.code,
             )
         )
+        del rec.attempts[:-MAX_PAGE_ATTEMPTS]
 
     def _session_payment(self, rec: SessionRecord, now: datetime, status: str) -> PaymentRecord:
         """The session's payment, created (``payment.created``) at the first card entry."""
-        if rec.payment_id is not None:
-            payment = self.payments[rec.payment_id]
-            # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one
-            # the merchant cancelled meanwhile is left alone and a new payment starts.
-            if payment.status in (
-                PaymentStatus.REQUIRES_PAYMENT_METHOD,
-                PaymentStatus.REQUIRES_ACTION,
-            ):
-                payment.status = status
-                return payment
+        payment = None if rec.payment_id is None else self.payments.get(rec.payment_id)
+        # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one the
+        # merchant cancelled meanwhile (or dropped since) is left alone and a new payment starts.
+        if payment is not None and payment.status in (
+            PaymentStatus.REQUIRES_PAYMENT_METHOD,
+            PaymentStatus.REQUIRES_ACTION,
+        ):
+            payment.status = status
+            return payment
         order = attrs.evolve(rec.request, merchant_reference_id=rec.merchant_reference_id, extra={})
         created = _whole_seconds(now)
         payment = PaymentRecord(order=order, status=status, created=created, session_id=rec.id)
         self.payments[payment.id] = payment
+        # Its terms are the session's own objects (not copies): only the record is charged.
+        self._keep_payment(payment, OBJECT_OVERHEAD)
         rec.payment_id = payment.id
         self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
         return payment
@@ -433,7 +522,12 @@ class Store:
         """A card entry on the page needs 3-D Secure: the payment ``requiresAction``."""
         self.record_attempt(rec, decision, now)
         self._session_payment(rec, now, PaymentStatus.REQUIRES_ACTION)
-        return self.open_challenge(decision, now, session_id=rec.id)
+        for earlier in rec.challenge_ids:  # a new card entry supersedes an unanswered one
+            if earlier in self.challenges:
+                self.challenges[earlier].used = True
+        challenge = self.open_challenge(decision, now, session_id=rec.id)
+        rec.challenge_ids.append(challenge.id)
+        return challenge
 
     def pay_session(self, rec: SessionRecord, decision: Decision, now: datetime) -> PaymentRecord:
         """The customer paid on the page: authorise the session's payment, store the card when
@@ -469,6 +563,13 @@ class Store:
             payment_id=payment_id,
         )
         self.challenges[challenge.id] = challenge
+        self._limit.charge(
+            ("challenge", challenge.id),
+            OBJECT_OVERHEAD,
+            finished=lambda: challenge.used,
+            drop=lambda: self.challenges.pop(challenge.id),
+        )
+        self._limit.make_room()
         return challenge
 
     # --- payments ----------------------------------------------------------------------------
@@ -494,6 +595,8 @@ class Store:
             merchant_customer_id=payment.order.merchant_customer_id,
         )
         self.payment_methods[pm.id] = pm
+        self._keep("payment_method", pm.id, self.payment_methods, OBJECT_OVERHEAD)
+        self._limit.make_room()
         payment.stored_payment_method_id = pm.id
         self._emit(EventType.PAYMENT_METHOD_CREATED, self.snapshot(pm))
 
@@ -532,10 +635,13 @@ class Store:
         created = _whole_seconds(now)
         # The card's number and CVC are done with once decided: the sandbox never keeps them.
         order = attrs.evolve(req, card=None)
+        size = _order_size(order)
+        self._admit(size)
         payment = PaymentRecord(
             order=order, status=status, created=created, stored_payment_method_id=stored
         )
         self.payments[payment.id] = payment
+        self._keep_payment(payment, size)
         if challenged:
             assert decision is not None
             payment.challenge_id = self.open_challenge(decision, now, payment_id=payment.id).id
@@ -631,8 +737,11 @@ class Store:
             reason=req.reason,
             metadata=dict(req.metadata),
         )
+        size = OBJECT_OVERHEAD + _json_size(req.metadata, req.reason, req.extra)
+        self._admit(size, keep=("payment", payment.id))
         rec = RefundRecord(refund=pending, extra=dict(req.extra))
         self.refunds[pending.id] = rec
+        self._keep("refund", pending.id, self.refunds, size)
         self._emit(EventType.REFUND_CREATED, self.snapshot(rec))
         payment.amount_refunded += amount
         rec.refund = attrs.evolve(pending, status=RefundStatus.SUCCEEDED)

@@ -183,6 +183,11 @@ class ThreadedSandboxGateway:
     """The fault set (thread-safe)."""
 
     @property
+    def state_bytes(self) -> int:
+        """What the gateway keeps: see :attr:`SandboxGateway.state_bytes`."""
+        return self._call("state_bytes", lambda: self.gateway.state_bytes)
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """The request log."""
         return self._call("requests", lambda: list(self.gateway.requests))

@@ -24,6 +24,7 @@ import attrs
 
 from .._core._wire import (
     CAPTURE,
+    MAX_URL_LENGTH,
     PAYMENT_CREATE,
     REFUND_CREATE,
     SESSION_CREATE,
@@ -223,9 +224,10 @@ def _order_rules() -> dict[str, Rule]:
 
 
 def _refusal(data: Mapping[str, Any], err: InvalidArgumentError, keyword: str) -> GatewayError:
-    """The gateway's answer to a refused field: 412 for a redirect URL sent as a string that
-    is not one [doc: BPC answers 412], 400 otherwise."""
-    if keyword in _ANSWERED_412 and isinstance(data.get(err.argument), str):
+    """The gateway's answer to a refused field: 412 for a redirect URL sent as a string (of a
+    length allowed) that is not one (as BPC answers a redirect URL it refuses), 400 otherwise."""
+    value = data.get(err.argument)
+    if keyword in _ANSWERED_412 and isinstance(value, str) and len(value) <= MAX_URL_LENGTH:
         return GatewayError(412, ErrorType.INVALID_REQUEST, "url_invalid", f"{err}.", err.argument)
     return invalid(err.argument, f"{err}.")
 
