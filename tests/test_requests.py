@@ -328,7 +328,7 @@ def test_a_card_mapping_is_checked_as_it_is() -> None:
         check_card("card", {"number": VISA})
     assert info.value.argument == "card.expiryMonth"
     assert VISA not in str(info.value)
-    with pytest.raises(InvalidArgumentError, match="PaymentCard or a mapping") as info:
+    with pytest.raises(InvalidArgumentError, match="PaymentCard, a CardToken or a mapping") as info:
         check_card("card", VISA)
     assert VISA not in str(info.value)
 
@@ -873,3 +873,44 @@ def test_open_objects_are_bounded_in_bytes() -> None:
         )
     with pytest.raises(InvalidArgumentError, match="at most 35 characters"):
         check_string("locale", "x" * 36, max_length=35)
+
+
+# --- card tokens (BPC's mobile SDK) --------------------------------------------------------------
+
+TOKEN = "eyJhbGciOiJSU0EtT0FFUCJ9.c2VjcmV0LWNhcmQtZGF0YQ"
+
+
+def test_a_card_token_is_sent_as_paymentmethod_card_token_only() -> None:
+    """[doc: sdk_core_apiv2] The server passes the device's token "in ``paymentMethod -> card
+    -> token``": a CardToken or a mapping with ``token`` is the card object ``{"token": ...}``,
+    nothing else added."""
+    from bpcpay.models import CardToken
+
+    assert check_card("card", CardToken(token=TOKEN)) == {"token": TOKEN}
+    assert check_card("card", {"token": TOKEN}) == {"token": TOKEN}
+    assert TOKEN not in repr(CardToken(token=TOKEN))
+    assert TOKEN not in str(CardToken(token=TOKEN))
+
+
+@pytest.mark.parametrize("member", ["number", "expiryMonth", "expiryYear", "cvc"])
+def test_a_token_with_card_data_is_refused_before_sending(member: str) -> None:
+    """[doc: sdk_core_apiv2] "Don't specify ``cvc``, ``expiryMonth``, ``expiryYear``, and
+    ``number`` parameters in this case": each is refused alongside a token, named."""
+    values = {"number": VISA, "expiryMonth": 12, "expiryYear": 2030, "cvc": "123"}
+    with pytest.raises(InvalidArgumentError, match="token") as info:
+        check_card("card", {"token": TOKEN, member: values[member]})
+    assert info.value.argument == f"card.{member}"
+    assert TOKEN not in str(info.value)
+    assert VISA not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ["", "   ", 5, None, "x" * 8193, "tok with space", "tök"])
+def test_a_malformed_token_is_refused_and_never_echoed(token: object) -> None:
+    from bpcpay.models import CardToken
+
+    for value in ({"token": token}, CardToken(token=token)):  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError) as info:
+            check_card("card", value)
+        assert info.value.argument == "card.token"
+        if isinstance(token, str) and token.strip():
+            assert token not in str(info.value)

@@ -34,6 +34,7 @@ from .._types import NOT_GIVEN
 from ..models import (
     Address,
     CaptureMethod,
+    CardToken,
     CustomerDetails,
     PaymentCard,
     SetupFutureUsage,
@@ -58,6 +59,7 @@ __all__ = [
     "CAPTURE",
     "CAPTURE_FIELDS",
     "MAX_FREQUENCY",
+    "MAX_TOKEN_LENGTH",
     "MAX_URL_LENGTH",
     "METADATA_LIMITS",
     "PAYMENT_CREATE",
@@ -67,6 +69,7 @@ __all__ = [
     "SESSION_CREATE",
     "SESSION_CREATE_FIELDS",
     "STORED_CARD_CATEGORIES",
+    "TOKEN_EXCLUDES",
     "Body",
     "BodyField",
     "FieldMissing",
@@ -97,6 +100,10 @@ MAX_URL_LENGTH: Final = 2048
 _MAX_HOLDER = 200
 #: A locale tag (RFC 5646 asks implementations to take tags of at least 35 characters).
 _MAX_LOCALE = 35
+#: A card token from BPC's mobile SDK: printable ASCII (its encryption's text form).
+MAX_TOKEN_LENGTH: Final = 8192
+#: What a card token replaces, and so must not come with it [doc: sdk_core_apiv2].
+TOKEN_EXCLUDES: Final = ("number", "expiryMonth", "expiryYear", "cvc")
 #: The open objects: bytes of their compact JSON, unknown members included.
 _MAX_CUSTOMER_DETAILS_BYTES = 8 * 1024
 _MAX_SETUP_FUTURE_USAGE_BYTES = 4 * 1024
@@ -333,19 +340,53 @@ _METADATA = Kind(
 
 
 def check_card(argument: str, value: object) -> dict[str, Any]:
-    """A PaymentCard, or a card in wire form: ``{number, expiryMonth, expiryYear, cvc,
-    holderName?}`` [doc: sdk_core_apiv2 for the four; holderName inferred]. A PaymentCard's
+    """The card of a direct payment: a PaymentCard, a CardToken, or the card object in wire
+    form, either ``{number, expiryMonth, expiryYear, cvc, holderName?}`` [doc: sdk_core_apiv2
+    for the four; holderName inferred] or ``{token}`` [doc: sdk_core_apiv2], the token BPC's
+    mobile SDK made on the customer's device, which comes without the four. A PaymentCard's
     number may hold spaces (as printed); they are removed.
 
     Returns:
         The card object to send (``paymentMethod.card``).
 
     Raises:
-        InvalidArgumentError: naming ``<argument>.<field>``; never the number or the CVC.
+        InvalidArgumentError: naming ``<argument>.<field>``; never the number, the CVC or the
+            token.
     """
+    if isinstance(value, CardToken) or (isinstance(value, Mapping) and "token" in value):
+        return _checked_shape(argument, value, CardToken, _check_card_token, _MAX_CARD_BYTES)
     if isinstance(value, PaymentCard) and isinstance(value.number, str):
         value = attrs.evolve(value, number=value.number.replace(" ", ""))
+    if not isinstance(value, (PaymentCard, Mapping)):
+        raise InvalidArgumentError(
+            argument,
+            "must be a PaymentCard, a CardToken or a mapping in wire form (camelCase keys), got "
+            f"{type(value).__name__}",
+        )
     return _checked_shape(argument, value, PaymentCard, _check_card, _MAX_CARD_BYTES)
+
+
+def _check_card_token(argument: str, card: dict[str, Any]) -> None:
+    token = card.get("token")
+    if not (
+        isinstance(token, str)
+        and 0 < len(token) <= MAX_TOKEN_LENGTH
+        and token.isascii()
+        and token.isprintable()
+        and " " not in token
+    ):
+        raise InvalidArgumentError(
+            f"{argument}.token",
+            f"must be the token BPC's mobile SDK made: 1 to {MAX_TOKEN_LENGTH} printable ASCII "
+            "characters without spaces",
+        )
+    for member in TOKEN_EXCLUDES:
+        if card.get(member) is not None:
+            raise InvalidArgumentError(
+                f"{argument}.{member}",
+                "must not be sent with a token (the token holds the card; BPC: don't specify "
+                "cvc, expiryMonth, expiryYear and number with it)",
+            )
 
 
 def _check_card(argument: str, card: dict[str, Any]) -> None:
@@ -370,7 +411,9 @@ def _check_card(argument: str, card: dict[str, Any]) -> None:
 
 
 _CARD = Kind(
-    "a PaymentCard, or the card object in wire form: `number` (12 to 19 digits, valid check "
+    "a CardToken or `{token}` (from BPC's mobile SDK, at most "
+    f"{MAX_TOKEN_LENGTH} characters, without the card's other members); or a PaymentCard, or "
+    "the card object in wire form: `number` (12 to 19 digits, valid check "
     f"digit), `expiryMonth`, `expiryYear`, `cvc` (3 or 4 digits), `holderName` (at most "
     f"{_MAX_HOLDER} characters); {_MAX_CARD_BYTES // 1024} KiB of JSON at most",
     check_card,

@@ -27,6 +27,7 @@ from ._bodies import (
     Body,
     BodyField,
     FieldMissing,
+    check_card,
     stores_card,
 )
 from ._converter import format_datetime, parse_datetime, unstructure
@@ -44,6 +45,7 @@ __all__ = [
     "Body",
     "BodyField",
     "FieldMissing",
+    "check_card",
     "check_url",
     "format_datetime",
     "parse_datetime",

@@ -22,11 +22,14 @@ from aiohttp import web
 
 from .._constants import DEFAULT_API_VERSION
 from .._core._checks import check_callable, check_int, check_seconds, check_secret, check_text
+from .._core._wire import check_card
 from .._exceptions import InvalidArgumentError
+from ..models import PaymentCard
 from ._app import API_PREFIX, SUPPORTED_API_VERSIONS, RequestRecord, build_app
-from ._cards import TestCard, TestCards
+from ._cards import TestCard, TestCards, examine
 from ._clock import Clock, system_clock
 from ._customer import Customer, PayResult
+from ._errors import GatewayError
 from ._faults import Faults
 from ._ids import new_secret
 from ._limits import DEFAULT_STATE_LIMIT, OBJECT_OVERHEAD, StateLimit
@@ -411,6 +414,61 @@ class SandboxGateway:
             dispatcher.events[:] = [e for e in dispatcher.events if e.id not in gone]
             dispatcher.deliveries[:] = [d for d in dispatcher.deliveries if d.event.id not in gone]
             self._dropped_events = set()
+
+    # --- card tokens --------------------------------------------------------------------------
+
+    def card_token(
+        self,
+        number: str | TestCard,
+        exp_month: int | None = None,
+        exp_year: int | None = None,
+        cvc: str | None = None,
+    ) -> str:
+        """A card token for a card, as BPC's mobile SDK would make it on a device; pass it to
+        ``payments.create(card=CardToken(token=...))``. The payment then goes as the card
+        would: frictionless, a 3-D Secure challenge, or a decline (a wrong CVC or expiry
+        declines with ``71015``). A device gets one from ``POST /sandbox/card-tokens``.
+
+        The gateway keeps what its rules need of the card (brand, last four digits, expiry,
+        which test card, whether the CVC matched), never the number or the CVC.
+
+        Args:
+            number: a :class:`TestCards` value or a number as typed (spaces allowed).
+            exp_month: defaults to the test card's documented expiry (December otherwise).
+            exp_year: four digits; defaults as ``exp_month`` (next year otherwise).
+            cvc: defaults to the test card's CVC (``123``).
+
+        Returns:
+            The token (``tok_...``).
+
+        Raises:
+            InvalidArgumentError: the card is malformed (named ``number``, ``exp_month``,
+                ``exp_year`` or ``cvc``; the number and CVC are never shown).
+            RuntimeError: the gateway's state is full of objects still in use.
+        """
+        known = number if isinstance(number, TestCard) else None
+        if known is None:
+            digits = check_text("number", number, empty=False).replace(" ", "")
+            known = next((card for card in TestCards.ALL if card.number == digits), None)
+        else:
+            digits = known.number
+        month = exp_month if exp_month is not None else known.exp_month if known else 12
+        year = exp_year if exp_year is not None else known.exp_year if known else 0
+        card = PaymentCard(
+            number=digits,
+            exp_month=month,
+            exp_year=year or self.now().year + 1,
+            cvc=cvc if cvc is not None else known.cvc if known else "123",
+        )
+        try:
+            check_card("card", card)
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(err.argument.removeprefix("card."), err.problem) from None
+        facts = examine(card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc)
+        try:
+            return self.state.issue_token(facts)
+        except GatewayError as err:
+            raise RuntimeError(err.message) from None
 
     # --- the customer -------------------------------------------------------------------------
 

@@ -34,9 +34,10 @@ from ..models import (
     SessionPaymentStatus,
     SessionStatus,
 )
-from ._cards import Decision
+from ._cards import CardFacts, Decision
 from ._errors import ErrorType, GatewayError, conflict, invalid, not_found
 from ._ids import (
+    new_card_token,
     new_challenge_id,
     new_md_order,
     new_payment_id,
@@ -261,6 +262,9 @@ class Store:
         self.refunds: dict[str, RefundRecord] = {}
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.challenges: dict[str, Challenge] = {}
+        #: Card tokens issued (``gw.card_token``): what the rules need of each card, never
+        #: its number or CVC.
+        self.tokens: dict[str, CardFacts] = {}
         self._by_md_order: dict[str, SessionRecord] = {}
         self._next_reference = FIRST_MERCHANT_REFERENCE
         # (deadline, id) of sessions that may still be open: expiry checks run on every
@@ -571,6 +575,27 @@ class Store:
         )
         self._limit.make_room()
         return challenge
+
+    # --- card tokens -------------------------------------------------------------------------
+
+    def issue_token(self, facts: CardFacts) -> str:
+        """A new card token for a card entry's facts [inferred: how long BPC's tokens last and
+        whether one pays more than once are unpublished; here one lasts until the state's
+        limit drops it, oldest first, and pays as often as it is used]."""
+        self._admit(OBJECT_OVERHEAD)
+        token = new_card_token()
+        self.tokens[token] = facts
+        self._keep("token", token, self.tokens, OBJECT_OVERHEAD)
+        return token
+
+    def token_facts(self, token: str, param: str) -> CardFacts:
+        """The facts of an issued token, or 400 ``token_unknown`` (the token is not echoed)."""
+        facts = self.tokens.get(token)
+        if facts is None:
+            raise invalid(
+                param, f"{param} is not a card token this gateway issued.", "token_unknown"
+            )
+        return facts
 
     # --- payments ----------------------------------------------------------------------------
 

@@ -211,6 +211,8 @@ class ThreadedSandboxGateway:
     """Move the gateway's clock: see :meth:`SandboxGateway.advance_clock`."""
     expire_due = _on_loop(SandboxGateway.expire_due)
     """Expire the sessions past due: see :meth:`SandboxGateway.expire_due`."""
+    card_token = _on_loop(SandboxGateway.card_token)
+    """A card token for a test card: see :meth:`SandboxGateway.card_token`."""
     resend = _blocking(SandboxGateway.resend)
     """Deliver again and wait for the outcome: see :meth:`SandboxGateway.resend`."""
     pay = _blocking(SandboxGateway.pay)

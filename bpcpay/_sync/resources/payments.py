@@ -10,7 +10,7 @@ from typing import Any
 
 from bpcpay._bridge import SyncResourceBase
 from bpcpay._types import NOT_GIVEN, NotGiven, TimeoutLike
-from bpcpay.models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
+from bpcpay.models import CardToken, CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 
 __all__ = ["Payments"]
 
@@ -25,7 +25,7 @@ class Payments(SyncResourceBase):
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        card: PaymentCard | CardToken | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
@@ -38,16 +38,18 @@ class Payments(SyncResourceBase):
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
-        Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. Typed arguments take the model or a plain
-        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
+        With a PaymentCard, only for merchants certified PCI DSS: your servers see the card
+        number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
+        card off your servers. Most merchants should use ``sessions.create`` instead. Typed
+        arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
+        and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge, sent as the ``paymentMethod`` block
-                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
-                either ``card`` or ``stored_payment_method_id``.
+            card: the card to charge, sent as ``paymentMethod.card``: a PaymentCard, a
+                CardToken (sent as ``{"token": ...}`` alone), or the card object in wire form.
+                Give either ``card`` or ``stored_payment_method_id``.
             stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
             customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
