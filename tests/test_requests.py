@@ -689,6 +689,31 @@ def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword
         assert ENDPOINTS[name].body == body.fields, name
 
 
+def test_each_method_hands_every_keyword_to_its_declaration_as_itself() -> None:
+    """``BODY.build(amount=amount, ...)``: every declared keyword, each passed as the argument
+    of the same name (never ``locale=metadata``), and nothing else."""
+    import ast
+    import inspect
+    import textwrap
+
+    from bpcpay._core._bodies import BODIES
+
+    for name, method in _resource_methods().items():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        (call,) = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "build"
+        ]
+        passed = [
+            (k.arg, k.value.id if isinstance(k.value, ast.Name) else None) for k in call.keywords
+        ]
+        assert passed == [(f.argument, f.argument) for f in BODIES[name].fields], name
+        assert not call.args, name
+
+
 def test_no_resource_builds_a_body_by_hand() -> None:
     """No dict display with string keys, no ``compact``, no argument checker called in the
     resources: every body comes from its declaration."""
@@ -759,7 +784,7 @@ def test_a_body_declaration_builds_checks_and_parses() -> None:
         failure_url="https://shop.example/f",
         capture_method="manual",
     )
-    wire = SESSION_CREATE.build(args)
+    wire = SESSION_CREATE.build(**args)
     assert wire == {
         "amount": 10,
         "currency": "EUR",
@@ -780,11 +805,11 @@ def test_a_body_declaration_builds_checks_and_parses() -> None:
         SESSION_CREATE.parse({**wire, "paymentData": {"captureMethod": "later"}})
     assert info.value.argument == "paymentData.captureMethod"
     with pytest.raises(InvalidArgumentError) as info:
-        SESSION_CREATE.build({**args, "locale": ""})
+        SESSION_CREATE.build(**{**args, "locale": ""})
     assert info.value.argument == "locale"
     payment = {f.argument: NOT_GIVEN for f in PAYMENT_CREATE.fields}
     with pytest.raises(InvalidArgumentError, match="exactly one of card= or stored") as info:
-        PAYMENT_CREATE.build({**payment, "amount": 1, "currency": "EUR"})
+        PAYMENT_CREATE.build(**{**payment, "amount": 1, "currency": "EUR"})
     assert info.value.argument == "card"
     with pytest.raises(InvalidArgumentError, match="exactly one of paymentMethod and") as info:
         PAYMENT_CREATE.parse({"amount": 1, "currency": "EUR"})

@@ -474,7 +474,7 @@ async def test_the_sdk_and_the_sandbox_refuse_the_same_field(api: Any, name: str
         arguments = {f.argument: keywords.get(f.argument, NOT_GIVEN) for f in body.fields}
         arguments[field.argument] = sdk_bad
         with pytest.raises(bpcpay.InvalidArgumentError) as info:
-            body.build(arguments)
+            body.build(**arguments)
         assert info.value.argument.split(".")[0] == field.argument
         path = "/" + name.split(".")[0]
         answer = await api.call("POST", path, json_body=_wire_body(wire, field.wire, wire_bad))

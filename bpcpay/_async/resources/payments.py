@@ -70,7 +70,18 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
         """
-        body = PAYMENT_CREATE.build(locals())
+        body = PAYMENT_CREATE.build(
+            amount=amount,
+            currency=currency,
+            card=card,
+            stored_payment_method_id=stored_payment_method_id,
+            capture_method=capture_method,
+            customer_details=customer_details,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+            merchant_reference_id=merchant_reference_id,
+            metadata=metadata,
+        )
         return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
@@ -119,7 +130,7 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
         # An empty body is no body at all: "capture everything" [inferred].
-        body = CAPTURE.build(locals()) or NOT_GIVEN
+        body = CAPTURE.build(amount=amount) or NOT_GIVEN
         return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
 
     async def cancel(

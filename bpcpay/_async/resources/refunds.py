@@ -49,7 +49,12 @@ class AsyncRefunds(AsyncResource):
             APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
                 payment (``amount_refunded``) first.
         """
-        body = REFUND_CREATE.build(locals())
+        body = REFUND_CREATE.build(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            metadata=metadata,
+        )
         return await self._send_body(ep.REFUNDS_CREATE, body, extra_body, timeout)
 
     async def retrieve(

@@ -74,7 +74,20 @@ class AsyncSessions(AsyncResource):
                 another: an unused one expires unpaid.
             APIStatusError: the gateway refused (e.g. 412 for redirect URLs it rejects).
         """
-        body = SESSION_CREATE.build(locals())
+        body = SESSION_CREATE.build(
+            amount=amount,
+            currency=currency,
+            success_url=success_url,
+            failure_url=failure_url,
+            merchant_reference_id=merchant_reference_id,
+            locale=locale,
+            metadata=metadata,
+            customer_details=customer_details,
+            capture_method=capture_method,
+            expires_at=expires_at,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+        )
         return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout)
 
     async def retrieve(
