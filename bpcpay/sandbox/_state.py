@@ -692,8 +692,12 @@ class Store:
         self._authorize(payment)
 
     def capture(self, payment_id: str, amount: int | None) -> PaymentRecord:
-        """Capture a ``requiresCapture`` payment in full or in part; the rest is released.
-        Emits ``payment.funded`` then ``payment.succeeded`` [doc: direct-integration]."""
+        """Capture a ``requiresCapture`` payment in full or in part, as often as something is
+        left to capture [doc: two-step: partial and multiple captures exist; the rules are our
+        reading, inferred]: at most ``amountCapturable`` (none: all of it), each capture emits
+        ``payment.funded`` [doc: direct-integration] with ``amountReceived`` and
+        ``amountCapturable`` moved, and the one that spends the rest makes the payment
+        ``succeeded`` (``payment.succeeded``); until then it stays ``requiresCapture``."""
         payment = self.payment(payment_id)
         if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             raise conflict(
@@ -708,17 +712,20 @@ class Store:
                 f"amount must be at most the capturable amount ({payment.amount_capturable}).",
                 "amount_too_large",
             )
-        payment.amount_received = amount
-        payment.amount_capturable = 0
-        payment.status = PaymentStatus.SUCCEEDED
+        payment.amount_received += amount
+        payment.amount_capturable -= amount
+        if payment.amount_capturable == 0:
+            payment.status = PaymentStatus.SUCCEEDED
         self._emit(EventType.PAYMENT_FUNDED, self.payment_json(payment))
-        self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
+        if payment.status == PaymentStatus.SUCCEEDED:
+            self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
         return payment
 
     def cancel(self, payment_id: str) -> PaymentRecord:
-        """Cancel a payment before its first capture [doc: cancel-refund]: ``payment.canceled``."""
+        """Cancel a payment before its first capture [doc: cancel-refund]: ``payment.canceled``.
+        After a (partial) capture only refunds give money back."""
         payment = self.payment(payment_id)
-        if payment.status not in CANCELLABLE:
+        if payment.status not in CANCELLABLE or payment.amount_received:
             raise conflict(
                 "payment_not_cancelable",
                 f"Only a payment not yet captured can be canceled; it is {payment.status}.",
@@ -733,13 +740,15 @@ class Store:
     # --- refunds -----------------------------------------------------------------------------
 
     def create_refund(self, req: RefundInput, now: datetime) -> RefundRecord:
-        """Refund all (default) or part of what is left of a succeeded payment.
+        """Refund all (default) or part of what is left of what a payment captured: a
+        succeeded payment, or one still ``requiresCapture`` after a partial capture [inferred].
         Emits ``refund.created`` (pending) and ``refund.succeeded``."""
         payment = self.payment(req.payment_id, "payment")
-        if payment.status != PaymentStatus.SUCCEEDED:
+        captured = payment.status == PaymentStatus.REQUIRES_CAPTURE and payment.amount_received
+        if payment.status != PaymentStatus.SUCCEEDED and not captured:
             raise invalid(
                 "payment",
-                f"Only a succeeded payment can be refunded; it is {payment.status}.",
+                f"Only a payment with money captured can be refunded; it is {payment.status}.",
                 "payment_not_refundable",
             )
         left = payment.amount_received - payment.amount_refunded

@@ -201,7 +201,7 @@ FACTS: dict[str, tuple[str, ...]] = {
         LC + "test_cancel_of_a_succeeded_payment_is_409",
     ),
     'A "Partial and Multiple captures" section exists [doc: two-step]': (
-        LC + "test_partial_capture_releases_the_rest",
+        LC + "test_partial_and_multiple_captures",
     ),
     "Both exist and appear in webhooks [doc: webhooks]": (
         M + "test_every_event_type_of_the_flow_table",

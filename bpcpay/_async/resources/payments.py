@@ -110,24 +110,34 @@ class AsyncPayments(AsyncResource):
         amount: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+        """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
+        several times.
 
-        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
-        with one it sends ``{"amount": ...}`` [inferred body].
+        Without ``amount`` the request has no body: all that is still capturable is captured.
+        With one it sends ``{"amount": ...}`` [inferred body], at most ``amount_capturable``;
+        the payment stays ``requiresCapture`` with the rest held, and can be captured again
+        until nothing is left. Each capture emits ``payment.funded`` (``amount_received`` and
+        ``amount_capturable`` moved); the one that spends the rest makes the payment
+        ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
+        multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
+        first capture the payment can no longer be cancelled: refunds give money back.
 
         Args:
             payment_id: the payment's id.
-            amount: what to capture, in minor units; all of ``amount_capturable`` by default.
+            amount: what to capture now, in minor units; all of ``amount_capturable`` by
+                default.
             timeout: this call's timeout.
 
         Returns:
-            The Payment, ``succeeded`` once captured.
+            The Payment: ``requiresCapture`` while something is left to capture, then
+            ``succeeded``.
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
-            ConflictError / InvalidRequestError: the payment cannot be captured (already
-                captured, canceled, or the amount is above what is capturable).
-            APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
+            ConflictError / InvalidRequestError: the payment cannot be captured (nothing left
+                to capture, canceled, or the amount is above what is capturable).
+            APITimeoutError: the outcome is unknown; retrieve the payment and compare its
+                ``amount_received`` before capturing again.
         """
         # An empty body is no body at all: "capture everything" [inferred].
         body = CAPTURE.build(amount=amount) or NOT_GIVEN
