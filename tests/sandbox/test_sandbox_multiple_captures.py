@@ -28,7 +28,7 @@ async def test_three_partial_captures_are_three_handled_events(
     funded: list[tuple[int, int]] = []
 
     @router.on("payment.funded")
-    def book(event: Event) -> None:
+    def book(event: Event[Payment]) -> None:
         payment = event.data.object
         assert isinstance(payment, Payment)
         assert payment.amount_received is not None

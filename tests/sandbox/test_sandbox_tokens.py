@@ -153,7 +153,7 @@ async def test_a_token_payment_end_to_end(
     router: WebhookRouter = router_receiver.router
 
     @router.on("payment.*")
-    def paid(event: Event) -> None:
+    def paid(event: Event[Payment]) -> None:
         assert isinstance(event.data.object, Payment)
         seen.append((event.type, event.data.object))
 
