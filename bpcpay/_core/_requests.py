@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._endpoints import Endpoint
 
 __all__ = [
+    "MAX_AMOUNT",
     "Request",
     "build_request",
     "check_amount",
