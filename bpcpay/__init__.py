@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .models import (
         Address,
         CaptureMethod,
+        CardToken,
         CustomerDetails,
         Event,
         EventType,
@@ -93,6 +94,7 @@ __all__ = [
     "BpcPay",
     "BpcPayError",
     "CaptureMethod",
+    "CardToken",
     "ClientClosedError",
     "ConflictError",
     "CustomerDetails",

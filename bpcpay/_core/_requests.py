@@ -14,8 +14,8 @@ import json
 import os
 import platform
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from .._constants import (
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._endpoints import Endpoint
 
 __all__ = [
+    "MAX_AMOUNT",
     "Request",
     "build_request",
     "check_amount",
@@ -47,14 +48,11 @@ __all__ = [
     "check_capture_method",
     "check_currency",
     "check_datetime",
-    "check_metadata",
     "check_string",
     "check_url",
-    "compact",
     "encode_json",
     "encode_path",
     "luhn_ok",
-    "optional",
     "options_from_env",
     "static_headers",
     "user_agent",
@@ -67,7 +65,6 @@ _API_KEY = re.compile(r"[\x21-\x7e]+")
 #: Amounts above this are refused as typos (it is 10 trillion units of a 2-decimal currency).
 MAX_AMOUNT = 10**15
 _CAPTURE_METHODS = (CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
-R = TypeVar("R")
 
 
 class Request:
@@ -150,20 +147,6 @@ def check_url(argument: str, value: object) -> str:
 def check_string(argument: str, value: object, *, max_length: int = 1024) -> str:
     """A non-empty string of at most ``max_length`` characters."""
     return check_text(argument, value, max_length=max_length, empty=False)
-
-
-def check_metadata(argument: str, value: object) -> dict[str, str]:
-    """A flat map of string keys to string values."""
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"must be a mapping of str to str, got {value!r}")
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InvalidArgumentError(
-                argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
-            )
-        out[check_text(argument, key)] = check_text(argument, item)
-    return out
 
 
 def check_datetime(argument: str, value: object) -> str:
@@ -348,16 +331,6 @@ def build_request(
         value = body.get(REFERENCE_FIELD) if isinstance(body, Mapping) else None
         reference = value if isinstance(value, str) else None
     return Request(endpoint, path, base_url + path, headers, encode_json(body), reference)
-
-
-def compact(**fields: Any) -> dict[str, Any]:
-    """A JSON object of the given camelCase fields, leaving out those NOT_GIVEN."""
-    return {k: v for k, v in fields.items() if v is not NOT_GIVEN}
-
-
-def optional(check: Callable[[str, Any], R], argument: str, value: object) -> R | NotGiven:
-    """Run ``check`` unless the argument was not given."""
-    return NOT_GIVEN if value is NOT_GIVEN else check(argument, value)
 
 
 def user_agent(aiohttp_version: str) -> str:

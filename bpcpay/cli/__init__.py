@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "bpcpay.cli._api",
     "bpcpay.cli._listen",
     "bpcpay.cli._reconcile",
+    "bpcpay.cli._conformance",
 ]
 
 

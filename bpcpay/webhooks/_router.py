@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES
 from .._core._checks import check_callable, check_int, check_seconds
@@ -39,6 +39,18 @@ from .stores._memory import InMemoryDeliveryStore
 if TYPE_CHECKING:
     from .._async._client import AsyncBpcPay
     from .._sync._client import BpcPay
+    from ..models import EventObject, Payment, PaymentMethod, Refund, Session
+    from ..models.events import (
+        AnyEventHandlerT,
+        PaymentEventType,
+        PaymentHandlerT,
+        PaymentMethodEventType,
+        PaymentMethodHandlerT,
+        RefundEventType,
+        RefundHandlerT,
+        SessionEventType,
+        SessionHandlerT,
+    )
 
 __all__ = [
     "DEFAULT_IN_FLIGHT_TIMEOUT",
@@ -182,8 +194,36 @@ class WebhookRouter:
 
     # --- registration -------------------------------------------------------------------------
 
-    def add_handler(self, pattern: str, handler: EventHandler) -> None:
+    # Typed events: a known type (or its family's "prefix.*") takes a handler of its object's
+    # Event (Event[Session] for "session.completed"); any other pattern a handler of any event.
+    @overload
+    def add_handler(
+        self, pattern: SessionEventType, handler: Callable[[Event[Session]], object]
+    ) -> None: ...
+    @overload
+    def add_handler(
+        self, pattern: PaymentEventType, handler: Callable[[Event[Payment]], object]
+    ) -> None: ...
+    @overload
+    def add_handler(
+        self, pattern: RefundEventType, handler: Callable[[Event[Refund]], object]
+    ) -> None: ...
+    @overload
+    def add_handler(
+        self, pattern: PaymentMethodEventType, handler: Callable[[Event[PaymentMethod]], object]
+    ) -> None: ...
+    @overload
+    def add_handler(
+        self, pattern: str, handler: Callable[[Event[EventObject]], object]
+    ) -> None: ...
+    def add_handler(self, pattern: str, handler: Callable[[Any], object]) -> None:
         """Run ``handler`` for events whose type matches ``pattern``.
+
+        Type checkers give a handler of a known type (or of its family's ``prefix.*``) its
+        object: ``Event[Session]`` for ``session.*``, ``Event[Payment]`` for ``payment.*``,
+        ``Event[Refund]``, ``Event[PaymentMethod]``; a handler declared for another object is
+        refused. Any other pattern (``"*"``, a type not known in advance) takes a handler of
+        any event: ``Event`` (``Event[Any]``), which must tell the objects apart itself.
 
         Args:
             pattern: an exact type (``"session.completed"``), a prefix (``"payment.*"``) or
@@ -197,8 +237,29 @@ class WebhookRouter:
         check_callable("handler", handler)
         self._routes.append((pattern, handler))
 
+    @overload
+    def on(
+        self, pattern: SessionEventType, *more: SessionEventType
+    ) -> Callable[[SessionHandlerT], SessionHandlerT]: ...
+    @overload
+    def on(
+        self, pattern: PaymentEventType, *more: PaymentEventType
+    ) -> Callable[[PaymentHandlerT], PaymentHandlerT]: ...
+    @overload
+    def on(
+        self, pattern: RefundEventType, *more: RefundEventType
+    ) -> Callable[[RefundHandlerT], RefundHandlerT]: ...
+    @overload
+    def on(
+        self, pattern: PaymentMethodEventType, *more: PaymentMethodEventType
+    ) -> Callable[[PaymentMethodHandlerT], PaymentMethodHandlerT]: ...
+    @overload
+    def on(self, pattern: str, *more: str) -> Callable[[AnyEventHandlerT], AnyEventHandlerT]: ...
     def on(self, pattern: str, *more: str) -> Callable[[H], H]:
         """Decorator form of :meth:`add_handler`; takes one or more patterns.
+
+        Typed as :meth:`add_handler`: ``@router.on("session.completed")`` takes a function of an
+        ``Event[Session]``, patterns of one family give that family's Event, others any event.
 
         Returns:
             A decorator that registers the function and returns it unchanged.

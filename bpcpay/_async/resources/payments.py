@@ -6,23 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import (
-    check_customer_details,
-    check_payment_method,
-    check_setup_future_usage,
-)
-from ..._core._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_metadata,
-    check_string,
-    compact,
-    optional,
-)
-from ..._exceptions import InvalidArgumentError
+from ..._core._bodies import CAPTURE, PAYMENT_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
-from ...models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
+from ...models import CardToken, CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 from ._base import AsyncResource
 
 __all__ = ["AsyncPayments"]
@@ -38,7 +24,7 @@ class AsyncPayments(AsyncResource):
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        card: PaymentCard | CardToken | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
@@ -51,16 +37,18 @@ class AsyncPayments(AsyncResource):
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
-        Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. Typed arguments take the model or a plain
-        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
+        With a PaymentCard, only for merchants certified PCI DSS: your servers see the card
+        number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
+        card off your servers. Most merchants should use ``sessions.create`` instead. Typed
+        arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
+        and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge, sent as the ``paymentMethod`` block
-                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
-                either ``card`` or ``stored_payment_method_id``.
+            card: the card to charge, sent as ``paymentMethod.card``: a PaymentCard, a
+                CardToken (sent as ``{"token": ...}`` alone), or the card object in wire form.
+                Give either ``card`` or ``stored_payment_method_id``.
             stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
             customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
@@ -82,27 +70,17 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
         """
-        if isinstance(card, NotGiven) == isinstance(stored_payment_method_id, NotGiven):
-            raise InvalidArgumentError(
-                "card", "give exactly one of card= or stored_payment_method_id="
-            )
-        body = compact(
-            amount=check_amount("amount", amount),
-            currency=check_currency("currency", currency),
-            paymentMethod=optional(check_payment_method, "card", card),
-            storedPaymentMethodId=optional(
-                check_string, "stored_payment_method_id", stored_payment_method_id
-            ),
-            captureMethod=optional(check_capture_method, "capture_method", capture_method),
-            customerDetails=optional(check_customer_details, "customer_details", customer_details),
-            merchantCustomerId=optional(check_string, "merchant_customer_id", merchant_customer_id),
-            setupFutureUsage=optional(
-                check_setup_future_usage, "setup_future_usage", setup_future_usage
-            ),
-            merchantReferenceId=optional(
-                check_string, "merchant_reference_id", merchant_reference_id
-            ),
-            metadata=optional(check_metadata, "metadata", metadata),
+        body = PAYMENT_CREATE.build(
+            amount=amount,
+            currency=currency,
+            card=card,
+            stored_payment_method_id=stored_payment_method_id,
+            capture_method=capture_method,
+            customer_details=customer_details,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+            merchant_reference_id=merchant_reference_id,
+            metadata=metadata,
         )
         return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
 
@@ -132,28 +110,37 @@ class AsyncPayments(AsyncResource):
         amount: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+        """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
+        several times.
 
-        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
-        with one it sends ``{"amount": ...}`` [inferred body].
+        Without ``amount`` the request has no body: all that is still capturable is captured.
+        With one it sends ``{"amount": ...}`` [inferred body], at most ``amount_capturable``;
+        the payment stays ``requiresCapture`` with the rest held, and can be captured again
+        until nothing is left. Each capture emits ``payment.funded`` (``amount_received`` and
+        ``amount_capturable`` moved); the one that spends the rest makes the payment
+        ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
+        multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
+        first capture the payment can no longer be cancelled: refunds give money back.
 
         Args:
             payment_id: the payment's id.
-            amount: what to capture, in minor units; all of ``amount_capturable`` by default.
+            amount: what to capture now, in minor units; all of ``amount_capturable`` by
+                default.
             timeout: this call's timeout.
 
         Returns:
-            The Payment, ``succeeded`` once captured.
+            The Payment: ``requiresCapture`` while something is left to capture, then
+            ``succeeded``.
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
-            ConflictError / InvalidRequestError: the payment cannot be captured (already
-                captured, canceled, or the amount is above what is capturable).
-            APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
+            ConflictError / InvalidRequestError: the payment cannot be captured (nothing left
+                to capture, canceled, or the amount is above what is capturable).
+            APITimeoutError: the outcome is unknown; retrieve the payment and compare its
+                ``amount_received`` before capturing again.
         """
-        if amount is NOT_GIVEN:
-            return await self._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
-        body = {"amount": check_amount("amount", amount)}
+        # An empty body is no body at all: "capture everything" [inferred].
+        body = CAPTURE.build(amount=amount) or NOT_GIVEN
         return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
 
     async def cancel(

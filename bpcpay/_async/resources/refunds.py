@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._requests import check_amount, check_metadata, check_string, compact, optional
+from ..._core._bodies import REFUND_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import Refund
 from ._base import AsyncResource
@@ -49,11 +49,11 @@ class AsyncRefunds(AsyncResource):
             APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
                 payment (``amount_refunded``) first.
         """
-        body = compact(
-            payment=check_string("payment_id", payment_id),
-            amount=optional(check_amount, "amount", amount),
-            reason=optional(check_string, "reason", reason),
-            metadata=optional(check_metadata, "metadata", metadata),
+        body = REFUND_CREATE.build(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            metadata=metadata,
         )
         return await self._send_body(ep.REFUNDS_CREATE, body, extra_body, timeout)
 
