@@ -100,7 +100,11 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _banner(gw: SandboxGateway, events: list[str] | None, origin: tuple[str, str]) -> str:
+def _banner(
+    gw: SandboxGateway,
+    events: list[str] | None,
+    origin: tuple[str, str] = ("made for this run", "made for this run"),
+) -> str:
     selection = ", ".join(events) if events else "all events"
     urls = [f"{e.url} ({selection})" for e in gw.webhook_endpoints] or ["none (--webhook-url URL)"]
     labels = ["webhooks"] + [""] * (len(urls) - 1)

@@ -424,6 +424,7 @@ class _App:
             error=error,
             cardholder=cardholder,
             expiry=expiry,
+            today=self.gw.now().date(),
         )
         return _html(page, status)
 
