@@ -13,7 +13,7 @@ import pytest
 
 from bpcpay import __version__
 from bpcpay.cli import build_parser, main
-from bpcpay.cli._common import CommandParser
+from bpcpay.cli._common import CommandParser, host_is_loopback
 
 
 def _commands(
@@ -136,3 +136,50 @@ def test_a_misspelt_option_never_echoes_its_value(capsys: pytest.CaptureFixture[
         "bpcpay sandbox: error: unrecognized option(s): --api_key --bogus (and 1 more word)"
     )
     assert "NotToBeShown" not in "".join(lines)
+
+
+def test_a_word_too_many_is_counted_not_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = _refusal(["sessions", "get", "ps_1", "sk_live_NotToBeShown"], capsys)
+    assert lines[1] == "bpcpay sessions get: error: unexpected argument(s): 1 word(s) too many"
+
+
+def test_a_value_the_sdk_refuses_is_one_line_too() -> None:
+    # Past the parser: the SDK's own check refuses it (a byte that is no UTF-8, as a shell in
+    # a UTF-8 locale passes it on), and the refusal is its one line, not a traceback.
+    result = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"bpcpay",
+            b"sandbox",
+            b"--port",
+            b"0",
+            b"--host",
+            b"\xff",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        "bpcpay sandbox: host: must be valid Unicode text (it contains a lone surrogate)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("::", False),
+        ("192.0.2.7", False),
+        ("shop.example", False),
+    ],
+)
+def test_which_hosts_keep_a_server_to_this_machine(host: str, loopback: bool) -> None:
+    assert host_is_loopback(host) is loopback
