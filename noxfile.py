@@ -113,6 +113,8 @@ PROJECT_CHECKS = [
     "tests/test_browser_demo.py",
     "tests/test_benchmarks.py",
     "tests/test_dev_scripts.py",
+    "tests/test_install.py",  # builds a wheel offline with the dev extra's build backend
+    "tests/test_docs_site.py",  # builds and browses the docs site
 ]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER
-from ._common import add_command, add_host_option, refuse, run_server
+from ._common import add_command, add_host_option, port_number, refuse, run_server
 
 if TYPE_CHECKING:
     import aiohttp
@@ -236,7 +236,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=8080,
         help="the port to receive deliveries on; 0 picks a free one (default: %(default)s)",
     )

@@ -432,6 +432,7 @@ class _App:
             error=error,
             cardholder=cardholder,
             expiry=expiry,
+            today=self.gw.now().date(),
         )
         return _html(page, status)
 

@@ -5,10 +5,12 @@ calls :func:`decide`; nothing else looks at card numbers. The rules, in order:
 
 1. An unknown number declines (``card_declined``).
 2. A wrong CVC or expiry declines with ``71015`` (BPC's "input error").
-   *Expiry rule*: a card's documented expiry (e.g. ``12/26``) is always accepted. Once that
-   documented date has passed on the gateway's clock, any expiry that has not passed yet is
-   accepted as well, so the table keeps working after its fixed dates go by. Anything else is
-   a wrong expiry.
+   *Expiry rule*: a card's documented expiry (e.g. ``12/26``) is always accepted, and so is any
+   later expiry that has not passed on the gateway's clock, so the table keeps working as its
+   fixed dates come near and go by. An earlier or a passed expiry is a wrong one.
+   *Shown expiry*: what the payment page and the docs show for every card,
+   :func:`shown_expiry`, is never within two years of the gateway's clock: ``12/34`` (the
+   table's latest), or December three years on once the clock nears it.
 3. Otherwise the table decides: a challenge (3-D Secure page), a success, or a decline.
 
 The rules are applied in two steps: :func:`examine` reads a card entry into
@@ -40,6 +42,7 @@ __all__ = [
     "examine",
     "expiry_accepted",
     "judge",
+    "shown_expiry",
 ]
 
 #: BPC's code for a wrong CVC or expiry [doc].
@@ -146,7 +149,14 @@ def expiry_accepted(card: TestCard, month: int, year: int, today: date) -> bool:
 def _expiry_ok(documented: tuple[int, int], month: int, year: int, today: date) -> bool:
     if (month, year) == documented:
         return True
-    return _passed(*documented, today) and not _passed(month, year, today)
+    return (year, month) >= (documented[1], documented[0]) and not _passed(month, year, today)
+
+
+def shown_expiry(today: date) -> str:
+    """The expiry shown for every test card on ``today`` (``MM/YY``): ``12/34``, or December
+    three years on when that is later; always accepted (see the module docstring)."""
+    latest = max(card.exp_year for card in TestCards.ALL)
+    return f"12/{max(latest, today.year + 3) % 100:02d}"
 
 
 @attrs.frozen(kw_only=True)

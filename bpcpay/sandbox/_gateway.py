@@ -248,7 +248,9 @@ class SandboxGateway:
         self.port = runner.addresses[0][1]
         self.state.root_url = self.url
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
-        logger.info("sandbox gateway listening on %s", self.base_url)
+        # The address bound, which for a wildcard differs from the base URL's loopback host.
+        bound = f"[{self.host}]" if ":" in self.host else self.host
+        logger.info("sandbox gateway listening on %s:%d (%s)", bound, self.port, self.base_url)
         return self
 
     async def aclose(self) -> None:
