@@ -422,7 +422,7 @@ def test_api_key_refusals_never_echo_the_key(value: object) -> None:
 
 
 def test_api_key_accepts_visible_ascii() -> None:
-    assert check_api_key(API_KEY) == API_KEY
+    assert check_api_key(API_KEY).reveal() == API_KEY  # held in a Secret
 
 
 @pytest.mark.parametrize("value", ["2023-11-15", "2023-10-31"])

@@ -47,6 +47,7 @@ class AsyncPayments(AsyncResource):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
@@ -72,6 +73,8 @@ class AsyncPayments(AsyncResource):
             metadata: your own string key/values [inferred field].
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -104,15 +107,22 @@ class AsyncPayments(AsyncResource):
             ),
             metadata=optional(check_metadata, "metadata", metadata),
         )
-        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
+        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Fetch a payment.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -122,7 +132,9 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
         """
-        return await self._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def capture(
         self,
@@ -130,6 +142,7 @@ class AsyncPayments(AsyncResource):
         /,
         *,
         amount: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Capture a two-step (``requiresCapture``) payment, in full or in part.
@@ -140,6 +153,8 @@ class AsyncPayments(AsyncResource):
         Args:
             payment_id: the payment's id.
             amount: what to capture, in minor units; all of ``amount_capturable`` by default.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -152,12 +167,21 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
         """
         if amount is NOT_GIVEN:
-            return await self._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
+            return await self._request(
+                ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout, extra_headers=extra_headers
+            )
         body = {"amount": check_amount("amount", amount)}
-        return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def cancel(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
@@ -165,6 +189,8 @@ class AsyncPayments(AsyncResource):
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -174,4 +200,6 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
-        return await self._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_CANCEL, payment_id, timeout=timeout, extra_headers=extra_headers
+        )
