@@ -14,7 +14,7 @@ What it cannot do: Python has no private memory, so code that looks for the valu
 
 from __future__ import annotations
 
-__all__ = ["REDACTED", "Secret"]
+__all__ = ["REDACTED", "Secret", "hold"]
 
 #: What a secret shows instead of its value.
 REDACTED = "[redacted]"
@@ -24,9 +24,10 @@ REDACTED = "[redacted]"
 # (``Secret[bytes]`` in a type alias) is the class itself.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Generic, TypeVar
+    from typing import Generic, TypeVar, overload
 
     V = TypeVar("V", str, bytes)
+    T = TypeVar("T")
 
     class _Generic(Generic[V]):
         __slots__ = ()
@@ -80,3 +81,27 @@ class Secret(_Generic[V]):
 
     def __deepcopy__(self, memo: object) -> Secret[V]:
         return self
+
+
+if TYPE_CHECKING:
+
+    @overload
+    def hold(value: str) -> Secret[str]: ...
+    @overload
+    def hold(value: bytes) -> Secret[bytes]: ...
+    @overload
+    def hold(value: T) -> T: ...
+    def hold(value: object) -> object:
+        """The typed face of ``hold`` below (the module imports no typing at run time)."""
+
+else:
+
+    def hold(value):
+        """``value`` held in a :class:`Secret` when it is a plain ``str`` or ``bytes``;
+        anything else (a Secret already, None, NOT_GIVEN, a value of the wrong type) as it is.
+
+        A constructor rebinds each secret argument with it first thing
+        (``api_key = hold(api_key)``), so no frame an error later leaves through holds the
+        plain value.
+        """
+        return Secret(value) if isinstance(value, (str, bytes)) else value

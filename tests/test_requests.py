@@ -412,7 +412,7 @@ def test_api_key_refusals_never_echo_the_key(value: object) -> None:
 
 
 def test_api_key_accepts_visible_ascii() -> None:
-    assert check_api_key(API_KEY) == API_KEY
+    assert check_api_key(API_KEY).reveal() == API_KEY  # held in a Secret
 
 
 @pytest.mark.parametrize("value", ["2023-11-15", "2023-10-31"])
@@ -671,7 +671,7 @@ def _resource_methods() -> dict[str, Any]:
 
 def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword() -> None:
     """A resource method's keywords are its body's declared fields, in the declared order (plus
-    ``extra_body`` and ``timeout``): a field added to a declaration and not to the method, or
+    ``extra_body``, ``extra_headers`` and ``timeout``): a field added to a declaration and not to the method, or
     the other way round, fails here."""
     import inspect
 
@@ -683,7 +683,8 @@ def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword
         keywords = [
             p.name
             for p in inspect.signature(methods[name]).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("extra_body", "timeout")
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+            and p.name not in ("extra_body", "extra_headers", "timeout")
         ]
         assert keywords == [f.argument for f in body.fields], name
         assert ENDPOINTS[name].body == body.fields, name

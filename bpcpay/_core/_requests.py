@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from .._constants import (
     API_KEY_HEADER,
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
     ENV_API_KEY,
     ENV_API_VERSION,
     ENV_BASE_URL,
@@ -163,15 +165,20 @@ def check_capture_method(argument: str, value: object) -> str:
     return str(value)
 
 
-def check_api_key(value: object) -> str:
-    """A non-empty header-safe string. The message never repeats the value."""
-    if not isinstance(value, str) or not _API_KEY.fullmatch(value):
+def check_api_key(value: object) -> Secret[str]:
+    """A non-empty header-safe string, held in a Secret (a str given is wrapped first).
+
+    The message never repeats the value, and this frame holds it only in its Secret: an error
+    tracker reading the locals of the frames an error passed through sees ``[redacted]``.
+    """
+    key: Secret[Any] = value if isinstance(value, Secret) else Secret(value)
+    if not isinstance(key.reveal(), str) or not _API_KEY.fullmatch(key.reveal()):
         raise InvalidArgumentError(
             "api_key",
             "must be a non-empty string of visible ASCII characters (pass api_key=... or set "
             "BPCPAY_API_KEY)",
         )
-    return value
+    return key
 
 
 def check_api_version(value: object) -> str:
@@ -341,22 +348,39 @@ def user_agent(aiohttp_version: str) -> str:
     )
 
 
-def options_from_env() -> dict[str, Any]:
-    """The client options ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and ``BPCPAY_API_VERSION``
-    give (the last two optional).
+def options_from_env(
+    *, api_key: Secret[str] | None, base_url: str | None, api_version: str | None
+) -> tuple[Secret[str], str, str]:
+    """The client's key, base URL and API version: each as given, else from ``BPCPAY_API_KEY``,
+    ``BPCPAY_BASE_URL`` and ``BPCPAY_API_VERSION``, else the defaults (the key has none).
+
+    The key read from the environment goes straight into a Secret, never into a name.
+
+    Args:
+        api_key: the key given to the constructor (held already), or None.
+        base_url: the base URL given, or None.
+        api_version: the API version given, or None.
+
+    Returns:
+        ``(key, base_url, api_version)``, not checked yet.
 
     Raises:
-        InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty.
+        InvalidArgumentError: no key was given and ``BPCPAY_API_KEY`` is unset or empty (the
+            one error ``AsyncBpcPay()``, ``BpcPay()`` and ``from_env()`` raise for it).
     """
-    api_key = os.environ.get(ENV_API_KEY, "")
-    if not api_key:
-        raise InvalidArgumentError(ENV_API_KEY, "is not set; export your API key")
-    options: dict[str, Any] = {"api_key": api_key}
-    if os.environ.get(ENV_BASE_URL):
-        options["base_url"] = os.environ[ENV_BASE_URL]
-    if os.environ.get(ENV_API_VERSION):
-        options["api_version"] = os.environ[ENV_API_VERSION]
-    return options
+    if api_key is None:
+        api_key = Secret(os.environ.get(ENV_API_KEY, ""))
+        if not api_key:
+            raise InvalidArgumentError(
+                ENV_API_KEY, "is not set: export your API key, or pass api_key="
+            )
+    return (
+        api_key,
+        base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
+        api_version
+        if api_version is not None
+        else os.environ.get(ENV_API_VERSION) or DEFAULT_API_VERSION,
+    )
 
 
 def luhn_ok(digits: str) -> bool:

@@ -215,6 +215,67 @@ def test_a_failed_call_keeps_its_data_and_drops_aiohttp(
     assert pickle.loads(pickle.dumps(echoed)).body == echoed.body
 
 
+# --- refused options: the error leaves through the constructors' frames -----------------------
+
+#: Options the constructors refuse, each given beside a secret: the API key (given, or read
+#: from BPCPAY_API_KEY), a proxy URL's password, a client key's password (the store password
+#: of the suite stands in for those two). The generated sync constructor passes its arguments
+#: on to AsyncBpcPay: its frame, which the error leaves through too, must hold them in Secrets.
+REFUSED_OPTIONS: dict[str, Callable[[type[Any]], Any]] = {
+    "a bad timeout beside the key": lambda cls: cls(api_key=API_KEY, timeout=-1),
+    "a key with a line break": lambda cls: cls(api_key=API_KEY + "\n"),
+    "a bad base_url beside the key from BPCPAY_API_KEY": lambda cls: cls(base_url="ftp://x"),
+    "a bad option beside a proxy password": lambda cls: cls(
+        api_key=API_KEY, proxy=f"http://shop:{STORE_PASSWORD}@127.0.0.1:3128", max_retries=-1
+    ),
+    "a bad proxy URL with a password": lambda cls: cls(
+        api_key=API_KEY, proxy=f"socks5://shop:{STORE_PASSWORD}@127.0.0.1:1080"
+    ),
+    "a missing client certificate beside its key's password": lambda cls: cls(
+        api_key=API_KEY,
+        client_cert=("/nonexistent/cert.pem", "/nonexistent/key.pem", STORE_PASSWORD),
+    ),
+}
+
+
+@pytest.mark.parametrize("cls", [AsyncBpcPay, BpcPay], ids=["async", "sync"])
+@pytest.mark.parametrize("case", list(REFUSED_OPTIONS))
+def test_a_refused_option_shows_trackers_no_secret(
+    tracked: Trackers, monkeypatch: pytest.MonkeyPatch, cls: type[Any], case: str
+) -> None:
+    monkeypatch.setenv("BPCPAY_API_KEY", API_KEY)
+    err = _raised(lambda: REFUSED_OPTIONS[case](cls))
+    assert isinstance(err, bpcpay.InvalidArgumentError), repr(err)
+    if cls is BpcPay:  # the generated constructor's frame is among those the error left
+        assert "bpcpay._sync._client.__init__" in frames_of(err), frames_of(err)
+    found = all_checks(tracked, err)
+    assert no_leaks(found), (case, found)
+
+
+@pytest.mark.parametrize("client", ["async", "sync"])
+def test_refused_extra_headers_show_trackers_no_key(tracked: Trackers, client: str) -> None:
+    """A call's extra headers are refused in the frame that builds the request, beside the
+    client's own headers (the key among them): none of them may be in a local there."""
+    bad = {"X-Shop": "a\r\nb"}
+    if client == "sync":
+        with BpcPay(api_key=API_KEY) as sync:
+            err = _raised(lambda: sync.sessions.retrieve("ps_1", extra_headers=bad))
+    else:
+
+        async def main() -> BaseException:
+            async with AsyncBpcPay(api_key=API_KEY) as bpc:
+                try:
+                    await bpc.sessions.retrieve("ps_1", extra_headers=bad)
+                except bpcpay.BpcPayError as exc:
+                    return exc
+            raise AssertionError("no error")
+
+        err = asyncio.run(main())
+    assert isinstance(err, bpcpay.InvalidArgumentError) and err.argument == "extra_headers"
+    found = all_checks(tracked, err)
+    assert no_leaks(found), (client, found)
+
+
 # --- webhooks: sign, verify, construct, the router, the adapters ------------------------------
 
 BODY = json.dumps(

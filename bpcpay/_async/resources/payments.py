@@ -33,6 +33,7 @@ class AsyncPayments(AsyncResource):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
@@ -60,6 +61,8 @@ class AsyncPayments(AsyncResource):
             metadata: your own string key/values [inferred field].
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -82,15 +85,22 @@ class AsyncPayments(AsyncResource):
             merchant_reference_id=merchant_reference_id,
             metadata=metadata,
         )
-        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
+        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Fetch a payment.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -100,7 +110,9 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
         """
-        return await self._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def capture(
         self,
@@ -108,6 +120,7 @@ class AsyncPayments(AsyncResource):
         /,
         *,
         amount: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
@@ -126,6 +139,8 @@ class AsyncPayments(AsyncResource):
             payment_id: the payment's id.
             amount: what to capture now, in minor units; all of ``amount_capturable`` by
                 default.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -141,10 +156,17 @@ class AsyncPayments(AsyncResource):
         """
         # An empty body is no body at all: "capture everything" [inferred].
         body = CAPTURE.build(amount=amount) or NOT_GIVEN
-        return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def cancel(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
@@ -152,6 +174,8 @@ class AsyncPayments(AsyncResource):
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -161,4 +185,6 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
-        return await self._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_CANCEL, payment_id, timeout=timeout, extra_headers=extra_headers
+        )

@@ -36,6 +36,7 @@ class AsyncSessions(AsyncResource):
         merchant_customer_id: str | NotGiven = NOT_GIVEN,
         setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
@@ -63,6 +64,8 @@ class AsyncSessions(AsyncResource):
                 SetupFutureUsage, or its wire form.
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -88,15 +91,22 @@ class AsyncSessions(AsyncResource):
             merchant_customer_id=merchant_customer_id,
             setup_future_usage=setup_future_usage,
         )
-        return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout)
+        return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Fetch a session, e.g. on your success page to confirm it is paid.
 
         Args:
             session_id: ``ps_...``, as in the ``sessionId`` query parameter of the redirect.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -106,10 +116,17 @@ class AsyncSessions(AsyncResource):
             InvalidArgumentError: ``session_id`` is empty.
             NotFoundError: no such session.
         """
-        return await self._request(ep.SESSIONS_RETRIEVE, session_id, timeout=timeout)
+        return await self._request(
+            ep.SESSIONS_RETRIEVE, session_id, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def expire(
-        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Expire an open session now, e.g. when the order is cancelled before payment.
 
@@ -119,6 +136,8 @@ class AsyncSessions(AsyncResource):
 
         Args:
             session_id: an open session's ``ps_...`` id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -131,4 +150,6 @@ class AsyncSessions(AsyncResource):
                 sandbox answers 409 with the code ``session_not_open``.
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
         """
-        return await self._request(ep.SESSIONS_EXPIRE, session_id, timeout=timeout)
+        return await self._request(
+            ep.SESSIONS_EXPIRE, session_id, timeout=timeout, extra_headers=extra_headers
+        )

@@ -34,6 +34,7 @@ class Payments(SyncResourceBase):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
@@ -61,6 +62,8 @@ class Payments(SyncResourceBase):
             metadata: your own string key/values [inferred field].
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -85,16 +88,24 @@ class Payments(SyncResourceBase):
             merchant_reference_id=merchant_reference_id,
             metadata=metadata,
             extra_body=extra_body,
+            extra_headers=extra_headers,
             timeout=timeout,
         )
 
     def retrieve(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Fetch a payment.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -105,7 +116,11 @@ class Payments(SyncResourceBase):
             NotFoundError: no such payment.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.retrieve, payment_id, timeout=timeout
+            timeout,
+            self._runner.impl.payments.retrieve,
+            payment_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
 
     def capture(
@@ -114,6 +129,7 @@ class Payments(SyncResourceBase):
         /,
         *,
         amount: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
@@ -132,6 +148,8 @@ class Payments(SyncResourceBase):
             payment_id: the payment's id.
             amount: what to capture now, in minor units; all of ``amount_capturable`` by
                 default.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -146,16 +164,30 @@ class Payments(SyncResourceBase):
                 ``amount_received`` before capturing again.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.capture, payment_id, amount=amount, timeout=timeout
+            timeout,
+            self._runner.impl.payments.capture,
+            payment_id,
+            amount=amount,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
 
-    def cancel(self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Payment:
+    def cancel(
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
         After a capture only a refund gives money back.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -166,5 +198,9 @@ class Payments(SyncResourceBase):
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.cancel, payment_id, timeout=timeout
+            timeout,
+            self._runner.impl.payments.cancel,
+            payment_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
