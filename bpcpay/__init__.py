@@ -30,6 +30,7 @@ from ._exceptions import (
     BpcPayError,
     ClientClosedError,
     ConflictError,
+    DeliveryStoreError,
     InternalServerError,
     InvalidArgumentError,
     InvalidRequestError,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
     from . import models, webhooks
     from ._async._client import AsyncBpcPay
+    from ._secret import Secret
     from ._sync._client import BpcPay
     from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
     from .models import (
@@ -98,6 +100,7 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "CustomerDetails",
+    "DeliveryStoreError",
     "Event",
     "EventType",
     "InternalServerError",
@@ -117,6 +120,7 @@ __all__ = [
     "RefundStatus",
     "RequestAttempt",
     "ResponseTooLargeError",
+    "Secret",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",
@@ -137,6 +141,7 @@ _ELSEWHERE = {
     "AsyncBpcPay": "._async._client",
     "BpcPay": "._sync._client",
     **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
+    "Secret": "._secret",
     "models": ".models",
     "webhooks": ".webhooks",
 }

@@ -7,6 +7,7 @@ The tree::
     ├── SignatureVerificationError    (also ValueError) a webhook that must not be trusted
     ├── ClientClosedError             (also RuntimeError) the client was closed
     ├── SyncClientInAsyncContextError (also RuntimeError) BpcPay called inside a running loop
+    ├── DeliveryStoreError            a webhook delivery store (Redis, PostgreSQL) failed
     └── APIError                      talking to the gateway went wrong
         ├── APIConnectionError        no usable answer (refused, dropped, DNS, ...)
         │   └── APITimeoutError       connect or read timeout
@@ -50,6 +51,7 @@ __all__ = [
     "BpcPayError",
     "ClientClosedError",
     "ConflictError",
+    "DeliveryStoreError",
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidRequestError",
@@ -118,6 +120,25 @@ class SyncClientInAsyncContextError(BpcPayError, RuntimeError):
 
     It would block that loop for the whole request. Use ``AsyncBpcPay`` and ``await`` instead.
     """
+
+
+class DeliveryStoreError(BpcPayError):
+    """A webhook delivery store (Redis, PostgreSQL) failed: unreachable, timed out, or it
+    refused the credentials. The router answers such a delivery 503 (the gateway retries).
+
+    The database driver's own exception is not chained (``__cause__`` and ``__context__`` are
+    None) and no frame of the driver is in the traceback: they hold the connection's
+    credentials, where error trackers read them. What it said is kept as text.
+
+    Attributes:
+        store_error: the class name of the driver's exception (e.g. ``"AuthenticationError"``).
+        store_message: its message, with the store's URL or DSN and password taken out.
+    """
+
+    def __init__(self, message: str, *, store_error: str, store_message: str) -> None:
+        super().__init__(message)
+        self.store_error = store_error
+        self.store_message = store_message
 
 
 class APIError(BpcPayError):

@@ -671,8 +671,8 @@ def _resource_methods() -> dict[str, Any]:
 
 def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword() -> None:
     """A resource method's keywords are its body's declared fields, in the declared order (plus
-    ``extra_body``, ``extra_headers`` and ``timeout``): a field added to a declaration and not to the method, or
-    the other way round, fails here."""
+    ``extra_body``, ``extra_headers`` and ``timeout``): a field added to a declaration and not
+    to the method, or the other way round, fails here."""
     import inspect
 
     from bpcpay._core._bodies import BODIES

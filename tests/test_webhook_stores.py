@@ -788,3 +788,29 @@ def test_each_loop_gets_its_own_pool_closed_with_it_and_a_dead_loops_is_forgotte
     dead.close()  # closed without finishing its generators: nothing can close pool1 now
     assert asyncio.run(use()) == ["pool2"] * 3  # forgotten, never awaited on a dead loop
     assert closed == ["pool0", "pool2"]
+
+
+@pytest.mark.parametrize(
+    ("where", "password"),
+    [
+        ("redis://:s3cr%2Ft-pw@127.0.0.1:6379/0", "s3cr/t-pw"),
+        ("redis://user:s3cr3t-pw@127.0.0.1:6379/0", "s3cr3t-pw"),
+        ("postgresql://shop:s3cr3t-pw@127.0.0.1:5432/shop", "s3cr3t-pw"),
+        ("host=127.0.0.1 user=shop password=s3cr3t-pw dbname=shop", "s3cr3t-pw"),
+        ("host=127.0.0.1 password='s3cr3t pw' dbname=shop", "s3cr3t pw"),
+    ],
+)
+def test_what_a_store_takes_out_of_a_driver_message_covers_every_spelling(
+    where: str, password: str
+) -> None:
+    """A pooled store's error keeps the driver's message with the URL or DSN and its password
+    taken out, in each form a driver may quote them (the URL, the password decoded or not)."""
+    from bpcpay.webhooks.stores._pooled import _credentials
+
+    hidden = _credentials(where)
+    message = f"could not connect to {where} (password {password})"
+    for text in hidden:  # longest first, as the store applies them
+        message = message.replace(text, "[redacted]")
+    assert password not in message
+    assert where not in message
+    assert list(hidden) == sorted(hidden, key=len, reverse=True)

@@ -126,8 +126,9 @@ class Event(APIObject, Generic[ObjectT]):
     content).
 
     Attributes:
-        reconciled: True for an event the router synthesized from ``sessions.retrieve`` while
-            reconciling (no delivery, no signature, no request id); False for a delivery.
+        reconciled: True for an event the router synthesized while reconciling, from
+            ``sessions.retrieve``, ``payments.retrieve`` or ``refunds.retrieve`` (no delivery,
+            no signature, no request id); False for a delivery.
     """
 
     type: str

@@ -490,14 +490,13 @@ def _store(kind: str, where: str, request: pytest.FixtureRequest) -> Any:
     return cls(dsn, timeout=2)
 
 
-#: Each store and where its outage comes from. Not yet here: a Redis server refusing AUTH.
-#: redis-py's own frame (``on_connect_check_health``) holds the credentials in ``auth_args``,
-#: and the router logs and returns the driver's error with that frame in its traceback; the
-#: cut (the store raising its own error, without the driver's frames) belongs to the stores'
-#: restructuring (issue 18), not to this change.
+#: Each store and where its outage comes from: a closed port, or a real server refusing the
+#: credentials (whose driver's own frames hold them: the store's error leaves without them).
 STORE_OUTAGES = [
     ("redis", "closed port"),
     ("redis-async", "closed port"),
+    ("redis", "refusing server"),
+    ("redis-async", "refusing server"),
     ("postgres", "closed port"),
     ("postgres-async", "closed port"),
     ("postgres", "refusing server"),

@@ -171,7 +171,16 @@ class StorePlans(Protocol):
     def release_plan(self, key: str, token: str) -> Plan[bool]: ...
 
 
-class PlanStore:
+class _Failures:
+    """What a store's failed call raises, for :class:`PlanStore` and :class:`AsyncPlanStore`."""
+
+    def _outage(self, exc: Exception) -> Exception:
+        """``exc`` itself, unless the store swaps it for an error of its own (the pooled
+        stores do: a database driver's frames hold the credentials)."""
+        return exc
+
+
+class PlanStore(_Failures):
     """The store methods of every blocking store: run its plans with its ``_execute``."""
 
     lease: float
@@ -180,13 +189,21 @@ class PlanStore:
     def _execute(self, plan: Plan[T]) -> T:
         raise NotImplementedError
 
+    def _run(self, plan: Plan[T]) -> T:
+        try:
+            return self._execute(plan)
+        except Exception as exc:
+            failure = self._outage(exc)
+        # Raised here, not in the except clause, so that a swapped error chains nothing.
+        raise failure
+
     def claim(self, key: str) -> Claim:
         """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when).
 
         Returns:
             The :class:`Claim`.
         """
-        return self._execute(self._plans.claim_plan(key))
+        return self._run(self._plans.claim_plan(key))
 
     def renew(self, key: str, token: str) -> bool:
         """Extend ``token``'s lease on ``key`` by ``lease`` seconds from the store's now.
@@ -195,7 +212,7 @@ class PlanStore:
             False when ``token`` holds no live lease on ``key`` any more (it lapsed, or the key
             was taken over, completed or released).
         """
-        return self._execute(self._plans.renew_plan(key, token))
+        return self._run(self._plans.renew_plan(key, token))
 
     def complete(self, key: str, token: str) -> bool:
         """Mark ``key`` done, whether or not ``token``'s lease lapsed meanwhile.
@@ -204,7 +221,7 @@ class PlanStore:
             False when another caller has taken the key over since (its lease lapsed and the
             key was claimed again).
         """
-        return self._execute(self._plans.complete_plan(key, token))
+        return self._run(self._plans.complete_plan(key, token))
 
     def release(self, key: str, token: str) -> bool:
         """Forget ``key`` if ``token`` still owns it, so that the next delivery runs it.
@@ -212,10 +229,10 @@ class PlanStore:
         Returns:
             False when the claim is not ``token``'s (or the key is done).
         """
-        return self._execute(self._plans.release_plan(key, token))
+        return self._run(self._plans.release_plan(key, token))
 
 
-class AsyncPlanStore:
+class AsyncPlanStore(_Failures):
     """The store methods of every asyncio store: run its plans with its async ``_execute``."""
 
     lease: float
@@ -224,17 +241,24 @@ class AsyncPlanStore:
     async def _execute(self, plan: Plan[T]) -> T:
         raise NotImplementedError
 
+    async def _run(self, plan: Plan[T]) -> T:
+        try:
+            return await self._execute(plan)
+        except Exception as exc:
+            failure = self._outage(exc)
+        raise failure
+
     async def claim(self, key: str) -> Claim:
-        return await self._execute(self._plans.claim_plan(key))
+        return await self._run(self._plans.claim_plan(key))
 
     async def renew(self, key: str, token: str) -> bool:
-        return await self._execute(self._plans.renew_plan(key, token))
+        return await self._run(self._plans.renew_plan(key, token))
 
     async def complete(self, key: str, token: str) -> bool:
-        return await self._execute(self._plans.complete_plan(key, token))
+        return await self._run(self._plans.complete_plan(key, token))
 
     async def release(self, key: str, token: str) -> bool:
-        return await self._execute(self._plans.release_plan(key, token))
+        return await self._run(self._plans.release_plan(key, token))
 
     # The same contract as the blocking methods, so the same words.
     claim.__doc__ = PlanStore.claim.__doc__

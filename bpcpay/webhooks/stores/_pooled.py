@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
+import urllib.parse
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Final, Generic, TypeVar
 
+from ..._exceptions import DeliveryStoreError
+from ..._secret import REDACTED
 from ._base import StorePlans, check_positive_int, check_seconds
 
 __all__ = ["LoopLocal", "PooledStore", "ProcessLocal"]
@@ -152,7 +156,14 @@ class PooledStore:
     process's pool (``_pool``, for the blocking stores) and each event loop's (``_loops``, for
     the asyncio stores). A subclass sets ``_plans``, its logic as plans.
 
+    A failed call raises :class:`~bpcpay.DeliveryStoreError`, never the driver's exception:
+    redis-py's and psycopg's frames hold the connection's credentials (redis-py's
+    ``auth_args``, for one), and error trackers read the locals of every frame an error passed
+    through. The driver's class name and message (the URL, DSN and password taken out) are
+    kept on the error.
+
     Args:
+        where: the URL or DSN (never shown; taken out of the driver's messages).
         lease: seconds a claim stays in flight unless renewed.
         retention: seconds a done key is remembered (kept as ``_retention``, for the plans).
         max_connections: the pool's bound, per process.
@@ -165,11 +176,47 @@ class PooledStore:
     _connection_name: Final = "bpcpay-webhooks"
 
     def __init__(
-        self, *, lease: float, retention: float, max_connections: int, timeout: float
+        self,
+        *,
+        where: str,
+        lease: float,
+        retention: float,
+        max_connections: int,
+        timeout: float,
     ) -> None:
+        self._hidden = _credentials(where)
         self.lease = check_seconds("lease", lease)
         self._retention = check_seconds("retention", retention)
         self.max_connections = check_positive_int("max_connections", max_connections)
         self.timeout = check_seconds("timeout", timeout)
         self._pool: ProcessLocal[Any] = ProcessLocal()
         self._loops: LoopLocal[Any] = LoopLocal()
+
+    def _outage(self, exc: Exception) -> Exception:
+        said = str(exc)
+        for text in self._hidden:
+            said = said.replace(text, REDACTED)
+        return DeliveryStoreError(
+            f"{type(self).__name__} failed: {type(exc).__name__}: {said}",
+            store_error=type(exc).__name__,
+            store_message=said,
+        )
+
+
+_DSN_PASSWORD = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""")
+
+
+def _credentials(where: str) -> tuple[str, ...]:
+    """What a driver's message must never show: the URL or DSN itself and the password in it
+    (``scheme://user:password@host`` or libpq's ``password=...``), longest first."""
+    found = [where]
+    try:
+        password = urllib.parse.urlsplit(where).password
+    except ValueError:
+        password = None
+    if password:
+        found += [password, urllib.parse.unquote(password)]
+    for match in _DSN_PASSWORD.finditer(where):
+        value = match.group(1)
+        found += [value, value.strip("'")]
+    return tuple(sorted({text for text in found if text}, key=len, reverse=True))

@@ -57,7 +57,11 @@ class _PostgresStore(PooledStore):
             raise InvalidArgumentError("dsn", "give a PostgreSQL connection string or URL")
         self._dsn = dsn
         super().__init__(
-            lease=lease, retention=retention, max_connections=max_connections, timeout=timeout
+            where=dsn,
+            lease=lease,
+            retention=retention,
+            max_connections=max_connections,
+            timeout=timeout,
         )
         self._logic = SqlLogic(
             table=check_identifier("table", table),
@@ -143,7 +147,7 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
 
     def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        self._execute(self._logic.setup_plan())
+        self._run(self._logic.setup_plan())
 
     def close(self) -> None:
         """Close this process's pool (a new one opens on the next call)."""
@@ -205,7 +209,7 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
 
     async def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        await self._execute(self._logic.setup_plan())
+        await self._run(self._logic.setup_plan())
 
     async def aclose(self) -> None:
         """Close the running loop's pool (a new one opens on the next call)."""

@@ -186,7 +186,11 @@ class _RedisStore(PooledStore):
         self._url = url
         self.prefix = prefix
         super().__init__(
-            lease=lease, retention=retention, max_connections=max_connections, timeout=timeout
+            where=url,
+            lease=lease,
+            retention=retention,
+            max_connections=max_connections,
+            timeout=timeout,
         )
         self._plans = RedisPlans(prefix=prefix, lease=self.lease, retention=self._retention)
         self._persistence_checked = False
