@@ -22,7 +22,8 @@ runs as plain code, where ``client`` is a ``BpcPay`` and ``gw`` the same kind of
 a thread (``ThreadedSandboxGateway``). Those two names are all an example is given; it imports
 everything else itself. ``REDIS_URL`` and ``DATABASE_URL`` name real servers (the suite's
 session-wide ones) for the examples that mention them. A line ``print(...)  # text`` says what
-it prints: the example's output must be exactly those texts, in order.
+it prints: the example's output must be exactly those texts, in order (so an example that prints
+says what).
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ import contextlib
 import importlib
 import inspect
 import io
+import itertools
 import pkgutil
 import re
+import sys
 import textwrap
+import types
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -214,7 +218,7 @@ def test_the_entry_points_are_found() -> None:
         "bpcpay.AsyncBpcPay",
         "bpcpay.NotFoundError",
         "bpcpay.webhooks.construct_event",
-        "bpcpay.webhooks.stores.SQLiteDeliveryStore",
+        "bpcpay.webhooks.SQLiteDeliveryStore",
         "bpcpay.testing.sandbox_delivery",
         "bpcpay.sandbox.SandboxGateway",
         "bpcpay.contrib.asgi.WebhookASGIApp",
@@ -310,20 +314,40 @@ def run_example(
     monkeypatch.setenv("BPCPAY_BASE_URL", gw.base_url)
     monkeypatch.setenv("BPCPAY_WEBHOOK_SECRET", gw.webhook_secret)
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, Any] = {
-        "__name__": "example",
-        "client": sandboxes.async_client if example.awaits else sandboxes.sync_client,
-        "gw": gw,
-    }
-    code = compile(
-        example.code, f"<example {example.id}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    if re.search(r"^\s*from django\b", example.code, re.M):
+        _configure_django()
+    # A module of its own (a Django urlconf, a Flask app's import name), as a reader's file is.
+    module = types.ModuleType(f"example_{next(_module_numbers)}")
+    module.__file__ = str(tmp_path / f"{module.__name__}.py")
+    module.__dict__.update(
+        client=sandboxes.async_client if example.awaits else sandboxes.sync_client, gw=gw
     )
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    code = compile(example.code, module.__file__, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        result = eval(code, namespace)  # noqa: S307 - the docstrings of this very package
+        result = eval(code, module.__dict__)  # noqa: S307 - the docstrings of this very package
         if inspect.iscoroutine(result):
             sandboxes.loop.run_until_complete(result)
     return out.getvalue()
+
+
+_module_numbers = itertools.count()
+
+
+def _configure_django() -> None:
+    """Django's settings, as a project's tests have them (the suite may have set them)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            SECRET_KEY="django-test-only-not-secret",
+            ALLOWED_HOSTS=["testserver"],
+            INSTALLED_APPS=[],
+            USE_TZ=True,
+        )
+        django.setup()
 
 
 def _servers_for(example: Example, request: pytest.FixtureRequest) -> Callable[..., None]:
@@ -348,8 +372,8 @@ def test_example(
 ) -> None:
     _servers_for(example, request)(monkeypatch)
     out = run_example(example, sandboxes, monkeypatch, tmp_path)
-    if example.prints:
-        assert out.splitlines() == example.prints
+    # Whatever it prints, it says (an example that prints says what, on the same line).
+    assert out.splitlines() == example.prints
 
 
 def test_an_example_that_fails_fails_its_test(
