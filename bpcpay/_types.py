@@ -57,6 +57,8 @@ class NotGiven(enum.Enum):
         return False
 
 
+#: "Not given": the default of every optional argument of the clients' methods, so that
+#: ``None`` is never taken for "use the default" (``timeout=None`` is refused, not "forever").
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 

@@ -131,13 +131,15 @@ class AsyncBpcPay:
     describe.
 
     Attributes:
-        sessions: hosted payment sessions, the redirect flow: [client.sessions][client-sessions].
+        sessions: hosted payment sessions, the redirect flow: [client.sessions](#client-sessions).
         payments: direct payments, two-step capture and cancel:
-            [client.payments][client-payments].
-        refunds: money back on a payment: [client.refunds][client-refunds].
-        payment_methods: stored cards: [client.payment_methods][client-payment_methods].
-        webhooks: ``construct_event``, ``verify_signature`` and ``sign`` of
-            [bpcpay.webhooks][signatures-and-events], reachable from the client.
+            [client.payments](#client-payments).
+        refunds: money back on a payment: [client.refunds](#client-refunds).
+        payment_methods: stored cards: [client.payment_methods](#client-payment_methods).
+        webhooks: the pure webhook functions of ``bpcpay.webhooks``, reachable from the client:
+            [construct_event][bpcpay.webhooks.construct_event],
+            [verify_signature][bpcpay.webhooks.verify_signature],
+            [sign][bpcpay.webhooks.sign].
 
     Args:
         api_key: the ``X-Api-Key`` from the merchant's personal area; ``BPCPAY_API_KEY`` when

@@ -33,8 +33,10 @@ class Refunds(SyncResourceBase):
     ) -> Refund:
         """Refund all or part of a payment.
 
-        BPC's page [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)
-        publishes refunds; the path and body are [inferred] (docs/inferred.md).
+        Refunds are published on BPC's pages
+        [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)
+        and [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html);
+        the path and body are [inferred] (docs/inferred.md).
 
         Args:
             payment_id: the payment to refund.
