@@ -31,7 +31,7 @@ import griffe
 _ROLE = re.compile(r":(?:class|meth|func|data|mod|attr|exc|obj):`(~?)([^`]+)`")
 _LITERAL_INTRO = re.compile(r"::$", re.M)
 _DOUBLE_BACKTICKS = re.compile(r"``([^`]+)``")
-_DOC_TAG = re.compile(r"\[doc:\s*([^\]\[]+)\]")
+DOC_TAG = re.compile(r"\[doc:\s*([^\]\[]+)\]")
 #: A fenced code block, from its opening fence line to its closing one (any indentation).
 _FENCED = re.compile(r"(^[ \t]*```.*?^[ \t]*```[ \t]*$)", re.S | re.M)
 
@@ -87,7 +87,7 @@ def _doc_tag(match: re.Match[str]) -> str:
 def _prose(text: str) -> str:
     text = _DOUBLE_BACKTICKS.sub(r"`\1`", text)
     text = _ROLE.sub(_role, text)
-    text = _DOC_TAG.sub(_doc_tag, text)
+    text = DOC_TAG.sub(_doc_tag, text)
     return _LITERAL_INTRO.sub(":", text)
 
 
@@ -111,7 +111,7 @@ def on_page_markdown(markdown_text: str, *, page: Any, **kwargs: Any) -> str:
     """mkdocs hook: the ``[doc: page]`` tags of a page of ``reference/`` as links."""
     if not page.file.src_uri.startswith("reference/"):
         return markdown_text
-    return _DOC_TAG.sub(_doc_tag, markdown_text)
+    return DOC_TAG.sub(_doc_tag, markdown_text)
 
 
 def comment_above(lines: list[str], lineno: int) -> str | None:
