@@ -217,9 +217,24 @@ class DeliveryStoreError(BpcPayError):
     None) and no frame of the driver is in the traceback: they hold the connection's
     credentials, where error trackers read them. What it said is kept as text.
 
+    The router catches it and answers 503, so the gateway delivers again later; you meet it
+    when you call a store yourself. Check that the store is up and its URL or DSN right.
+
     Attributes:
         store_error: the class name of the driver's exception (e.g. ``"AuthenticationError"``).
         store_message: its message, with the store's URL or DSN and password taken out.
+
+    Examples:
+        ```python
+        from bpcpay import DeliveryStoreError
+        from bpcpay.webhooks import RedisDeliveryStore
+
+        store = RedisDeliveryStore("redis://127.0.0.1:1/0")  # nothing listens there
+        try:
+            store.claim("evt:session.completed:ps_1")
+        except DeliveryStoreError as error:
+            print(error.store_error)  # ConnectionError
+        ```
     """
 
     def __init__(self, message: str, *, store_error: str, store_message: str) -> None:

@@ -209,7 +209,7 @@ def test_the_errors_page_is_written_for_users(site: Path) -> None:
         assert word in text
     html = _page(site, "errors")
     errors = [name for name in bpcpay.__all__ if name.endswith("Error")]
-    assert len(errors) == 18
+    assert len(errors) == 19
     assert [name for name in errors if f'id="bpcpay.{name}"' not in html] == []
 
 
