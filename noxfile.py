@@ -115,6 +115,8 @@ PROJECT_CHECKS = [
     "tests/test_dev_scripts.py",
     "tests/test_install.py",  # builds a wheel offline with the dev extra's build backend
     "tests/test_docs_site.py",  # builds and browses the docs site
+    "tests/test_docstring_examples.py",  # the API reference's examples, against the sandbox
+    "tests/test_reference.py",  # the built API reference (needs the dev extra's docs tools)
 ]
 
 

@@ -579,7 +579,27 @@ class SyncClientBase:
 
     def close(self) -> None:
         """Close the client's connections; calls in flight in other threads get a few seconds
-        to finish, then fail with ClientClosedError. Idempotent."""
+        to finish, then fail with ClientClosedError. Idempotent.
+
+        A ``with`` block closes the client for you.
+
+        Examples:
+            ```python
+            from bpcpay import BpcPay
+
+            client = BpcPay()
+            try:
+                session = client.sessions.create(
+                    amount=500,
+                    currency="EUR",
+                    success_url="https://shop.example/done",
+                    failure_url="https://shop.example/retry",
+                )
+            finally:
+                client.close()
+            print(client.closed)  # True
+            ```
+        """
         self._runner.close()
         if self._finalizer is not None:
             self._finalizer.detach()

@@ -15,16 +15,20 @@ DEFAULT_BASE_URL = "https://dev.bpcbt.com/api2"
 #: the webhook and response-header example; responses and deliveries of any version are read.
 DEFAULT_API_VERSION = "2023-10-31"
 
-#: Seconds to get a connection (pool wait included), and for the whole answer: one attempt
-#: never lasts longer than connect + read, below a web worker's usual 30 s limit.
+#: Seconds to get a connection (pool wait included): ``Timeout().connect``. One attempt never
+#: lasts longer than connect + read, below a web worker's usual 30 s limit.
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: Seconds for the whole answer, from sending the request to its last byte:
+#: ``Timeout().read``.
 DEFAULT_READ_TIMEOUT = 20.0
 
 #: Retries after the first attempt (GETs, and POSTs that provably never left the machine).
 DEFAULT_MAX_RETRIES = 2
-#: First backoff, growth cap, and the longest ``Retry-After`` we agree to wait.
+#: Seconds before the first retry; each next one waits twice as long (with jitter).
 INITIAL_RETRY_DELAY = 0.5
+#: The longest backoff between two attempts, in seconds.
 MAX_RETRY_DELAY = 8.0
+#: The longest ``Retry-After`` bpcpay agrees to wait, in seconds.
 MAX_RETRY_AFTER = 20.0
 
 #: Connections kept per client (aiohttp's connector limit).
@@ -33,19 +37,28 @@ DEFAULT_POOL_SIZE = 100
 #: The largest answer a client reads, decompressed (the ``max_response_bytes`` option).
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
-#: Webhook bodies larger than this are refused before hashing.
+#: Webhook bodies larger than this are refused before hashing (``WebhookRouter(max_bytes=)``,
+#: ``construct_event(max_bytes=)``): answered 413.
 DEFAULT_MAX_WEBHOOK_BYTES = 1024 * 1024
 
+#: The header that carries the API key [doc: api-keys].
 API_KEY_HEADER = "X-Api-Key"
+#: The header that names the API version, on requests and answers [doc: api-versions].
 VERSION_HEADER = "X-Version"
+#: The gateway's id of an answer or a delivery, for logs and BPC's support [doc: webhooks].
 REQUEST_ID_HEADER = "API-Request-Id"
+#: The header of a delivery that holds its HMAC signature [doc: webhooks].
 SIGNATURE_HEADER = "X-Signature"
+#: How long the gateway asks a client to wait before trying again.
 RETRY_AFTER_HEADER = "Retry-After"
 #: The request body field that holds the caller's order id, kept on the errors of a call.
 REFERENCE_FIELD = "merchantReferenceId"
 
+#: The environment variable a client reads its API key from when ``api_key`` is not given.
 ENV_API_KEY = "BPCPAY_API_KEY"
+#: The environment variable a client reads its ``base_url`` from when it is not given.
 ENV_BASE_URL = "BPCPAY_BASE_URL"
+#: The environment variable a client reads its ``api_version`` from when it is not given.
 ENV_API_VERSION = "BPCPAY_API_VERSION"
 
 LOGGER_NAME = "bpcpay"

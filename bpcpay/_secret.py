@@ -44,8 +44,29 @@ else:
 class Secret(_Generic[V]):
     """A str or bytes secret whose ``repr``, ``str``, ``format`` and pickle show ``[redacted]``.
 
+    bpcpay holds the API key and the webhook secrets in one as soon as it is given them; give
+    the clients one yourself (``api_key=``, ``proxy=``) to keep the value out of your own
+    frames and logs too.
+
     Args:
         value: the plain value.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import BpcPay, Secret
+
+        key = Secret(os.environ["BPCPAY_API_KEY"])  # e.g. where your settings are read
+        print(key, repr(key))  # [redacted] Secret('[redacted]')
+        with BpcPay(api_key=key) as shop_client:  # sent as X-Api-Key, never shown
+            session = shop_client.sessions.create(
+                amount=500,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+            )
+        ```
     """
 
     __slots__ = ("_value",)

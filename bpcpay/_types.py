@@ -25,7 +25,27 @@ class NotGiven(enum.Enum):
     """The type of :data:`NOT_GIVEN`: "the caller did not pass this argument".
 
     It exists so that ``None`` can keep a meaning of its own (or be refused) instead of silently
-    standing for "use the default".
+    standing for "use the default". Every optional argument of the clients' methods defaults
+    to ``NOT_GIVEN``: a function of yours that passes an optional value on can default to it
+    too, and the argument is left out of the request when it was not given.
+
+    Examples:
+        ```python
+        from bpcpay import NOT_GIVEN, NotGiven
+
+
+        def checkout(amount: int, locale: str | NotGiven = NOT_GIVEN):
+            return client.sessions.create(
+                amount=amount,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+                locale=locale,  # sent only when the caller gave one
+            )
+
+
+        print(checkout(500).locale, checkout(500, locale="de").locale)  # EN de
+        ```
     """
 
     NOT_GIVEN = "NOT_GIVEN"
@@ -37,6 +57,8 @@ class NotGiven(enum.Enum):
         return False
 
 
+#: "Not given": the default of every optional argument of the clients' methods, so that
+#: ``None`` is never taken for "use the default" (``timeout=None`` is refused, not "forever").
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 
@@ -56,6 +78,22 @@ class Timeout:
         read: time for the answer, from sending the request to its last byte. It shares one
             deadline with ``connect``: time not needed to connect is left to the answer. When it
             fires on a POST, the outcome is unknown.
+
+    Examples:
+        ```python
+        from bpcpay import BpcPay, Timeout
+
+        print(Timeout())  # Timeout(connect=5.0, read=20.0)
+        with BpcPay(timeout=Timeout(connect=2, read=8)) as quick:
+            print(quick.timeout.total)  # 10
+            session = quick.sessions.create(
+                amount=500,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+                timeout=30,  # this one call may take longer
+            )
+        ```
     """
 
     connect: float = DEFAULT_CONNECT_TIMEOUT
@@ -99,6 +137,22 @@ class RequestAttempt:
         elapsed: seconds this attempt took.
         error: a short description when no answer arrived (never contains secrets).
         retry_in: seconds until the next attempt, or None when this was the last one.
+
+    Examples:
+        ```python
+        from bpcpay import BpcPay
+
+        attempts = []
+        with BpcPay(on_attempt=attempts.append) as measured:  # or your metrics' recorder
+            measured.sessions.create(
+                amount=500,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+            )
+        (attempt,) = attempts
+        print(attempt.method, attempt.path, attempt.status)  # POST /sessions 200
+        ```
     """
 
     method: str

@@ -79,6 +79,21 @@ def webhook_delivery(
     Raises:
         InvalidArgumentError: ``event_type`` is not a non-empty str, ``created`` is not a
             timezone-aware datetime, or the secret is empty or not str or bytes (never shown).
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery(
+            "session.completed", paid, secret=os.environ["BPCPAY_WEBHOOK_SECRET"]
+        )
+        print(sorted(headers))  # ['API-Request-Id', 'Content-Type', 'X-Signature', 'X-Version']
+        # test_client.post("/webhooks/bpc", content=body, headers=headers) in your test
+        ```
     """
     check_text("event_type", event_type, empty=False)
     created = datetime.now(timezone.utc) if created is None else check_aware("created", created)
@@ -104,10 +119,7 @@ def sandbox_delivery(
 
     ``gw.events[-1]`` is a :class:`~bpcpay.sandbox.SandboxEvent` (the gateway's record), not
     an :class:`~bpcpay.Event`; this turns it into what your endpoint receives, without a
-    server for the gateway to reach::
-
-        body, headers = sandbox_delivery(gw, gw.events[-1])
-        assert test_client.post("/webhooks/bpc", content=body, headers=headers).status_code == 200
+    server for the gateway to reach.
 
     Args:
         gateway: the gateway that emitted the event (a :class:`~bpcpay.sandbox.SandboxGateway`
@@ -121,6 +133,22 @@ def sandbox_delivery(
 
     Raises:
         InvalidArgumentError: ``event`` is not one of ``gateway.events``.
+
+    Examples:
+        ```python
+        from bpcpay.testing import sandbox_delivery
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1012/paid",
+            failure_url="https://shop.example/orders/1012/retry",
+        )
+        gw.pay(session.id)
+        body, headers = sandbox_delivery(gw, gw.events[-1])
+        print(gw.events[-1].type, body == gw.events[-1].body)  # session.completed True
+        # test_client.post("/webhooks/bpc", content=body, headers=headers) in your test
+        ```
     """
     from .sandbox import SandboxEvent, ThreadedSandboxGateway
 
@@ -151,6 +179,23 @@ def sync_sandbox(**options: Any) -> Iterator[ThreadedSandboxGateway]:
     Args:
         **options: passed to :meth:`SandboxGateway.run_in_thread`; webhook retries default to
             :data:`FAST_RETRY_SCHEDULE`.
+
+    Yields:
+        The running gateway.
+
+    Examples:
+        ```python
+        from bpcpay.testing import sync_client, sync_sandbox
+
+        with sync_sandbox() as gw, sync_client(gw) as client:
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1013/paid",
+                failure_url="https://shop.example/orders/1013/retry",
+            )
+            print(gw.pay(session.id).outcome)  # succeeded
+        ```
     """
     from .sandbox import SandboxGateway
 
@@ -162,7 +207,28 @@ def sync_sandbox(**options: Any) -> Iterator[ThreadedSandboxGateway]:
 @contextlib.contextmanager
 def sync_client(gateway: ThreadedSandboxGateway | SandboxGateway) -> Iterator[BpcPay]:
     """A :class:`~bpcpay.BpcPay` with the gateway's key and base URL, closed on exit (the
-    ``bpcpay_sync_client`` fixture)."""
+    ``bpcpay_sync_client`` fixture).
+
+    Args:
+        gateway: the running gateway.
+
+    Yields:
+        The client.
+
+    Examples:
+        ```python
+        from bpcpay.testing import sync_client, sync_sandbox
+
+        with sync_sandbox() as gw, sync_client(gw) as client:
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1013/paid",
+                failure_url="https://shop.example/orders/1013/retry",
+            )
+            print(client.sessions.retrieve(session.id).status)  # open
+        ```
+    """
     from . import BpcPay
 
     with BpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:
@@ -177,6 +243,23 @@ async def async_sandbox(**options: Any) -> AsyncIterator[SandboxGateway]:
     Args:
         **options: passed to :class:`~bpcpay.sandbox.SandboxGateway`; webhook retries default
             to :data:`FAST_RETRY_SCHEDULE`.
+
+    Yields:
+        The running gateway.
+
+    Examples:
+        ```python
+        from bpcpay.testing import async_client, async_sandbox
+
+        async with async_sandbox() as gw, async_client(gw) as client:
+            session = await client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1013/paid",
+                failure_url="https://shop.example/orders/1013/retry",
+            )
+            print((await gw.pay(session.id)).outcome)  # succeeded
+        ```
     """
     from .sandbox import SandboxGateway
 
@@ -188,7 +271,28 @@ async def async_sandbox(**options: Any) -> AsyncIterator[SandboxGateway]:
 @contextlib.asynccontextmanager
 async def async_client(gateway: SandboxGateway) -> AsyncIterator[AsyncBpcPay]:
     """An :class:`~bpcpay.AsyncBpcPay` with the gateway's key and base URL, closed on exit
-    (the ``bpcpay_client`` fixture)."""
+    (the ``bpcpay_client`` fixture).
+
+    Args:
+        gateway: the running gateway.
+
+    Yields:
+        The client.
+
+    Examples:
+        ```python
+        from bpcpay.testing import async_client, async_sandbox
+
+        async with async_sandbox() as gw, async_client(gw) as client:
+            session = await client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1013/paid",
+                failure_url="https://shop.example/orders/1013/retry",
+            )
+            print((await client.sessions.retrieve(session.id)).status)  # open
+        ```
+    """
     from . import AsyncBpcPay
 
     async with AsyncBpcPay(api_key=gateway.api_key, base_url=gateway.base_url) as client:

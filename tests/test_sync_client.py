@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import inspect
+import re
 import subprocess
 import sys
 import textwrap
@@ -331,8 +332,13 @@ def test_sync_methods_mirror_async_signatures(async_cls: type, sync_cls: type) -
 
 
 def test_method_docstrings_are_copied() -> None:
-    assert Sessions.create.__doc__ == AsyncSessions.create.__doc__
-    assert Payments.capture.__doc__ == AsyncPayments.capture.__doc__
+    # Word for word, but for the generator's rewrites: an example's ``await`` goes.
+    def synchronous(doc: str | None) -> str:
+        return re.sub(r"\bawait\s+", "", doc or "")
+
+    assert "await " in (AsyncSessions.create.__doc__ or "")
+    assert Sessions.create.__doc__ == synchronous(AsyncSessions.create.__doc__)
+    assert Payments.capture.__doc__ == synchronous(AsyncPayments.capture.__doc__)
     assert bpcpay.BpcPay.__doc__ is not None
     assert "AsyncBpcPay" not in bpcpay.BpcPay.__doc__
 

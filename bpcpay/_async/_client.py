@@ -122,19 +122,24 @@ def _refuse_with_a_lent_session(*, proxy: object, ssl: object, client_cert: obje
 class AsyncBpcPay:
     """The asynchronous BPC Payment Gateway client.
 
-    Use it as an async context manager (or call :meth:`aclose`) so its connections are closed::
-
-        async with AsyncBpcPay(api_key="...") as client:
-            session = await client.sessions.create(
-                amount=10000, currency="EUR",
-                success_url="https://shop.example/success",
-                failure_url="https://shop.example/failure",
-            )
-
+    Use it as an async context manager (or call :meth:`aclose`) so its connections are closed.
     Without ``api_key`` the key is read from ``BPCPAY_API_KEY`` (and, when they are not given,
-    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``)::
+    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``).
+    Every call sends the key as ``X-Api-Key`` and the API version as ``X-Version``, as BPC's
+    pages on [API keys](https://dev.bpcbt.com/en/integration/apiv2/structure/api-keys-apiv2.html)
+    and [API versions](https://dev.bpcbt.com/en/integration/apiv2/structure/api-versions-apiv2.html)
+    describe.
 
-        client = AsyncBpcPay()  # BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment
+    Attributes:
+        sessions: hosted payment sessions, the redirect flow: [client.sessions](#client-sessions).
+        payments: direct payments, two-step capture and cancel:
+            [client.payments](#client-payments).
+        refunds: money back on a payment: [client.refunds](#client-refunds).
+        payment_methods: stored cards: [client.payment_methods](#client-payment_methods).
+        webhooks: the pure webhook functions of ``bpcpay.webhooks``, reachable from the client:
+            [construct_event][bpcpay.webhooks.construct_event],
+            [verify_signature][bpcpay.webhooks.verify_signature],
+            [sign][bpcpay.webhooks.sign].
 
     Args:
         api_key: the ``X-Api-Key`` from the merchant's personal area; ``BPCPAY_API_KEY`` when
@@ -180,6 +185,20 @@ class AsyncBpcPay:
         InvalidArgumentError: an option is invalid (the message names it; never a secret), a
             file of ``ssl`` or ``client_cert`` cannot be loaded, or no key was given and
             ``BPCPAY_API_KEY`` is unset.
+
+    Examples:
+        ```python
+        from bpcpay import AsyncBpcPay
+
+        async with AsyncBpcPay() as client:  # BPCPAY_API_KEY and BPCPAY_BASE_URL
+            session = await client.sessions.create(
+                amount=10000,  # 100.00 EUR
+                currency="EUR",
+                success_url="https://shop.example/success",
+                failure_url="https://shop.example/failure",
+            )
+        print(session.status)  # open
+        ```
     """
 
     sessions: AsyncSessions
@@ -290,6 +309,17 @@ class AsyncBpcPay:
 
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay import AsyncBpcPay
+
+            async with AsyncBpcPay.from_env(max_retries=0) as client:
+                print(client.base_url == os.environ["BPCPAY_BASE_URL"])  # True
+                print(client.max_retries)  # 0
+            ```
         """
         return cls(
             timeout=timeout,
@@ -308,6 +338,25 @@ class AsyncBpcPay:
 
         ``client.with_options(max_retries=0).sessions.retrieve(...)``; closing either closes the
         shared connections.
+
+        Args:
+            timeout: the new client's default timeout; this client's when not given.
+            max_retries: the new client's retries; this client's when not given.
+
+        Returns:
+            The new client.
+
+        Raises:
+            InvalidArgumentError: ``timeout`` or ``max_retries`` is invalid.
+
+        Examples:
+            A tighter budget on a web request's critical path:
+
+            ```python
+            quick = client.with_options(timeout=3, max_retries=0)
+            print(quick.timeout)  # Timeout(connect=3.0, read=3.0)
+            print(quick.max_retries, client.max_retries)  # 0 2
+            ```
         """
         changes: dict[str, Any] = {}
         if not isinstance(timeout, NotGiven):
@@ -369,7 +418,28 @@ class AsyncBpcPay:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections bpcpay opened (never a session you passed in). Idempotent."""
+        """Close the connections bpcpay opened (never a session you passed in). Idempotent.
+
+        A call made afterwards raises :class:`~bpcpay.ClientClosedError`; ``async with``
+        closes the client for you.
+
+        Examples:
+            ```python
+            from bpcpay import AsyncBpcPay
+
+            client = AsyncBpcPay()
+            try:
+                session = await client.sessions.create(
+                    amount=500,
+                    currency="EUR",
+                    success_url="https://shop.example/done",
+                    failure_url="https://shop.example/retry",
+                )
+            finally:
+                await client.aclose()
+            print(client.closed)  # True
+            ```
+        """
         self._closed = True
         await self._transport.aclose()
 
@@ -431,6 +501,25 @@ class AsyncBpcPay:
             InvalidArgumentError: ``method``, ``path`` or ``extra_headers`` is invalid;
                 nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
+
+        Examples:
+            The same headers, retries and errors as every method; ``cast_to`` gives a model:
+
+            ```python
+            from bpcpay import Session
+
+            session = await client.sessions.create(
+                amount=500,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+            )
+            raw = await client.request("GET", f"/sessions/{session.id}")
+            print(raw["paymentStatus"])  # unpaid
+            path = f"/sessions/{session.id}/expire"
+            expired = await client.request("POST", path, cast_to=Session)
+            print(expired.status)  # expired
+            ```
         """
         if method not in _HTTP_METHODS:
             raise InvalidArgumentError("method", f"must be an HTTP method, got {method!r}")

@@ -40,19 +40,24 @@ T = TypeVar("T")
 class BpcPay(SyncClientBase):
     """The synchronous BPC Payment Gateway client.
 
-    Use it as a context manager (or call :meth:`close`) so its connections are closed::
-
-        with BpcPay(api_key="...") as client:
-            session = client.sessions.create(
-                amount=10000, currency="EUR",
-                success_url="https://shop.example/success",
-                failure_url="https://shop.example/failure",
-            )
-
+    Use it as a context manager (or call :meth:`close`) so its connections are closed.
     Without ``api_key`` the key is read from ``BPCPAY_API_KEY`` (and, when they are not given,
-    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``)::
+    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``).
+    Every call sends the key as ``X-Api-Key`` and the API version as ``X-Version``, as BPC's
+    pages on [API keys](https://dev.bpcbt.com/en/integration/apiv2/structure/api-keys-apiv2.html)
+    and [API versions](https://dev.bpcbt.com/en/integration/apiv2/structure/api-versions-apiv2.html)
+    describe.
 
-        client = BpcPay()  # BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment
+    Attributes:
+        sessions: hosted payment sessions, the redirect flow: [client.sessions](#client-sessions).
+        payments: direct payments, two-step capture and cancel:
+            [client.payments](#client-payments).
+        refunds: money back on a payment: [client.refunds](#client-refunds).
+        payment_methods: stored cards: [client.payment_methods](#client-payment_methods).
+        webhooks: the pure webhook functions of ``bpcpay.webhooks``, reachable from the client:
+            [construct_event][bpcpay.webhooks.construct_event],
+            [verify_signature][bpcpay.webhooks.verify_signature],
+            [sign][bpcpay.webhooks.sign].
 
     Args:
         api_key: the ``X-Api-Key`` from the merchant's personal area; ``BPCPAY_API_KEY`` when
@@ -94,6 +99,20 @@ class BpcPay(SyncClientBase):
         InvalidArgumentError: an option is invalid (the message names it; never a secret), a
             file of ``ssl`` or ``client_cert`` cannot be loaded, or no key was given and
             ``BPCPAY_API_KEY`` is unset.
+
+    Examples:
+        ```python
+        from bpcpay import BpcPay
+
+        with BpcPay() as client:  # BPCPAY_API_KEY and BPCPAY_BASE_URL
+            session = client.sessions.create(
+                amount=10000,  # 100.00 EUR
+                currency="EUR",
+                success_url="https://shop.example/success",
+                failure_url="https://shop.example/failure",
+            )
+        print(session.status)  # open
+        ```
     """
 
     sessions: Sessions
@@ -169,6 +188,17 @@ class BpcPay(SyncClientBase):
 
         Raises:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay import BpcPay
+
+            with BpcPay.from_env(max_retries=0) as client:
+                print(client.base_url == os.environ["BPCPAY_BASE_URL"])  # True
+                print(client.max_retries)  # 0
+            ```
         """
         return cls._wrap(
             AsyncBpcPay.from_env(
@@ -189,6 +219,25 @@ class BpcPay(SyncClientBase):
 
         ``client.with_options(max_retries=0).sessions.retrieve(...)``; closing either closes the
         shared connections.
+
+        Args:
+            timeout: the new client's default timeout; this client's when not given.
+            max_retries: the new client's retries; this client's when not given.
+
+        Returns:
+            The new client.
+
+        Raises:
+            InvalidArgumentError: ``timeout`` or ``max_retries`` is invalid.
+
+        Examples:
+            A tighter budget on a web request's critical path:
+
+            ```python
+            quick = client.with_options(timeout=3, max_retries=0)
+            print(quick.timeout)  # Timeout(connect=3.0, read=3.0)
+            print(quick.max_retries, client.max_retries)  # 0 2
+            ```
         """
         return self._derive(
             self._runner.impl.with_options(timeout=timeout, max_retries=max_retries)
@@ -277,6 +326,25 @@ class BpcPay(SyncClientBase):
             InvalidArgumentError: ``method``, ``path`` or ``extra_headers`` is invalid;
                 nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
+
+        Examples:
+            The same headers, retries and errors as every method; ``cast_to`` gives a model:
+
+            ```python
+            from bpcpay import Session
+
+            session = client.sessions.create(
+                amount=500,
+                currency="EUR",
+                success_url="https://shop.example/done",
+                failure_url="https://shop.example/retry",
+            )
+            raw = client.request("GET", f"/sessions/{session.id}")
+            print(raw["paymentStatus"])  # unpaid
+            path = f"/sessions/{session.id}/expire"
+            expired = client.request("POST", path, cast_to=Session)
+            print(expired.status)  # expired
+            ```
         """
         return self._runner.run(
             timeout,

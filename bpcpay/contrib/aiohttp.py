@@ -34,6 +34,42 @@ async def read_body(request: web.BaseRequest, max_bytes: int) -> bytes | None:
 
     Refuses on ``Content-Length`` before reading anything, and stops reading a body without one
     (chunked) as soon as it passes the cap; aiohttp's own ``client_max_size`` is not relied on.
+    For a handler of your own; :func:`webhook_handler` is one ready-made.
+
+    Args:
+        request: the request whose body to read.
+        max_bytes: the cap, in bytes.
+
+    Returns:
+        The body's bytes, or None when it is larger than ``max_bytes``.
+
+    Examples:
+        ```python
+        import os
+
+        from aiohttp import web
+        from aiohttp.test_utils import TestClient, TestServer
+
+        from bpcpay.contrib.aiohttp import read_body
+        from bpcpay.webhooks import WebhookRouter
+
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+        async def payments_hook(request: web.Request) -> web.Response:
+            body = await read_body(request, max_bytes=64 * 1024)
+            if body is None:
+                return web.Response(status=413, text="too large")
+            result = await router.handle(body, request.headers)
+            return web.Response(status=result.status, text=result.reason)
+
+
+        app = web.Application()
+        app.router.add_post("/hooks/payments", payments_hook)
+        async with TestClient(TestServer(app)) as http:
+            answer = await http.post("/hooks/payments", data=b"x" * 70_000)
+            print(answer.status)  # 413
+        ```
     """
     if declared_too_large(request.headers.get("Content-Length"), max_bytes):
         return None
@@ -67,6 +103,30 @@ def webhook_handler(
 
     Raises:
         InvalidArgumentError: ``body_timeout`` is not a positive number of seconds.
+
+    Examples:
+        A route of your own naming (:func:`setup_webhooks` adds both spellings of a path):
+
+        ```python
+        import os
+
+        from aiohttp import web
+        from aiohttp.test_utils import TestClient, TestServer
+
+        from bpcpay import Session
+        from bpcpay.contrib.aiohttp import webhook_handler
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = web.Application()
+        app.router.add_post("/hooks/payments", webhook_handler(WebhookRouter(secret)))
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        async with TestClient(TestServer(app)) as http:
+            answer = await http.post("/hooks/payments", data=body, headers=headers)
+            print(answer.status)  # 200
+        ```
     """
     cap = size_cap(router, max_bytes)
     deadline = body_timeout_seconds(body_timeout)
@@ -110,6 +170,30 @@ def setup_webhooks(
 
     Raises:
         InvalidArgumentError: ``body_timeout`` is not a positive number of seconds.
+
+    Examples:
+        ```python
+        import os
+
+        from aiohttp import web
+        from aiohttp.test_utils import TestClient, TestServer
+
+        from bpcpay import Session
+        from bpcpay.contrib.aiohttp import setup_webhooks
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = web.Application()  # your bot's or shop's
+        setup_webhooks(app, WebhookRouter(secret), path="/webhooks/bpc")
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        async with TestClient(TestServer(app)) as http:  # a test of your application
+            answer = await http.post("/webhooks/bpc", data=body, headers=headers)
+            print(answer.status)  # 200
+            again = await http.post("/webhooks/bpc/", data=body, headers=headers)
+            print(again.status, (await again.text()).strip())  # 200 duplicate
+        ```
     """
     handler = webhook_handler(router, max_bytes=max_bytes, body_timeout=body_timeout)
     route = app.router.add_post(path, handler)

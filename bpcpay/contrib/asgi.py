@@ -57,6 +57,28 @@ class WebhookASGIApp(RouterApp):
 
     Raises:
         InvalidArgumentError: ``body_timeout`` is not a positive number of seconds.
+
+    Examples:
+        Served alone (by uvicorn, say: ``uvicorn shop.webhooks:app``), here in a test:
+
+        ```python
+        import os
+
+        from starlette.testclient import TestClient
+
+        from bpcpay import Session
+        from bpcpay.contrib.asgi import WebhookASGIApp
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = WebhookASGIApp(WebhookRouter(secret))
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        with TestClient(app) as http:
+            print(http.post("/", content=body, headers=headers).status_code)  # 200
+            print(http.get("/").status_code)  # 405
+        ```
     """
 
     def __init__(
@@ -103,7 +125,22 @@ class WebhookASGIApp(RouterApp):
 
 class Routable(Protocol):
     """What :func:`setup_webhooks` needs of an application: Starlette's and FastAPI's
-    ``add_route``."""
+    ``add_route``.
+
+    Examples:
+        ```python
+        import os
+
+        from starlette.applications import Starlette
+
+        from bpcpay.contrib.asgi import Routable, setup_webhooks
+        from bpcpay.webhooks import WebhookRouter
+
+        app: Routable = Starlette()
+        setup_webhooks(app, WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"]))
+        print([route.path for route in app.routes])  # ['/webhooks/bpc', '/webhooks/bpc/']
+        ```
+    """
 
     def add_route(
         self,
@@ -142,6 +179,29 @@ def setup_webhooks(
 
     Raises:
         InvalidArgumentError: ``body_timeout`` is not a positive number of seconds.
+
+    Examples:
+        ```python
+        import os
+
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+
+        from bpcpay import Session
+        from bpcpay.contrib.asgi import setup_webhooks
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = FastAPI()  # your application
+        setup_webhooks(app, WebhookRouter(secret), path="/webhooks/bpc")
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        with TestClient(app) as http:  # no redirect, with or without the slash
+            print(http.post("/webhooks/bpc", content=body, headers=headers).status_code)  # 200
+            again = http.post("/webhooks/bpc/", content=body, headers=headers)
+            print(again.status_code, again.text.strip())  # 200 duplicate
+        ```
     """
     endpoint = WebhookASGIApp(router, max_bytes=max_bytes, body_timeout=body_timeout)
     twin = twin_path(path)

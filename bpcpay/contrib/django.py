@@ -70,6 +70,27 @@ def webhook_view(router: WebhookRouter, *, max_bytes: int | None = None) -> Call
 
     Returns:
         ``view(request) -> HttpResponse`` for ``urlpatterns``.
+
+    Examples:
+        ```python
+        import os
+
+        from django.test import Client, override_settings
+        from django.urls import path
+
+        from bpcpay import Session
+        from bpcpay.contrib.django import webhook_view
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        urlpatterns = [path("hooks/payments", webhook_view(WebhookRouter(secret)))]  # urls.py
+        with override_settings(ROOT_URLCONF=__name__):  # a test of your project
+            answer = Client().post("/hooks/payments", body, "application/json", headers=headers)
+            print(answer.status_code, answer.content)  # 200 b'unhandled\\n'
+        ```
     """
     cap = size_cap(router, max_bytes)
 
@@ -105,6 +126,28 @@ def webhook_urls(
     Returns:
         Two patterns (one for an empty ``path``), named ``bpcpay_webhook``, to add to
         ``urlpatterns``.
+
+    Examples:
+        ```python
+        import os
+
+        from django.test import Client, override_settings
+
+        from bpcpay import Session
+        from bpcpay.contrib.django import webhook_urls
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        urlpatterns = webhook_urls(WebhookRouter(secret), path="webhooks/bpc")  # urls.py
+        with override_settings(ROOT_URLCONF=__name__):  # a test of your project
+            answer = Client().post("/webhooks/bpc", body, "application/json", headers=headers)
+            print(answer.status_code)  # 200
+            again = Client().post("/webhooks/bpc/", body, "application/json", headers=headers)
+            print(again.status_code, again.content)  # 200 b'duplicate\\n'
+        ```
     """
     view = webhook_view(router, max_bytes=max_bytes)
     bare = path.strip("/")

@@ -37,7 +37,22 @@ class StartResponse(Protocol):
 
 
 def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    """The request headers of a WSGI environ, as ``{"X-Signature": ...}`` (title-cased names)."""
+    """The request headers of a WSGI environ, as ``{"X-Signature": ...}`` (title-cased names).
+
+    Args:
+        environ: the WSGI environ.
+
+    Returns:
+        The headers, for ``router.handle_sync(body, headers)``.
+
+    Examples:
+        ```python
+        from bpcpay.contrib.wsgi import environ_headers
+
+        environ = {"HTTP_X_SIGNATURE": "9f2c...", "HTTP_API_REQUEST_ID": "req_1"}
+        print(environ_headers(environ))  # {'X-Signature': '9f2c...', 'Api-Request-Id': 'req_1'}
+        ```
+    """
     headers: dict[str, str] = {}
     for name, value in environ.items():
         if name.startswith("HTTP_"):
@@ -54,6 +69,34 @@ def read_wsgi_body(environ: Mapping[str, Any], max_bytes: int) -> bytes | int:
 
     Reads exactly ``Content-Length`` bytes (never past it: a WSGI input need not end), or up
     to the end of a chunked body when the server says it is terminated (``wsgi.input_terminated``).
+
+    Args:
+        environ: the WSGI environ of the request.
+        max_bytes: the cap, in bytes.
+
+    Returns:
+        The body's bytes, or 413 (larger than ``max_bytes``) or 411 (no length, and a server
+        that does not say where the body ends).
+
+    Examples:
+        ```python
+        import os
+
+        from werkzeug.test import EnvironBuilder
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        environ = EnvironBuilder(method="POST", data=body, headers=headers).get_environ()
+
+        from bpcpay.contrib.wsgi import read_wsgi_body
+
+        print(read_wsgi_body(environ, max_bytes=64 * 1024) == body)  # True
+        print(read_wsgi_body({**environ, "CONTENT_LENGTH": "99999999"}, max_bytes=64 * 1024))  # 413
+        ```
     """
     stream: IO[bytes] = environ["wsgi.input"]
     declared = content_length(environ.get("CONTENT_LENGTH") or None)
@@ -70,7 +113,39 @@ def read_wsgi_body(environ: Mapping[str, Any], max_bytes: int) -> bytes | int:
 def handle_environ(
     router: WebhookRouter, environ: Mapping[str, Any], max_bytes: int
 ) -> tuple[int, str]:
-    """Read and handle one delivery from a WSGI environ; returns (status, reason)."""
+    """Read and handle one delivery from a WSGI environ; returns (status, reason).
+
+    For a WSGI endpoint of your own; :class:`WebhookWSGIApp` is one ready-made.
+
+    Args:
+        router: the router (it holds the secret and the handlers).
+        environ: the WSGI environ of the request.
+        max_bytes: the size cap, in bytes.
+
+    Returns:
+        The status to answer and the reason (the body to answer with).
+
+    Examples:
+        ```python
+        import os
+
+        from werkzeug.test import EnvironBuilder
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        environ = EnvironBuilder(method="POST", data=body, headers=headers).get_environ()
+
+        from bpcpay.contrib.wsgi import handle_environ
+        from bpcpay.webhooks import WebhookRouter
+
+        router = WebhookRouter(secret)
+        print(handle_environ(router, environ, max_bytes=64 * 1024))  # (200, 'unhandled')
+        ```
+    """
     if environ.get("REQUEST_METHOD") != "POST":
         return 405, "method_not_allowed"
     body = read_wsgi_body(environ, max_bytes)
@@ -88,6 +163,27 @@ class WebhookWSGIApp(RouterApp):
     Args:
         router: the router (it holds the secret and the handlers).
         max_bytes: the size cap; the router's ``max_bytes`` by default.
+
+    Examples:
+        Served alone (``gunicorn shop.webhooks:app``), or mounted beside another WSGI app with
+        werkzeug's ``DispatcherMiddleware``; here in a test:
+
+        ```python
+        import os
+
+        from werkzeug.test import Client
+
+        from bpcpay import Session
+        from bpcpay.contrib.wsgi import WebhookWSGIApp
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = WebhookWSGIApp(WebhookRouter(secret))
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        print(Client(app).post("/", data=body, headers=headers).status)  # 200 OK
+        ```
     """
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -120,6 +216,38 @@ def flask_view(
     It reads the raw ``wsgi.input`` of ``flask.request.environ``; do not read the request body
     (``request.data``, ``request.json``) in a ``before_request`` hook for this URL. The view is
     named ``bpcpay_webhook``; pass ``endpoint=`` to ``add_url_rule`` to mount it twice.
+
+    Args:
+        router: the router (it holds the secret and the handlers).
+        max_bytes: the size cap; the router's ``max_bytes`` by default.
+
+    Returns:
+        The view function.
+
+    Examples:
+        ```python
+        import os
+
+        from flask import Flask
+
+        from bpcpay import Session
+        from bpcpay.contrib.wsgi import flask_view
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        app = Flask(__name__)
+        app.add_url_rule(
+            "/webhooks/bpc",
+            view_func=flask_view(WebhookRouter(secret)),
+            methods=["POST"],
+            strict_slashes=False,
+        )
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        with app.test_client() as http:
+            print(http.post("/webhooks/bpc/", data=body, headers=headers).status_code)  # 200
+        ```
     """
     cap = size_cap(router, max_bytes)
 

@@ -48,7 +48,21 @@ class EventType:
     payment ``payment.created`` then ``payment.succeeded``; a declined attempt
     ``payment.created`` then ``payment.failed``; a two-step hold ``payment.created`` then
     ``payment.amountCapturableUpdated``; each capture ``payment.funded``, and the last one
-    ``payment.succeeded`` too; a cancel ``payment.canceled``.
+    ``payment.succeeded`` too; a cancel ``payment.canceled``. BPC's page:
+    [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import EventType, PaymentCard
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        payment = client.payments.create(
+            amount=5000, currency="EUR", card=card, capture_method="manual"
+        )
+        client.payments.capture(payment.id)
+        seen = [e.type for e in gw.events if e.object["id"] == payment.id]
+        print(seen[-2:] == [EventType.PAYMENT_FUNDED, EventType.PAYMENT_SUCCEEDED])  # True
+        ```
     """
 
     SESSION_COMPLETED: Final = "session.completed"
@@ -125,10 +139,31 @@ class Event(APIObject, Generic[ObjectT]):
     support, but it is not signed, so never de-duplicate on it (the router keys on signed
     content).
 
+    The body of a delivery is described on BPC's page [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html).
+
     Attributes:
         reconciled: True for an event the router synthesized while reconciling, from
             ``sessions.retrieve``, ``payments.retrieve`` or ``refunds.retrieve`` (no delivery,
             no signature, no request id); False for a delivery.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.testing import sandbox_delivery
+        from bpcpay.webhooks import construct_event
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1006/paid",
+            failure_url="https://shop.example/orders/1006/retry",
+        )
+        client.sessions.expire(session.id)
+        body, headers = sandbox_delivery(gw, gw.events[-1])  # what your endpoint receives
+        event = construct_event(body, headers, secret=os.environ["BPCPAY_WEBHOOK_SECRET"])
+        print(event.type, event.data.object.id == session.id)  # session.expired True
+        ```
     """
 
     type: str

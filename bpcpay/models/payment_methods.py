@@ -30,6 +30,27 @@ class Card:
 class PaymentMethod(APIObject):
     """A stored payment method: a gateway token for a card, attached to ``merchant_customer_id``
     [doc: stored-payment-methods]; charge it with ``payments.create(stored_payment_method_id=)``.
+
+    BPC's page: [Stored payment methods](https://dev.bpcbt.com/en/integration/apiv2/structure/stored-payment-methods-apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        first = client.payments.create(
+            amount=100,
+            currency="EUR",
+            card=card,
+            merchant_customer_id="customer-0042",
+            setup_future_usage={"category": "unscheduled"},
+        )
+        method = client.payment_methods.retrieve(first.stored_payment_method_id)
+        again = client.payments.create(
+            amount=900, currency="EUR", stored_payment_method_id=method.id
+        )
+        print(method.card.last4, again.status)  # 3333 succeeded
+        ```
     """
 
     id: str

@@ -24,7 +24,23 @@ CARD_WIRE_NAMES: Final = {
 
 
 class PaymentStatus:
-    """Known values of ``Payment.status`` (camelCase on the wire; a plain ``str`` on the model)."""
+    """Known values of ``Payment.status`` (camelCase on the wire; a plain ``str`` on the model).
+
+    Which ones BPC publishes, and where: [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html),
+    [Two-step payments](https://dev.bpcbt.com/en/integration/apiv2/structure/two-step.html),
+    [Direct integration](https://dev.bpcbt.com/en/integration/apiv2/structure/direct-integration-apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard, PaymentStatus
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        held = client.payments.create(
+            amount=5000, currency="EUR", card=card, capture_method="manual"
+        )
+        print(held.status == PaymentStatus.REQUIRES_CAPTURE)  # True
+        ```
+    """
 
     #: No usable payment method yet (e.g. after a declined attempt); cancellable.
     REQUIRES_PAYMENT_METHOD: Final = "requiresPaymentMethod"  # [doc: cancel-refund]
@@ -42,8 +58,18 @@ class PaymentStatus:
 class Payment(APIObject):
     """A payment. Amounts are integers in minor units of ``currency``.
 
-    ``id``, ``status``, ``capture_method`` and ``amount_capturable`` are published; the other
-    fields are [inferred].
+    ``id``, ``status``, ``capture_method`` and ``amount_capturable`` are published; the
+    other fields are [inferred]. BPC's page:
+    [Two-step payments](https://dev.bpcbt.com/en/integration/apiv2/structure/two-step.html).
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        payment = client.payments.create(amount=2500, currency="EUR", card=card)
+        print(payment.status, payment.amount_received, payment.currency)  # succeeded 2500 EUR
+        ```
     """
 
     id: str
@@ -86,7 +112,19 @@ class PaymentCard:
     Sent as ``paymentMethod.card``: ``{number, expiryMonth, expiryYear, cvc, holderName}``
     (names [inferred], see ``CARD_WIRE_NAMES``). The number may hold spaces as printed; they
     are removed before sending. The number and CVC never appear in a repr (the number shows
-    its last four digits).
+    its last four digits). The four published members are on BPC's
+    [mobile SDK page](https://dev.bpcbt.com/en/integration/apiv2/sdk/sdk_core_apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard
+
+        card = PaymentCard(
+            number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123", holder="Ada L"
+        )
+        print(card)  # PaymentCard(number='****3333', exp_month=12, exp_year=2034, holder='Ada L')
+        payment = client.payments.create(amount=2500, currency="EUR", card=card)
+        ```
     """
 
     number: str = attrs.field(repr=_masked_number)
@@ -111,7 +149,16 @@ class CardToken:
     and bpcpay refuses a card mapping that does. The app makes the token (with the key from the
     gateway's ``/payment/se/keys.do``); your server passes it on without ever seeing the card.
     The sandbox issues tokens for its test cards (``gw.card_token(number)``). The token never
-    appears in a repr.
+    appears in a repr. BPC's page: [the mobile SDK](https://dev.bpcbt.com/en/integration/apiv2/sdk/sdk_core_apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import CardToken
+
+        token = gw.card_token("4444 5555 1111 3333")  # in production: from the customer's app
+        payment = client.payments.create(amount=2500, currency="EUR", card=CardToken(token=token))
+        print(payment.status)  # succeeded
+        ```
     """
 
     token: str = attrs.field(repr=_masked_token)

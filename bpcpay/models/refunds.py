@@ -14,7 +14,18 @@ __all__ = ["Refund", "RefundStatus"]
 
 
 class RefundStatus:
-    """Known values of ``Refund.status`` [inferred]."""
+    """Known values of ``Refund.status`` [inferred].
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard, RefundStatus
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        payment = client.payments.create(amount=2500, currency="EUR", card=card)
+        refund = client.refunds.create(payment_id=payment.id)
+        print(refund.status == RefundStatus.SUCCEEDED)  # True
+        ```
+    """
 
     PENDING: Final = "pending"
     SUCCEEDED: Final = "succeeded"
@@ -23,7 +34,21 @@ class RefundStatus:
 
 @attrs.frozen(kw_only=True)
 class Refund(APIObject):
-    """A refund of all or part of a payment."""
+    """A refund of all or part of a payment.
+
+    Refunds are published (their fields are [inferred]) on BPC's page
+    [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard
+
+        card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+        payment = client.payments.create(amount=2500, currency="EUR", card=card)
+        refund = client.refunds.create(payment_id=payment.id, amount=1000)
+        print(refund.amount, refund.currency, refund.payment == payment.id)  # 1000 EUR True
+        ```
+    """
 
     id: str
     payment: str

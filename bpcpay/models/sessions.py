@@ -21,7 +21,25 @@ __all__ = [
 
 
 class SessionStatus:
-    """Known values of ``Session.status``. The field stays a plain ``str``: new values parse."""
+    """Known values of ``Session.status``. The field stays a plain ``str``: new values parse.
+
+    ``open`` until paid (``complete``) or expired (``expired``); see BPC's pages
+    [Redirect integration](https://dev.bpcbt.com/en/integration/apiv2/structure/redirect-integration-apiv2.html),
+    [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html).
+
+    Examples:
+        ```python
+        from bpcpay import SessionStatus
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+        success_url="https://shop.example/orders/1004/paid",
+        failure_url="https://shop.example/orders/1004/retry",
+        )
+        print(session.status == SessionStatus.OPEN)  # True
+        ```
+    """
 
     OPEN: Final = "open"
     EXPIRED: Final = "expired"
@@ -29,7 +47,23 @@ class SessionStatus:
 
 
 class SessionPaymentStatus:
-    """Known values of ``Session.payment_status`` (plain ``str`` on the model)."""
+    """Known values of ``Session.payment_status`` (plain ``str`` on the model).
+
+    Examples:
+        ```python
+        from bpcpay import SessionPaymentStatus
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+        success_url="https://shop.example/orders/1004/paid",
+        failure_url="https://shop.example/orders/1004/retry",
+        )
+        gw.pay(session.id)  # the sandbox plays the customer
+        paid = client.sessions.retrieve(session.id)
+        print(paid.payment_status == SessionPaymentStatus.PAID)  # True
+        ```
+    """
 
     UNPAID: Final = "unpaid"
     PAID: Final = "paid"  # [inferred]
@@ -39,7 +73,22 @@ class CaptureMethod:
     """Values of ``captureMethod`` [doc: two-step]: ``manual`` is a two-step payment.
 
     On a session it is ``paymentData.captureMethod``, on a direct payment a top-level
-    ``captureMethod`` (the contract's Contradictions 7).
+    ``captureMethod`` (the contract's Contradictions 7). BPC's page:
+    [Two-step payments](https://dev.bpcbt.com/en/integration/apiv2/structure/two-step.html).
+
+    Examples:
+        ```python
+        from bpcpay import CaptureMethod
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+        success_url="https://shop.example/orders/1004/paid",
+        failure_url="https://shop.example/orders/1004/retry",
+            capture_method=CaptureMethod.MANUAL,  # hold the money, capture it when shipping
+        )
+        print(session.payment_data.capture_method)  # manual
+        ```
     """
 
     AUTOMATIC: Final = "automatic"
@@ -59,7 +108,22 @@ class Session(APIObject):
 
     Trust only the signed ``session.completed`` webhook (or ``sessions.retrieve``) for the
     outcome, never the customer's redirect to ``success_url`` alone. An expired session has no
-    ``payment_url`` when it was expired early (``sessions.expire``).
+    ``payment_url`` when it was expired early (``sessions.expire``). BPC's pages:
+    [Redirect integration](https://dev.bpcbt.com/en/integration/apiv2/structure/redirect-integration-apiv2.html),
+    [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html).
+
+    Examples:
+        ```python
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+        success_url="https://shop.example/orders/1004/paid",
+        failure_url="https://shop.example/orders/1004/retry",
+            merchant_reference_id="order-1004",
+        )
+        print(session.id.startswith("ps_"), session.amount, session.currency)  # True 2400 EUR
+        print(session.merchant_reference_id, session.raw["paymentStatus"])  # order-1004 unpaid
+        ```
     """
 
     id: str

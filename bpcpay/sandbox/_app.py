@@ -102,6 +102,18 @@ class RequestRecord:
 
     ``status`` is None when a fault dropped the connection; ``fault`` names the injected fault
     kind (``status``, ``body``, ``stall``, ``drop``) or is None.
+
+    Examples:
+        ```python
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1020/paid",
+            failure_url="https://shop.example/orders/1020/retry",
+        )
+        record = gw.requests[-1]
+        print(record.method, record.path, record.status)  # POST /api2/sessions 200
+        ```
     """
 
     method: str

@@ -56,7 +56,19 @@ Outcome = Literal["approve", "challenge", "decline"]
 
 @attrs.frozen
 class TestCard:
-    """One row of the contract's test-card table."""
+    """One row of the contract's test-card table.
+
+    Examples:
+        ```python
+        from bpcpay import PaymentCard
+        from bpcpay.sandbox import TestCards
+
+        row = TestCards.SUCCESS_NO_3DS
+        print(row.last4, row.three_ds, row.approves)  # 3333 none True
+        card = PaymentCard(number=row.number, exp_month=12, exp_year=2034, cvc=row.cvc)
+        print(client.payments.create(amount=100, currency="EUR", card=card).status)  # succeeded
+        ```
+    """
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -79,7 +91,24 @@ class TestCard:
 
 
 class TestCards:
-    """The sandbox's test cards (BPC's published table); CVC ``123`` for all."""
+    """The sandbox's test cards (BPC's published table); CVC ``123`` for all.
+
+    BPC's page: [Test cards](https://dev.bpcbt.com/en/integration/structure/test-cards.html).
+
+    Examples:
+        ```python
+        from bpcpay.sandbox import TestCards
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1016/paid",
+            failure_url="https://shop.example/orders/1016/retry",
+        )
+        print(gw.pay(session.id, card=TestCards.DECLINED).outcome)  # failed
+        print(client.sessions.retrieve(session.id).payment_status)  # unpaid
+        ```
+    """
 
     __test__ = False
 
@@ -142,7 +171,32 @@ def _passed(month: int, year: int, today: date) -> bool:
 
 
 def expiry_accepted(card: TestCard, month: int, year: int, today: date) -> bool:
-    """The expiry rule (see the module docstring)."""
+    """The expiry rule: whether the sandbox accepts ``month``/``year`` for ``card`` on ``today``.
+
+    A card's documented expiry is always accepted, and so is any later expiry that has not
+    passed on the gateway's clock; an earlier or a passed one declines with ``71015``.
+
+    Args:
+        card: the test card.
+        month: the expiry month entered.
+        year: the expiry year entered (four digits).
+        today: the gateway's date.
+
+    Returns:
+        True when the expiry is accepted.
+
+    Examples:
+        ```python
+        from datetime import date
+
+        from bpcpay.sandbox import TestCards, expiry_accepted
+
+        card = TestCards.SUCCESS_CHALLENGE  # documented 12/34
+        print(expiry_accepted(card, 12, 2034, date(2040, 1, 1)))  # True
+        print(expiry_accepted(card, 1, 2035, date(2026, 1, 1)))  # True
+        print(expiry_accepted(card, 1, 2030, date(2026, 1, 1)))  # False
+        ```
+    """
     return _expiry_ok((card.exp_month, card.exp_year), month, year, today)
 
 

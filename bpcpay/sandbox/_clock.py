@@ -19,7 +19,15 @@ Clock: TypeAlias = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    """The real time, in UTC."""
+    """The real time, in UTC: the gateway's clock unless it is given another.
+
+    Examples:
+        ```python
+        from bpcpay.sandbox import system_clock
+
+        print(system_clock().tzinfo)  # UTC
+        ```
+    """
     return datetime.now(timezone.utc)
 
 
@@ -31,6 +39,29 @@ class ManualClock:
 
     Raises:
         InvalidArgumentError: ``start`` is not a timezone-aware datetime.
+
+    Examples:
+        A session's twenty minutes pass without a sleep:
+
+        ```python
+        from datetime import datetime, timedelta, timezone
+
+        from bpcpay import BpcPay
+        from bpcpay.sandbox import ManualClock, SandboxGateway
+
+        clock = ManualClock(datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc))
+        with SandboxGateway.run_in_thread(clock=clock) as gw, BpcPay(
+            api_key=gw.api_key, base_url=gw.base_url
+        ) as client:
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1017/paid",
+                failure_url="https://shop.example/orders/1017/retry",
+            )
+            clock.advance(timedelta(minutes=21))
+            print(client.sessions.retrieve(session.id).status)  # expired
+        ```
     """
 
     def __init__(self, start: datetime | None = None) -> None:

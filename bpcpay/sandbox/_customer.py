@@ -37,6 +37,21 @@ class PayResult:
         status: the HTTP status of the last gateway answer.
         challenged: True when a 3-D Secure page was shown.
         message: the page's message or form error, when there was no redirect.
+
+    Examples:
+        ```python
+        from bpcpay.sandbox import TestCards
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1018/paid",
+            failure_url="https://shop.example/orders/1018/retry",
+        )
+        result = gw.pay(session.id, card=TestCards.SUCCESS_CHALLENGE)  # 3-D Secure, passed
+        print(result.outcome, result.challenged)  # succeeded True
+        print(result.redirect_url == f"{session.success_url}?sessionId={session.id}")  # True
+        ```
     """
 
     outcome: Outcome

@@ -23,7 +23,22 @@ __all__ = ["Fault", "Faults"]
 
 @attrs.define(kw_only=True, eq=False)
 class Fault:
-    """One injected fault. ``remaining`` counts down; ``hits`` counts the requests it took."""
+    """One injected fault. ``remaining`` counts down; ``hits`` counts the requests it took.
+
+    Examples:
+        ```python
+        # The next GET of a session answers 503 (Retry-After: 0); the client retries it.
+        fault = gw.faults.add(method="GET", path="/api2/sessions/*", status=503, retry_after=0)
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1019/paid",
+            failure_url="https://shop.example/orders/1019/retry",
+        )
+        print(client.sessions.retrieve(session.id).status)  # open
+        print(fault.hits, fault.remaining)  # 1 0
+        ```
+    """
 
     method: str | None
     path: str
@@ -53,7 +68,20 @@ class Fault:
 
 
 class Faults:
-    """The gateway's pending faults (``gw.faults``)."""
+    """The gateway's pending faults (``gw.faults``).
+
+    Examples:
+        ```python
+        from bpcpay import APIConnectionError
+
+        gw.faults.add(method="POST", path="/api2/payments", drop=True)  # the line drops
+        try:
+            client.payments.create(amount=100, currency="EUR", stored_payment_method_id="pm_1")
+        except APIConnectionError as error:
+            print(error.outcome_unknown)  # True
+        print(len(gw.faults))  # 0
+        ```
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

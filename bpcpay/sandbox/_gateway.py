@@ -95,10 +95,11 @@ def url_host(host: str) -> str:
 
 class SandboxGateway:
     """A local BPC Payment Gateway: the API, the hosted payment page, signed webhooks and fault
-    injection, on ``127.0.0.1`` and a free port::
+    injection, on ``127.0.0.1`` and a free port.
 
-        async with SandboxGateway(webhook_endpoints=["http://127.0.0.1:8080/hook"]) as gw:
-            client = AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url)
+    ``webhook_endpoints=["http://127.0.0.1:8080/webhooks/bpc"]`` (or
+    :meth:`add_webhook_endpoint`) makes it deliver every event there, signed with
+    ``webhook_secret``, as BPC does. :meth:`run_in_thread` runs one for synchronous code.
 
     Args:
         host: the interface to bind (loopback by default).
@@ -127,6 +128,23 @@ class SandboxGateway:
     Raises:
         InvalidArgumentError: an option is of the wrong kind or out of range (a key or secret
             is never shown).
+
+    Examples:
+        ```python
+        from bpcpay import AsyncBpcPay
+        from bpcpay.sandbox import SandboxGateway
+
+        async with SandboxGateway() as gw:
+            async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url) as client:
+                session = await client.sessions.create(
+                    amount=2400,
+                    currency="EUR",
+                    success_url="https://shop.example/orders/1014/paid",
+                    failure_url="https://shop.example/orders/1014/retry",
+                )
+                result = await gw.pay(session.id)  # the customer, on the payment page
+        print(result.outcome, gw.events[-1].type)  # succeeded session.completed
+        ```
     """
 
     def __init__(

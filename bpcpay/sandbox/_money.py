@@ -34,7 +34,24 @@ def is_known_currency(code: str) -> bool:
 
 def format_amount(amount: int, currency: str) -> str:
     """Minor units as a human amount: ``10000, "EUR"`` -> ``"100.00 EUR"``, ``1000, "JPY"`` ->
-    ``"1,000 JPY"``. Integer arithmetic only: no float ever touches money."""
+    ``"1,000 JPY"``. Integer arithmetic only: no float ever touches money.
+
+    Args:
+        amount: in minor units of ``currency``.
+        currency: ISO 4217 letters (upper case); two decimals for one the table does not know.
+
+    Returns:
+        The amount as the sandbox's payment page shows it.
+
+    Examples:
+        ```python
+        from bpcpay.sandbox import format_amount
+
+        print(format_amount(10000, "EUR"))  # 100.00 EUR
+        print(format_amount(1000, "JPY"))  # 1,000 JPY
+        print(format_amount(1500, "KWD"))  # 1.500 KWD
+        ```
+    """
     exponent = CURRENCY_EXPONENTS.get(currency, 2)
     sign = "-" if amount < 0 else ""
     major, minor = divmod(abs(amount), 10**exponent)

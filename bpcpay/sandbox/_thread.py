@@ -96,6 +96,23 @@ class ThreadedSandboxGateway:
     Raises:
         OSError: the gateway could not start (e.g. its port is in use).
         TimeoutError: the gateway did not start within ``timeout``.
+
+    Examples:
+        ```python
+        from bpcpay import BpcPay
+        from bpcpay.sandbox import SandboxGateway
+
+        with SandboxGateway.run_in_thread() as gw, BpcPay(
+            api_key=gw.api_key, base_url=gw.base_url
+        ) as client:
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1015/paid",
+                failure_url="https://shop.example/orders/1015/retry",
+            )
+            print(gw.pay(session.id).outcome, gw.events[-1].type)  # succeeded session.completed
+        ```
     """
 
     def __init__(self, gateway: SandboxGateway, *, timeout: float = DEFAULT_TIMEOUT) -> None:

@@ -48,7 +48,19 @@ ATTEMPT_TIMEOUT: Final = 10.0
 
 @attrs.frozen(kw_only=True)
 class WebhookEndpoint:
-    """Where deliveries go, and which event types it wants (None: all of them)."""
+    """Where deliveries go, and which event types it wants (None: all of them).
+
+    Examples:
+        ```python
+        from bpcpay.sandbox import SandboxGateway, WebhookEndpoint
+
+        shop = WebhookEndpoint(
+            url="http://127.0.0.1:8000/webhooks/bpc", events=frozenset({"session.completed"})
+        )
+        print(shop.wants("session.completed"), shop.wants("payment.created"))  # True False
+        gateway = SandboxGateway(webhook_endpoints=[shop])  # or gw.add_webhook_endpoint(url)
+        ```
+    """
 
     url: str
     events: frozenset[str] | None = None
@@ -61,7 +73,21 @@ class WebhookEndpoint:
 
 @attrs.frozen(kw_only=True)
 class SandboxEvent:
-    """One emitted event. ``body`` is the exact bytes every delivery of it sends."""
+    """One emitted event. ``body`` is the exact bytes every delivery of it sends.
+
+    Examples:
+        ```python
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1021/paid",
+            failure_url="https://shop.example/orders/1021/retry",
+        )
+        client.sessions.expire(session.id)
+        event = gw.events[-1]
+        print(event.type, event.object["id"] == session.id)  # session.expired True
+        ```
+    """
 
     id: str
     type: str
@@ -105,7 +131,36 @@ def explain_answer(status: int, url: str, location: str | None = None) -> str | 
 @attrs.frozen(kw_only=True)
 class Attempt:
     """One POST of a delivery: the HTTP status, or the connection error, and for a failing
-    status its likely cause in words (``cause``, see :func:`explain_answer`)."""
+    status its likely cause in words (``cause``, see :func:`explain_answer`).
+
+    Examples:
+        A delivery to a path the shop has no route for:
+
+        ```python
+        from aiohttp import web
+        from aiohttp.test_utils import TestServer
+
+        from bpcpay.contrib.aiohttp import setup_webhooks
+        from bpcpay.testing import async_client, async_sandbox
+        from bpcpay.webhooks import WebhookRouter
+
+        async with async_sandbox() as gw, async_client(gw) as client:
+            app = web.Application()  # your shop, whose endpoint the gateway delivers to
+            setup_webhooks(app, WebhookRouter(gw.webhook_secret))
+            async with TestServer(app) as shop:
+                gw.add_webhook_endpoint(str(shop.make_url("/webhooks/bcp")))
+                session = await client.sessions.create(
+                    amount=2400,
+                    currency="EUR",
+                    success_url="https://shop.example/orders/1022/paid",
+                    failure_url="https://shop.example/orders/1022/retry",
+                )
+                await client.sessions.expire(session.id)
+                (delivery,) = await gw.wait_for_deliveries()
+        print([attempt.status for attempt in delivery.attempts])  # [404, 404, 404]
+        print(delivery.attempts[0].cause.startswith("no route for the path /webhooks/bcp"))  # True
+        ```
+    """
 
     number: int
     at: datetime
@@ -126,6 +181,34 @@ class Delivery:
 
     ``id`` is the ``API-Request-Id`` of each attempt. ``state`` is ``pending`` while attempts
     remain, then ``succeeded`` or ``failed``.
+
+    Examples:
+        The gateway delivers to a shop's endpoint (an aiohttp app here):
+
+        ```python
+        from aiohttp import web
+        from aiohttp.test_utils import TestServer
+
+        from bpcpay.contrib.aiohttp import setup_webhooks
+        from bpcpay.testing import async_client, async_sandbox
+        from bpcpay.webhooks import WebhookRouter
+
+        async with async_sandbox() as gw, async_client(gw) as client:
+            app = web.Application()  # your shop, whose endpoint the gateway delivers to
+            setup_webhooks(app, WebhookRouter(gw.webhook_secret))
+            async with TestServer(app) as shop:
+                gw.add_webhook_endpoint(str(shop.make_url("/webhooks/bpc")))
+                session = await client.sessions.create(
+                    amount=2400,
+                    currency="EUR",
+                    success_url="https://shop.example/orders/1022/paid",
+                    failure_url="https://shop.example/orders/1022/retry",
+                )
+                await client.sessions.expire(session.id)
+                (delivery,) = await gw.wait_for_deliveries()
+        print(delivery.event.type, delivery.state)  # session.expired succeeded
+        print([attempt.status for attempt in delivery.attempts])  # [200]
+        ```
     """
 
     id: str

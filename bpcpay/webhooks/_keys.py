@@ -85,6 +85,25 @@ def event_key(event: Event, payload: bytes) -> str:
 
     Returns:
         The key (at most a few hundred characters; ids are the gateway's).
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Payment, Session
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import construct_event, event_key
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        event = construct_event(body, headers, secret=secret)
+        print(event_key(event, body))  # evt:session.completed:ps_1
+        funded = Payment(id="pay_1", amount=2400, currency="EUR", status="requiresCapture")
+        body, headers = webhook_delivery("payment.funded", funded, secret=secret)
+        event = construct_event(body, headers, secret=secret)
+        print(event_key(event, body).count(":"))  # 3
+        ```
     """
     obj = event.data.object
     object_id = _field(obj, "id")
@@ -109,6 +128,23 @@ def request_id_key(event: Event, payload: bytes) -> str:
 
     Returns:
         ``req:<request id>``, or :func:`event_key` when the header was absent.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter, request_id_key
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        router = WebhookRouter(secret, key=request_id_key)
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery(
+            "session.completed", paid, secret=secret, request_id="req_1"
+        )
+        print(router.handle_sync(body, headers).key)  # req:req_1
+        ```
     """
     if event.request_id:
         return "req:" + event.request_id

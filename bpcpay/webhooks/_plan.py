@@ -77,6 +77,21 @@ class WebhookResult:
         recorded: for a 200 ``handled`` / ``unhandled``, True when the store recorded the event
             done; False when it could not (a copy arriving after the lease lapses would run the
             handlers again; an error is logged). None when nothing was to be recorded.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import WebhookRouter
+
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret="whsec_a_guess")
+        result = router.handle_sync(body, headers)
+        print(result.status, result.reason, result.ok)  # 400 mismatch False
+        ```
     """
 
     status: int

@@ -115,16 +115,11 @@ def _check_store(store: object) -> AnyStore | None:
 class WebhookRouter:
     """Routes verified webhook events to handlers and tells the adapter what to answer.
 
-    ::
-
-        router = WebhookRouter(secret=os.environ["BPCPAY_WEBHOOK_SECRET"],
-                               store=PostgresDeliveryStore(os.environ["DATABASE_URL"]))
-
-        @router.on("session.completed")
-        def paid(event: Event) -> None:
-            orders.mark_paid(event.data.object.merchant_reference_id)
-
-        status = (await router.handle(raw_body, headers)).status   # or router.handle_sync
+    A framework adapter of ``bpcpay.contrib`` (or your own endpoint) hands it each delivery's
+    raw body and headers, and answers the status it returns. BPC retries a delivery until it
+    gets a 200 and may send one event more than once ([Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html)):
+    the router verifies the signature, runs the handlers of an event once, and answers every
+    copy.
 
     Every handler whose pattern matches runs, in registration order; when none matches, the
     fallback runs (if set) and the answer is 200 either way. Handlers may be plain functions or
@@ -151,6 +146,35 @@ class WebhookRouter:
         InvalidArgumentError: an argument is invalid: an empty, whitespace-only or unencodable
             secret (never echoed), a bad size, timeout or age, a store without a ``lease`` or
             one of the methods ``claim``, ``renew``, ``complete``, ``release``.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Event, Session
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import SQLiteDeliveryStore, WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        router = WebhookRouter(secret, store=SQLiteDeliveryStore("webhooks.sqlite3"))
+
+
+        @router.on("session.completed")
+        def paid(event: Event[Session]) -> None:
+            print("paid:", event.data.object.merchant_reference_id)  # paid: order-1009
+
+
+        session = Session(
+            id="ps_1",
+            amount=2400,
+            currency="EUR",
+            status="complete",
+            merchant_reference_id="order-1009",
+        )
+        body, headers = webhook_delivery("session.completed", session, secret=secret)
+        print(router.handle_sync(body, headers).reason)  # handled
+        print(router.handle_sync(body, headers).reason)  # duplicate
+        ```
     """
 
     def __init__(
@@ -232,6 +256,23 @@ class WebhookRouter:
 
         Raises:
             InvalidArgumentError: the pattern is malformed, or the handler is not callable.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import WebhookRouter
+
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+            def bookkeeping(event):
+                ...
+
+
+            router.add_handler("payment.*", bookkeeping)
+            print(router.handlers_for("payment.succeeded") == [bookkeeping])  # True
+            ```
         """
         _check_pattern(pattern)
         check_callable("handler", handler)
@@ -266,6 +307,23 @@ class WebhookRouter:
 
         Raises:
             InvalidArgumentError: a pattern is malformed.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import WebhookRouter
+
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+            @router.on("session.completed", "session.expired")
+            def close_order(event):
+                ...
+
+
+            print(router.handlers_for("session.expired") == [close_order])  # True
+            ```
         """
         patterns = [_check_pattern(p) for p in (pattern, *more)]
 
@@ -284,6 +342,24 @@ class WebhookRouter:
 
         Raises:
             InvalidArgumentError: the handler is not callable.
+
+        Examples:
+            ```python
+            import logging
+
+            import os
+            from bpcpay.webhooks import WebhookRouter
+
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+            @router.fallback
+            def not_for_us(event):
+                logging.getLogger("shop").info("ignored a %s event", event.type)
+
+
+            print(router.handlers_for("refund.created") == [not_for_us])  # True
+            ```
         """
         self._fallback = check_callable("handler", handler)
         return handler
@@ -293,6 +369,28 @@ class WebhookRouter:
 
         Returns:
             The handlers, in registration order.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import WebhookRouter
+
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+            @router.on("payment.*")
+            def bookkeeping(event): ...
+
+
+            @router.on("payment.succeeded")
+            def ship(event): ...
+
+
+            names = [handler.__name__ for handler in router.handlers_for("payment.succeeded")]
+            print(names)  # ['bookkeeping', 'ship']
+            print(router.handlers_for("session.completed"))  # []
+            ```
         """
         found = [handler for pattern, handler in self._routes if _matches(pattern, event_type)]
         if not found and self._fallback is not None:
@@ -337,6 +435,31 @@ class WebhookRouter:
             BaseException: an interruption (``CancelledError`` ...), once the claim is settled:
                 released, or completed when every handler had returned (a plain handler still
                 running in its thread keeps the claim until it ends, then settles it).
+
+        Examples:
+            In an asyncio endpoint (``bpcpay.contrib`` has them ready for aiohttp and ASGI):
+
+            ```python
+            import os
+
+            from bpcpay import Payment
+            from bpcpay.testing import webhook_delivery
+            from bpcpay.webhooks import WebhookRouter
+
+            secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+            router = WebhookRouter(secret)
+
+
+            @router.on("payment.succeeded")
+            async def ship(event):
+                print("ship", event.data.object.id)  # ship pay_1
+
+
+            payment = Payment(id="pay_1", amount=2500, currency="EUR", status="succeeded")
+            body, headers = webhook_delivery("payment.succeeded", payment, secret=secret)
+            result = await router.handle(body, headers)
+            print(result.status, result.reason)  # 200 handled
+            ```
         """
         verified = self._verify(payload, headers)
         if isinstance(verified, WebhookResult):
@@ -361,6 +484,25 @@ class WebhookRouter:
         Raises:
             TypeError: the store's methods are async (use its sync variant here).
             BaseException: an interruption (``SystemExit`` ...) after releasing the claim.
+
+        Examples:
+            In a WSGI or Django view (``bpcpay.contrib`` has them ready):
+
+            ```python
+            import os
+
+            from bpcpay import Session
+            from bpcpay.testing import webhook_delivery
+            from bpcpay.webhooks import WebhookRouter
+
+            secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+            router = WebhookRouter(secret)
+            router.add_handler("session.expired", lambda event: None)  # release the stock
+            expired = Session(id="ps_2", amount=2400, currency="EUR", status="expired")
+            body, headers = webhook_delivery("session.expired", expired, secret=secret)
+            result = router.handle_sync(body, headers)
+            print(result.status, result.reason)  # 200 handled
+            ```
         """
         self._require_sync_store()
         verified = self._verify(payload, headers)
@@ -409,6 +551,34 @@ class WebhookRouter:
 
         Raises:
             InvalidArgumentError: an argument is a single str, or holds a non-str or empty id.
+
+        Examples:
+            A periodic job over the orders still unpaid (here, one the customer paid while
+            its webhook never arrived):
+
+            ```python
+            import os
+
+            from bpcpay.webhooks import WebhookRouter
+
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"])
+
+
+            @router.on("session.completed")
+            def paid(event):
+                print("paid, reconciled:", event.reconciled)  # paid, reconciled: True
+
+
+            session = await client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1010/paid",
+                failure_url="https://shop.example/orders/1010/retry",
+            )
+            await gw.pay(session.id)
+            (result,) = await router.reconcile(client, [session.id])
+            print(result.status, result.reason)  # 200 handled
+            ```
         """
         wanted = wanted_ids(session_ids, payment_ids, refund_ids)
         plan = reconcile_plan(client, wanted, deliver=self._deliver, wall=self._wall)
@@ -436,6 +606,29 @@ class WebhookRouter:
         Raises:
             InvalidArgumentError: an argument is a single str, or holds a non-str or empty id.
             TypeError: the store's methods are async (use :meth:`reconcile`).
+
+        Examples:
+            A cron job (``bpcpay reconcile`` is one ready-made):
+
+            ```python
+            import os
+
+            from bpcpay.webhooks import SQLiteDeliveryStore, WebhookRouter
+
+            store = SQLiteDeliveryStore("webhooks.sqlite3")
+            router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"], store=store)
+            router.add_handler("session.completed", lambda event: None)  # mark the order paid
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1011/paid",
+                failure_url="https://shop.example/orders/1011/retry",
+            )
+            print([r.reason for r in router.reconcile_sync(client, [session.id])])  # ['open']
+            gw.pay(session.id)
+            print([r.reason for r in router.reconcile_sync(client, [session.id])])  # ['handled']
+            print([r.reason for r in router.reconcile_sync(client, [session.id])])  # ['duplicate']
+            ```
         """
         wanted = wanted_ids(session_ids, payment_ids, refund_ids)
         self._require_sync_store()

@@ -109,6 +109,10 @@ def _payload_bytes(payload: object) -> bytes:
 def sign(payload: bytes | str, secret: str | bytes | Secret[bytes]) -> str:
     """The ``X-Signature`` value for a body: lower-case hex HMAC-SHA256, no prefix.
 
+    What the sandbox signs with, and what a test of your endpoint can sign with. BPC's page
+    [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html) says the
+    signature is an HMAC keyed by the secret of your personal area; the details are [inferred].
+
     Args:
         payload: the exact body bytes that are (or will be) sent.
         secret: the webhook secret from the merchant's personal area.
@@ -119,6 +123,19 @@ def sign(payload: bytes | str, secret: str | bytes | Secret[bytes]) -> str:
     Raises:
         InvalidArgumentError: the secret is empty, whitespace-only, not str or bytes, or not
             encodable as UTF-8.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import sign, verify_signature
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        body = b'{"created":"2024-03-29T05:33:26Z","type":"session.expired","data":{"object":{}}}'
+        signature = sign(body, secret)
+        print(len(signature))  # 64
+        verify_signature(body, signature=signature, secret=secret)  # returns: it matches
+        ```
     """
     key = _key(secret)
     # The plain secret leaves this frame: an error below (a payload that is not bytes) must not
@@ -189,6 +206,9 @@ def verify_signature(
 ) -> None:
     """Check ``signature`` against the raw ``payload``; return None or raise.
 
+    :func:`construct_event` does this, then parses; call this one alone to verify before your
+    own parsing. BPC's page: [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html).
+
     Args:
         payload: the raw request body, exactly as received.
         signature: the ``X-Signature`` header value: hex (any case) or base64 / base64url
@@ -203,6 +223,25 @@ def verify_signature(
         InvalidArgumentError: the secret is empty, whitespace-only, not str or bytes, or not
             encodable as UTF-8 (a configuration error, never echoed), or ``max_bytes`` is not
             an int >= 1.
+
+    Examples:
+        While you rotate the secret, both are accepted:
+
+        ```python
+        import os
+
+        from bpcpay import SignatureVerificationError
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import verify_signature
+
+        secrets = [os.environ["BPCPAY_WEBHOOK_SECRET"], "whsec_the_next_one"]
+        body, headers = webhook_delivery("session.expired", {"id": "ps_1"}, secret=secrets[1])
+        verify_signature(body, signature=headers["X-Signature"], secret=secrets)
+        try:
+            verify_signature(body + b" ", signature=headers["X-Signature"], secret=secrets)
+        except SignatureVerificationError as error:
+            print(error.reason)  # mismatch
+        ```
     """
     keys = secret_keys(secret)
     del secret  # the keys are Secrets; the plain argument stays in no frame an error leaves by
@@ -266,6 +305,10 @@ def construct_event(
 ) -> Event:
     """Verify a delivery, then parse it into an :class:`~bpcpay.models.Event`.
 
+    The one call a webhook endpoint needs when it does not use :class:`WebhookRouter` (which
+    calls it, then de-duplicates). A delivery's body and headers are described on BPC's page
+    [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html).
+
     Args:
         payload: the raw request body bytes.
         headers: the request headers (any mapping; names are matched case-insensitively).
@@ -285,6 +328,22 @@ def construct_event(
             body is not a JSON event (``reason`` ``not_json`` / ``not_an_event``), or it is older
             than ``max_age`` (``too_old``).
         InvalidArgumentError: the secret, ``max_bytes`` or ``max_age`` is invalid.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Session
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import construct_event
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+        body, headers = webhook_delivery("session.completed", paid, secret=secret)
+        # In your endpoint: the raw body bytes and the request's headers.
+        event = construct_event(body, headers, secret=secret, max_age=300)
+        print(event.type, event.data.object.id)  # session.completed ps_1
+        ```
     """
     keys = secret_keys(secret)
     del secret  # as in verify_signature: only the Secrets stay
@@ -330,7 +389,27 @@ def _load_event_parsing() -> tuple[Any, Any, type[Event]]:
 
 
 class Webhooks:
-    """``client.webhooks``: the very same pure functions, reachable from either client."""
+    """``client.webhooks``: the very same pure functions, reachable from either client.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.testing import sandbox_delivery
+
+        session = client.sessions.create(
+            amount=2400,
+            currency="EUR",
+            success_url="https://shop.example/orders/1008/paid",
+            failure_url="https://shop.example/orders/1008/retry",
+        )
+        gw.pay(session.id)  # the sandbox plays the customer; it emits session.completed
+        body, headers = sandbox_delivery(gw, gw.events[-1])
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        event = client.webhooks.construct_event(body, headers, secret=secret)
+        print(event.type, event.data.object.payment_status)  # session.completed paid
+        ```
+    """
 
     __slots__ = ()
 

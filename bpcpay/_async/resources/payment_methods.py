@@ -27,6 +27,11 @@ class AsyncPaymentMethods(AsyncResource):
     ) -> PaymentMethod:
         """Fetch a stored payment method.
 
+        A card is stored for a customer (``merchant_customer_id``) when a session or payment
+        asks for it with ``setup_future_usage``, as BPC's page
+        [Stored payment methods](https://dev.bpcbt.com/en/integration/apiv2/structure/stored-payment-methods-apiv2.html)
+        describes; the path is [inferred].
+
         Args:
             payment_method_id: the payment method's id.
             extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
@@ -39,6 +44,22 @@ class AsyncPaymentMethods(AsyncResource):
         Raises:
             InvalidArgumentError: ``payment_method_id`` is empty.
             NotFoundError: no such payment method.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            payment = await client.payments.create(
+                amount=100,
+                currency="EUR",
+                card=card,
+                merchant_customer_id="customer-0042",
+                setup_future_usage={"category": "unscheduled"},
+            )
+            method = await client.payment_methods.retrieve(payment.stored_payment_method_id)
+            print(method.merchant_customer_id, method.card.last4)  # customer-0042 3333
+            ```
         """
         return await self._request(
             ep.PAYMENT_METHODS_RETRIEVE,

@@ -42,7 +42,9 @@ class AsyncPayments(AsyncResource):
         number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
         card off your servers. Most merchants should use ``sessions.create`` instead. Typed
         arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
-        and is sent as given once checked.
+        and is sent as given once checked. BPC's pages:
+        [Direct integration](https://dev.bpcbt.com/en/integration/apiv2/structure/direct-integration-apiv2.html),
+        and for tokens [the mobile SDK](https://dev.bpcbt.com/en/integration/apiv2/sdk/sdk_core_apiv2.html).
 
         Args:
             amount: in minor units of ``currency``; a positive int.
@@ -72,6 +74,17 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: an argument is invalid; nothing was sent.
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            payment = await client.payments.create(
+                amount=2500, currency="EUR", card=card, merchant_reference_id="order-1002"
+            )
+            print(payment.status, payment.amount_received)  # succeeded 2500
+            ```
         """
         body = PAYMENT_CREATE.build(
             amount=amount,
@@ -95,7 +108,8 @@ class AsyncPayments(AsyncResource):
         extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Fetch a payment.
+        """Fetch a payment (``GET /payments/{id}``, BPC's page
+        [Direct integration](https://dev.bpcbt.com/en/integration/apiv2/structure/direct-integration-apiv2.html)).
 
         Args:
             payment_id: the payment's id.
@@ -109,6 +123,16 @@ class AsyncPayments(AsyncResource):
         Raises:
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            created = await client.payments.create(amount=2500, currency="EUR", card=card)
+            payment = await client.payments.retrieve(created.id)
+            print(payment.status, payment.amount_received)  # succeeded 2500
+            ```
         """
         return await self._request(
             ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout, extra_headers=extra_headers
@@ -133,7 +157,8 @@ class AsyncPayments(AsyncResource):
         ``amount_capturable`` moved); the one that spends the rest makes the payment
         ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
         multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
-        first capture the payment can no longer be cancelled: refunds give money back.
+        first capture the payment can no longer be cancelled: refunds give money back. BPC's
+        page: [Two-step payments](https://dev.bpcbt.com/en/integration/apiv2/structure/two-step.html).
 
         Args:
             payment_id: the payment's id.
@@ -153,6 +178,21 @@ class AsyncPayments(AsyncResource):
                 to capture, canceled, or the amount is above what is capturable).
             APITimeoutError: the outcome is unknown; retrieve the payment and compare its
                 ``amount_received`` before capturing again.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            held = await client.payments.create(
+                amount=5000, currency="EUR", card=card, capture_method="manual"
+            )
+            print(held.status, held.amount_capturable)  # requiresCapture 5000
+            part = await client.payments.capture(held.id, amount=3000)  # the first parcel ships
+            print(part.status, part.amount_capturable)  # requiresCapture 2000
+            rest = await client.payments.capture(held.id)  # everything still held
+            print(rest.status, rest.amount_received)  # succeeded 5000
+            ```
         """
         # An empty body is no body at all: "capture everything" [inferred].
         body = CAPTURE.build(amount=amount) or NOT_GIVEN
@@ -170,7 +210,8 @@ class AsyncPayments(AsyncResource):
     ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
-        After a capture only a refund gives money back.
+        After a capture only a refund gives money back (BPC's page
+        [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)).
 
         Args:
             payment_id: the payment's id.
@@ -184,6 +225,18 @@ class AsyncPayments(AsyncResource):
         Raises:
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            held = await client.payments.create(
+                amount=5000, currency="EUR", card=card, capture_method="manual"
+            )
+            payment = await client.payments.cancel(held.id)  # out of stock: release the hold
+            print(payment.status)  # canceled
+            ```
         """
         return await self._request(
             ep.PAYMENTS_CANCEL, payment_id, timeout=timeout, extra_headers=extra_headers

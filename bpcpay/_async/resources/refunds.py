@@ -32,6 +32,11 @@ class AsyncRefunds(AsyncResource):
     ) -> Refund:
         """Refund all or part of a payment.
 
+        Refunds are published on BPC's pages
+        [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)
+        and [Webhooks](https://dev.bpcbt.com/en/integration/apiv2/structure/webhooks-apiv2.html);
+        the path and body are [inferred] (docs/inferred.md).
+
         Args:
             payment_id: the payment to refund.
             amount: in minor units; what is left to refund by default.
@@ -51,6 +56,18 @@ class AsyncRefunds(AsyncResource):
             InvalidRequestError: more than what is left, or the payment is not refundable.
             APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
                 payment (``amount_refunded``) first.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            payment = await client.payments.create(amount=2500, currency="EUR", card=card)
+            refund = await client.refunds.create(
+                payment_id=payment.id, amount=500, reason="one item came back"
+            )
+            print(refund.status, refund.amount)  # succeeded 500
+            ```
         """
         body = REFUND_CREATE.build(
             payment_id=payment_id,
@@ -83,6 +100,17 @@ class AsyncRefunds(AsyncResource):
         Raises:
             InvalidArgumentError: ``refund_id`` is empty; nothing was sent.
             NotFoundError: no refund has this id.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            payment = await client.payments.create(amount=2500, currency="EUR", card=card)
+            created = await client.refunds.create(payment_id=payment.id)
+            refund = await client.refunds.retrieve(created.id)
+            print(refund.status, refund.amount, refund.payment == payment.id)  # succeeded 2500 True
+            ```
         """
         return await self._request(
             ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout, extra_headers=extra_headers

@@ -43,7 +43,9 @@ class Payments(SyncResourceBase):
         number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
         card off your servers. Most merchants should use ``sessions.create`` instead. Typed
         arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
-        and is sent as given once checked.
+        and is sent as given once checked. BPC's pages:
+        [Direct integration](https://dev.bpcbt.com/en/integration/apiv2/structure/direct-integration-apiv2.html),
+        and for tokens [the mobile SDK](https://dev.bpcbt.com/en/integration/apiv2/sdk/sdk_core_apiv2.html).
 
         Args:
             amount: in minor units of ``currency``; a positive int.
@@ -73,6 +75,17 @@ class Payments(SyncResourceBase):
             InvalidArgumentError: an argument is invalid; nothing was sent.
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            payment = client.payments.create(
+                amount=2500, currency="EUR", card=card, merchant_reference_id="order-1002"
+            )
+            print(payment.status, payment.amount_received)  # succeeded 2500
+            ```
         """
         return self._runner.run(
             timeout,
@@ -100,7 +113,8 @@ class Payments(SyncResourceBase):
         extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Fetch a payment.
+        """Fetch a payment (``GET /payments/{id}``, BPC's page
+        [Direct integration](https://dev.bpcbt.com/en/integration/apiv2/structure/direct-integration-apiv2.html)).
 
         Args:
             payment_id: the payment's id.
@@ -114,6 +128,16 @@ class Payments(SyncResourceBase):
         Raises:
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            created = client.payments.create(amount=2500, currency="EUR", card=card)
+            payment = client.payments.retrieve(created.id)
+            print(payment.status, payment.amount_received)  # succeeded 2500
+            ```
         """
         return self._runner.run(
             timeout,
@@ -142,7 +166,8 @@ class Payments(SyncResourceBase):
         ``amount_capturable`` moved); the one that spends the rest makes the payment
         ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
         multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
-        first capture the payment can no longer be cancelled: refunds give money back.
+        first capture the payment can no longer be cancelled: refunds give money back. BPC's
+        page: [Two-step payments](https://dev.bpcbt.com/en/integration/apiv2/structure/two-step.html).
 
         Args:
             payment_id: the payment's id.
@@ -162,6 +187,21 @@ class Payments(SyncResourceBase):
                 to capture, canceled, or the amount is above what is capturable).
             APITimeoutError: the outcome is unknown; retrieve the payment and compare its
                 ``amount_received`` before capturing again.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            held = client.payments.create(
+                amount=5000, currency="EUR", card=card, capture_method="manual"
+            )
+            print(held.status, held.amount_capturable)  # requiresCapture 5000
+            part = client.payments.capture(held.id, amount=3000)  # the first parcel ships
+            print(part.status, part.amount_capturable)  # requiresCapture 2000
+            rest = client.payments.capture(held.id)  # everything still held
+            print(rest.status, rest.amount_received)  # succeeded 5000
+            ```
         """
         return self._runner.run(
             timeout,
@@ -182,7 +222,8 @@ class Payments(SyncResourceBase):
     ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
-        After a capture only a refund gives money back.
+        After a capture only a refund gives money back (BPC's page
+        [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)).
 
         Args:
             payment_id: the payment's id.
@@ -196,6 +237,18 @@ class Payments(SyncResourceBase):
         Raises:
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
+
+        Examples:
+            ```python
+            from bpcpay import PaymentCard
+
+            card = PaymentCard(number="4444 5555 1111 3333", exp_month=12, exp_year=2034, cvc="123")
+            held = client.payments.create(
+                amount=5000, currency="EUR", card=card, capture_method="manual"
+            )
+            payment = client.payments.cancel(held.id)  # out of stock: release the hold
+            print(payment.status)  # canceled
+            ```
         """
         return self._runner.run(
             timeout,

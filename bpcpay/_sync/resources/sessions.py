@@ -42,6 +42,10 @@ class Sessions(SyncResourceBase):
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
 
+        The redirect flow of BPC's page
+        [Redirect integration](https://dev.bpcbt.com/en/integration/apiv2/structure/redirect-integration-apiv2.html):
+        send the customer to ``payment_url``; they come back to ``success_url`` (or
+        ``failure_url``), and the signed ``session.completed`` webhook is the proof of payment.
         Typed arguments take the model or a plain mapping; a mapping is wire form (camelCase
         keys, e.g. ``{"address": {"postalCode": ...}}``) and is sent as given once checked.
 
@@ -77,6 +81,19 @@ class Sessions(SyncResourceBase):
             APITimeoutError: no answer in time; a session may exist. It is safe to create
                 another: an unused one expires unpaid.
             APIStatusError: the gateway refused (e.g. 412 for redirect URLs it rejects).
+
+        Examples:
+            ```python
+            session = client.sessions.create(
+                amount=2400,  # 24.00 EUR
+                currency="EUR",
+                success_url="https://shop.example/orders/1001/paid",
+                failure_url="https://shop.example/orders/1001/retry",
+                merchant_reference_id="order-1001",
+            )
+            print(session.status, session.payment_status)  # open unpaid
+            # Redirect the customer to session.payment_url.
+            ```
         """
         return self._runner.run(
             timeout,
@@ -108,6 +125,10 @@ class Sessions(SyncResourceBase):
     ) -> Session:
         """Fetch a session, e.g. on your success page to confirm it is paid.
 
+        ``GET /sessions/{id}`` is the call shown on BPC's pages
+        [API keys](https://dev.bpcbt.com/en/integration/apiv2/structure/api-keys-apiv2.html) and
+        [API versions](https://dev.bpcbt.com/en/integration/apiv2/structure/api-versions-apiv2.html).
+
         Args:
             session_id: ``ps_...``, as in the ``sessionId`` query parameter of the redirect.
             extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
@@ -120,6 +141,19 @@ class Sessions(SyncResourceBase):
         Raises:
             InvalidArgumentError: ``session_id`` is empty.
             NotFoundError: no such session.
+
+        Examples:
+            ```python
+            created = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1001/paid",
+                failure_url="https://shop.example/orders/1001/retry",
+            )
+            gw.pay(created.id)  # the sandbox plays the customer on the payment page
+            session = client.sessions.retrieve(created.id)  # the ?sessionId= it returns with
+            print(session.status, session.payment_status)  # complete paid
+            ```
         """
         return self._runner.run(
             timeout,
@@ -141,7 +175,8 @@ class Sessions(SyncResourceBase):
 
         The request has no body. The customer can no longer pay on its page; the session keeps
         its ``expires_at`` and loses its ``payment_url``, and a ``session.expired`` webhook
-        follows.
+        follows (BPC's page
+        [Cancel and refund](https://dev.bpcbt.com/en/integration/apiv2/structure/cancel-refund-apiv2.html)).
 
         Args:
             session_id: an open session's ``ps_...`` id.
@@ -158,6 +193,18 @@ class Sessions(SyncResourceBase):
             ConflictError: the session is not open (already expired, or completed); the
                 sandbox answers 409 with the code ``session_not_open``.
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
+
+        Examples:
+            ```python
+            session = client.sessions.create(
+                amount=2400,
+                currency="EUR",
+                success_url="https://shop.example/orders/1001/paid",
+                failure_url="https://shop.example/orders/1001/retry",
+            )
+            expired = client.sessions.expire(session.id)  # the order was cancelled
+            print(expired.status, expired.payment_url)  # expired None
+            ```
         """
         return self._runner.run(
             timeout,

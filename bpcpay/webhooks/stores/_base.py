@@ -70,7 +70,19 @@ DEFAULT_STORE_TIMEOUT: Final = 5.0
 
 
 class ClaimStatus:
-    """The three answers of ``claim``."""
+    """The three answers of ``claim``.
+
+    Examples:
+        ```python
+        from bpcpay.webhooks import ClaimStatus, InMemoryDeliveryStore
+
+        store = InMemoryDeliveryStore()
+        claim = store.claim("evt:session.completed:ps_1")
+        if claim.status == ClaimStatus.CLAIMED:
+            store.complete("evt:session.completed:ps_1", claim.token)
+        print(store.claim("evt:session.completed:ps_1").status == ClaimStatus.DONE)  # True
+        ```
+    """
 
     CLAIMED: Final = "claimed"
     DONE: Final = "done"
@@ -89,6 +101,17 @@ class Claim:
             store's clock (for logs: compare it with no other clock).
         remaining: for ``in_flight``, the seconds the holder's lease has left, measured on the
             store's clock: what a caller waits for, whatever its own clock says.
+
+    Examples:
+        ```python
+        from bpcpay.webhooks import InMemoryDeliveryStore
+
+        store = InMemoryDeliveryStore(lease=20)
+        first = store.claim("evt:session.completed:ps_1")
+        second = store.claim("evt:session.completed:ps_1")  # another worker, meanwhile
+        print(first.status, second.status)  # claimed in_flight
+        print(0 < second.remaining <= 20)  # True
+        ```
     """
 
     status: str
@@ -115,47 +138,170 @@ class Claim:
 
 @runtime_checkable
 class DeliveryStore(Protocol):
-    """A store with plain methods (usable by ``handle_sync`` and ``handle``)."""
+    """A store with plain methods (usable by ``handle_sync`` and ``handle``).
+
+    What the router needs of a store: a ``lease`` in seconds and the four methods below. Every
+    store bpcpay ships keeps this contract; a store of your own may too.
+
+    Examples:
+        ```python
+        from bpcpay.webhooks import DeliveryStore, InMemoryDeliveryStore, SQLiteDeliveryStore
+
+        print(isinstance(SQLiteDeliveryStore("webhooks.sqlite3"), DeliveryStore))  # True
+        print(isinstance(InMemoryDeliveryStore(), DeliveryStore))  # True
+        ```
+    """
 
     lease: float
 
     def claim(self, key: str) -> Claim:
-        """Claim ``key`` for processing (see the module docstring for the three answers)."""
+        """Claim ``key`` for processing (see the module docstring for the three answers).
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            store = SQLiteDeliveryStore("webhooks.sqlite3")
+            first = store.claim("evt:payment.succeeded:pay_1")
+            second = store.claim("evt:payment.succeeded:pay_1")
+            print(first.status, second.status)  # claimed in_flight
+            ```
+        """
         ...
 
     def renew(self, key: str, token: str) -> bool:
-        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds; False otherwise."""
+        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds; False otherwise.
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            store = SQLiteDeliveryStore("webhooks.sqlite3")
+            claim = store.claim("evt:payment.succeeded:pay_2")
+            print(store.renew("evt:payment.succeeded:pay_2", claim.token))  # True
+            print(store.renew("evt:payment.succeeded:pay_2", "another-token"))  # False
+            ```
+        """
         ...
 
     def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done unless another token has taken it over; False then."""
+        """Mark ``key`` done unless another token has taken it over; False then.
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            store = SQLiteDeliveryStore("webhooks.sqlite3")
+            claim = store.claim("evt:payment.succeeded:pay_3")
+            print(store.complete("evt:payment.succeeded:pay_3", claim.token))  # True
+            print(store.claim("evt:payment.succeeded:pay_3").status)  # done
+            ```
+        """
         ...
 
     def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it; False otherwise."""
+        """Forget ``key`` if ``token`` still owns it; False otherwise.
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            store = SQLiteDeliveryStore("webhooks.sqlite3")
+            claim = store.claim("evt:payment.succeeded:pay_4")
+            print(store.release("evt:payment.succeeded:pay_4", claim.token))  # True
+            print(store.claim("evt:payment.succeeded:pay_4").status)  # claimed
+            ```
+        """
         ...
 
 
 @runtime_checkable
 class AsyncDeliveryStore(Protocol):
-    """A store with ``async`` methods (usable by ``handle`` only)."""
+    """A store with ``async`` methods (usable by ``handle`` only).
+
+    The contract of :class:`DeliveryStore`, awaited.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import AsyncDeliveryStore, AsyncRedisDeliveryStore
+
+        store = AsyncRedisDeliveryStore(os.environ["REDIS_URL"])
+        print(isinstance(store, AsyncDeliveryStore))  # True
+        ```
+    """
 
     lease: float
 
     def claim(self, key: str) -> Awaitable[Claim]:
-        """Claim ``key`` for processing."""
+        """Claim ``key`` for processing.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+            first = await store.claim("evt:refund.succeeded:re_1")
+            second = await store.claim("evt:refund.succeeded:re_1")
+            print(first.status, second.status)  # claimed in_flight
+            await store.aclose()
+            ```
+        """
         ...
 
     def renew(self, key: str, token: str) -> Awaitable[bool]:
-        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds."""
+        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+            claim = await store.claim("evt:refund.succeeded:re_2")
+            print(await store.renew("evt:refund.succeeded:re_2", claim.token))  # True
+            await store.aclose()
+            ```
+        """
         ...
 
     def complete(self, key: str, token: str) -> Awaitable[bool]:
-        """Mark ``key`` done unless another token has taken it over."""
+        """Mark ``key`` done unless another token has taken it over.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+            claim = await store.claim("evt:refund.succeeded:re_3")
+            print(await store.complete("evt:refund.succeeded:re_3", claim.token))  # True
+            print((await store.claim("evt:refund.succeeded:re_3")).status)  # done
+            await store.aclose()
+            ```
+        """
         ...
 
     def release(self, key: str, token: str) -> Awaitable[bool]:
-        """Forget ``key`` if ``token`` still owns it."""
+        """Forget ``key`` if ``token`` still owns it.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+            claim = await store.claim("evt:refund.succeeded:re_4")
+            print(await store.release("evt:refund.succeeded:re_4", claim.token))  # True
+            await store.aclose()
+            ```
+        """
         ...
 
 
@@ -202,6 +348,18 @@ class PlanStore(_Failures):
 
         Returns:
             The :class:`Claim`.
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import RedisDeliveryStore
+
+            store = RedisDeliveryStore(os.environ["REDIS_URL"])
+            claim = store.claim("evt:session.expired:ps_claim")
+            again = store.claim("evt:session.expired:ps_claim")  # another worker, meanwhile
+            print(claim.status, again.status)  # claimed in_flight
+            ```
         """
         return self._run(self._plans.claim_plan(key))
 
@@ -211,6 +369,17 @@ class PlanStore(_Failures):
         Returns:
             False when ``token`` holds no live lease on ``key`` any more (it lapsed, or the key
             was taken over, completed or released).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import RedisDeliveryStore
+
+            store = RedisDeliveryStore(os.environ["REDIS_URL"])
+            claim = store.claim("evt:session.expired:ps_renew")
+            print(store.renew("evt:session.expired:ps_renew", claim.token))  # True
+            ```
         """
         return self._run(self._plans.renew_plan(key, token))
 
@@ -220,6 +389,18 @@ class PlanStore(_Failures):
         Returns:
             False when another caller has taken the key over since (its lease lapsed and the
             key was claimed again).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import RedisDeliveryStore
+
+            store = RedisDeliveryStore(os.environ["REDIS_URL"])
+            claim = store.claim("evt:session.expired:ps_complete")
+            print(store.complete("evt:session.expired:ps_complete", claim.token))  # True
+            print(store.claim("evt:session.expired:ps_complete").status)  # done
+            ```
         """
         return self._run(self._plans.complete_plan(key, token))
 
@@ -228,6 +409,18 @@ class PlanStore(_Failures):
 
         Returns:
             False when the claim is not ``token``'s (or the key is done).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import RedisDeliveryStore
+
+            store = RedisDeliveryStore(os.environ["REDIS_URL"])
+            claim = store.claim("evt:session.expired:ps_release")  # the handler failed:
+            print(store.release("evt:session.expired:ps_release", claim.token))  # True
+            print(store.claim("evt:session.expired:ps_release").status)  # claimed
+            ```
         """
         return self._run(self._plans.release_plan(key, token))
 

@@ -40,6 +40,17 @@ class InMemoryDeliveryStore:
 
     Raises:
         InvalidArgumentError: ``capacity`` is not an int >= 1, or ``lease`` is not > 0.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import InMemoryDeliveryStore, WebhookRouter
+
+        store = InMemoryDeliveryStore(capacity=50_000)  # one process: a single worker
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"], store=store)
+        print(store)  # <InMemoryDeliveryStore 0/50000 keys lease=20s>
+        ```
     """
 
     #: Its calls never block, so the async router calls it on the loop, not in a thread.
@@ -59,7 +70,18 @@ class InMemoryDeliveryStore:
         self._lock = threading.Lock()
 
     def claim(self, key: str) -> Claim:
-        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when)."""
+        """Claim ``key``: ``claimed`` (with a token), ``done``, or ``in_flight`` (until when).
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import InMemoryDeliveryStore
+
+            store = InMemoryDeliveryStore()
+            first = store.claim("evt:session.completed:ps_1")
+            second = store.claim("evt:session.completed:ps_1")
+            print(first.status, second.status)  # claimed in_flight
+            ```
+        """
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
@@ -83,7 +105,17 @@ class InMemoryDeliveryStore:
         return entry
 
     def renew(self, key: str, token: str) -> bool:
-        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds."""
+        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds.
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import InMemoryDeliveryStore
+
+            store = InMemoryDeliveryStore()
+            claim = store.claim("evt:session.completed:ps_1")
+            print(store.renew("evt:session.completed:ps_1", claim.token))  # True
+            ```
+        """
         now = self._clock()
         with self._lock:
             entry = self._owned(key, token)
@@ -94,7 +126,18 @@ class InMemoryDeliveryStore:
 
     def complete(self, key: str, token: str) -> bool:
         """Mark ``key`` done unless another token took it over (a lapsed lease nobody took,
-        and a key evicted while in flight, count as the caller's)."""
+        and a key evicted while in flight, count as the caller's).
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import InMemoryDeliveryStore
+
+            store = InMemoryDeliveryStore()
+            claim = store.claim("evt:session.completed:ps_1")
+            print(store.complete("evt:session.completed:ps_1", claim.token))  # True
+            print(store.is_done("evt:session.completed:ps_1"))  # True
+            ```
+        """
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -110,7 +153,18 @@ class InMemoryDeliveryStore:
             return True
 
     def release(self, key: str, token: str) -> bool:
-        """Forget ``key`` if ``token`` still owns it."""
+        """Forget ``key`` if ``token`` still owns it.
+
+        Examples:
+            ```python
+            from bpcpay.webhooks import InMemoryDeliveryStore
+
+            store = InMemoryDeliveryStore()
+            claim = store.claim("evt:session.completed:ps_1")
+            print(store.release("evt:session.completed:ps_1", claim.token))  # True
+            print(store.claim("evt:session.completed:ps_1").status)  # claimed
+            ```
+        """
         with self._lock:
             if self._owned(key, token) is None:
                 return False
@@ -118,7 +172,24 @@ class InMemoryDeliveryStore:
             return True
 
     def is_done(self, key: str) -> bool:
-        """True when ``key`` was processed successfully (and is still remembered)."""
+        """True when ``key`` was processed successfully (and is still remembered).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay import Session
+            from bpcpay.testing import webhook_delivery
+            from bpcpay.webhooks import InMemoryDeliveryStore, WebhookRouter
+
+            secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+            store = InMemoryDeliveryStore()
+            router = WebhookRouter(secret, store=store)
+            paid = Session(id="ps_1", amount=2400, currency="EUR", status="complete")
+            result = router.handle_sync(*webhook_delivery("session.completed", paid, secret=secret))
+            print(store.is_done(result.key))  # True
+            ```
+        """
         with self._lock:
             entry = self._entries.get(key)
             return entry is not None and entry.done

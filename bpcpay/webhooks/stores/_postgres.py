@@ -120,6 +120,18 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
     Raises:
         InvalidArgumentError: an argument is invalid (the message names it, never the DSN).
         ImportError: psycopg is not installed (``pip install 'bpcpay[postgres]'``).
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import PostgresDeliveryStore, WebhookRouter
+
+        store = PostgresDeliveryStore(os.environ["DATABASE_URL"], table="shop_webhooks")
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"], store=store)
+        print(store.claim("evt:session.completed:ps_pg").status)  # claimed
+        store.close()
+        ```
     """
 
     def _connections(self) -> psycopg_pool.ConnectionPool[Any]:
@@ -146,11 +158,35 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
             return drive(self._with_setup(plan), execute)
 
     def setup(self) -> None:
-        """Create the table now instead of on first use (optional)."""
+        """Create the table now instead of on first use (optional).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import PostgresDeliveryStore
+
+            store = PostgresDeliveryStore(os.environ["DATABASE_URL"], table="deploy_webhooks")
+            store.setup()  # e.g. in a deploy step, with a role allowed to create tables
+            store.close()
+            ```
+        """
         self._run(self._logic.setup_plan())
 
     def close(self) -> None:
-        """Close this process's pool (a new one opens on the next call)."""
+        """Close this process's pool (a new one opens on the next call).
+
+        Examples:
+            ```python
+            import contextlib
+            import os
+
+            from bpcpay.webhooks import PostgresDeliveryStore
+
+            with contextlib.closing(PostgresDeliveryStore(os.environ["DATABASE_URL"])) as store:
+                print(store.claim("evt:session.completed:ps_pg_close").status)  # claimed
+            ```
+        """
         pool = self._pool.owned()
         if pool is not None:
             pool.close(timeout=self.timeout)
@@ -163,6 +199,24 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
     The same arguments, table and statements as :class:`PostgresDeliveryStore` (the two can
     share one database). It works from any event loop: each loop gets its own pool (at most
     ``max_connections``), opened on its first call and closed when the loop shuts down.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Payment
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import AsyncPostgresDeliveryStore, WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+        router = WebhookRouter(secret, store=store)
+        payment = Payment(id="pay_pg", amount=2500, currency="EUR", status="succeeded")
+        body, headers = webhook_delivery("payment.succeeded", payment, secret=secret)
+        print((await router.handle(body, headers)).reason)  # unhandled
+        print((await router.handle(body, headers)).reason)  # duplicate
+        await store.aclose()
+        ```
     """
 
     async def _connections(self) -> psycopg_pool.AsyncConnectionPool[Any]:
@@ -208,9 +262,35 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
             return await drive_async(self._with_setup(plan), execute)
 
     async def setup(self) -> None:
-        """Create the table now instead of on first use (optional)."""
+        """Create the table now instead of on first use (optional).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"], table="async_webhooks")
+            await store.setup()  # e.g. in your application's startup hook
+            await store.aclose()
+            ```
+        """
         await self._run(self._logic.setup_plan())
 
     async def aclose(self) -> None:
-        """Close the running loop's pool (a new one opens on the next call)."""
+        """Close the running loop's pool (a new one opens on the next call).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncPostgresDeliveryStore
+
+            store = AsyncPostgresDeliveryStore(os.environ["DATABASE_URL"])
+            try:
+                print((await store.claim("evt:session.completed:ps_pg_aclose")).status)  # claimed
+            finally:
+                await store.aclose()  # e.g. in your application's shutdown hook
+            ```
+        """
         await self._loops.close()

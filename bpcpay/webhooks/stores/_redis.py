@@ -238,6 +238,17 @@ class RedisDeliveryStore(_RedisStore, PlanStore):
     Raises:
         InvalidArgumentError: an argument is invalid (the message names it, never the URL).
         ImportError: redis-py is not installed (``pip install 'bpcpay[redis]'``).
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import RedisDeliveryStore, WebhookRouter
+
+        store = RedisDeliveryStore(os.environ["REDIS_URL"], prefix="shop:webhooks:")
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"], store=store)
+        print(store)  # <RedisDeliveryStore prefix='shop:webhooks:' lease=20s>
+        ```
     """
 
     def _redis(self) -> tuple[redis.Redis, dict[str, Any]]:
@@ -264,7 +275,19 @@ class RedisDeliveryStore(_RedisStore, PlanStore):
         return drive(plan, perform)
 
     def close(self) -> None:
-        """Close this process's connections (they reopen on the next call)."""
+        """Close this process's connections (they reopen on the next call).
+
+        Examples:
+            ```python
+            import contextlib
+            import os
+
+            from bpcpay.webhooks import RedisDeliveryStore
+
+            with contextlib.closing(RedisDeliveryStore(os.environ["REDIS_URL"])) as store:
+                print(store.claim("evt:session.completed:ps_close").status)  # claimed
+            ```
+        """
         connected = self._pool.owned()
         if connected is not None:
             client = connected[0]
@@ -279,6 +302,24 @@ class AsyncRedisDeliveryStore(_RedisStore, AsyncPlanStore):
     The same arguments, keys and scripts as :class:`RedisDeliveryStore` (the two can share
     one Redis). It works from any event loop: each loop gets its own connections (at most
     ``max_connections``), opened on its first call and closed when the loop shuts down.
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay import Payment
+        from bpcpay.testing import webhook_delivery
+        from bpcpay.webhooks import AsyncRedisDeliveryStore, WebhookRouter
+
+        secret = os.environ["BPCPAY_WEBHOOK_SECRET"]
+        store = AsyncRedisDeliveryStore(os.environ["REDIS_URL"])
+        router = WebhookRouter(secret, store=store)
+        payment = Payment(id="pay_redis", amount=2500, currency="EUR", status="succeeded")
+        body, headers = webhook_delivery("payment.succeeded", payment, secret=secret)
+        print((await router.handle(body, headers)).reason)  # unhandled
+        print((await router.handle(body, headers)).reason)  # duplicate
+        await store.aclose()
+        ```
     """
 
     _driver = "redis.asyncio"
@@ -313,7 +354,21 @@ class AsyncRedisDeliveryStore(_RedisStore, AsyncPlanStore):
         return await drive_async(plan, perform)
 
     async def aclose(self) -> None:
-        """Close the running loop's connections (they reopen on the next call)."""
+        """Close the running loop's connections (they reopen on the next call).
+
+        Examples:
+            ```python
+            import os
+
+            from bpcpay.webhooks import AsyncRedisDeliveryStore
+
+            store = AsyncRedisDeliveryStore(os.environ["REDIS_URL"])
+            try:
+                print((await store.claim("evt:session.completed:ps_aclose")).status)  # claimed
+            finally:
+                await store.aclose()  # e.g. in your application's shutdown hook
+            ```
+        """
         await self._loops.close()
 
 

@@ -53,6 +53,18 @@ class SQLiteDeliveryStore(PlanStore):
 
     Raises:
         InvalidArgumentError: an argument is invalid (the message names it).
+
+    Examples:
+        ```python
+        import os
+
+        from bpcpay.webhooks import SQLiteDeliveryStore, WebhookRouter
+
+        # One file for every gunicorn worker of this host.
+        store = SQLiteDeliveryStore("webhooks.sqlite3")
+        router = WebhookRouter(os.environ["BPCPAY_WEBHOOK_SECRET"], store=store)
+        print(store.lease)  # 20.0
+        ```
     """
 
     def __init__(
@@ -124,12 +136,35 @@ class SQLiteDeliveryStore(PlanStore):
             self._lock.release()
 
     def setup(self) -> None:
-        """Create the table now instead of on first use (optional)."""
+        """Create the table now instead of on first use (optional).
+
+        Examples:
+            ```python
+            import sqlite3
+
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            SQLiteDeliveryStore("webhooks.sqlite3").setup()  # e.g. in a deploy step
+            tables = sqlite3.connect("webhooks.sqlite3").execute("SELECT name FROM sqlite_master")
+            print("bpcpay_webhook_deliveries" in {name for (name,) in tables})  # True
+            ```
+        """
         with self._lock:
             self._connection()  # a new connection sets the database up
 
     def close(self) -> None:
-        """Close this process's connection (it reopens on the next call)."""
+        """Close this process's connection (it reopens on the next call).
+
+        Examples:
+            ```python
+            import contextlib
+
+            from bpcpay.webhooks import SQLiteDeliveryStore
+
+            with contextlib.closing(SQLiteDeliveryStore("webhooks.sqlite3")) as store:
+                print(store.claim("evt:session.completed:ps_1").status)  # claimed
+            ```
+        """
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
