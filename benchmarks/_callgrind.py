@@ -6,7 +6,10 @@ The probe marks the calls it wants counted with two C functions nothing else on 
 ``sys.getallocatedblocks()`` before them and ``gc.get_freeze_count()`` after them. valgrind is
 told to zero its counters when the first is entered and to write them out when the second is,
 so that part of the output holds exactly the measured calls: start-up, imports, the warm-up and
-the exit are never counted, and one process per measurement is enough.
+the exit are never counted, and one process per measurement is enough. valgrind zeroes only the
+counters of the thread that enters the marker: what another thread did before it stays in the
+part (``instructions.py`` counts probes with a second thread twice, with two numbers of calls,
+and takes the difference).
 
 Python 3.12+ can put a small native trampoline in front of every Python function
 (``sys.activate_stack_trampoline("perf")``) and writes their addresses and names to

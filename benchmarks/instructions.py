@@ -5,7 +5,9 @@
 
 Each client makes a warm-up, then N sequential calls to the benchmark server (``_server.py``,
 outside valgrind) inside ``valgrind --tool=callgrind``; only the N calls are counted (the probe
-marks them, see ``_callgrind.py``), so start-up, imports and warm-up never enter the figure.
+marks them, see ``_callgrind.py``), so start-up, imports and warm-up never enter the figure
+(a probe with a second thread, BpcPay's or the hops', is counted with N and N/5 calls and the
+difference taken, since what that thread did before the marker stays in its count).
 Wall-clock medians (``run.py``) say how fast; these counts say how much work, and they repeat
 to within about 1% from run to run, so they show changes of a few percent that timing on a
 busy 2-core machine cannot.
@@ -43,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _callgrind import Profile, run_probe
+from _harness import Config, Section, Spread, Table, Target
 from _server import BenchServer
 
 HERE = Path(__file__).resolve().parent
@@ -124,7 +127,7 @@ COMPONENTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     ),
     ("settle", "response decoding (settle, status check)", ("settle",), "retry"),
     ("request_id", "request_id (header lookup)", ("header:_headers.py",), "settle"),
-    ("json", "JSON decoding", ("loads:json/__init__.py", "_fast_loads"), "settle"),
+    ("json", "JSON decoding", ("loads:json/__init__.py", "_stdlib_loads", "_fast_loads"), "settle"),
     ("model", "model structuring (raw kept)", ("structure_object",), "settle"),
 )
 
@@ -198,27 +201,34 @@ def probe_command(
 
 
 def measure(
-    jobs: Iterable[tuple[str, str, str]],
+    jobs: Iterable[tuple[str, str, str, int]],
     *,
-    calls: int,
     python: str,
     url: str,
     parallel: int,
     trampoline: bool = False,
-) -> dict[tuple[str, str, str], Profile]:
-    """One probe per (kind, decoder, op), ``parallel`` at a time (the counts do not depend on
-    how busy the machine is, only the time they take)."""
+) -> dict[tuple[str, str, str, int], Profile]:
+    """One probe per (kind, decoder, op, calls), ``parallel`` at a time (the counts do not
+    depend on how busy the machine is, only the time they take)."""
     wanted = list(dict.fromkeys(jobs))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {
             job: pool.submit(
                 run_probe,
-                probe_command(*job, calls, url, python=python, trampoline=trampoline),
+                probe_command(*job, url, python=python, trampoline=trampoline),
                 functions=trampoline,
             )
             for job in wanted
         }
         return {job: future.result() for job, future in futures.items()}
+
+
+#: Probes with a thread of their own (BpcPay's loop thread, the hops' loop). valgrind zeroes
+#: only the counters of the thread that enters the first marker, so the other thread's work
+#: before it (start-up, warm-up) stays in the count: these are counted twice, with ``calls``
+#: and a fifth of it, and the difference of the two divided by the difference of the calls
+#: (what came before the marker cancels out).
+THREADED = ("sync", "hop-coroutine", "hop-bare")
 
 
 def summary(
@@ -234,27 +244,114 @@ def summary(
         for name, (kind, decoder_name) in CLIENTS.items()
         if decoder_name in decoders and (kind in ("raw", "async") or op == "retrieve")
     }
-    profiles = measure(wanted.values(), calls=calls, python=python, url=url, parallel=parallel)
-    return {key: profiles[job].total / calls for key, job in wanted.items()}
+    fewer = calls // 5
+    jobs = [(*job, calls) for job in wanted.values()]
+    jobs += [(*job, fewer) for job in wanted.values() if job[0] in THREADED]
+    profiles = measure(jobs, python=python, url=url, parallel=parallel)
+    counts = {}
+    for key, job in wanted.items():
+        total = profiles[(*job, calls)].total
+        if job[0] in THREADED:
+            counts[key] = (total - profiles[(*job, fewer)].total) / (calls - fewer)
+        else:
+            counts[key] = total / calls
+    return counts
 
 
-def summary_table(rows: dict[tuple[str, str], float]) -> list[str]:
-    """The summary as markdown: every client, then the ratios to raw aiohttp and the hop."""
+def summary_rows(rows: dict[tuple[str, str], float]) -> list[list[str]]:
+    """The summary's rows: every client, then the ratios to raw aiohttp and the hop."""
     names = list(dict.fromkeys(name for name, _ in rows))
-    out = ["| client | sessions.retrieve | sessions.create |", "|---|---:|---:|"]
+    out = []
     for name in names:
-        cells = [f"{rows[(name, op)]:,.0f}" if (name, op) in rows else "—" for op in OPS]
-        out.append(f"| {name} | {' | '.join(cells)} |")
+        counts = [f"{rows[(name, op)]:,.0f}" if (name, op) in rows else "—" for op in OPS]
+        out.append([name, *counts])
     raw = {op: rows[("raw aiohttp", op)] for op in OPS}
     for name in [n for n in names if n.startswith("AsyncBpcPay")]:
-        cells = [f"{rows[(name, op)] / raw[op]:.2f}x" for op in OPS]
-        out.append(f"| **{name} / raw aiohttp** | {' | '.join(cells)} |")
+        ratios = [f"{rows[(name, op)] / raw[op]:.2f}x" for op in OPS]
+        out.append([f"**{name} / raw aiohttp**", *ratios])
     if ("BpcPay", "retrieve") in rows:
         hop = rows[("BpcPay", "retrieve")] - rows[("AsyncBpcPay", "retrieve")]
-        out.append(f"| **BpcPay minus AsyncBpcPay (the hop)** | {hop:,.0f} | — |")
+        out.append(["**BpcPay minus AsyncBpcPay (the hop)**", f"{hop:,.0f}", "—"])
         floor = rows[("minimal coroutine hop (floor)", "retrieve")]
-        out.append(f"| **the hop / minimal coroutine hop** | {hop / floor:.2f}x | — |")
+        out.append(["**the hop / minimal coroutine hop**", f"{hop / floor:.2f}x", "—"])
     return out
+
+
+#: Issue 23's goals: AsyncBpcPay / raw aiohttp at most this, per JSON decoder.
+GOALS = {"AsyncBpcPay": 1.15, "AsyncBpcPay + orjson": 1.10}
+#: How far two counts of the same code may differ (different memory layouts of the processes).
+REPEATABILITY = 0.01
+
+
+def targets(rows: dict[tuple[str, str], float]) -> list[Target]:
+    """Issue 23's targets, judged on the counts: within ``REPEATABILITY`` of a goal is noise."""
+    out = []
+
+    def judge(goal: str, value: float, bound: float) -> Target:
+        band = Spread(value, value * (1 - REPEATABILITY), value * (1 + REPEATABILITY))
+        return Target.at_most(goal, band, bound, f"{value:.3f}x")
+
+    for name, bound in GOALS.items():
+        for op in OPS:
+            if (name, op) in rows:
+                value = rows[(name, op)] / rows[("raw aiohttp", op)]
+                goal = f"{name} / raw aiohttp, sessions.{op}: ≤ {bound:.2f}x instructions"
+                out.append(judge(goal, value, bound))
+    if ("BpcPay", "retrieve") in rows:
+        hop = rows[("BpcPay", "retrieve")] - rows[("AsyncBpcPay", "retrieve")]
+        floor = rows[("minimal coroutine hop (floor)", "retrieve")]
+        goal = "BpcPay's hop ≤ the minimal coroutine hop, in instructions"
+        out.append(judge(goal, hop / floor, 1.0))
+    return out
+
+
+def run(cfg: Config, server: BenchServer, *, attribution_python: str | None) -> list[Section]:
+    """The instruction counts for ``run.py``: the summary, issue 23's targets, and the
+    attribution when ``attribution_python`` (3.12+) is given. In quick mode the probes run
+    without valgrind, once each, only to show they work: nothing is counted."""
+    section = Section("i", "Instructions and memory per call")
+    columns = ["client", "sessions.retrieve", "sessions.create"]
+    table = Table("i1. instructions per call (valgrind)", columns)
+    section.tables.append(table)
+    if cfg.quick:
+        for kind, decoder_name in CLIENTS.values():
+            command = probe_command(
+                kind,
+                decoder_name,
+                "retrieve",
+                2,
+                server.bpc_url,
+                python=sys.executable,
+                trampoline=False,
+            )
+            subprocess.run(command, check=True, timeout=300, capture_output=True)
+        table.add("(quick mode: the probes ran without valgrind; nothing was counted)", "—", "—")
+        return [section]
+    rows = summary(calls=1000, parallel=2, url=server.bpc_url)
+    for cells in summary_rows(rows):
+        table.add(*cells)
+    table.note = (
+        "1000 sequential calls per client counted by callgrind after a warm-up "
+        "(`python benchmarks/instructions.py`); the counts repeat to within about 1%."
+    )
+    section.targets += targets(rows)
+    if attribution_python is not None:
+        args = argparse.Namespace(
+            python=attribution_python,
+            decoders=",".join(_decoders()),
+            calls=1000,
+            jobs=2,
+            top=0,
+            json=None,
+        )
+        section.tables.append(attribution_table(args, server.bpc_url))
+    return [section]
+
+
+def _decoders() -> list[str]:
+    from _clients import json_decoders
+
+    return json_decoders()
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -321,8 +418,9 @@ def top_functions(sdk: Profile, raw: Profile, calls: int, limit: int) -> list[st
     return [f"{cost:>10,.0f} {count:>6.2f}  {name}" for cost, count, name in rows[:limit]]
 
 
-def by_function(args: argparse.Namespace, url: str) -> None:
-    """Run the trampoline probes and print the attribution table (and the top functions)."""
+def attribution_table(args: argparse.Namespace, url: str) -> Table:
+    """Run the trampoline probes; the attribution as a table (and the top functions printed
+    when ``args.top``)."""
     version = subprocess.run(
         [args.python, "-c", "import sys; print(sys.version_info >= (3, 12))"],
         capture_output=True,
@@ -336,44 +434,37 @@ def by_function(args: argparse.Namespace, url: str) -> None:
             "--python, or run `nox -s instructions`"
         )
     decoders = args.decoders.split(",")
-    jobs = [("raw", "json", op) for op in OPS]
-    jobs += [("async", decoder_name, op) for decoder_name in decoders for op in OPS]
-    profiles = measure(
-        jobs, calls=args.calls, python=args.python, url=url, parallel=args.jobs, trampoline=True
-    )
+    n = args.calls
+    jobs = [("raw", "json", op, n) for op in OPS]
+    jobs += [("async", decoder_name, op, n) for decoder_name in decoders for op in OPS]
+    profiles = measure(jobs, python=args.python, url=url, parallel=args.jobs, trampoline=True)
     columns = [(decoder_name, op) for decoder_name in decoders for op in OPS]
-    tables = {
-        column: attribute(
-            profiles[("async", *column)], profiles[("raw", "json", column[1])], args.calls
-        )
-        for column in columns
-    }
-    head = " | ".join(f"sessions.{op}{'' if d == 'json' else ' + ' + d}" for d, op in columns)
-    print(f"| part of a call (AsyncBpcPay minus raw aiohttp) | {head} |")
-    print("|---|" + "---:|" * len(columns))
-    for index, (name, _) in enumerate(tables[columns[0]]):
-        cells = " | ".join(f"{tables[c][index][1]:,.0f}" for c in columns)
-        print(f"| {name} | {cells} |")
-    raw_cells = " | ".join(
-        f"{profiles[('raw', 'json', op)].total / args.calls:,.0f}" for _, op in columns
+    pairs = {c: (profiles[("async", *c, n)], profiles[("raw", "json", c[1], n)]) for c in columns}
+    tables = {c: attribute(sdk, raw, args.calls) for c, (sdk, raw) in pairs.items()}
+    table = Table(
+        "i3. where AsyncBpcPay's extra instructions go (callgrind by function)",
+        ["part of a call (AsyncBpcPay minus raw aiohttp)"]
+        + [f"sessions.{op}{'' if d == 'json' else ' + ' + d}" for d, op in columns],
     )
-    print(f"| raw aiohttp itself (trampoline run) | {raw_cells} |")
+    for index, (name, _) in enumerate(tables[columns[0]]):
+        table.add(name, *(f"{tables[c][index][1]:,.0f}" for c in columns))
+    raw_totals = [f"{pairs[c][1].total / args.calls:,.0f}" for c in columns]
+    table.add("raw aiohttp itself (trampoline run)", *raw_totals)
+    table.note = (
+        "`python benchmarks/instructions.py --by-function` on Python 3.12+ with the perf "
+        "trampoline, which lets callgrind count each Python function (and switches off the "
+        "inlining of Python calls, so every call costs more than in the plain count: the parts "
+        "are a map of the overhead, their total the trampoline run's own). Each part is what "
+        "its functions spend minus the parts nested in them, in AsyncBpcPay minus raw aiohttp "
+        "(`COMPONENTS` in instructions.py)."
+    )
     if args.json:
-        args.json.write_text(
-            json.dumps({f"{d} {op}": dict(rows) for (d, op), rows in tables.items()}, indent=1)
-        )
+        shares = {f"{d} {op}": dict(rows) for (d, op), rows in tables.items()}
+        args.json.write_text(json.dumps(shares, indent=1))
     for column in columns if args.top else ():
         print(f"\n{column[1]} ({column[0]}): per call, AsyncBpcPay minus raw aiohttp, inclusive")
-        print(
-            "\n".join(
-                top_functions(
-                    profiles[("async", *column)],
-                    profiles[("raw", "json", column[1])],
-                    args.calls,
-                    args.top,
-                )
-            )
-        )
+        print("\n".join(top_functions(*pairs[column], args.calls, args.top)))
+    return table
 
 
 def main() -> None:
@@ -390,10 +481,15 @@ def main() -> None:
         raise SystemExit("valgrind is not installed")
     with BenchServer() as server:
         if args.by_function:
-            by_function(args, server.bpc_url)
+            print(attribution_table(args, server.bpc_url).markdown())
             return
         rows = summary(calls=args.calls, parallel=args.jobs, python=args.python, url=server.bpc_url)
-    print("\n".join(summary_table(rows)))
+    table = Table("instructions per call", ["client", "sessions.retrieve", "sessions.create"])
+    for cells in summary_rows(rows):
+        table.add(*cells)
+    print(table.markdown())
+    for target in targets(rows):
+        print(f"{target.verdict:12}  {target.goal}: {target.measured}")
     if args.json:
         args.json.write_text(
             json.dumps({f"{name} | {op}": value for (name, op), value in rows.items()}, indent=1)
