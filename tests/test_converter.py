@@ -403,3 +403,16 @@ def test_a_class_init_does_more_for_is_built_by_init() -> None:
     assert structure({"amount": 5}, Checked) == Checked(amount=5)
     with pytest.raises(ValueError, match="amount"):
         structure({"amount": -1}, Checked)
+
+
+def test_a_converter_that_takes_the_instance_is_run_by_init() -> None:
+    # attrs' Converter objects may take the instance or the field: __init__ runs those.
+    @attrs.frozen(kw_only=True)
+    class Labelled:
+        name: str
+        label: str = attrs.field(
+            converter=attrs.Converter(lambda v, self_: f"{self_.name}:{v}", takes_self=True)
+        )
+
+    structure = _structure_function(Labelled, converter)
+    assert structure({"name": "a", "label": "b"}, Labelled).label == "a:b"

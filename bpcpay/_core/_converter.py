@@ -210,6 +210,11 @@ def _hook_of(parser: Callable[[Any], T]) -> Callable[[Any, Any], T]:
 _AS_IS = (str, int)
 
 
+#: attrs 24.1+'s Converter objects (which may take the instance or the field): only a plain
+#: callable converter is run by the generated functions. Older attrs has none.
+_CONVERTER_OBJECTS: Any = getattr(attrs, "Converter", ())
+
+
 def _slot_setters(cls: type[Any]) -> dict[str, Callable[[Any, Any], None]] | None:
     """The slot descriptors' setters of every field, when ``cls`` can be filled through them
     exactly as its attrs ``__init__`` would fill it: slotted, and nothing in ``__init__`` but
@@ -226,7 +231,7 @@ def _slot_setters(cls: type[Any]) -> dict[str, Callable[[Any, Any], None]] | Non
         if (
             field.validator is not None
             or not field.init
-            or isinstance(field.converter, attrs.Converter)
+            or isinstance(field.converter, _CONVERTER_OBJECTS)
             or not isinstance(slot, types.MemberDescriptorType)
         ):
             return None
