@@ -37,9 +37,15 @@ def run_python(*args: str, timeout: float = 120) -> str:
     Raises:
         subprocess.CalledProcessError: it exited with a status other than 0.
     """
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, check=True, timeout=timeout
-    ).stdout
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if result.returncode != 0:
+        # With the probe's stderr: run.py reports it when a section fails.
+        raise subprocess.CalledProcessError(
+            result.returncode, result.args, result.stdout, result.stderr
+        )
+    return result.stdout
 
 
 @dataclass(frozen=True)

@@ -34,18 +34,21 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Config, Section
+from _harness import Config, Section, Table
 from _server import BenchServer
 
 HERE = Path(__file__).resolve().parent
 
 SECTION_KEYS = "iabcdefg"
+#: The sections that raised in this run (written to RESULTS.md as failed; the exit status is 1).
+FAILED: list[str] = []
 PACKAGES = (
     "bpcpay",
     "aiohttp",
@@ -218,13 +221,25 @@ def run_sections(cfg: Config, only: str, attribution_python: str | None) -> list
     import sandbox_throughput
 
     sections: list[Section] = []
+    failed: list[str] = []
 
     def step(keys: str, fn: Callable[[], list[Section]]) -> None:
         if not set(keys) & set(only):
             return
         _log(f"[{keys}] running...")
         started = time.perf_counter()
-        produced = [s for s in fn() if s.key in only]
+        try:
+            produced = [s for s in fn() if s.key in only]
+        except Exception as exc:
+            # One failed section must not lose the others' half hour: it is written down as
+            # failed (with why), and run.py exits non-zero at the end.
+            stderr = getattr(exc, "stderr", None) or ""
+            _log(traceback.format_exc() + stderr)
+            failed.append(keys)
+            note = Table(f"{keys}. this section failed in this run", ["error"])
+            why = f"{type(exc).__name__}: {exc} {stderr[-300:]}".replace("\n", " ")
+            note.add(why.replace("|", "/"))
+            produced = [Section(keys[0], "failed", tables=[note])]
         _log(f"[{keys}] done in {time.perf_counter() - started:.1f} s")
         for section in produced:
             for table in section.tables:
@@ -251,6 +266,9 @@ def run_sections(cfg: Config, only: str, attribution_python: str | None) -> list
     finally:
         server.close()
     step("g", lambda: sandbox_throughput.run(cfg))
+    if failed:
+        _log(f"sections that failed: {', '.join(failed)} (their tables say why)")
+        FAILED.extend(failed)
     return sections
 
 
@@ -302,6 +320,8 @@ def main() -> None:
         for t in section.targets:
             print(f"{t.verdict:12}  {t.goal}: {t.measured}")
     _log(f"wrote {args.out}{' and ' + str(png) if plotted else ''} ({took:.0f} s)")
+    if FAILED:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
