@@ -110,9 +110,14 @@ def tests(session: nox.Session) -> None:
 PROJECT_CHECKS = [
     "tests/fleet",
     "tests/test_docs.py",
+    # The docs' webhook recipes and buffering front, served as printed by real servers.
+    "tests/test_contrib_recipes.py",
+    "tests/test_contrib_buffering_front.py",
     "tests/test_browser_demo.py",
     "tests/test_benchmarks.py",
     "tests/test_dev_scripts.py",
+    "tests/test_install.py",  # builds a wheel offline with the dev extra's build backend
+    "tests/test_docs_site.py",  # builds and browses the docs site
 ]
 
 

@@ -30,6 +30,7 @@ from ._exceptions import (
     BpcPayError,
     ClientClosedError,
     ConflictError,
+    DeliveryStoreError,
     InternalServerError,
     InvalidArgumentError,
     InvalidRequestError,
@@ -50,11 +51,13 @@ if TYPE_CHECKING:
 
     from . import models, webhooks
     from ._async._client import AsyncBpcPay
+    from ._secret import Secret
     from ._sync._client import BpcPay
     from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
     from .models import (
         Address,
         CaptureMethod,
+        CardToken,
         CustomerDetails,
         Event,
         EventType,
@@ -93,9 +96,11 @@ __all__ = [
     "BpcPay",
     "BpcPayError",
     "CaptureMethod",
+    "CardToken",
     "ClientClosedError",
     "ConflictError",
     "CustomerDetails",
+    "DeliveryStoreError",
     "Event",
     "EventType",
     "InternalServerError",
@@ -115,6 +120,7 @@ __all__ = [
     "RefundStatus",
     "RequestAttempt",
     "ResponseTooLargeError",
+    "Secret",
     "Session",
     "SessionPaymentStatus",
     "SessionStatus",
@@ -135,6 +141,7 @@ _ELSEWHERE = {
     "AsyncBpcPay": "._async._client",
     "BpcPay": "._sync._client",
     **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
+    "Secret": "._secret",
     "models": ".models",
     "webhooks": ".webhooks",
 }

@@ -591,8 +591,13 @@ class SyncClientBase:
         self.close()
 
     def __repr__(self) -> str:
-        impl = self._runner.impl
-        closed = " closed" if self._runner.closed else ""
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            # A refused option: the constructor never finished, and error trackers that
+            # print the locals of its frame print this `self`.
+            return f"<{type(self).__name__} not constructed>"
+        impl = runner.impl
+        closed = " closed" if runner.closed else ""
         return (
             f"<{type(self).__name__} base_url={impl.base_url!r} "
             f"api_version={impl.api_version!r}{closed}>"

@@ -7,6 +7,7 @@ The tree::
     ├── SignatureVerificationError    (also ValueError) a webhook that must not be trusted
     ├── ClientClosedError             (also RuntimeError) the client was closed
     ├── SyncClientInAsyncContextError (also RuntimeError) BpcPay called inside a running loop
+    ├── DeliveryStoreError            a webhook delivery store (Redis, PostgreSQL) failed
     └── APIError                      talking to the gateway went wrong
         ├── APIConnectionError        no usable answer (refused, dropped, DNS, ...)
         │   └── APITimeoutError       connect or read timeout
@@ -50,6 +51,7 @@ __all__ = [
     "BpcPayError",
     "ClientClosedError",
     "ConflictError",
+    "DeliveryStoreError",
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidRequestError",
@@ -120,6 +122,25 @@ class SyncClientInAsyncContextError(BpcPayError, RuntimeError):
     """
 
 
+class DeliveryStoreError(BpcPayError):
+    """A webhook delivery store (Redis, PostgreSQL) failed: unreachable, timed out, or it
+    refused the credentials. The router answers such a delivery 503 (the gateway retries).
+
+    The database driver's own exception is not chained (``__cause__`` and ``__context__`` are
+    None) and no frame of the driver is in the traceback: they hold the connection's
+    credentials, where error trackers read them. What it said is kept as text.
+
+    Attributes:
+        store_error: the class name of the driver's exception (e.g. ``"AuthenticationError"``).
+        store_message: its message, with the store's URL or DSN and password taken out.
+    """
+
+    def __init__(self, message: str, *, store_error: str, store_message: str) -> None:
+        super().__init__(message)
+        self.store_error = store_error
+        self.store_message = store_message
+
+
 class APIError(BpcPayError):
     """A request to the gateway did not produce a usable answer.
 
@@ -160,9 +181,16 @@ class APIError(BpcPayError):
 class APIConnectionError(APIError):
     """No usable answer arrived: connection refused or dropped, DNS failure, TLS error.
 
+    The HTTP library's own exception is not chained (``__cause__`` and ``__context__`` are
+    None) and no frame of the library is in the traceback: they hold the request's headers,
+    the API key among them, where error trackers read them. What it said is kept as text.
+
     Attributes:
         request_sent: ``False`` when the request provably never reached the gateway (the
             connection was never made); ``True`` when it may have; the outcome is then unknown.
+        transport_error: the class name of the HTTP library's exception (e.g.
+            ``"ClientConnectorError"``, ``"ServerDisconnectedError"``), or None.
+        transport_message: its message, scrubbed of the API key, or None.
     """
 
     def __init__(
@@ -173,11 +201,15 @@ class APIConnectionError(APIError):
         path: str,
         request_sent: bool,
         merchant_reference_id: str | None = None,
+        transport_error: str | None = None,
+        transport_message: str | None = None,
     ) -> None:
         super().__init__(
             message, method=method, path=path, merchant_reference_id=merchant_reference_id
         )
         self.request_sent = request_sent
+        self.transport_error = transport_error
+        self.transport_message = transport_message
 
     @property
     def outcome_unknown(self) -> bool:
@@ -200,6 +232,8 @@ class APITimeoutError(APIConnectionError):
         path: str,
         phase: str,
         merchant_reference_id: str | None = None,
+        transport_error: str | None = None,
+        transport_message: str | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -207,6 +241,8 @@ class APITimeoutError(APIConnectionError):
             path=path,
             request_sent=phase != "connect",
             merchant_reference_id=merchant_reference_id,
+            transport_error=transport_error,
+            transport_message=transport_message,
         )
         self.phase = phase
 

@@ -13,6 +13,9 @@ Installing bpcpay registers a pytest plugin (the ``pytest11`` entry point ``bpcp
 - ``bpcpay_sync_client``: a :class:`~bpcpay.BpcPay` pointed at ``bpcpay_sync_sandbox``
   (:func:`sync_client`).
 
+:func:`sandbox_delivery` turns one of a gateway's events into the signed delivery it sends, and
+:func:`webhook_delivery` builds one from scratch, for a framework's test client.
+
 The plugin itself imports nothing of bpcpay, so a project that does not use the fixtures pays
 nothing for them. This module imports the sandbox (and so aiohttp) only when a gateway is
 started.
@@ -30,16 +33,18 @@ from typing import TYPE_CHECKING, Any
 from ._constants import DEFAULT_API_VERSION, REQUEST_ID_HEADER, SIGNATURE_HEADER, VERSION_HEADER
 from ._core._checks import check_aware, check_text
 from ._core._wire import format_datetime, unstructure
+from ._exceptions import InvalidArgumentError
 from .webhooks import sign
 
 if TYPE_CHECKING:
     from . import AsyncBpcPay, BpcPay
-    from .sandbox import SandboxGateway, ThreadedSandboxGateway
+    from .sandbox import SandboxEvent, SandboxGateway, ThreadedSandboxGateway
 
 __all__ = [
     "FAST_RETRY_SCHEDULE",
     "async_client",
     "async_sandbox",
+    "sandbox_delivery",
     "sync_client",
     "sync_sandbox",
     "webhook_delivery",
@@ -84,13 +89,58 @@ def webhook_delivery(
         "data": {"object": data},
     }
     body = json.dumps(payload, separators=(",", ":"), default=str).encode("utf-8")
-    headers = {
+    return body, _signed_headers(body, secret, api_version, request_id)
+
+
+def sandbox_delivery(
+    gateway: SandboxGateway | ThreadedSandboxGateway,
+    event: SandboxEvent,
+    *,
+    request_id: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The delivery the sandbox gateway sends for one of its events (body and headers), to
+    post with any framework's test client: the event's exact bytes, signed with the gateway's
+    webhook secret.
+
+    ``gw.events[-1]`` is a :class:`~bpcpay.sandbox.SandboxEvent` (the gateway's record), not
+    an :class:`~bpcpay.Event`; this turns it into what your endpoint receives, without a
+    server for the gateway to reach::
+
+        body, headers = sandbox_delivery(gw, gw.events[-1])
+        assert test_client.post("/webhooks/bpc", content=body, headers=headers).status_code == 200
+
+    Args:
+        gateway: the gateway that emitted the event (a :class:`~bpcpay.sandbox.SandboxGateway`
+            or the threaded one).
+        event: one of ``gateway.events``.
+        request_id: the ``API-Request-Id``; a fresh ``req_<uuid>`` by default (as each new
+            delivery of the gateway has; pass the same one to play a retry).
+
+    Returns:
+        ``(body, headers)``: post them to your endpoint as they are.
+
+    Raises:
+        InvalidArgumentError: ``event`` is not one of ``gateway.events``.
+    """
+    from .sandbox import SandboxEvent, ThreadedSandboxGateway
+
+    inner = gateway.gateway if isinstance(gateway, ThreadedSandboxGateway) else gateway
+    if not isinstance(event, SandboxEvent) or all(e.id != event.id for e in inner.events):
+        raise InvalidArgumentError("event", "must be one of the gateway's events (gw.events)")
+    headers = _signed_headers(event.body, inner.webhook_secret, inner.api_version, request_id)
+    return event.body, headers
+
+
+def _signed_headers(
+    body: bytes, secret: str, api_version: str, request_id: str | None
+) -> dict[str, str]:
+    """A delivery's headers, as the gateway sends them."""
+    return {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret),
         VERSION_HEADER: api_version,
         REQUEST_ID_HEADER: request_id or f"req_{uuid.uuid4()}",
     }
-    return body, headers
 
 
 @contextlib.contextmanager

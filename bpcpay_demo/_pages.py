@@ -2,7 +2,8 @@
 message page.
 
 Inline CSS, one small inline script (the order page polls the store's own status endpoint until
-the webhook is in), no external assets. Every dynamic value is HTML-escaped. Element ids are
+the webhook is in), no external assets: :data:`CONTENT_SECURITY_POLICY` allows exactly those.
+Every dynamic value is HTML-escaped. Element ids are
 stable, because the browser test finds things by them: ``#buy``, ``#order-id``,
 ``#order-status``, ``#webhook``, ``#confirmed-by``, ``#retry``, ``#title``, ``#message``,
 ``#decline`` (why a card was declined), ``#decline-code``.
@@ -10,6 +11,8 @@ stable, because the browser test finds things by them: ``#buy``, ``#order-id``,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from html import escape
@@ -18,7 +21,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._store import Order, Product
 
-__all__ = ["failure_page", "message_page", "order_page", "product_page"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "failure_page",
+    "message_page",
+    "order_page",
+    "product_page",
+]
 
 STORE_NAME = "Bean & Bloom"
 
@@ -79,11 +88,13 @@ _ART = """<svg viewBox="0 0 200 200" width="78%" role="img" aria-label="A cerami
 
 _STATUS_LABELS = {"paid": "paid", "pending": "awaiting payment", "expired": "expired"}
 
-# Polls the store's own status endpoint until the signed webhook is in, so a person watching
-# the page sees the confirmation arrive; stops after a minute. Only textContent is written.
-_POLL = """<script>
+# Polls the store's own status endpoint (its URL in the script element's data-url) until the
+# signed webhook is in, so a person watching the page sees the confirmation arrive; stops after
+# a minute. Only textContent is written. Its text never varies, so the pages' Content-Security-
+# Policy allows it by its hash, and no other script.
+_POLL = """
 (function(){
-  var url=%s, labels=%s, tries=0;
+  var url=document.currentScript.dataset.url, labels=LABELS, tries=0;
   function show(o){
     var s=document.getElementById("order-status");
     s.textContent=labels[o.status]||o.status; s.dataset.status=o.status;
@@ -99,14 +110,14 @@ _POLL = """<script>
   }
   poll();
 })();
-</script>"""
+""".replace("LABELS", json.dumps(_STATUS_LABELS))
 
 
 # The failure page's counterpart: polls until the verified payment.failed says why the card was
 # declined, then shows it; stops after a minute. Only textContent is written.
-_POLL_DECLINE = """<script>
+_POLL_DECLINE = """
 (function(){
-  var url=%s, tries=0;
+  var url=document.currentScript.dataset.url, tries=0;
   function poll(){
     fetch(url,{cache:"no-store"}).then(function(r){return r.json()}).then(function(o){
       if(o.declineCode){
@@ -117,7 +128,26 @@ _POLL_DECLINE = """<script>
   }
   poll();
 })();
-</script>"""
+"""
+
+
+def _hash_source(text: str) -> str:
+    """``text`` as a Content-Security-Policy hash source."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+#: The pages' policy: their one style sheet and two scripts (by hash), requests to the store
+#: itself (the polling), forms sent to the store and, by its redirect, the gateway's page;
+#: nothing else loads, nothing frames them. ``{gateway}`` is the gateway's origin.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src {_hash_source(_CSS)}; "
+    f"script-src {_hash_source(_POLL)} {_hash_source(_POLL_DECLINE)}; connect-src 'self'; "
+    "form-action 'self' {gateway}; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def _script(code: str, url: str) -> str:
+    return f'<script data-url="{escape(url)}">{code}</script>'
 
 
 def _layout(title: str, body: str) -> str:
@@ -188,7 +218,7 @@ def order_page(order: Order) -> str:
     )
     poll = ""
     if not order.webhook_verified and order.status != "expired":
-        poll = _POLL % (json.dumps(f"/orders/{order.id}.json"), json.dumps(_STATUS_LABELS))
+        poll = _script(_POLL, f"/orders/{order.id}.json")
     body = (
         f'<div class="card narrow"><div class="icon {mood}" aria-hidden="true">{icon}</div>'
         f'<h1 id="title">{title}</h1><p class="lead">{lead}</p>{_status_badge(order.status)}'
@@ -223,7 +253,7 @@ def failure_page(order: Order) -> str:
         why, code = "the payment was not completed in time", "-"
     else:
         why, code = "waiting for the gateway's signed payment.failed", "-"
-        poll = _POLL_DECLINE % json.dumps(f"/orders/{order.id}.json")
+        poll = _script(_POLL_DECLINE, f"/orders/{order.id}.json")
     body = (
         '<div class="card narrow"><div class="icon bad" aria-hidden="true">&#10007;</div>'
         f'<h1 id="title">Payment failed</h1><p class="lead">{lead}</p>'

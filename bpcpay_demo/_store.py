@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from yarl import URL
 
 from bpcpay import (
     APIError,
@@ -213,6 +214,7 @@ class DemoStore:
 
     def _build_app(self) -> web.Application:
         app = web.Application()
+        app.on_response_prepare.append(self._secure)
         app.router.add_get("/", self._product_page)
         app.router.add_post("/buy", self._buy)
         app.router.add_post("/webhooks", self._webhook)
@@ -221,6 +223,36 @@ class DemoStore:
         app.router.add_get("/orders/{id}.json", self._order_json)
         app.on_cleanup.append(self._close_client)
         return app
+
+    async def _secure(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Every answer's security headers, the sandbox's own: the pages' policy (their inline
+        style and scripts by hash, forms to the store and the gateway), no framing (a Buy
+        button clickjacked), no MIME sniffing. The referrer (order and session ids in its
+        query) stays on the store's own site; ``no-referrer`` would also make a browser send
+        ``Origin: null`` with the store's own Buy form."""
+        gateway = URL(self._base_url).origin()
+        response.headers.update(
+            {
+                "Content-Security-Policy": _pages.CONTENT_SECURITY_POLICY.format(gateway=gateway),
+                "X-Frame-Options": "DENY",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin",
+            }
+        )
+
+    def _cross_site(self, request: web.Request) -> bool:
+        """True for a form sent from another site's page (a forged Buy). A browser says where a
+        POST comes from: ``Sec-Fetch-Site`` (current browsers), else ``Origin`` (``null`` from
+        an opaque origin); a request with neither is no browser's (the automatic customer,
+        curl), and a page of another site cannot send one."""
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            return site not in ("same-origin", "none")
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return False
+        own = URL(self.public_url).origin() if self.public_url else request.url.origin()
+        return origin != str(own)
 
     @property
     def client(self) -> AsyncBpcPay:
@@ -348,6 +380,14 @@ class DemoStore:
         return _html(_pages.product_page(self.product, recent))
 
     async def _buy(self, request: web.Request) -> web.Response:
+        if self._cross_site(request):
+            logger.warning("POST /buy refused: sent from another site's page")
+            page = _pages.message_page(
+                "Not from this store",
+                "An order can only be placed from the store's own page.",
+                back="/",
+            )
+            return _html(page, status=403)
         order = Order(id=self._new_order_id(), product=self.product)
         root = (self.public_url or str(request.url.origin())).rstrip("/")
         try:

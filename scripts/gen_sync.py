@@ -319,6 +319,52 @@ class ModuleWriter:
             and (node.name == "__init__" or not node.name.startswith("_"))
         ]
 
+    def held_arguments(self, init: Function) -> list[str]:
+        """The async constructor's opening lines that hold a secret argument in a Secret
+        (``api_key = hold(api_key)``: an argument rebound through a call of itself), copied to
+        the top of the sync constructor: an error raised while the async client is built leaves
+        through the sync constructor's frame too, and error trackers read its locals.
+
+        Fails (SystemExit) when an argument whose annotation names ``Secret`` is not held so,
+        so a new secret option cannot be forgotten in the twin.
+        """
+        held: list[str] = []
+        lines: list[str] = []
+        body = init.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        for statement in body:
+            value = statement.value if isinstance(statement, ast.Assign) else None
+            if not (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and len(value.args) == 1
+                and not value.keywords
+                and isinstance(value.args[0], ast.Name)
+                and value.args[0].id == statement.targets[0].id
+            ):
+                break
+            self._note(value.func.id)
+            held.append(statement.targets[0].id)
+            lines.append(f"        {ast.unparse(statement)}")
+        secret_args = [
+            arg.arg
+            for arg in init.args.kwonlyargs
+            if arg.annotation is not None and "Secret" in ast.unparse(arg.annotation)
+        ]
+        forgotten = [name for name in secret_args if name not in held]
+        if forgotten:
+            raise SystemExit(
+                f"gen_sync: {CLIENT_CLASS}.__init__ must hold {forgotten!r} in a Secret first "
+                f"thing (`name = hold(name)`), so that the sync constructor can do the same"
+            )
+        if lines:
+            lines.insert(0, "        # Held in a Secret first thing, as AsyncBpcPay.__init__ does.")
+        return lines
+
     def resource_class(self, async_name: str, attribute: str) -> list[str]:
         cls = self.source.classes[async_name]
         self.need("bpcpay._bridge", "SyncResourceBase")
@@ -345,6 +391,7 @@ class ModuleWriter:
                 params, forward = self.signature(func, drop=DROPPED_INIT_ARGS)
                 self.need(CLIENT_MODULE, CLIENT_CLASS)
                 lines.append(f"    def __init__({params}) -> None:")
+                lines += self.held_arguments(func)
                 lines.append(f"        self._setup({CLIENT_CLASS}({', '.join(forward)}))")
             else:
                 lines += self.method(func, "self._runner.impl")

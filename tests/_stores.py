@@ -1,9 +1,11 @@
 """Every delivery store behind one face, for the store contract and the router tests.
 
 ``STORE_KINDS`` names each store (sync and async variants apart); :func:`open_store` builds one
-on a fake clock, isolated from every other test (its own SQLite file, Redis prefix or
-PostgreSQL table), and :class:`Driven` calls an async store's methods on a private event loop so
-that one sync test body checks every store alike.
+isolated from every other test (its own SQLite file, Redis prefix or PostgreSQL table), and
+:class:`Driven` calls an async store's methods on a private event loop so that one sync test
+body checks every store alike. The one-host stores (in-memory, SQLite) can run on a fake clock;
+Redis and PostgreSQL keep their leases on their own clocks, which no test can move: tests that
+need a lease to lapse there use a short lease and real time.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import contextlib
 import inspect
 import itertools
 import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import LOOPBACK, free_port, require_binary, stop, wait_for_port
 
 from bpcpay.webhooks import Claim
 
 STORE_KINDS = ["memory", "sqlite", "redis", "redis-async", "postgres", "postgres-async"]
 SHARED_KINDS = ["sqlite", "redis", "postgres"]
+#: The stores whose clock is the host's, which a test may replace with a FakeClock.
+LOCAL_CLOCK_KINDS = ["memory", "sqlite"]
 _names = itertools.count()
 
 
@@ -76,7 +83,11 @@ def store_class(kind: str) -> Any:
 
 
 def build(kind: str, options: dict[str, Any], **extra: Any) -> Any:
+    """A store of ``kind``; a ``_clock`` in ``extra`` goes to the one-host stores only (Redis
+    and PostgreSQL read their own)."""
     options = dict(options)
+    if kind not in LOCAL_CLOCK_KINDS:
+        extra.pop("_clock", None)
     cls = store_class(kind)
     if kind == "memory":
         return cls(**extra)
@@ -107,6 +118,9 @@ class Driven:
 
     def release(self, key: str, token: str) -> bool:
         return bool(self.call(self.store.release(key, token)))
+
+    def renew(self, key: str, token: str) -> bool:
+        return bool(self.call(self.store.renew(key, token)))
 
     def close(self) -> None:
         closer = getattr(self.store, "aclose", None) or getattr(self.store, "close", None)
@@ -151,3 +165,48 @@ def open_files(path: Path) -> int:
         with contextlib.suppress(OSError):
             count += os.readlink(fd) == target
     return count
+
+
+class PrivateRedis:
+    """A redis-server of one test's own (its options, its directory), which can be restarted
+    on the same port and directory: what a restart of the shop's Redis looks like."""
+
+    def __init__(self, workdir: Path, options: tuple[str, ...], config: Path | None) -> None:
+        self.binary = require_binary("redis-server", "redis-server")
+        self.workdir = workdir
+        self.options = options
+        self.config = config
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.port}/0"
+
+    def start(self) -> None:
+        command = [self.binary, *([str(self.config)] if self.config else [])]  # goes first
+        command += ["--bind", LOOPBACK, "--port", str(self.port)]
+        command += ["--dir", str(self.workdir), "--save", "", *self.options]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        assert wait_for_port(self.port, self.process, time.monotonic() + 30), "redis-server"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)  # SIGTERM: redis-server flushes its append-only file first
+            self.process = None
+
+
+@contextlib.contextmanager
+def private_redis(
+    workdir: Path, *options: str, config: Path | None = None
+) -> Iterator[PrivateRedis]:
+    """Run a redis-server with ``options`` (``--appendonly yes`` ...) and the ``config`` file
+    (when given) until the block ends."""
+    server = PrivateRedis(workdir, options, config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

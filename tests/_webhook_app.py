@@ -5,8 +5,11 @@ Configured from the environment, so every worker process builds the same shop:
 
 - ``BPCPAY_TEST_SECRET``: the webhook secret.
 - ``BPCPAY_TEST_STORE``: ``sqlite:<path>``, ``redis:<url>`` or ``postgres:<dsn>``.
-- ``BPCPAY_TEST_LEASE``, ``BPCPAY_TEST_IN_FLIGHT_TIMEOUT``: seconds.
-- ``BPCPAY_TEST_NAMESPACE``: the Redis prefix / PostgreSQL table of this run.
+- ``BPCPAY_TEST_LEASE``, ``BPCPAY_TEST_IN_FLIGHT_TIMEOUT``: seconds; ``default`` for both
+  builds the shop with the SDK's defaults only: ``WebhookRouter(secret, store=...)``, the store
+  given nothing but its path, URL or DSN (its default table or prefix, lease and timeouts).
+- ``BPCPAY_TEST_NAMESPACE``: the Redis prefix / PostgreSQL table of this run (and the name of
+  the side effects' table or list).
 - ``BPCPAY_TEST_BLOCK_DIR``: a directory; a file ``<session id>.block`` there makes the first
   attempt at that session rename it to ``<session id>.blocked.<pid>`` and block (up to 60 s),
   so that the test can kill that very worker.
@@ -121,14 +124,16 @@ def build_router(
     secret: str,
     store_spec: str,
     namespace: str,
-    lease: float,
-    in_flight_timeout: float,
+    lease: float | None,
+    in_flight_timeout: float | None,
     block_dir: str,
     use_async_store: bool,
 ) -> tuple[WebhookRouter, Effects]:
     kind, _, target = store_spec.partition(":")
     store: Any
-    if kind == "sqlite":
+    if lease is None:
+        store = _default_store(kind, target, use_async_store)
+    elif kind == "sqlite":
         store = SQLiteDeliveryStore(target, table=namespace, lease=lease, timeout=30)
     elif kind == "redis":
         cls: Any = AsyncRedisDeliveryStore if use_async_store else RedisDeliveryStore
@@ -136,7 +141,10 @@ def build_router(
     else:
         cls = AsyncPostgresDeliveryStore if use_async_store else PostgresDeliveryStore
         store = cls(target, table=namespace, lease=lease, max_connections=4, timeout=30)
-    router = WebhookRouter(secret, store=store, in_flight_timeout=in_flight_timeout)
+    if in_flight_timeout is None:
+        router = WebhookRouter(secret, store=store)
+    else:
+        router = WebhookRouter(secret, store=store, in_flight_timeout=in_flight_timeout)
     effects = Effects(store_spec, namespace)
 
     @router.on("session.completed")
@@ -148,13 +156,27 @@ def build_router(
     return router, effects
 
 
+def _default_store(kind: str, target: str, use_async_store: bool) -> Any:
+    """The store as a shop writes it from the docs: its path, URL or DSN, nothing else."""
+    if kind == "sqlite":
+        return SQLiteDeliveryStore(target)
+    if kind == "redis":
+        return (AsyncRedisDeliveryStore if use_async_store else RedisDeliveryStore)(target)
+    return (AsyncPostgresDeliveryStore if use_async_store else PostgresDeliveryStore)(target)
+
+
+def _seconds(name: str) -> float | None:
+    value = os.environ[name]
+    return None if value == "default" else float(value)
+
+
 def _from_env(use_async_store: bool) -> WebhookRouter:
     router, _ = build_router(
         secret=os.environ["BPCPAY_TEST_SECRET"],
         store_spec=os.environ["BPCPAY_TEST_STORE"],
         namespace=os.environ["BPCPAY_TEST_NAMESPACE"],
-        lease=float(os.environ["BPCPAY_TEST_LEASE"]),
-        in_flight_timeout=float(os.environ["BPCPAY_TEST_IN_FLIGHT_TIMEOUT"]),
+        lease=_seconds("BPCPAY_TEST_LEASE"),
+        in_flight_timeout=_seconds("BPCPAY_TEST_IN_FLIGHT_TIMEOUT"),
         block_dir=os.environ["BPCPAY_TEST_BLOCK_DIR"],
         use_async_store=use_async_store,
     )

@@ -22,6 +22,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bpcpay.testing import webhook_delivery
@@ -87,6 +89,19 @@ async def demo() -> AsyncIterator[Demo]:
         yield running
 
 
+def _watch_policy(page: Page) -> list[str]:
+    """The page's console lines about a Content-Security-Policy refusal (an inline script or
+    style the policy would block): the list stays empty while the pages work as served."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return refused
+
+
 async def _buy_and_fill(page: Page, demo: Demo, number: str, expiry: str) -> None:
     await page.goto(demo.store_url + "/")
     await expect(page.locator("#product-name")).to_have_text("Ceramic pour-over dripper")
@@ -105,6 +120,7 @@ async def test_challenge_card_pays_and_the_webhook_marks_the_order_paid(
 ) -> None:
     page = await browser.new_page(viewport={"width": 1000, "height": 900})
     page.set_default_timeout(WAIT_MS)
+    refused = _watch_policy(page)
     await _buy_and_fill(page, demo, "5555 5555 5555 5599", "12/34")
     shot = tmp_path / "payment-page.png"
     await page.screenshot(path=str(shot), full_page=True)
@@ -129,13 +145,15 @@ async def test_challenge_card_pays_and_the_webhook_marks_the_order_paid(
     data = shot.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 10_000  # a rendered page, not an empty canvas
+    assert refused == []  # the store's and the gateway's policies let their own pages work
 
 
 @pytest.mark.asyncio
 async def test_declined_card_lands_on_the_failure_page(browser: Browser, demo: Demo) -> None:
     page = await browser.new_page()
     page.set_default_timeout(WAIT_MS)
-    await _buy_and_fill(page, demo, "5168 4948 9505 5780", "12/26")
+    refused = _watch_policy(page)
+    await _buy_and_fill(page, demo, "5168 4948 9505 5780", "12/34")
     await page.click("#pay")
 
     await page.wait_for_url(demo.store_url + "/failure?sessionId=ps_*")
@@ -164,6 +182,31 @@ async def test_declined_card_lands_on_the_failure_page(browser: Browser, demo: D
     await page.click("#retry")
     await page.wait_for_url(order.payment_url or "")
     await expect(page.locator("#pay")).to_be_visible()
+    assert refused == []  # the failure page's polling ran under the store's policy
+
+
+@pytest.mark.asyncio
+async def test_a_form_on_another_site_cannot_buy(browser: Browser, demo: Demo) -> None:
+    # Another site's page (another loopback port: another origin) that sends a Buy form by
+    # itself: the forged request the store must refuse.
+    forged = (
+        f'<form method="post" action="{demo.store_url}/buy"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+
+    async def attacker(_: web.Request) -> web.Response:
+        return web.Response(text=forged, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", attacker)
+    async with TestServer(app, host="127.0.0.1") as evil:
+        page = await browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        await page.goto(str(evil.make_url("/")))
+        await page.wait_for_url(demo.store_url + "/buy")
+        await expect(page.locator("#title")).to_have_text("Not from this store")
+    assert demo.store.orders == {}
+    assert not any(r.path == "/api2/sessions" for r in demo.gateway.requests)
 
 
 # --- finding the browser ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ console script is run as a subprocess for what a person types first.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -144,3 +145,23 @@ def test_the_amount_error_as_a_person_sees_it() -> None:
     assert result.returncode == 2
     assert "minor units (10.00 EUR is 1000), got '24.00'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_servers_a_developer_runs_at_once_default_to_different_ports() -> None:
+    # `bpcpay demo` and `mkdocs serve` both took 8000: the second one started failed.
+    config = (Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    dev_addr = re.search(r"^dev_addr: \S+:(\d+)$", config, re.M)
+    defaults = {
+        "mkdocs serve": int(dev_addr.group(1)) if dev_addr else 8000,  # mkdocs' own default
+        **{
+            f"bpcpay {name}": COMMANDS[(name,)].get_default("port")
+            for name in ("sandbox", "listen")
+        },
+        "bpcpay demo": int(
+            re.search(
+                r"\(default: (\d+);", " ".join(COMMANDS[("demo",)].format_help().split())
+            ).group(1)  # type: ignore[union-attr]
+        ),
+    }
+    assert defaults["bpcpay demo"] == 8082
+    assert len(set(defaults.values())) == len(defaults), defaults

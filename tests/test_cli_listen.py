@@ -87,7 +87,7 @@ async def test_prints_verifies_and_forwards_only_verified_deliveries(
         "session.completed ps_42 complete ok req_good",
         f"  -> {url} 200",
         "session.completed ps_42 complete ok req_good",
-        f"  -> {url} 500",
+        f"  -> {url} 500, the endpoint failed: look at the endpoint's log for its error",
         "session.completed ps_42 complete bad-signature (mismatch) req_bad",
     ]
     assert len(app_target.received) == 2
@@ -211,3 +211,38 @@ def test_the_command_runs_as_a_subprocess_with_the_secret_from_the_environment()
     while not lines.empty():
         rest.append(lines.get())
     assert SECRET not in ready + "".join(rest)
+
+
+@pytest.mark.asyncio
+async def test_a_forward_target_that_misses_is_named_with_its_cause() -> None:
+    # The app behind --forward-to answers a redirect (the old Starlette mount recipe), 404 (a
+    # wrong path), 500 (a failing handler): the printed line says what each means.
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/webhooks/bpc/")
+
+    async def failing(request: web.Request) -> web.Response:
+        return web.Response(status=500)
+
+    app = web.Application()
+    app.router.add_post("/webhooks/bpc", moved)
+    app.router.add_post("/boom", failing)
+    signed = {"X-Signature": sign(BODY, SECRET), "API-Request-Id": "req_miss"}
+    out = io.StringIO()
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        targets = {path: str(server.make_url(path)) for path in ("/webhooks/bpc", "/nope", "/boom")}
+        base = str(server.make_url(""))
+        for target in targets.values():
+            async with (
+                Listener(secrets=[SECRET], forward_to=target, out=out) as listener,
+                http.post(listener.url, data=BODY, headers=signed) as answer,
+            ):
+                assert answer.status in (307, 404, 500)
+    forwarded = [line for line in out.getvalue().splitlines() if line.startswith("  -> ")]
+    assert forwarded == [
+        f"  -> {targets['/webhooks/bpc']} 307, webhooks do not follow redirects: use the exact "
+        f"URL the endpoint answers at (it redirects to {base}/webhooks/bpc/)",
+        f"  -> {targets['/nope']} 404, no route for the path /nope at the endpoint: check the "
+        "URL's path",
+        f"  -> {targets['/boom']} 500, the endpoint failed: look at the endpoint's log for its "
+        "error",
+    ]

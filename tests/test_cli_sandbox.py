@@ -14,10 +14,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO
 
 import aiohttp
 import pytest
+from _processes import Program
 
 from bpcpay import BpcPay
 from bpcpay.cli import main
@@ -164,6 +166,8 @@ def test_banner_credentials_work_and_sigint_stops_cleanly(receiver: Receiver) ->
         text = "\n".join(sandbox.banner)
         assert "sandbox-only credentials" in text
         assert f"webhooks        {receiver.url} (session.completed)" in text
+        port = base_url.removeprefix("http://127.0.0.1:").removesuffix("/api2")
+        assert f"  listening on    127.0.0.1:{port} (this machine only)" in sandbox.banner
         # Printed once: the banner, and nowhere else.
         assert text.count(api_key) == 2 and text.count(secret) == 2
 
@@ -189,7 +193,8 @@ def test_banner_credentials_work_and_sigint_stops_cleanly(receiver: Receiver) ->
     finally:
         sandbox.kill()
     assert status == 0, err
-    assert out.strip() == "sandbox gateway stopped"
+    assert out.strip() == ""  # stopping is said once, by the log line on stderr
+    assert err.count("stopped") == 1
     assert "Traceback" not in err
     assert "Warning" not in err
     assert "KeyboardInterrupt" not in err
@@ -211,9 +216,9 @@ def test_sigterm_also_stops_cleanly() -> None:
     finally:
         sandbox.kill()
     assert status == 0, err
-    assert out.strip() == "sandbox gateway stopped"
+    assert out.strip() == ""
     assert "Traceback" not in err
-    assert "sandbox gateway stopped" in err  # the logger's line too
+    assert err.count("stopped") == 1 and "sandbox gateway stopped" in err
 
 
 def test_a_busy_port_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,3 +235,206 @@ def test_a_busy_port_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[s
 def test_a_bad_webhook_url_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "--port", "0", "--webhook-url", "ftp://x"]) == 2
     assert "--webhook-url must be an http(s) URL" in capsys.readouterr().err
+
+
+# --- pinned credentials, the bound address, the network warning ---------------------------------
+
+PINNED_KEY = "sk_test_pinned_for_tests_0001"
+PINNED_SECRET = "whsec_pinned_for_tests_0001"
+
+
+def _environment(**pinned: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPCPAY_")}
+    return {**env, **pinned}
+
+
+@pytest.mark.parametrize("how", ["options", "variables"])
+def test_pinned_credentials_survive_a_restart(how: str, receiver: Receiver) -> None:
+    if how == "options":
+        args = ["--api-key", PINNED_KEY, "--webhook-secret", PINNED_SECRET]
+        env = _environment()
+        origin = "pinned with an option"
+    else:
+        args = []
+        env = _environment(
+            BPCPAY_SANDBOX_API_KEY=PINNED_KEY, BPCPAY_SANDBOX_WEBHOOK_SECRET=PINNED_SECRET
+        )
+        origin = "pinned by $BPCPAY_SANDBOX_"
+    for _run in range(2):  # the same credentials after a restart
+        with Program(
+            [
+                "-m",
+                "bpcpay",
+                "sandbox",
+                "--port",
+                "0",
+                "--webhook-url",
+                receiver.url,
+                "--events",
+                "session.completed",
+                *args,
+            ],
+            env=env,
+        ) as sandbox:
+            sandbox.wait_for_line("Ctrl-C to stop.")
+            base_url = sandbox.wait_for_line("export BPCPAY_BASE_URL=").split("=", 1)[1]
+            assert f"  export BPCPAY_API_KEY={PINNED_KEY}" in sandbox.text("out")
+            assert f"  export BPCPAY_WEBHOOK_SECRET={PINNED_SECRET}" in sandbox.text("out")
+            assert f"API key         {PINNED_KEY} ({origin}" in sandbox.text("out")
+            with BpcPay(api_key=PINNED_KEY, base_url=base_url, timeout=TIMEOUT) as client:
+                session = client.sessions.create(
+                    amount=100,
+                    currency="EUR",
+                    success_url="https://shop.example/ok",
+                    failure_url="https://shop.example/no",
+                )
+            assert _pay(base_url, PINNED_KEY, session.id)
+            body, headers = receiver.received.get(timeout=TIMEOUT)
+            assert construct_event(body, headers, secret=PINNED_SECRET).type == "session.completed"
+            assert sandbox.stop() == 0
+        assert PINNED_KEY not in sandbox.text("err")  # the log never shows them
+        assert PINNED_SECRET not in sandbox.text("err")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (
+            ["--api-key", "sk test key\twith spaces"],
+            {},
+            "--api-key (or $BPCPAY_SANDBOX_API_KEY) must be visible ASCII characters without "
+            "spaces (clients send it in a header)",
+        ),
+        (
+            [],
+            {"BPCPAY_SANDBOX_API_KEY": "sk_test_ключ"},
+            "--api-key (or $BPCPAY_SANDBOX_API_KEY) must be visible ASCII characters",
+        ),
+        (
+            ["--webhook-secret", "   "],
+            {},
+            "--webhook-secret (or $BPCPAY_SANDBOX_WEBHOOK_SECRET) is empty or only whitespace",
+        ),
+        (["--api-key", ""], {}, "--api-key (or $BPCPAY_SANDBOX_API_KEY) must be visible ASCII"),
+        (["--webhook-secret", ""], {}, "--webhook-secret (or $BPCPAY_SANDBOX_WEBHOOK_SECRET) is"),
+    ],
+)
+def test_a_bad_pinned_credential_is_refused_without_showing_it(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["sandbox", "--port", "0", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"bpcpay sandbox: {message}")
+    assert len(err.splitlines()) == 1
+    for value in [*argv[1:], *env.values()]:
+        if value.strip():
+            assert value not in err
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BPCPAY_SANDBOX_API_KEY", "")
+    with Program(["-m", "bpcpay", "sandbox", "--port", "0"], env=os.environ.copy()) as sandbox:
+        line = sandbox.wait_for_line("  API key ")
+        assert line.split()[2].startswith("sk_test_") and line.endswith("(made for this run)")
+        assert sandbox.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("events", "shown"),
+    [
+        ("session.completed", "session.completed"),
+        ("payment.*", "payment.amountCapturableUpdated, payment.canceled, payment.created"),
+        ("session.expired,session.*", "session.expired, session.completed"),
+    ],
+)
+def test_events_take_known_types_and_patterns(events: str, shown: str) -> None:
+    with Program(
+        [
+            "-m",
+            "bpcpay",
+            "sandbox",
+            "--port",
+            "0",
+            "--webhook-url",
+            "http://127.0.0.1:9/x",
+            "--events",
+            events,
+        ]
+    ) as sandbox:
+        line = sandbox.wait_for_line("  webhooks        ")
+        assert sandbox.stop() == 0
+    assert f"http://127.0.0.1:9/x ({shown}" in line
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ("bogus.event", "--events: 'bogus.event' is no event type; the known ones: "),
+        ("session.completed,Session.Expired", "'Session.Expired' is no event type"),
+        ("charge.*", "--events: 'charge.*' matches no event type; the known ones: "),
+    ],
+)
+def test_unknown_events_are_refused(
+    events: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sandbox", "--port", "0", "--events", events]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "session.completed" in err
+    assert len(err.splitlines()) == 1
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on ``port`` (IPv4, /proc/net/tcp)."""
+    found = set()
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = row.split()[1], row.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_the_wildcard_host_says_so_and_warns() -> None:
+    # The issue: bound with --host 0.0.0.0, it printed 127.0.0.1 and said nothing of the network.
+    # (Bound for under a second, and nothing is sent: the test talks to loopback only.)
+    with Program(["-m", "bpcpay", "sandbox", "--host", "0.0.0.0", "--port", "0"]) as sandbox:
+        listening = sandbox.wait_for_line("  listening on ")
+        base_url = sandbox.wait_for_line("  base URL ").split()[-1]
+        warning = sandbox.wait_for_line("warning", stream="err")
+        port = int(base_url.removeprefix("http://127.0.0.1:").removesuffix("/api2"))
+        bound = _listening(port)
+        logged = sandbox.wait_for_line("sandbox gateway listening on", stream="err")
+        assert sandbox.stop() == 0
+    assert bound == {"0.0.0.0"}
+    assert listening == f"  listening on    0.0.0.0:{port} (REACHABLE FROM THE NETWORK)"
+    assert warning == (
+        "bpcpay sandbox: warning: --host 0.0.0.0 makes the sandbox reachable from the network: "
+        "anyone who can reach this machine can call its API and pay its sessions "
+        "(the default, 127.0.0.1, keeps it to this machine)"
+    )
+    assert logged.endswith(f"listening on 0.0.0.0:{port} (http://127.0.0.1:{port}/api2)")
+
+
+def test_loopback_binds_loopback_and_does_not_warn() -> None:
+    with Program(["-m", "bpcpay", "sandbox", "--port", "0"]) as sandbox:
+        base_url = sandbox.wait_for_line("  base URL ").split()[-1]
+        port = int(base_url.removeprefix("http://127.0.0.1:").removesuffix("/api2"))
+        assert _listening(port) == {"127.0.0.1"}
+        assert sandbox.stop() == 0
+    assert "warning" not in sandbox.text("err")
+
+
+def test_ctrl_c_is_reported_once_on_the_terminal() -> None:
+    # A terminal shows stdout and stderr together: "stopped" once there, not twice.
+    with Program(["-m", "bpcpay", "sandbox", "--port", "0"]) as sandbox:
+        sandbox.wait_for_line("Ctrl-C to stop.")
+        assert sandbox.stop() == 0
+    said = [line for _, line in sandbox.lines if "stopped" in line]
+    assert len(said) == 1 and said[0].endswith("bpcpay.sandbox sandbox gateway stopped")

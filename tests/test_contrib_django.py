@@ -1,10 +1,14 @@
 """bpcpay.contrib.django: Django's test Client and RequestFactory with sandbox-signed
-deliveries, and Django's WSGI handler on loopback receiving from the sandbox directly."""
+deliveries, Django's WSGI handler on loopback receiving from the sandbox directly, and under
+gunicorn a raw chunked delivery (issue 18, item 7)."""
 
 from __future__ import annotations
 
+import json
+
 import django
 import pytest
+from _contrib_servers import chunked, exchange, gunicorn, request_head, serve, signed_headers
 from _webhook_capture import Captured, capture_sandbox_deliveries, serve_wsgi
 from django.conf import settings
 from django.urls import path
@@ -164,3 +168,30 @@ def test_a_stream_longer_than_the_cap_is_cut_off() -> None:
     request = Streaming()
     assert _read_body(request, 100_000) is None
     assert request.reads == 2  # stopped as soon as the cap was passed
+
+
+def test_a_chunked_delivery_is_handled_under_gunicorn() -> None:
+    # Transfer-Encoding: chunked, no Content-Length: Django's own stream reads as empty, so the
+    # view answered 400, which the gateway retries until it gives up (the event was lost).
+    body = completed_body("ps_chunked")
+    raw = request_head("/webhooks/bpc", signed_headers(body, SECRET), length=None)
+    env = {"BPCPAY_WEBHOOK_SECRET": SECRET}
+    with serve(gunicorn("_contrib_apps:django_app()"), env=env) as server:
+        status, answer = exchange(server.port, raw + chunked(body, 40))
+        assert (status, answer.partition(b"\r\n\r\n")[2]) == (200, b"handled\n"), server.text()
+        status, answer = exchange(server.port, raw + chunked(body, 40))
+        assert (status, answer.partition(b"\r\n\r\n")[2]) == (200, b"duplicate\n")
+        # Over the cap while streaming: refused, not read to the end.
+        big = b"x" * (1024 * 1024 + 1)
+        streamed = request_head("/webhooks/bpc", {}, length=None) + chunked(big, 64 * 1024)
+        assert exchange(server.port, streamed)[0] == 413
+
+
+def completed_body(session_id: str) -> bytes:
+    obj = {"id": session_id, "amount": 1000, "currency": "EUR", "status": "complete"}
+    event = {
+        "created": "2026-03-28T08:30:00Z",
+        "type": "session.completed",
+        "data": {"object": obj},
+    }
+    return json.dumps(event).encode()

@@ -375,6 +375,56 @@ def reconcile_cron(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert handled == [paid]
 
 
+def configuration_proxy(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy recipe: an HTTPS gateway with a private CA (trusted through SSL_CERT_FILE)
+    whose name only the proxies resolve, one proxy from HTTPS_PROXY and one with credentials
+    from the shop's own variable."""
+    from _network import GATEWAY_HOST, LOOPBACK, Peers, PrivateCA
+
+    password = "pw_docs_test_only"
+    ca = PrivateCA(tmp_path)
+    with Peers() as peers:
+        gateway = peers.gateway(ca.server_context(require_client_cert=False))
+        route = {GATEWAY_HOST: (LOOPBACK, gateway.port)}
+        from_env = peers.proxy(hosts=route)
+        shops = peers.proxy(hosts=route, credentials=f"shop:{password}")
+        monkeypatch.setenv("HTTPS_PROXY", from_env.url)
+        monkeypatch.setenv("SHOP_OUTBOUND_PROXY", f"http://shop:{password}@{LOOPBACK}:{shops.port}")
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+        monkeypatch.setenv("BPCPAY_BASE_URL", gateway.url(GATEWAY_HOST))
+        monkeypatch.setenv("BPCPAY_API_KEY", "sk_docs_test_only")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            _load(block, tmp_path, monkeypatch)
+    tunnel = ("CONNECT", f"{GATEWAY_HOST}:{gateway.port}")
+    assert from_env.seen == [tunnel] and shops.seen == [tunnel]
+    assert shops.authorizations == [shops.expected]
+    assert out.getvalue() == f"open\nopen\n{gateway.url(GATEWAY_HOST)}\n"
+
+
+def configuration_mtls(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mTLS recipe: a gateway that wants a client certificate, the files in the directory
+    the recipe runs in under the names it uses."""
+    import shutil
+
+    from _network import Peers, PrivateCA
+
+    ca = PrivateCA(tmp_path)
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    shutil.copy(ca.ca_file, shop / "bank-ca.pem")
+    shutil.copy(ca.client_cert, shop / "shop-client.pem")
+    shutil.copy(ca.client_key, shop / "shop-client.key")
+    monkeypatch.chdir(shop)
+    with Peers() as peers:
+        gateway = peers.gateway(ca.server_context(require_client_cert=True))
+        monkeypatch.setenv("BPCPAY_BASE_URL", gateway.url())
+        monkeypatch.setenv("BPCPAY_API_KEY", "sk_docs_test_only")
+        _load(block, tmp_path, monkeypatch)
+    (seen,) = gateway.requests
+    assert seen["client_cert"]["commonName"] == "shop-client"
+
+
 def loaded(drive: Callable[[dict[str, Any]], None]) -> Driver:
     """A driver for a block that needs nothing but its own namespace."""
 
@@ -389,6 +439,8 @@ NAMED: dict[str, Driver] = {
     "readme-flask-webhooks": loaded(flask_webhooks),
     "webhooks-aiohttp": loaded(aiohttp_webhooks),
     "deploying-reconcile-cron": reconcile_cron,
+    "configuration-proxy": configuration_proxy,
+    "configuration-mtls": configuration_mtls,
 }
 
 

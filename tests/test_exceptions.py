@@ -60,6 +60,11 @@ def instances() -> list[Exception]:
         bpcpay.APIResponseValidationError(
             "not JSON", method="GET", path="/x", status_code=200, body=b"<", request_id="req_3"
         ),
+        bpcpay.DeliveryStoreError(
+            "RedisDeliveryStore failed: ConnectionError: refused",
+            store_error="ConnectionError",
+            store_message="refused",
+        ),
         bpcpay.ResponseTooLargeError(
             "too large",
             method="POST",

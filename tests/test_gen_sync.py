@@ -135,13 +135,16 @@ def test_rules_do_not_depend_on_how_a_docstring_is_wrapped(gen: ModuleType, proj
     text = client.read_text()
     # The session entry and the pool_size note re-wrapped, words on other lines.
     old_session = (
-        "        session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and "
-        "never\n            closes it. Without one, bpcpay opens a pooled session on first use.\n"
+        "        session: your own ``aiohttp.ClientSession`` (e.g. a bot's, or one set up for a\n"
+        "            network bpcpay's options do not cover); bpcpay uses it as it is and never "
+        "closes\n            it, so ``proxy``, ``ssl`` and ``client_cert`` are refused with it. "
+        "Without one,\n            bpcpay opens a pooled session on first use.\n"
     )
     new_session = (
-        "        session: your own ``aiohttp.ClientSession``\n            (e.g. a bot's); bpcpay "
-        "uses it and never closes it.\n            Without one, bpcpay opens a pooled session "
-        "on first use.\n"
+        "        session: your own ``aiohttp.ClientSession``\n            (e.g. a bot's, or one "
+        "set up for a network bpcpay's options do not cover);\n            bpcpay uses it as it "
+        "is and never closes it, so ``proxy``, ``ssl`` and ``client_cert``\n            are "
+        "refused with it. Without one, bpcpay opens a pooled session on first use.\n"
     )
     old_pool = "pool_size: connections kept open to the gateway (ignored with ``session=``)."
     new_pool = (
@@ -173,3 +176,23 @@ def test_an_args_entry_is_dropped_with_its_continuation_lines(gen: ModuleType) -
         "Summary.\n\n    Args:\n        a: first.\n        b: last.\n\n    Returns:\n"
         "        session: not an argument.\n"
     )
+
+
+def test_the_sync_constructor_holds_the_secrets_first_thing(
+    gen: ModuleType, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The async constructor's opening ``name = hold(name)`` lines open the sync one too; an
+    argument typed with Secret that the async constructor does not hold so fails the run."""
+    assert run(gen, project) == 0
+    sync = (project / "bpcpay" / "_sync" / "_client.py").read_text()
+    body = sync.split("    ) -> None:\n", 1)[1]
+    assert body.startswith(
+        "        # Held in a Secret first thing, as AsyncBpcPay.__init__ does.\n"
+        "        api_key = hold(api_key)\n        proxy = hold(proxy)\n"
+        "        client_cert = hold_client_cert(client_cert)\n        self._setup(\n"
+    )
+    assert "from bpcpay._secret import Secret, hold\n" in sync
+    client = project / "bpcpay" / "_async" / "_client.py"
+    client.write_text(client.read_text().replace("        proxy = hold(proxy)\n", "", 1))
+    assert run(gen, project) == 1
+    assert "must hold ['proxy'] in a Secret first thing" in capsys.readouterr().out

@@ -354,3 +354,55 @@ def test_status_and_type_constants_match_the_contract() -> None:
         "payment.succeeded",
         "payment.funded",
     }
+
+
+def test_each_event_family_names_the_known_types_and_parses_to_its_model() -> None:
+    """The Literal families the router's overloads read (``SessionEventType`` ...) and the
+    EventType constants name the same event types, and each family's types (and its
+    ``prefix.*``) parse to the model its handlers are typed with."""
+    from typing import get_args
+
+    from bpcpay._core._converter import object_class_for_event
+    from bpcpay.models import EventType, Payment, PaymentMethod, Refund, Session
+    from bpcpay.models.events import (
+        PaymentEventType,
+        PaymentMethodEventType,
+        RefundEventType,
+        SessionEventType,
+    )
+
+    families = {
+        SessionEventType: Session,
+        PaymentEventType: Payment,
+        RefundEventType: Refund,
+        PaymentMethodEventType: PaymentMethod,
+    }
+    named = set()
+    for family, model in families.items():
+        for value in get_args(family):
+            probe = value[:-1] + "somethingNew" if value.endswith(".*") else value
+            assert object_class_for_event(probe) is model, value
+            if not value.endswith(".*"):
+                named.add(value)
+    known = {value for name, value in vars(EventType).items() if name.isupper()}
+    assert named == known
+
+
+def test_a_parsed_event_is_typed_by_its_object_at_runtime_too() -> None:
+    """``Event[Session]`` is a real subscript (for annotations and ``get_type_hints``), and the
+    parsed event's object is the model its family's handlers are typed with."""
+    from typing import get_type_hints
+
+    from bpcpay.models import Event, Session
+
+    assert Event[Session].__origin__ is Event  # type: ignore[attr-defined]
+    event = structure_object(
+        {"type": "session.completed", "created": None, "data": {"object": SESSION_EXAMPLE}},
+        Event,
+    )
+    assert isinstance(event.data.object, Session)
+
+    def handler(event: Event[Session]) -> None:
+        pass
+
+    assert get_type_hints(handler)["event"] == Event[Session]

@@ -199,3 +199,38 @@ def test_the_promised_python_versions_are_the_tested_ones() -> None:
     noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
     assert f"PYTHONS = {VERSIONS!r}".replace("'", '"') in noxfile
     assert importlib.metadata.metadata("bpcpay")["Requires-Python"] == ">=3.10"
+
+
+# --- the README's test, in a project of the reader's own --------------------------------------
+
+
+def _fresh_project(tmp_path: Path, pyproject: str) -> subprocess.CompletedProcess[str]:
+    """The README's test, run by pytest in a new directory with ``pyproject`` as its only
+    configuration (none of this repository's)."""
+    (tmp_path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    test = _python_block("def test_checkout(")
+    (tmp_path / "test_checkout.py").write_text(test, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rw"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("BPCPAY_", "PYTEST_"))},
+        check=False,
+    )
+
+
+def test_the_readmes_test_runs_without_a_warning_in_a_fresh_project(tmp_path: Path) -> None:
+    (config,) = _fenced("toml")
+    result = _fresh_project(tmp_path, config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "warning" not in result.stdout.lower(), result.stdout
+
+
+def test_without_that_configuration_pytest_asyncio_warns(tmp_path: Path) -> None:
+    # The control: the trap the README's configuration avoids is real.
+    result = _fresh_project(tmp_path, "[project]\nname = 'shop'\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "asyncio_default_fixture_loop_scope" in result.stdout

@@ -20,7 +20,7 @@ from bpcpay._core._bodies import (
     _python_path,
     check_card,
     check_customer_details,
-    check_payment_method,
+    check_metadata,
     check_setup_future_usage,
     merge_extra_body,
     stores_card,
@@ -44,12 +44,9 @@ from bpcpay._core._requests import (
     check_capture_method,
     check_currency,
     check_datetime,
-    check_metadata,
     check_string,
     check_url,
-    compact,
     encode_json,
-    optional,
     static_headers,
 )
 from bpcpay._types import NOT_GIVEN
@@ -290,7 +287,6 @@ def test_card_is_sent_in_wire_form() -> None:
     }
     assert check_card("card", card()) == wire
     assert check_card("card", wire) == wire
-    assert check_payment_method("card", card()) == {"card": wire}
 
 
 @pytest.mark.parametrize(
@@ -332,7 +328,7 @@ def test_a_card_mapping_is_checked_as_it_is() -> None:
         check_card("card", {"number": VISA})
     assert info.value.argument == "card.expiryMonth"
     assert VISA not in str(info.value)
-    with pytest.raises(InvalidArgumentError, match="PaymentCard or a mapping") as info:
+    with pytest.raises(InvalidArgumentError, match="PaymentCard, a CardToken or a mapping") as info:
         check_card("card", VISA)
     assert VISA not in str(info.value)
 
@@ -362,12 +358,6 @@ def test_body_tables_name_every_keyword_and_wire_field_once() -> None:
         assert all(f.source == "inferred" or f.source.startswith("doc: ") for f in fields)
     required = [f.wire for f in SESSION_CREATE_FIELDS if f.required]
     assert required == ["amount", "currency", "successUrl", "failureUrl"]
-
-
-def test_compact_and_optional() -> None:
-    assert compact(a=1, b=NOT_GIVEN, c=None) == {"a": 1, "c": None}
-    assert optional(check_amount, "amount", NOT_GIVEN) is NOT_GIVEN
-    assert optional(check_amount, "amount", 5) == 5
 
 
 def test_encode_json_is_compact_utf8() -> None:
@@ -422,7 +412,7 @@ def test_api_key_refusals_never_echo_the_key(value: object) -> None:
 
 
 def test_api_key_accepts_visible_ascii() -> None:
-    assert check_api_key(API_KEY) == API_KEY
+    assert check_api_key(API_KEY).reveal() == API_KEY  # held in a Secret
 
 
 @pytest.mark.parametrize("value", ["2023-11-15", "2023-10-31"])
@@ -661,3 +651,292 @@ def test_not_given_sentinel() -> None:
     assert not NOT_GIVEN
     assert bpcpay.NOT_GIVEN is NOT_GIVEN
     assert isinstance(NOT_GIVEN, bpcpay.NotGiven)
+
+
+# --- each body described once ------------------------------------------------------------------
+
+
+def _resource_methods() -> dict[str, Any]:
+    from bpcpay._async.resources.payments import AsyncPayments
+    from bpcpay._async.resources.refunds import AsyncRefunds
+    from bpcpay._async.resources.sessions import AsyncSessions
+
+    return {
+        "sessions.create": AsyncSessions.create,
+        "payments.create": AsyncPayments.create,
+        "payments.capture": AsyncPayments.capture,
+        "refunds.create": AsyncRefunds.create,
+    }
+
+
+def test_each_body_has_one_declaration_that_its_method_takes_keyword_for_keyword() -> None:
+    """A resource method's keywords are its body's declared fields, in the declared order (plus
+    ``extra_body``, ``extra_headers`` and ``timeout``): a field added to a declaration and not
+    to the method, or the other way round, fails here."""
+    import inspect
+
+    from bpcpay._core._bodies import BODIES
+
+    methods = _resource_methods()
+    assert set(BODIES) == set(methods)
+    for name, body in BODIES.items():
+        keywords = [
+            p.name
+            for p in inspect.signature(methods[name]).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+            and p.name not in ("extra_body", "extra_headers", "timeout")
+        ]
+        assert keywords == [f.argument for f in body.fields], name
+        assert ENDPOINTS[name].body == body.fields, name
+
+
+def test_each_method_hands_every_keyword_to_its_declaration_as_itself() -> None:
+    """``BODY.build(amount=amount, ...)``: every declared keyword, each passed as the argument
+    of the same name (never ``locale=metadata``), and nothing else."""
+    import ast
+    import inspect
+    import textwrap
+
+    from bpcpay._core._bodies import BODIES
+
+    for name, method in _resource_methods().items():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        (call,) = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "build"
+        ]
+        passed = [
+            (k.arg, k.value.id if isinstance(k.value, ast.Name) else None) for k in call.keywords
+        ]
+        assert passed == [(f.argument, f.argument) for f in BODIES[name].fields], name
+        assert not call.args, name
+
+
+def test_no_resource_builds_a_body_by_hand() -> None:
+    """No dict display with string keys, no ``compact``, no argument checker called in the
+    resources: every body comes from its declaration."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(bpcpay.__file__).parent / "_async" / "resources"
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = [k for k in node.keys if isinstance(k, ast.Constant)]
+                assert not keys, f"{path.name}:{node.lineno} builds a body by hand"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                name = node.func.id
+                assert not name.startswith("check_") and name not in ("compact", "optional"), (
+                    f"{path.name}:{node.lineno} checks {name} by hand"
+                )
+
+
+def test_the_sandbox_has_no_field_list_of_its_own() -> None:
+    """sandbox/_validate.py names no wire field of a declared body: it reads them all from the
+    declarations (its server-side rules are keyed by the SDK's argument names)."""
+    import ast
+    from pathlib import Path
+
+    from bpcpay._core._bodies import BODIES
+
+    wire = {
+        part
+        for body in BODIES.values()
+        for field in body.fields
+        for part in field.wire.split(".")
+        if part != part.lower()  # camelCase: what only the wire calls so
+    }
+    source = (Path(bpcpay.__file__).parent / "sandbox" / "_validate.py").read_text("utf-8")
+    named = {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert wire
+    assert not wire & named
+
+
+def test_the_reference_tables_are_rendered_from_the_declarations() -> None:
+    """docs/reference/bodies.md holds each body's parameter table exactly as its declaration
+    renders it (``python scripts/gen_body_tables.py`` rewrites them)."""
+    from pathlib import Path
+
+    from bpcpay._core._bodies import BODIES
+
+    page = (Path(bpcpay.__file__).parent.parent / "docs" / "reference" / "bodies.md").read_text(
+        "utf-8"
+    )
+    for name, body in BODIES.items():
+        assert body.table() in page, f"the table of {name} in docs/reference/bodies.md is stale"
+
+
+def test_a_body_declaration_builds_checks_and_parses() -> None:
+    from bpcpay._core._bodies import PAYMENT_CREATE, SESSION_CREATE
+
+    args: dict[str, Any] = {f.argument: NOT_GIVEN for f in SESSION_CREATE.fields}
+    args.update(
+        amount=10,
+        currency="eur",
+        success_url="https://shop.example/s",
+        failure_url="https://shop.example/f",
+        capture_method="manual",
+    )
+    wire = SESSION_CREATE.build(**args)
+    assert wire == {
+        "amount": 10,
+        "currency": "EUR",
+        "successUrl": "https://shop.example/s",
+        "failureUrl": "https://shop.example/f",
+        "paymentData": {"captureMethod": "manual"},
+    }
+    parsed = SESSION_CREATE.parse({**wire, "newThing": 1})
+    assert parsed == {
+        "amount": 10,
+        "currency": "EUR",
+        "success_url": "https://shop.example/s",
+        "failure_url": "https://shop.example/f",
+        "capture_method": "manual",
+    }
+    assert SESSION_CREATE.unknown({**wire, "newThing": 1}) == {"newThing": 1}
+    with pytest.raises(InvalidArgumentError) as info:
+        SESSION_CREATE.parse({**wire, "paymentData": {"captureMethod": "later"}})
+    assert info.value.argument == "paymentData.captureMethod"
+    with pytest.raises(InvalidArgumentError) as info:
+        SESSION_CREATE.build(**{**args, "locale": ""})
+    assert info.value.argument == "locale"
+    payment = {f.argument: NOT_GIVEN for f in PAYMENT_CREATE.fields}
+    with pytest.raises(InvalidArgumentError, match="exactly one of card= or stored") as info:
+        PAYMENT_CREATE.build(**{**payment, "amount": 1, "currency": "EUR"})
+    assert info.value.argument == "card"
+    with pytest.raises(InvalidArgumentError, match="exactly one of paymentMethod and") as info:
+        PAYMENT_CREATE.parse({"amount": 1, "currency": "EUR"})
+    assert info.value.argument == "paymentMethod"
+
+
+# --- limits: every free-form field has one -----------------------------------------------------
+
+
+def test_metadata_limits_are_stripes() -> None:
+    """[inferred] BPC publishes no limit; Stripe's: 50 keys, keys of 40 characters, values of
+    500, and (ours) 16 KiB of JSON in all. At the limits it passes; one past, it is refused
+    naming ``metadata``."""
+    at_limit = {f"k{i:02d}": "v" * 300 for i in range(50)}
+    assert check_metadata("metadata", at_limit) == at_limit
+    assert check_metadata("metadata", {"k" * 40: "v" * 500}) == {"k" * 40: "v" * 500}
+    for bad, problem in (
+        ({f"k{i}": "v" for i in range(51)}, "at most 50 keys"),
+        ({"k" * 41: "v"}, "at most 40 characters"),
+        ({"note": "v" * 501}, "at most 500 characters"),
+        ({f"k{i:02d}": "v" * 400 for i in range(50)}, "at most 16384 bytes"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=problem) as info:
+            check_metadata("metadata", bad)
+        assert info.value.argument == "metadata"
+
+
+HUGE = "x" * 1_000_000
+#: A value past any limit for each keyword that takes free-form data, as the SDK is given it
+#: (None: a kind whose values are bounded by their type: numbers, codes, choices, datetimes).
+OVERSIZED: dict[str, Any] = {
+    "amount": None,
+    "currency": None,
+    "capture_method": None,
+    "expires_at": None,
+    "success_url": "https://shop.example/" + HUGE,
+    "failure_url": "https://shop.example/" + HUGE,
+    "merchant_reference_id": HUGE,
+    "locale": HUGE,
+    "metadata": {"note": HUGE},
+    "customer_details": {"notes": HUGE},
+    "merchant_customer_id": HUGE,
+    "setup_future_usage": {
+        "category": "installment",
+        "recurringModel": {"installment": {"plan": HUGE}},
+    },
+    "card": {"number": VISA, "expiryMonth": 12, "expiryYear": 2030, "cvc": "123", "x": HUGE},
+    "stored_payment_method_id": HUGE,
+    "payment_id": HUGE,
+    "reason": HUGE,
+}
+
+
+def test_every_free_form_field_has_a_limit() -> None:
+    """Each declared field that takes free-form data refuses a megabyte of it before sending,
+    naming its keyword; the sandbox parses with the same declaration (``Body.parse``) and
+    refuses it naming the wire path."""
+    from bpcpay._core._bodies import BODIES
+
+    for body in BODIES.values():
+        for field in body.fields:
+            assert field.argument in OVERSIZED, f"{body.name}: no oversized value for {field}"
+            value = OVERSIZED[field.argument]
+            if value is None:
+                continue
+            with pytest.raises(InvalidArgumentError) as info:
+                field.kind.to_wire(field.argument, value)
+            assert info.value.argument.split(".")[0] == field.argument
+            assert HUGE not in str(info.value)
+            with pytest.raises(InvalidArgumentError) as info:
+                field.kind.receive(field.wire, value)
+            assert info.value.argument.startswith(field.wire)
+
+
+def test_open_objects_are_bounded_in_bytes() -> None:
+    """customerDetails, setupFutureUsage and the card keep unknown members (sent as given),
+    within a size in bytes of JSON; the limits are in the reference tables."""
+    details = {"notes": "x" * 8000}
+    assert check_customer_details("c", details) == details
+    with pytest.raises(InvalidArgumentError, match="at most 8192 bytes") as info:
+        check_customer_details("c", {"notes": "x" * 8200})
+    assert info.value.argument == "c"
+    with pytest.raises(InvalidArgumentError, match="at most 4096 bytes"):
+        check_setup_future_usage(
+            "s", {"category": "installment", "recurringModel": {"installment": {"p": "x" * 4096}}}
+        )
+    with pytest.raises(InvalidArgumentError, match="at most 35 characters"):
+        check_string("locale", "x" * 36, max_length=35)
+
+
+# --- card tokens (BPC's mobile SDK) --------------------------------------------------------------
+
+TOKEN = "eyJhbGciOiJSU0EtT0FFUCJ9.c2VjcmV0LWNhcmQtZGF0YQ"
+
+
+def test_a_card_token_is_sent_as_paymentmethod_card_token_only() -> None:
+    """[doc: sdk_core_apiv2] The server passes the device's token "in ``paymentMethod -> card
+    -> token``": a CardToken or a mapping with ``token`` is the card object ``{"token": ...}``,
+    nothing else added."""
+    from bpcpay.models import CardToken
+
+    assert check_card("card", CardToken(token=TOKEN)) == {"token": TOKEN}
+    assert check_card("card", {"token": TOKEN}) == {"token": TOKEN}
+    assert TOKEN not in repr(CardToken(token=TOKEN))
+    assert TOKEN not in str(CardToken(token=TOKEN))
+
+
+@pytest.mark.parametrize("member", ["number", "expiryMonth", "expiryYear", "cvc"])
+def test_a_token_with_card_data_is_refused_before_sending(member: str) -> None:
+    """[doc: sdk_core_apiv2] "Don't specify ``cvc``, ``expiryMonth``, ``expiryYear``, and
+    ``number`` parameters in this case": each is refused alongside a token, named."""
+    values = {"number": VISA, "expiryMonth": 12, "expiryYear": 2030, "cvc": "123"}
+    with pytest.raises(InvalidArgumentError, match="token") as info:
+        check_card("card", {"token": TOKEN, member: values[member]})
+    assert info.value.argument == f"card.{member}"
+    assert TOKEN not in str(info.value)
+    assert VISA not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ["", "   ", 5, None, "x" * 8193, "tok with space", "tök"])
+def test_a_malformed_token_is_refused_and_never_echoed(token: object) -> None:
+    from bpcpay.models import CardToken
+
+    for value in ({"token": token}, CardToken(token=token)):  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError) as info:
+            check_card("card", value)
+        assert info.value.argument == "card.token"
+        if isinstance(token, str) and token.strip():
+            assert token not in str(info.value)

@@ -8,6 +8,7 @@ copy of these tests.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -33,6 +34,7 @@ from aioresponses import aioresponses
 import bpcpay
 from bpcpay import InvalidArgumentError
 from bpcpay.models import (
+    CardToken,
     CustomerDetails,
     Payment,
     PaymentCard,
@@ -201,6 +203,27 @@ def test_payments_create_with_a_card(twin: Twin, mocked: aioresponses) -> None:
         "merchantReferenceId": "order-7",
         "metadata": {"cart": "42"},
     }
+
+
+def test_payments_create_with_a_card_token(twin: Twin, mocked: aioresponses) -> None:
+    """[doc: sdk_core_apiv2] A token from BPC's mobile SDK goes in ``paymentMethod.card.token``
+    and nothing else of the card: as a CardToken or as a mapping."""
+    client, call = twin
+    mocked.post(url("/payments"), payload=PAYMENT_JSON, repeat=True)
+    for card_value in (CardToken(token="tok-from-device"), {"token": "tok-from-device"}):
+        call(client.payments.create(amount=2500, currency="EUR", card=card_value))
+    bodies = [json.loads(kwargs["data"]) for _, _, kwargs in calls(mocked)]
+    assert (
+        bodies
+        == [
+            {
+                "amount": 2500,
+                "currency": "EUR",
+                "paymentMethod": {"card": {"token": "tok-from-device"}},
+            }
+        ]
+        * 2
+    )
 
 
 def test_payments_retrieve_capture_cancel(twin: Twin, mocked: aioresponses) -> None:
@@ -379,6 +402,13 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("payments.capture id", lambda c: c.payments.capture(""), "payment_id"),
     ("payments.capture dot-dot id", lambda c: c.payments.capture(".."), "payment_id"),
     ("payments.capture amount", lambda c: c.payments.capture("pay_1", amount=0), "amount"),
+    (
+        "payments.create token with a cvc",
+        lambda c: c.payments.create(
+            amount=1, currency="EUR", card={"token": "tok-from-device", "cvc": "123"}
+        ),
+        "card.cvc",
+    ),
     ("payments.cancel id", lambda c: c.payments.cancel(""), "payment_id"),
     ("refunds.create id", lambda c: c.refunds.create(payment_id=""), "payment_id"),
     ("refunds.create amount", lambda c: c.refunds.create(payment_id="p", amount=True), "amount"),

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,7 @@ class FlakyStore(InMemoryDeliveryStore):
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(lease=LEASE, _clock=clock)
         self.fail_complete = False
+        self.complete_failures = 0  # the next this many completes fail
         self.fail_release = False
         self.fail_claim = False
 
@@ -231,6 +233,9 @@ class FlakyStore(InMemoryDeliveryStore):
         return super().claim(key)
 
     def complete(self, key: str, token: str) -> bool:
+        if self.complete_failures:
+            self.complete_failures -= 1
+            raise ConnectionError("store blip")
         if self.fail_complete:
             raise ConnectionError("store down")
         return super().complete(key, token)
@@ -342,7 +347,8 @@ def test_completing_after_the_lease_was_taken_over_is_reported(
     caplog.set_level(logging.WARNING, logger="bpcpay")
     result = run(driver, router)
     assert result.reason == "handled"
-    assert "lease lapsed" in caplog.text
+    assert result.recorded is False  # the new holder's claim was left alone
+    assert "took evt:session.completed:ps_int over" in caplog.text
 
 
 class SlowReleaseStore:
@@ -355,6 +361,9 @@ class SlowReleaseStore:
     async def claim(self, key: str) -> Claim:
         return self.inner.claim(key)
 
+    async def renew(self, key: str, token: str) -> bool:
+        return self.inner.renew(key, token)
+
     async def complete(self, key: str, token: str) -> bool:
         return self.inner.complete(key, token)
 
@@ -366,9 +375,9 @@ class SlowReleaseStore:
 def test_a_release_after_cancellation_is_bounded_and_the_lease_covers_the_rest(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bpcpay.webhooks import _router
+    from bpcpay.webhooks import _drivers
 
-    monkeypatch.setattr(_router, "_RELEASE_DEADLINE", 0.05)
+    monkeypatch.setattr(_drivers, "_SHIELD_DEADLINE", 0.05)
     store = SlowReleaseStore(clock)
     router, runs = interrupting_router(store, asyncio.CancelledError(), clock)
     loop = asyncio.new_event_loop()
@@ -390,7 +399,15 @@ def test_a_failed_late_release_is_logged_and_lapses(
     store.fail_release = True
     router = WebhookRouter(SECRET, store=store, _clock=clock, _wall=clock)
     entered, release = threading.Event(), threading.Event()
-    router.add_handler("*", lambda event: (entered.set(), release.wait(10)))
+    runs: list[int] = []
+
+    @router.on("*")
+    def fails_late(event: Event) -> None:
+        runs.append(1)
+        entered.set()
+        assert release.wait(10)
+        if len(runs) == 1:
+            raise RuntimeError("the handler failed after its caller left")
 
     async def scenario() -> None:
         task = asyncio.ensure_future(router.handle(*delivery()))
@@ -409,3 +426,139 @@ def test_a_failed_late_release_is_logged_and_lapses(
     store.fail_release = False
     clock.advance(LEASE + 1)
     assert router.handle_sync(*delivery()).reason == "handled"
+
+
+# --- cancellations that land in the store's calls, and a thread that outlives its caller --------
+
+ASYNC_KINDS = ["redis-async", "postgres-async"]
+SHORT = 1.0
+
+
+class Stalling:
+    """An async store whose reply to one method is late: the caller can be cancelled while it
+    waits. For ``claim`` the store has taken the claim when the caller is cancelled (the reply
+    was on its way); for ``complete`` nothing is recorded yet."""
+
+    def __init__(self, inner: Any, method: str) -> None:
+        self.inner = inner
+        self.method = method
+        self.lease = inner.lease
+        self.reached = asyncio.Event()  # bound to the loop that first waits on it
+
+    async def _call(self, name: str, *args: str) -> Any:
+        reached = self.reached
+        if name != self.method or reached.is_set():
+            return await getattr(self.inner, name)(*args)
+        if name == "claim":
+            result = await getattr(self.inner, name)(*args)  # taken in the store ...
+            reached.set()
+            await asyncio.sleep(0.3)  # ... and the reply is late
+            return result
+        reached.set()
+        await asyncio.sleep(0.3)  # the call is on its way
+        return await getattr(self.inner, name)(*args)
+
+    async def claim(self, key: str) -> Claim:
+        claim: Claim = await self._call("claim", key)
+        return claim
+
+    async def complete(self, key: str, token: str) -> bool:
+        return bool(await self._call("complete", key, token))
+
+    async def release(self, key: str, token: str) -> bool:
+        return bool(await self._call("release", key, token))
+
+    async def renew(self, key: str, token: str) -> bool:
+        return bool(await self._call("renew", key, token))
+
+
+def _cancelled_on(stalling: Stalling, router: WebhookRouter) -> Any:
+    async def scenario() -> None:
+        task = asyncio.ensure_future(router.handle(*delivery()))
+        await stalling.reached.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    return scenario()
+
+
+@pytest.mark.parametrize("kind", ASYNC_KINDS)
+def test_a_claim_interrupted_by_a_cancellation_does_not_hold_the_event(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = store_options(kind, request, tmp_path)
+    store = Driven(build(kind, options), options)  # the default lease
+    stalling = Stalling(store.store, "claim")
+    router = WebhookRouter(SECRET, store=stalling, in_flight_timeout=3)
+    runs: list[int] = []
+    router.add_handler("*", lambda event: runs.append(1))
+    try:
+        store.loop.run_until_complete(_cancelled_on(stalling, router))
+        retry = store.loop.run_until_complete(router.handle(*delivery()))  # the gateway's retry
+    finally:
+        store.close()
+    assert (retry.status, retry.reason) == (200, "handled")
+    assert runs == [1]
+
+
+@pytest.mark.parametrize("kind", ASYNC_KINDS)
+def test_a_cancellation_during_complete_still_records_the_event_done(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    options = store_options(kind, request, tmp_path)
+    store = Driven(build(kind, options, lease=SHORT), options)
+    stalling = Stalling(store.store, "complete")
+    router = WebhookRouter(SECRET, store=stalling)
+    runs: list[int] = []
+    router.add_handler("*", lambda event: runs.append(1))
+    try:
+        store.loop.run_until_complete(_cancelled_on(stalling, router))
+        time.sleep(SHORT + 0.3)  # past the lease: an unrecorded claim has lapsed by now
+        retry = store.loop.run_until_complete(router.handle(*delivery()))
+    finally:
+        store.close()
+    assert retry.reason == "duplicate"
+    assert runs == [1]
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_plain_handler_that_returns_after_its_caller_was_cancelled_completes_the_event(
+    kind: str, store_factory: Callable[[str], Driven]
+) -> None:
+    store = store_factory(kind)
+    router = WebhookRouter(SECRET, store=store.store)
+    entered, finish = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    @router.on("*")
+    def slow(event: Event) -> None:
+        runs.append(1)
+        entered.set()
+        assert finish.wait(10)  # then returns normally: the work is done
+
+    async def scenario() -> str:
+        task = asyncio.ensure_future(router.handle(*delivery()))
+        await asyncio.to_thread(entered.wait, 10)
+        task.cancel()  # the request went away (a client disconnect, a server shutdown)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        finish.set()
+        return (await router.handle(*delivery())).reason  # the gateway's retry
+
+    assert store.loop.run_until_complete(scenario()) == "duplicate"
+    assert runs == [1]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_complete_that_fails_is_retried_and_the_event_recorded(
+    driver: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore(clock)
+    store.complete_failures = 2  # the store blips twice, then answers
+    router, runs = counting_router(SECRET, store, clock)
+    first = run(driver, router)
+    assert (first.status, first.reason) == (200, "handled")
+    clock.advance(LEASE + 1)  # long past the lease: only a recorded completion stops a rerun
+    assert run(driver, router).reason == "duplicate"
+    assert runs == [1]

@@ -20,8 +20,8 @@ from _stores import open_files
 
 from bpcpay import AsyncBpcPay, BpcPay, InvalidArgumentError
 from bpcpay.cli import main
-from bpcpay.models import Event, Session
-from bpcpay.sandbox import SandboxGateway, ThreadedSandboxGateway
+from bpcpay.models import Event, Payment, PaymentCard, Refund, Session
+from bpcpay.sandbox import SandboxGateway, TestCard, TestCards, ThreadedSandboxGateway
 from bpcpay.webhooks import SQLiteDeliveryStore, WebhookRouter, sign
 
 
@@ -175,6 +175,7 @@ def test_reconcile_sync_refuses_an_async_store(gw: ThreadedSandboxGateway, clien
         lease = 1.0
 
         async def claim(self, key: str) -> Any: ...
+        async def renew(self, key: str, token: str) -> Any: ...
         async def complete(self, key: str, token: str) -> Any: ...
         async def release(self, key: str, token: str) -> Any: ...
 
@@ -274,3 +275,241 @@ def test_the_reconcile_command_needs_an_api_key(
     finally:
         sys.modules.pop(module, None)
     assert "BPCPAY_API_KEY" in capsys.readouterr().err
+
+
+# --- payments and refunds ----------------------------------------------------------------------
+
+
+def card(test_card: TestCard) -> PaymentCard:
+    return PaymentCard(
+        number=test_card.number,
+        exp_month=test_card.exp_month,
+        exp_year=test_card.exp_year,
+        cvc=test_card.cvc,
+    )
+
+
+def direct_payment(client: BpcPay, test_card: TestCard, **options: Any) -> Payment:
+    return client.payments.create(amount=700, currency="EUR", card=card(test_card), **options)
+
+
+class ObjectLedger:
+    """The shop's side effects for payment and refund events: one line per handler run."""
+
+    def __init__(self, router: WebhookRouter) -> None:
+        self.runs: list[tuple[str, str, bool]] = []
+
+        @router.on("payment.*", "refund.*")
+        def record(event: Event) -> None:
+            obj = event.data.object
+            assert isinstance(obj, (Payment, Refund))
+            self.runs.append((event.type, obj.id, event.reconciled))
+
+
+def test_reconcile_runs_the_final_state_of_payments_and_refunds_once(
+    gw: ThreadedSandboxGateway, client: BpcPay, store: SQLiteDeliveryStore
+) -> None:
+    router = WebhookRouter(gw.webhook_secret, store=store)
+    ledger = ObjectLedger(router)
+    paid = direct_payment(client, TestCards.SUCCESS_NO_3DS)
+    declined = direct_payment(client, TestCards.DECLINED)
+    held = direct_payment(client, TestCards.SUCCESS_NO_3DS, capture_method="manual")
+    canceled = client.payments.cancel(held.id)
+    still_held = direct_payment(client, TestCards.SUCCESS_NO_3DS, capture_method="manual")
+    refund = client.refunds.create(payment_id=paid.id)
+    assert (paid.status, declined.status, canceled.status) == ("succeeded", "failed", "canceled")
+
+    payment_ids = [paid.id, declined.id, canceled.id, still_held.id]
+    results = router.reconcile_sync(client, payment_ids=payment_ids, refund_ids=[refund.id])
+
+    assert [(r.status, r.reason, r.event and r.event.type) for r in results] == [
+        (200, "handled", "payment.succeeded"),
+        (200, "handled", "payment.failed"),
+        (200, "handled", "payment.canceled"),
+        (202, "open", None),  # requiresCapture: not a final state
+        (200, "handled", "refund.succeeded"),
+    ]
+    assert ledger.runs == [
+        ("payment.succeeded", paid.id, True),
+        ("payment.failed", declined.id, True),
+        ("payment.canceled", canceled.id, True),
+        ("refund.succeeded", refund.id, True),
+    ]
+    # The gateway's own deliveries of those final states, arriving late, are duplicates ...
+    for event_type, object_id in [
+        ("payment.succeeded", paid.id),
+        ("payment.failed", declined.id),
+        ("payment.canceled", canceled.id),
+        ("refund.succeeded", refund.id),
+    ]:
+        assert router.handle_sync(*webhook_for(gw, object_id, event_type)).reason == "duplicate"
+    # ... and so is a second reconciliation.
+    again = router.reconcile_sync(client, payment_ids=payment_ids, refund_ids=[refund.id])
+    assert [r.reason for r in again] == ["duplicate"] * 3 + ["open", "duplicate"]
+    assert len(ledger.runs) == 4
+
+
+@pytest.mark.asyncio
+async def test_reconcile_async_takes_payments_and_refunds_beside_sessions(
+    gw: ThreadedSandboxGateway, client: BpcPay, store: SQLiteDeliveryStore
+) -> None:
+    router = WebhookRouter(gw.webhook_secret, store=store)
+    ledger = ObjectLedger(router)
+    async with AsyncBpcPay(api_key=gw.api_key, base_url=gw.base_url) as aclient:
+        session = await aclient.sessions.create(
+            amount=900,
+            currency="EUR",
+            success_url="https://shop.example/success",
+            failure_url="https://shop.example/failure",
+        )
+        paid = await aclient.payments.create(
+            amount=700, currency="EUR", card=card(TestCards.SUCCESS_NO_3DS)
+        )
+        refund = await aclient.refunds.create(payment_id=paid.id, amount=200)
+        results = await router.reconcile(
+            aclient, [session.id], payment_ids=(paid.id,), refund_ids=[refund.id]
+        )
+    assert [r.reason for r in results] == ["open", "handled", "handled"]
+    assert ledger.runs == [
+        ("payment.succeeded", paid.id, True),
+        ("refund.succeeded", refund.id, True),
+    ]
+
+
+@pytest.mark.parametrize("argument", ["payment_ids", "refund_ids"])
+@pytest.mark.parametrize("ids", ["pay_single_string", [""], [None]])
+def test_payment_and_refund_ids_must_be_lists_of_ids(
+    gw: ThreadedSandboxGateway, client: BpcPay, argument: str, ids: Any
+) -> None:
+    router = WebhookRouter(gw.webhook_secret)
+    with pytest.raises(InvalidArgumentError, match=argument):
+        router.reconcile_sync(client, **{argument: ids})
+
+
+# --- bpcpay reconcile: payments, refunds, async stores, and the in-memory store ----------------
+
+ASYNC_SHOP = """
+from bpcpay.webhooks import WebhookRouter
+from bpcpay.webhooks import InMemoryDeliveryStore
+
+
+class AsyncSQLiteish:
+    '''An async store of the shop's own (an async driver of its database, say).'''
+
+    def __init__(self, path):
+        from bpcpay.webhooks import SQLiteDeliveryStore
+
+        self.inner = SQLiteDeliveryStore(path)
+        self.lease = self.inner.lease
+
+    async def claim(self, key):
+        return self.inner.claim(key)
+
+    async def complete(self, key, token):
+        return self.inner.complete(key, token)
+
+    async def release(self, key, token):
+        return self.inner.release(key, token)
+
+    async def renew(self, key, token):
+        return self.inner.renew(key, token)
+
+
+router = WebhookRouter({secret!r}, store=AsyncSQLiteish({db!r}))
+
+
+@router.on("session.completed", "payment.*", "refund.*")
+async def record(event):
+    with open({ledger!r}, "a") as out:
+        out.write(event.type + " " + event.data.object.id + "\\n")
+"""
+
+
+def _shop_module(tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    module = f"shop_{id(source)}_{id(tmp_path)}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+    monkeypatch.chdir(tmp_path)
+    return module
+
+
+def test_the_reconcile_command_takes_payments_and_refunds_and_an_async_store(
+    gw: ThreadedSandboxGateway,
+    client: BpcPay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ledger = tmp_path / "ledger.txt"
+    source = ASYNC_SHOP.format(
+        secret=gw.webhook_secret, db=str(tmp_path / "d.db"), ledger=str(ledger)
+    )
+    module = _shop_module(tmp_path, source, monkeypatch)
+    monkeypatch.setenv("BPCPAY_API_KEY", gw.api_key)
+    monkeypatch.setenv("BPCPAY_BASE_URL", gw.base_url)
+    session = new_session(client)
+    assert gw.pay(session.id).succeeded
+    paid = direct_payment(client, TestCards.SUCCESS_NO_3DS)
+    refund = client.refunds.create(payment_id=paid.id)
+    command = ["reconcile", "--router", f"{module}:router", session.id]
+    command += ["--payments", paid.id, "--refunds", refund.id]
+    try:
+        # Sessions only, as before: an async store works.
+        assert main(["reconcile", "--router", f"{module}:router", session.id]) == 0
+        assert capsys.readouterr().out.splitlines() == [f"{session.id} 200 handled"]
+        assert main(command) == 0
+        captured = capsys.readouterr()
+        assert captured.out.splitlines() == [
+            f"{session.id} 200 duplicate",
+            f"{paid.id} 200 handled",
+            f"{refund.id} 200 handled",
+        ]
+        assert "in-memory" not in captured.err
+        assert main(command) == 0
+        assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [
+            "duplicate"
+        ] * 3
+        # Only payments: the session ids are optional now.
+        assert main(["reconcile", "--router", f"{module}:router", "--payments", paid.id]) == 0
+    finally:
+        sys.modules.pop(module, None)
+    assert ledger.read_text().splitlines() == [
+        f"session.completed {session.id}",
+        f"payment.succeeded {paid.id}",
+        f"refund.succeeded {refund.id}",
+    ]
+
+
+def test_the_reconcile_command_warns_that_an_in_memory_store_forgets_every_run(
+    gw: ThreadedSandboxGateway,
+    client: BpcPay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = "from bpcpay.webhooks import WebhookRouter\n"
+    source += f"router = WebhookRouter({gw.webhook_secret!r})\n"
+    module = _shop_module(tmp_path, source, monkeypatch)
+    monkeypatch.setenv("BPCPAY_API_KEY", gw.api_key)
+    monkeypatch.setenv("BPCPAY_BASE_URL", gw.base_url)
+    session = new_session(client)
+    try:
+        assert main(["reconcile", "--router", f"{module}:router", session.id]) == 0
+    finally:
+        sys.modules.pop(module, None)
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if "in-memory store" in line]) == 1
+    assert len(err) == 1
+
+
+def test_the_reconcile_command_needs_at_least_one_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "from bpcpay.webhooks import WebhookRouter\nrouter = WebhookRouter('whsec_x_not_real')\n"
+    )
+    module = _shop_module(tmp_path, source, monkeypatch)
+    try:
+        assert main(["reconcile", "--router", f"{module}:router"]) == 2
+    finally:
+        sys.modules.pop(module, None)
+    assert "--payments" in capsys.readouterr().err

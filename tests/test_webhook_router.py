@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,7 +282,7 @@ async def test_a_replay_with_a_fresh_request_id_is_still_a_duplicate() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_final_state_event_keys_on_type_and_object_and_others_keep_created() -> None:
+async def test_a_final_state_event_keys_on_type_and_object_and_others_on_the_signed_body() -> None:
     router = WebhookRouter(SECRET)
     rec = Recorder()
     router.add_handler("*", rec("any"))
@@ -294,8 +296,9 @@ async def test_a_final_state_event_keys_on_type_and_object_and_others_keep_creat
     a = await router.handle(*delivery(at("session.completed", "ps_9", "2024-03-28T08:30:00Z")))
     b = await router.handle(*delivery(at("session.completed", "ps_9", "2024-03-28T09:00:00Z")))
     expired = await router.handle(*delivery(at("session.expired", "ps_9", "2024-03-28T09:00:00Z")))
-    # payment.funded can happen once per partial capture: created tells them apart.
-    f1 = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T08:30:00Z")))
+    # payment.funded can happen once per partial capture: the signed body tells them apart.
+    f1_body = at("payment.funded", "pay_9", "2024-03-28T08:30:00Z")
+    f1 = await router.handle(*delivery(f1_body))
     f2 = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T09:00:00Z")))
     f2_again = await router.handle(*delivery(at("payment.funded", "pay_9", "2024-03-28T09:00:00Z")))
 
@@ -308,7 +311,7 @@ async def test_a_final_state_event_keys_on_type_and_object_and_others_keep_creat
         "duplicate",
     ]
     assert (a.key, expired.key) == ("evt:session.completed:ps_9", "evt:session.expired:ps_9")
-    assert f1.key == "evt:payment.funded:pay_9:2024-03-28T08:30:00+00:00"
+    assert f1.key == "evt:payment.funded:pay_9:" + hashlib.sha256(f1_body).hexdigest()[:32]
     assert len(rec.seen) == 4
 
 
@@ -526,6 +529,10 @@ class AsyncStore:
         await asyncio.sleep(0)
         return self.inner.claim(key)
 
+    async def renew(self, key: str, token: str) -> bool:
+        self.calls.append("renew")
+        return self.inner.renew(key, token)
+
     async def complete(self, key: str, token: str) -> bool:
         self.calls.append("complete")
         return self.inner.complete(key, token)
@@ -543,7 +550,7 @@ async def test_an_async_store_is_awaited_by_handle_and_refused_by_handle_sync() 
     router.add_handler("*", lambda event: None)
     assert (await router.handle(*delivery(body_for()))).reason == "handled"
     assert (await router.handle(*delivery(body_for()))).reason == "duplicate"
-    assert store.calls == ["claim", "complete", "claim"]
+    assert store.calls == ["claim", "complete", "claim"]  # the handler outran any renewal
     with pytest.raises(TypeError, match="async"):
         router.handle_sync(*delivery(body_for(object_id="ps_2")))
 
@@ -551,8 +558,12 @@ async def test_an_async_store_is_awaited_by_handle_and_refused_by_handle_sync() 
 @pytest.mark.asyncio
 async def test_a_store_whose_claim_does_not_answer_a_claim_is_a_type_error() -> None:
     class OldStyle:
+        lease = 20.0
+
         def claim(self, key: str) -> bool:
             return True
+
+        def renew(self, key: str) -> None: ...
 
         def complete(self, key: str) -> None: ...
 
@@ -715,13 +726,12 @@ async def test_a_text_payload_is_accepted_and_keyed_like_its_bytes() -> None:
     assert router.handle_sync(body.encode(), headers).reason == "duplicate"
 
 
-def test_a_repeatable_event_without_created_keys_on_the_signed_body() -> None:
+def test_a_repeatable_event_without_created_keys_on_its_object_and_the_signed_body() -> None:
     router = WebhookRouter(SECRET)
     obj = {"id": "pay_1", "amount": 5, "currency": "EUR", "status": "succeeded"}
     body = json.dumps({"type": "payment.funded", "data": {"object": obj}}).encode()
     result = router.handle_sync(*delivery(body))
-    assert result.key is not None
-    assert result.key.startswith("body:")
+    assert result.key == "evt:payment.funded:pay_1:" + hashlib.sha256(body).hexdigest()[:32]
 
 
 def test_the_package_lists_its_lazy_names() -> None:
@@ -745,17 +755,98 @@ def test_handle_sync_refuses_a_plain_handler_returning_an_awaitable_without_clos
 
 
 def test_an_abandoned_plan_keeps_its_claim_for_the_lease_and_frees_its_flight() -> None:
-    from bpcpay.webhooks._router import _ClaimKey, _RunHandler
+    from bpcpay.webhooks._plan import Dispatch, StoreCall
 
     router = WebhookRouter(SECRET)
     router.add_handler("*", lambda event: None)
     result = router.handle_sync(*delivery(body_for(object_id="ps_probe")))
     assert result.event is not None
-    plan = router._plan(result.event, "evt:abandoned")
-    assert isinstance(next(plan), _ClaimKey)
-    assert isinstance(plan.send(router.store.claim("evt:abandoned")), _RunHandler)
+    plan = router._plans.deliver(result.event, "evt:abandoned", [])
+    assert next(plan) == StoreCall("claim", "evt:abandoned")
+    assert isinstance(plan.send(router.store.claim("evt:abandoned")), Dispatch)
     plan.close()  # the driver went away mid-handler (its loop closed): nothing can run
-    assert router._flights == {}
+    assert len(router._flights) == 0
     store = router.store
     assert isinstance(store, InMemoryDeliveryStore)
     assert store.claim("evt:abandoned").status == ClaimStatus.IN_FLIGHT  # until the lease lapses
+
+
+def _event_body(event_type: str, obj: dict[str, Any], created: str) -> bytes:
+    return json.dumps({"created": created, "type": event_type, "data": {"object": obj}}).encode()
+
+
+@pytest.mark.asyncio
+async def test_two_repeatable_events_of_one_object_in_the_same_second_are_both_handled() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+
+    def funded(received: int) -> bytes:
+        # Two partial captures of one payment within one second: the same type, object and
+        # `created` (second precision), and two different signed bodies.
+        obj = {"id": "pay_7", "amount": 3000, "currency": "EUR", "status": "requiresCapture"}
+        obj["amountReceived"] = received
+        return _event_body("payment.funded", obj, "2024-03-28T08:30:00Z")
+
+    first, second = funded(1000), funded(2000)
+    results = [await router.handle(*delivery(body)) for body in (first, second, second, first)]
+    assert [r.reason for r in results] == ["handled", "handled", "duplicate", "duplicate"]
+    assert results[0].key != results[1].key
+    assert len(rec.seen) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_declined_attempt_is_not_the_payments_final_failure() -> None:
+    router = WebhookRouter(SECRET)
+    rec = Recorder()
+    router.add_handler("*", rec("any"))
+
+    def failed(status: str, code: str) -> bytes:
+        obj = {"id": "pay_8", "amount": 3000, "currency": "EUR", "status": status}
+        return _event_body("payment.failed", {**obj, "failureCode": code}, "2024-03-28T08:30:00Z")
+
+    # On the payment page a declined card leaves the payment waiting for another card
+    # (requiresPaymentMethod): two declines are two events. A direct payment declined for good
+    # (status failed) is its final state, keyed on the type and the id like a reconciled one.
+    declines = [failed("requiresPaymentMethod", code) for code in ("card_declined", "expired")]
+    results = [await router.handle(*delivery(body)) for body in declines]
+    final = await router.handle(*delivery(failed("failed", "card_declined")))
+    assert [r.reason for r in results] == ["handled", "handled"]
+    assert final.reason == "handled"
+    assert final.key == "evt:payment.failed:pay_8"
+    assert len(rec.seen) == 3
+
+
+def test_final_state_events_are_each_objects_last_word() -> None:
+    from bpcpay.webhooks import FINAL_STATE_EVENTS
+
+    assert set(FINAL_STATE_EVENTS) == {
+        "session.completed",
+        "session.expired",
+        "payment.succeeded",
+        "payment.failed",
+        "payment.canceled",
+        "refund.succeeded",
+        "refund.failed",
+    }
+
+
+def test_each_webhook_module_fits_in_a_maintainers_head() -> None:
+    import bpcpay.webhooks
+
+    root = Path(bpcpay.webhooks.__file__).parent
+    sizes = {str(p.relative_to(root)): len(p.read_text().splitlines()) for p in root.rglob("*.py")}
+    assert {name: size for name, size in sizes.items() if size > 500} == {}
+
+
+def test_a_store_without_renew_or_a_lease_is_refused_at_construction() -> None:
+    class BeforeLeasesFollowed(InMemoryDeliveryStore):
+        renew = None  # type: ignore[assignment]
+
+    with pytest.raises(InvalidArgumentError, match="missing: renew") as info:
+        WebhookRouter(SECRET, store=BeforeLeasesFollowed())  # type: ignore[arg-type]
+    assert info.value.argument == "store"
+    no_lease = InMemoryDeliveryStore()
+    no_lease.lease = 0
+    with pytest.raises(InvalidArgumentError, match=r"store\.lease"):
+        WebhookRouter(SECRET, store=no_lease)

@@ -1,6 +1,8 @@
 """The delivery store contract, one suite for every store, on real Redis and PostgreSQL.
 
-Leases expire on a fake clock (no sleeping); the servers are started by ``_servers.py``.
+Leases lapse on each store's own clock: Redis's and PostgreSQL's cannot be moved by a test, so
+the tests where a lease must lapse use a one-second lease and real time, on every store alike.
+The servers are started by ``_servers.py``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
+import logging
 import socket
 import sqlite3
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from _stores import (
     build,
     open_files,
     open_store,
+    private_redis,
     store_class,
     store_options,
 )
@@ -41,10 +45,12 @@ from bpcpay.webhooks import (
     ClaimStatus,
     DeliveryStore,
     InMemoryDeliveryStore,
+    RedisDeliveryStore,
     SQLiteDeliveryStore,
 )
 
 LEASE = 30.0
+SHORT = 1.0  # the shortest lease a router supports: real time, on every store's own clock
 
 
 @pytest.fixture
@@ -67,21 +73,6 @@ def test_a_new_key_is_claimed_then_done_after_complete(store: Driven) -> None:
     assert store.claim("evt:b").status == ClaimStatus.CLAIMED  # keys are independent
 
 
-def test_a_claimed_key_is_in_flight_until_its_lease_lapses(store: Driven, clock: FakeClock) -> None:
-    first = store.claim("evt:a")
-    second = store.claim("evt:a")
-    assert second.status == ClaimStatus.IN_FLIGHT
-    assert second.token is None
-    assert second.until is not None
-    assert math.isclose(second.until, clock.now + LEASE, abs_tol=0.01)
-    clock.advance(LEASE - 1)
-    assert store.claim("evt:a").status == ClaimStatus.IN_FLIGHT
-    clock.advance(1.001)
-    again = store.claim("evt:a")
-    assert again.status == ClaimStatus.CLAIMED
-    assert again.token != first.token
-
-
 def test_only_the_owner_releases_and_a_release_lets_the_next_claim_in(store: Driven) -> None:
     first = store.claim("evt:a")
     assert first.token
@@ -95,32 +86,6 @@ def test_only_the_owner_releases_and_a_release_lets_the_next_claim_in(store: Dri
     assert second.token
     assert store.complete("evt:a", second.token)
     assert store.release("evt:a", second.token) is False  # a done key is never released
-
-
-def test_a_worker_whose_lease_lapsed_cannot_complete_or_release_the_new_claim(
-    store: Driven, clock: FakeClock
-) -> None:
-    slow = store.claim("evt:a")
-    clock.advance(LEASE + 1)
-    fresh = store.claim("evt:a")
-    assert slow.token
-    assert fresh.token
-    assert fresh.status == ClaimStatus.CLAIMED
-    assert store.complete("evt:a", slow.token) is False
-    assert store.release("evt:a", slow.token) is False
-    assert store.claim("evt:a").status == ClaimStatus.IN_FLIGHT  # still the fresh claim's
-    assert store.complete("evt:a", fresh.token) is True
-    assert store.claim("evt:a") == Claim.done()
-
-
-def test_a_lapsed_but_unclaimed_lease_can_still_be_completed_by_its_owner(
-    store: Driven, clock: FakeClock
-) -> None:
-    slow = store.claim("evt:a")
-    clock.advance(LEASE + 1)
-    assert slow.token
-    assert store.complete("evt:a", slow.token) is True
-    assert store.claim("evt:a") == Claim.done()
 
 
 def test_concurrent_claims_of_one_key_have_exactly_one_winner(store: Driven) -> None:
@@ -212,24 +177,47 @@ def test_sqlite_needs_a_file(path: Any) -> None:
 # --- retention: done keys are forgotten, and the table stays bounded ---------------------------
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres", "postgres-async"])
 def test_done_keys_are_forgotten_after_retention_and_old_rows_purged(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    with open_store(kind, request, tmp_path, clock, lease=LEASE, retention=100) as store:
+    def check(store: Driven) -> tuple[Any, ...]:
         for index in range(5):
             claim = store.claim(f"old:{index}")
             assert claim.token
             store.complete(f"old:{index}", claim.token)
         store.claim("lapsed")  # a claim whose worker died: never completed
-        clock.advance(99)
-        assert store.claim("old:0") == Claim.done()
-        clock.advance(2)
-        assert store.claim("old:0").status == ClaimStatus.CLAIMED  # forgotten: runs again
-        # An hour past every expiry, the next claim purges the rows.
-        clock.advance(3700)
-        store.claim("new")
-        assert _row_keys(store) == ["new"]
+        seen: list[Any] = [store.claim("old:0")]
+        time.sleep(SHORT + 0.2)
+        seen.append(store.claim("old:0").status)  # forgotten: runs again
+        # Rows an hour past their expiry (aged on the store's own clock) are purged by the
+        # first claim of a store that starts.
+        _age_rows(store, 3700)
+        kind = "sqlite" if isinstance(store.store, SQLiteDeliveryStore) else "postgres"
+        fresh = Driven(build(kind, store.options, lease=SHORT), store.options)
+        try:
+            fresh.claim("new")
+        finally:
+            fresh.close()
+        return (*seen, _row_keys(store))
+
+    kinds = ["sqlite", "postgres", "postgres-async"]
+    outcomes = on_every_store(request, tmp_path, check, kinds, retention=SHORT)
+    assert outcomes == dict.fromkeys(kinds, (Claim.done(), "claimed", ["new"]))
+
+
+def _age_rows(store: Driven, seconds: float) -> None:
+    """Move every row's expiry ``seconds`` into the past."""
+    inner: Any = store.store
+    table = store.options.get("table", "bpcpay_webhook_deliveries")
+    sql = f"UPDATE {table} SET expires_at = expires_at - {seconds}"  # noqa: S608
+    if isinstance(inner, SQLiteDeliveryStore):
+        with contextlib.closing(sqlite3.connect(inner.path, isolation_level=None)) as conn:
+            conn.execute(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(store.options["dsn"], autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
 
 
 def _row_keys(store: Driven) -> list[str]:
@@ -517,10 +505,12 @@ def test_an_optional_setup_creates_the_table_ahead_of_the_first_delivery(
 def test_a_row_that_vanishes_between_upsert_and_read_is_claimed_on_the_next_try() -> None:
     from bpcpay.webhooks.stores._sql import SqlLogic
 
-    clock = FakeClock()
-    logic = SqlLogic(table="t", dialect="postgres", lease=10, retention=100, clock=clock)
+    logic = SqlLogic(table="t", dialect="postgres", lease=10, retention=100)
     plan = logic.claim_plan("evt:a")
-    assert next(plan).sql.startswith("DELETE FROM t WHERE expires_at")  # the periodic purge
+    purge = next(plan)
+    assert purge.sql.startswith("DELETE FROM t WHERE expires_at")  # the periodic purge ...
+    assert "clock_timestamp()" in purge.sql  # ... on the server's clock
+    assert "now" not in purge.params
     query = plan.send((0, []))  # now the upsert
     assert query.sql.startswith("INSERT INTO t")
     assert "%(key)s" in query.sql  # PostgreSQL's placeholders
@@ -547,8 +537,280 @@ def test_a_row_that_keeps_changing_answers_in_flight_rather_than_spinning() -> N
             query = plan.send(answer)
             steps += 1
             # Every read finds a row whose lease has just lapsed, yet the upsert never takes.
-            answer = (1, [(0, clock.now - 1)]) if query.sql.startswith("SELECT") else (0, [])
+            lapsed = (1, [(0, clock.now - 1, -1.0)])
+            answer = lapsed if query.sql.startswith("SELECT") else (0, [])
     except StopIteration as stop:
         claim = stop.value
     assert claim.status == ClaimStatus.IN_FLIGHT
     assert steps == 6  # three attempts, each an upsert and a read: bounded
+
+
+# --- leases on the store's clock, real time: a short lease, really lapsing -----------------------
+
+
+@pytest.fixture(params=STORE_KINDS)
+def real_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driven]:
+    """A store on its own clock (Redis's, PostgreSQL's, the host's) with a one-second lease."""
+    options = store_options(request.param, request, tmp_path)
+    driven = Driven(build(request.param, options, lease=SHORT), options)
+    try:
+        yield driven
+    finally:
+        driven.close()
+
+
+def on_every_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    check: Callable[[Driven], Any],
+    kinds: list[str] = STORE_KINDS,
+    **extra: Any,
+) -> dict[str, Any]:
+    """``check(store)`` on each kind of store at once, each with a one-second lease (and
+    ``extra`` options), so that a test that waits for a lease to lapse waits once: kind -> what
+    ``check`` returned (or the ``repr`` of what it raised)."""
+    # The fixtures (the servers) are looked up here: pytest's fixtures are not thread-safe.
+    options = {kind: store_options(kind, request, tmp_path) for kind in kinds}
+
+    def one(kind: str) -> Any:
+        store = Driven(build(kind, options[kind], lease=SHORT, **extra), options[kind])
+        try:
+            return check(store)
+        except Exception as exc:
+            return repr(exc)
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        return dict(zip(kinds, pool.map(one, kinds), strict=True))
+
+
+def test_an_in_flight_claim_says_how_long_its_lease_has_left_on_the_stores_clock(
+    real_store: Driven,
+) -> None:
+    real_store.claim("evt:a")
+    seen = real_store.claim("evt:a")
+    assert seen.status == ClaimStatus.IN_FLIGHT
+    assert seen.remaining is not None
+    assert 0 < seen.remaining <= SHORT
+
+
+def test_a_lapsed_lease_is_its_owners_to_complete_until_another_caller_takes_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    def check(store: Driven) -> list[Any]:
+        slow, dead = store.claim("evt:slow"), store.claim("evt:dead")
+        assert slow.token
+        assert dead.token
+        assert store.claim("evt:dead").status == ClaimStatus.IN_FLIGHT
+        time.sleep(SHORT + 0.2)  # both leases lapse on the store's clock, nobody renewing
+        seen = [store.renew("evt:dead", dead.token)]  # too late to renew
+        new = store.claim("evt:dead")  # the next copy takes the dead holder's key over
+        assert new.token
+        assert new.token != dead.token
+        seen += [
+            new.status,
+            store.renew("evt:dead", dead.token),
+            store.complete("evt:dead", dead.token),
+            store.release("evt:dead", dead.token),
+            store.claim("evt:dead").status,  # still the new holder's
+            store.complete("evt:dead", new.token),
+            # The slow handler outlived its lease, but nobody took the key: it is done.
+            store.complete("evt:slow", slow.token),
+            store.claim("evt:slow"),
+        ]
+        return seen
+
+    outcomes = on_every_store(request, tmp_path, check)
+    expected = [False, "claimed", False, False, False, "in_flight", True, True, Claim.done()]
+    assert outcomes == dict.fromkeys(STORE_KINDS, expected)
+
+
+def test_renew_extends_the_holders_lease_and_only_the_holders(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    def check(store: Driven) -> list[Any]:
+        held = store.claim("evt:a")
+        assert held.token
+        seen: list[Any] = [store.renew("evt:a", "not-the-owner")]
+        for _ in range(2):  # two renewals, each before the lease lapses: 1.4 s in all
+            time.sleep(SHORT * 0.7)
+            seen += [store.renew("evt:a", held.token), store.claim("evt:a").status]
+        seen += [
+            store.complete("evt:a", held.token),
+            store.renew("evt:a", held.token),  # done: nothing to renew
+            store.claim("evt:a"),
+        ]
+        return seen
+
+    outcomes = on_every_store(request, tmp_path, check)
+    expected = [False, True, "in_flight", True, "in_flight", True, False, Claim.done()]
+    assert outcomes == dict.fromkeys(STORE_KINDS, expected)
+
+
+# --- the asyncio stores: from any event loop, each loop's connections closed with it -----------
+
+
+@pytest.mark.parametrize("kind", ["redis-async", "postgres-async"])
+def test_an_async_store_serves_one_event_loop_after_another(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    base = kind.removesuffix("-async")
+    server = request.getfixturevalue(f"{base}_server")
+    store = build(kind, store_options(kind, request, tmp_path))
+
+    async def deliver(key: str) -> tuple[str, bool]:
+        claim = await store.claim(key)
+        assert claim.token
+        return claim.status, await store.complete(key, claim.token)
+
+    with _connections_named(base, server, "bpcpay-webhooks") as count:
+        before = count()
+        # A worker's loops: asyncio.run() in a cron job, a test, a restarted server thread.
+        answers = [asyncio.run(deliver(f"evt:loop:{index}")) for index in range(4)]
+        deadline = time.monotonic() + 5
+        while count() > before and time.monotonic() < deadline:  # the server sees them go
+            time.sleep(0.02)
+        left = count() - before
+    assert answers == [(ClaimStatus.CLAIMED, True)] * 4
+    assert left == 0  # every loop's connections were closed with it
+
+
+@pytest.mark.parametrize("kind", ["redis-async", "postgres-async"])
+def test_two_event_loops_in_two_threads_share_an_async_store(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    store = build(kind, store_options(kind, request, tmp_path))
+    outcomes: list[Any] = []
+
+    def loop_thread(index: int) -> None:
+        async def deliver() -> list[str]:
+            seen = []
+            for round_ in range(5):
+                claim = await store.claim(f"evt:{index}:{round_}")
+                assert claim.token
+                await store.complete(f"evt:{index}:{round_}", claim.token)
+                seen.append(claim.status)
+            return seen
+
+        try:
+            outcomes.append(asyncio.run(deliver()))
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=loop_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == [[ClaimStatus.CLAIMED] * 5] * 2
+
+
+# --- Redis must persist: the store says so on first use -----------------------------------------
+
+
+def test_a_redis_without_persistence_is_warned_about_on_first_use(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bpcpay")
+    with private_redis(tmp_path, "--appendonly", "no") as server:
+        store = RedisDeliveryStore(server.url)
+        assert "appendonly" not in caplog.text  # never in the constructor
+        claim = store.claim("evt:a")
+        assert claim.token
+        store.complete("evt:a", claim.token)
+        store.claim("evt:b")
+        store.close()
+    warnings = [r for r in caplog.records if "appendonly" in r.getMessage()]
+    assert len(warnings) == 1  # once, on first use
+    assert warnings[0].levelno == logging.WARNING
+    assert "persist" in warnings[0].getMessage()
+
+
+def test_a_redis_with_an_append_only_file_remembers_done_events_across_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bpcpay")
+    with private_redis(tmp_path, "--appendonly", "yes", "--appendfsync", "always") as server:
+        store = RedisDeliveryStore(server.url)
+        claim = store.claim("evt:paid")
+        assert claim.token
+        assert store.complete("evt:paid", claim.token)
+        store.close()
+        server.stop()
+        server.start()
+        assert store.claim("evt:paid") == Claim.done()  # still a duplicate after the restart
+        store.close()
+    assert "appendonly" not in caplog.text
+
+
+def test_a_redis_that_refuses_config_get_is_used_all_the_same(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Managed Redis services often disable CONFIG: the check is skipped, quietly.
+    config = tmp_path / "redis.conf"
+    config.write_text('rename-command CONFIG ""\n')
+    caplog.set_level(logging.DEBUG, logger="bpcpay")
+    with private_redis(tmp_path, config=config) as server:
+        store = RedisDeliveryStore(server.url)
+        assert store.claim("evt:a").status == ClaimStatus.CLAIMED
+        store.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_each_loop_gets_its_own_pool_closed_with_it_and_a_dead_loops_is_forgotten() -> None:
+    from bpcpay.webhooks.stores._pooled import LoopLocal
+
+    pools: LoopLocal[str] = LoopLocal()
+    opened: list[str] = []
+    closed: list[str] = []
+    failures = [ConnectionError("server down")]  # the first open fails
+
+    async def open_pool() -> str:
+        if failures:
+            raise failures.pop()
+        opened.append(f"pool{len(opened)}")
+        return opened[-1]
+
+    async def close_pool(pool: str) -> None:
+        closed.append(pool)
+
+    async def use() -> list[str]:
+        # Concurrent first calls on one loop share one pool.
+        return list(await asyncio.gather(*(pools.get(open_pool, close_pool) for _ in range(3))))
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(use())
+    assert asyncio.run(use()) == ["pool0"] * 3  # opened again after the failure ...
+    assert closed == ["pool0"]  # ... and closed when asyncio.run shut its loop down
+    dead = asyncio.new_event_loop()
+    assert dead.run_until_complete(use()) == ["pool1"] * 3
+    dead.close()  # closed without finishing its generators: nothing can close pool1 now
+    assert asyncio.run(use()) == ["pool2"] * 3  # forgotten, never awaited on a dead loop
+    assert closed == ["pool0", "pool2"]
+
+
+@pytest.mark.parametrize(
+    ("where", "password"),
+    [
+        ("redis://:s3cr%2Ft-pw@127.0.0.1:6379/0", "s3cr/t-pw"),
+        ("redis://user:s3cr3t-pw@127.0.0.1:6379/0", "s3cr3t-pw"),
+        ("postgresql://shop:s3cr3t-pw@127.0.0.1:5432/shop", "s3cr3t-pw"),
+        ("host=127.0.0.1 user=shop password=s3cr3t-pw dbname=shop", "s3cr3t-pw"),
+        ("host=127.0.0.1 password='s3cr3t pw' dbname=shop", "s3cr3t pw"),
+    ],
+)
+def test_what_a_store_takes_out_of_a_driver_message_covers_every_spelling(
+    where: str, password: str
+) -> None:
+    """A pooled store's error keeps the driver's message with the URL or DSN and its password
+    taken out, in each form a driver may quote them (the URL, the password decoded or not)."""
+    from bpcpay.webhooks.stores._pooled import _credentials
+
+    hidden = _credentials(where)
+    message = f"could not connect to {where} (password {password})"
+    for text in hidden:  # longest first, as the store applies them
+        message = message.replace(text, "[redacted]")
+    assert password not in message
+    assert where not in message
+    assert list(hidden) == sorted(hidden, key=len, reverse=True)

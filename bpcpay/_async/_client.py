@@ -27,15 +27,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from os import PathLike
+from ssl import SSLContext
 from typing import Any, TypeVar, overload
 
 import aiohttp
 from yarl import URL
 
 from .._constants import (
-    DEFAULT_API_VERSION,
-    DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
@@ -46,12 +46,14 @@ from .._constants import (
 from .._core._checks import check_int
 from .._core._endpoints import ENDPOINTS, Endpoint, ad_hoc
 from .._core._headers import header
+from .._core._network import check_extra_headers, with_extra_headers
 from .._core._outcomes import (
     Response,
     ResponseTooLarge,
     TransportError,
     TransportFailure,
     connection_error,
+    scrub_answer,
     settle,
 )
 from .._core._requests import (
@@ -68,8 +70,9 @@ from .._core._requests import (
 )
 from .._core._responses import scrub_text
 from .._core._retry import Failure, backoff, should_retry
-from .._exceptions import APIConnectionError, ClientClosedError, InvalidArgumentError
+from .._exceptions import APIConnectionError, APIError, ClientClosedError, InvalidArgumentError
 from .._log import library_logger
+from .._secret import Secret, hold
 from .._types import (
     DEFAULT_TIMEOUT,
     JSON,
@@ -82,6 +85,7 @@ from .._types import (
     to_timeout,
 )
 from ..webhooks import Webhooks
+from ._network import ClientCert, hold_client_cert, network_settings
 from ._transport import AiohttpTransport, Transport
 from .resources.payment_methods import AsyncPaymentMethods
 from .resources.payments import AsyncPayments
@@ -93,6 +97,26 @@ __all__ = ["AsyncBpcPay", "SyncSupport"]
 T = TypeVar("T")
 logger = library_logger()
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _refuse_with_a_lent_session(*, proxy: object, ssl: object, client_cert: object) -> None:
+    """A lent session is configured by its lender: bpcpay changes nothing of it."""
+    given = [
+        name
+        for name, value, unset in (
+            ("proxy", proxy, NOT_GIVEN),
+            ("ssl", ssl, None),
+            ("client_cert", client_cert, None),
+        )
+        if value is not unset
+    ]
+    if given:
+        raise InvalidArgumentError(
+            "session",
+            f"{', '.join(n + '=' for n in given)} cannot be used with a session you lend: "
+            f"bpcpay never changes your own session; configure it there (aiohttp's "
+            f"ClientSession(proxy=...), TCPConnector(ssl=...)), or leave session= out",
+        )
 
 
 class AsyncBpcPay:
@@ -107,17 +131,27 @@ class AsyncBpcPay:
                 failure_url="https://shop.example/failure",
             )
 
+    Without ``api_key`` the key is read from ``BPCPAY_API_KEY`` (and, when they are not given,
+    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``)::
+
+        client = AsyncBpcPay()  # BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment
+
     Args:
-        api_key: the ``X-Api-Key`` from the merchant's personal area. Never logged or shown.
-        base_url: the API root, ``https://dev.bpcbt.com/api2`` (BPC's public sandbox) by
-            default; production hosts are per bank. ``http://`` is refused except on loopback.
-        api_version: sent as ``X-Version``; the default is the version bpcpay is tested with.
+        api_key: the ``X-Api-Key`` from the merchant's personal area; ``BPCPAY_API_KEY`` when
+            not given. Never logged or shown.
+        base_url: the API root; ``BPCPAY_BASE_URL`` when not given, else
+            ``https://dev.bpcbt.com/api2`` (BPC's public sandbox); production hosts are per
+            bank. ``http://`` is refused except on loopback.
+        api_version: sent as ``X-Version``; ``BPCPAY_API_VERSION`` when not given, else the
+            version bpcpay is tested with.
         timeout: per attempt; a :class:`~bpcpay.Timeout` (connect, read) or one number for both.
             Every method also takes ``timeout=`` for a single call.
         max_retries: retries after the first attempt, for GETs and for POSTs that provably
             never reached the gateway (see docs/reliability.md).
-        session: your own ``aiohttp.ClientSession`` (e.g. a bot's); bpcpay uses it and never
-            closes it. Without one, bpcpay opens a pooled session on first use.
+        session: your own ``aiohttp.ClientSession`` (e.g. a bot's, or one set up for a
+            network bpcpay's options do not cover); bpcpay uses it as it is and never closes
+            it, so ``proxy``, ``ssl`` and ``client_cert`` are refused with it. Without one,
+            bpcpay opens a pooled session on first use.
         pool_size: connections kept open to the gateway (ignored with ``session=``).
         on_attempt: called after every attempt with a :class:`~bpcpay.RequestAttempt`
             (method, path, status, request id, attempt number, elapsed time, retry delay), to
@@ -125,6 +159,17 @@ class AsyncBpcPay:
             its loop thread), must be quick, and an exception in it is logged, never raised.
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
+        proxy: an ``http://[user:password@]host:port`` proxy for every call (HTTPS goes
+            through it in a CONNECT tunnel); None for none. When not given, ``HTTPS_PROXY``
+            or ``HTTP_PROXY`` (by the base URL's scheme, else ``ALL_PROXY``) and
+            ``NO_PROXY`` decide, as with requests and httpx. Its credentials are never shown.
+        ssl: the CAs to verify the gateway's certificate with: an ``ssl.SSLContext``, or the
+            path of a CA bundle (a PEM file) or of a hashed CA directory, trusted instead of
+            the system's. By default the system's CAs, or ``SSL_CERT_FILE`` /
+            ``SSL_CERT_DIR``. Verification is always on.
+        client_cert: a client certificate for mTLS: the path of a PEM file holding the
+            certificate and its key, ``(cert, key)``, or ``(cert, key, password)`` for an
+            encrypted key. Loaded when the client is made.
         _transport: private: the transport to send with (tests give their own); by default
             one over aiohttp, built from the options above.
         _sleep: private: waits between attempts (``asyncio.sleep`` by default).
@@ -132,7 +177,9 @@ class AsyncBpcPay:
         _clock: private: seconds for the attempts' elapsed time (``time.perf_counter``).
 
     Raises:
-        InvalidArgumentError: an option is invalid (the message names it; never the key).
+        InvalidArgumentError: an option is invalid (the message names it; never a secret), a
+            file of ``ssl`` or ``client_cert`` cannot be loaded, or no key was given and
+            ``BPCPAY_API_KEY`` is unset.
     """
 
     sessions: AsyncSessions
@@ -144,21 +191,34 @@ class AsyncBpcPay:
     def __init__(
         self,
         *,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        api_version: str = DEFAULT_API_VERSION,
+        api_key: str | Secret[str] | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         session: aiohttp.ClientSession | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | Secret[str] | NotGiven | None = NOT_GIVEN,
+        ssl: SSLContext | str | PathLike[str] | None = None,
+        client_cert: ClientCert | None = None,
         _transport: Transport | None = None,
         _sleep: Callable[[float], Awaitable[object]] | None = None,
         _random: Callable[[], float] | None = None,
         _clock: Callable[[], float] | None = None,
     ) -> None:
-        self._api_key = check_api_key(api_key)
+        # The arguments that may carry a secret (the key, a proxy URL's password, the client
+        # key's password) are held in a Secret first thing (its repr, str and pickle show
+        # "[redacted]"), so no frame an error leaves through below holds a plain value. These
+        # lines open the generated sync constructor too (scripts/gen_sync.py copies them).
+        api_key = hold(api_key)
+        proxy = hold(proxy)
+        client_cert = hold_client_cert(client_cert)
+        key, base_url, api_version = options_from_env(
+            api_key=api_key, base_url=base_url, api_version=api_version
+        )
+        self._api_key = check_api_key(key)
         self._base_url = check_base_url(base_url)
         # Encoded once (IDNA host, percent-encoded path): URLs are sent exactly as built.
         self._url_root = str(URL(self._base_url))
@@ -172,8 +232,18 @@ class AsyncBpcPay:
         self._on_attempt = on_attempt
         pool_size = check_int("pool_size", pool_size, minimum=1)
         max_response_bytes = check_int("max_response_bytes", max_response_bytes, minimum=1)
+        network = None
+        if session is not None:
+            _refuse_with_a_lent_session(proxy=proxy, ssl=ssl, client_cert=client_cert)
+        elif _transport is None:
+            network = network_settings(
+                base_url=self._base_url, proxy=proxy, ssl_option=ssl, client_cert=client_cert
+            )
         self._transport: Transport = _transport or AiohttpTransport(
-            session=session, pool_size=pool_size, max_response_bytes=max_response_bytes
+            session=session,
+            pool_size=pool_size,
+            max_response_bytes=max_response_bytes,
+            network=network,
         )
         self._closed = False
         self._get_headers = static_headers(
@@ -206,7 +276,8 @@ class AsyncBpcPay:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> AsyncBpcPay:
         """A client configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
-        ``BPCPAY_API_VERSION`` (the last two optional).
+        ``BPCPAY_API_VERSION`` (the last two optional): the same as the constructor without
+        ``api_key``, ``base_url`` and ``api_version``.
 
         Args:
             timeout: as for the constructor.
@@ -221,7 +292,6 @@ class AsyncBpcPay:
             InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty, or a value is invalid.
         """
         return cls(
-            **options_from_env(),
             timeout=timeout,
             max_retries=max_retries,
             pool_size=pool_size,
@@ -284,9 +354,12 @@ class AsyncBpcPay:
         return self._closed or self._transport.closed
 
     def __repr__(self) -> str:
+        # getattr: a refused option leaves the constructor half done, and error trackers that
+        # print the locals of its frame print this `self` too.
+        closed = " closed" if getattr(self, "_closed", False) else ""
         return (
-            f"<{type(self).__name__} base_url={self._base_url!r} "
-            f"api_version={self._api_version!r}{' closed' if self._closed else ''}>"
+            f"<{type(self).__name__} base_url={getattr(self, '_base_url', None)!r} "
+            f"api_version={getattr(self, '_api_version', None)!r}{closed}>"
         )
 
     async def __aenter__(self) -> AsyncBpcPay:
@@ -308,6 +381,7 @@ class AsyncBpcPay:
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: type[T],
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> T: ...
 
@@ -319,6 +393,7 @@ class AsyncBpcPay:
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: None = None,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Any: ...
 
@@ -329,6 +404,7 @@ class AsyncBpcPay:
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: type[T] | None = None,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> T | Any:
         """Call any endpoint of the API, for what bpcpay does not wrap yet.
@@ -341,19 +417,27 @@ class AsyncBpcPay:
             json: the request body.
             cast_to: a model class (``bpcpay.models.Session`` ...) to parse the answer into;
                 None returns the decoded JSON.
+            extra_headers: more HTTP headers for this call, as every method takes them:
+                ``{"X-Request-Source": "checkout"}``. A header bpcpay sets itself and that must
+                not change (``X-Api-Key`` in any case, ``X-Version``, ``Content-Type``,
+                ``Accept``, the framing and connection headers) is refused; ``User-Agent`` may
+                be replaced.
             timeout: this call's timeout.
 
         Returns:
             An instance of ``cast_to``, or the decoded JSON.
 
         Raises:
-            InvalidArgumentError: ``method`` or ``path`` is invalid; nothing was sent.
+            InvalidArgumentError: ``method``, ``path`` or ``extra_headers`` is invalid;
+                nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
         """
         if method not in _HTTP_METHODS:
             raise InvalidArgumentError("method", f"must be an HTTP method, got {method!r}")
         path = encode_path(check_string("path", path, max_length=2048))
-        return await self._request(ad_hoc(method, path, cast_to), body=json, timeout=timeout)
+        return await self._request(
+            ad_hoc(method, path, cast_to), body=json, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def _request(
         self,
@@ -361,6 +445,7 @@ class AsyncBpcPay:
         *ids: str,
         body: JSON | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
     ) -> T:
         """One call of ``endpoint``: the request is built once, then attempts are made until
         one answers or the retry policy (``_core/_retry.py``) says stop.
@@ -370,23 +455,32 @@ class AsyncBpcPay:
             ids: the values of the path template's fields, in order.
             body: the JSON body; NOT_GIVEN sends none (and no Content-Type).
             timeout: this call's per-attempt timeout; the client's by default.
+            extra_headers: this call's extra headers, checked here (none by default).
 
         Returns:
             The endpoint's model (or the decoded JSON for an ad-hoc endpoint without one).
 
         Raises:
             ClientClosedError: the client is closed.
-            InvalidArgumentError: an id, the body or the timeout is invalid; nothing was sent.
+            InvalidArgumentError: an id, the body, the timeout or the extra headers are
+                invalid; nothing was sent.
             APIError: see ``settle`` in ``_core/_outcomes.py``.
         """
         if self._closed or self._transport.closed:
             raise ClientClosedError(f"this {type(self).__name__} is closed; create a new client")
         attempt_timeout = self._timeout if isinstance(timeout, NotGiven) else to_timeout(timeout)
+        # The headers hold the key: never in a local of this frame, which errors leave through
+        # (error trackers read its locals). The extras are checked before the merge starts.
         request = build_request(
             endpoint,
             ids,
             base_url=self._url_root,
-            headers=self._get_headers if body is NOT_GIVEN else self._post_headers,
+            headers=(self._get_headers if body is NOT_GIVEN else self._post_headers)
+            if extra_headers is NOT_GIVEN
+            else with_extra_headers(
+                self._get_headers if body is NOT_GIVEN else self._post_headers,
+                check_extra_headers(extra_headers),
+            ),
             body=body,
         )
         send = self._transport.send
@@ -406,15 +500,30 @@ class AsyncBpcPay:
                 outcome, delay = big, None
             else:
                 status = outcome[0]
-                delay = (
-                    None
-                    if status < 400
-                    else self._retry_delay(request, attempt, status, outcome[1])
-                )
+                if status < 300:
+                    delay = None
+                else:
+                    # An answer that becomes an error: the gateway may echo the key in it, so
+                    # it is scrubbed before anything (this frame, a report, the error) keeps it.
+                    outcome = scrub_answer(outcome, self._api_key)
+                    delay = (
+                        None
+                        if status < 400
+                        else self._retry_delay(request, attempt, status, outcome[1])
+                    )
             if report:
                 self._report(request, attempt, started, outcome, delay)
             if delay is None:
-                result: T = settle(request, outcome, api_key=self._api_key, base_url=self._base_url)
+                try:
+                    result: T = settle(
+                        request, outcome, api_key=self._api_key, base_url=self._base_url
+                    )
+                except APIError as err:
+                    # The frames below hold the answer as it was read (a 2xx answer is not
+                    # scrubbed when read: that would cost every call), so the error leaves
+                    # from here, without them, and this frame lets go of the answer.
+                    del outcome
+                    raise err.with_traceback(None)  # noqa: B904 - it is the same error
                 return result
             attempt += 1
             await self._sleep(delay)
@@ -477,20 +586,28 @@ class AsyncBpcPay:
                 retry,
             )
         if self._on_attempt is not None:
-            info = RequestAttempt(
-                method=request.method,
-                path=request.path,
-                attempt=attempt + 1,
-                status=status,
-                request_id=request_id,
-                elapsed=elapsed,
-                error=error,
-                retry_in=retry_in,
+            self._call_hook(
+                self._on_attempt,
+                RequestAttempt(
+                    method=request.method,
+                    path=request.path,
+                    attempt=attempt + 1,
+                    status=status,
+                    request_id=request_id,
+                    elapsed=elapsed,
+                    error=error,
+                    retry_in=retry_in,
+                ),
             )
-            try:
-                self._on_attempt(info)
-            except Exception:
-                logger.exception("the on_attempt hook raised; ignored")
+
+    @staticmethod
+    def _call_hook(hook: Callable[[RequestAttempt], object], info: RequestAttempt) -> None:
+        """Run the on_attempt hook; its error is logged with its traceback, which starts in this
+        frame: it holds the report alone, not the answer it was made from."""
+        try:
+            hook(info)
+        except Exception:
+            logger.exception("the on_attempt hook raised; ignored")
 
 
 class SyncSupport:
@@ -577,7 +694,9 @@ class SyncSupport:
             f"no result within {waited:g}s (bpcpay's event loop thread did not answer in time)",
             timeout_phase="read",
         )
-        return connection_error(request, failure, base_url=client._base_url)
+        return connection_error(
+            request, failure, base_url=client._base_url, api_key=client._api_key
+        )
 
     def _endpoint_of(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Endpoint[Any]:
         """The endpoint a call of ``client.request(...)`` or ``client.<resource>.<name>(...)``

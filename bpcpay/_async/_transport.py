@@ -9,7 +9,11 @@ one of ``_core._outcomes``' errors. Tests and the sync bridge use this seam (``s
 
 The aiohttp transport maps aiohttp's exceptions, once, onto two facts the retry policy needs:
 did the request provably never leave (``Failure.NOT_SENT``), or may it have been sent
-(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``.
+(``Failure.MAYBE_SENT``). Everything else about errors is decided in ``_core``. aiohttp's
+exception is never chained and its frames never travel with ours: its frames hold the request's
+headers (the API key among them) and its ``ClientResponseError`` prints them in its ``repr``,
+where error trackers read them. The failure is raised after the except clause, with aiohttp's
+class name and message as text; a cancellation leaves as a fresh ``CancelledError``.
 
 Every attempt is bounded here, in time and in memory:
 
@@ -37,6 +41,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import sys
 import weakref
 from typing import Final, Protocol
@@ -52,6 +57,7 @@ from .._core._requests import Request
 from .._core._retry import Failure
 from .._exceptions import ClientClosedError
 from .._types import Timeout
+from ._network import Network
 
 __all__ = ["AiohttpTransport", "Transport"]
 
@@ -209,6 +215,95 @@ def _start_close(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop
         task.add_done_callback(_CLOSING.discard)
 
 
+# --- TLS and proxy failures: what went wrong, said plainly --------------------------------------
+
+#: The "[SSL: REASON]" of an OpenSSL error, when aiohttp kept only its text.
+_SSL_REASON = re.compile(r"\[SSL: ([A-Z0-9_]+)\]")
+#: TLS alerts by which a server refuses the client's certificate (or its absence): the
+#: handshake failed on the server's side, so the request never reached the application.
+_CLIENT_CERT_ALERTS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "it requires a client certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it did not accept the client certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "it did not accept the client certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "it does not trust the CA of the client certificate",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the client certificate has expired",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED": "the client certificate is revoked",
+    "TLSV1_ALERT_ACCESS_DENIED": "it denied access to the client certificate",
+}
+
+
+def _via(network: Network) -> str:
+    described = network.describe()
+    return f" ({described})" if described else ""
+
+
+def _certificate_failure(
+    exc: aiohttp.ClientConnectorCertificateError, network: Network
+) -> TransportFailure:
+    """The server's certificate did not verify: never retried, the request never left."""
+    error = exc.certificate_error
+    reason = getattr(error, "verify_message", None) or str(error)
+    port = f":{exc.port}" if exc.port is not None else ""
+    trusted = (
+        "the CAs of the ssl= option"
+        if network.ssl is not None
+        else "the system's CAs (or SSL_CERT_FILE / SSL_CERT_DIR)"
+    )
+    return TransportFailure(
+        Failure.REFUSED,
+        f"certificate verification failed for {exc.host}{port}: {reason}{_via(network)}. "
+        f"bpcpay trusted {trusted}: if the gateway's certificate comes from a private CA, give "
+        f"its CA bundle as ssl= (a path or an ssl.SSLContext) or in SSL_CERT_FILE",
+        cause=exc,
+    )
+
+
+def _tls_refusal(exc: BaseException, url: URL, network: Network) -> TransportFailure | None:
+    """The failure for a server that refused the client's certificate in the TLS handshake
+    (the alert comes while connecting with TLS 1.2, at the first read with TLS 1.3); None for
+    anything else."""
+    os_error = getattr(exc, "os_error", None)
+    reason = getattr(os_error, "reason", None) or getattr(exc, "reason", None)
+    if not isinstance(reason, str):
+        found = _SSL_REASON.search(str(exc))
+        reason = found.group(1) if found else None
+    meaning = _CLIENT_CERT_ALERTS.get(reason or "")
+    if meaning is None:
+        return None
+    has_cert = network.ssl is not None and network.has_client_cert
+    advice = (
+        "check that client_cert= holds the certificate the gateway's operator issued to you"
+        if has_cert
+        else "give the certificate and key the gateway's operator issued to you as client_cert="
+    )
+    return TransportFailure(
+        Failure.REFUSED,
+        f"the TLS server at {_origin(url)} refused the connection: {meaning} "
+        f"({reason}){_via(network)}; {advice}",
+        cause=exc,
+    )
+
+
+def _tunnel_failure(
+    exc: aiohttp.ClientHttpProxyError, url: URL, network: Network
+) -> TransportFailure:
+    """The proxy answered CONNECT with something else than 200: the tunnel was never opened."""
+    status = f"{exc.status} {exc.message}".strip()
+    if exc.status == 407:
+        return TransportFailure(
+            Failure.REFUSED,
+            f"the proxy {network.proxy} (from {network.proxy_source}) wants credentials "
+            f"({status}): put them in the proxy URL, http://user:password@host:port",
+            cause=exc,
+        )
+    return TransportFailure(
+        Failure.NOT_SENT,
+        f"the proxy {network.proxy} (from {network.proxy_source}) did not open a tunnel to "
+        f"{_origin(url)}: {status}",
+        cause=exc,
+    )
+
+
 class AiohttpTransport:
     """A :class:`Transport` over one aiohttp ClientSession.
 
@@ -223,6 +318,7 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None,
         pool_size: int,
         max_response_bytes: int,
+        network: Network | None = None,
     ) -> None:
         self._session = session
         # Settings, fixed for the transport's life (Final: the type checker refuses a change).
@@ -232,6 +328,10 @@ class AiohttpTransport:
         self.pool_size: Final = pool_size
         #: The largest answer read, in bytes, decompressed.
         self.max_response_bytes: Final = max_response_bytes
+        #: The proxy and TLS context of an owned session (a lent session has its own).
+        self.network: Final = network or Network()
+        # Sent to the proxy with each request through it (aiohttp takes no session default).
+        self._proxy_headers = self.network.proxy_headers
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         # The last timeout used and its ClientTimeout, as one pair: nearly every call uses the
         # client's default, so an identity check spares hashing the Timeout.
@@ -254,12 +354,21 @@ class AiohttpTransport:
 
     def _open_session(self) -> aiohttp.ClientSession:
         """Create the owned session, on the running loop (the first request's)."""
-        connector = _DeadlineConnector(limit=self.pool_size, limit_per_host=self.pool_size)
+        network = self.network
+        connector = _DeadlineConnector(
+            limit=self.pool_size,
+            limit_per_host=self.pool_size,
+            # None: aiohttp's own verifying context (True), made when aiohttp was imported.
+            ssl=True if network.ssl is None else network.ssl,
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             # Per-request timeouts are always passed; this default is never used on its own.
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
+            # bpcpay chose the proxy from the environment itself (see bpcpay/_core/_network.py);
+            # trust_env stays off, so aiohttp reads neither the variables nor ~/.netrc.
+            proxy=network.proxy,
         )
         self._session = session
         # Collected unclosed (every client sharing this transport gone): close quietly.
@@ -294,6 +403,10 @@ class AiohttpTransport:
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
         url = _encoded_url(request.url)
         body = request.body
+        # What ended the attempt is raised below, after the except clauses: raised inside one,
+        # it would chain aiohttp's exception (whose repr shows the request's headers, the key
+        # among them) and its traceback, whose aiohttp frames hold those headers in locals.
+        failure: BaseException
         try:
             async with session.request(
                 request.method,
@@ -305,6 +418,7 @@ class AiohttpTransport:
                 ),
                 timeout=client_timeout,
                 allow_redirects=False,
+                proxy_headers=self._proxy_headers,
             ) as response:
                 status = response.status
                 headers = response.headers
@@ -317,36 +431,61 @@ class AiohttpTransport:
                     return status, headers, await response.read()
                 return status, headers, await _read_limited(response, limit)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.NOT_SENT,
                 f"no connection to {_origin(url)} within {timeout.connect:g}s (connecting, "
                 f"or waiting for a free connection of the pool)",
                 timeout_phase="connect",
-            ) from exc
+                cause=exc,
+            )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            failure = _certificate_failure(exc, self.network)
+        except aiohttp.ClientProxyConnectionError as exc:
+            failure = TransportFailure(
+                Failure.NOT_SENT,
+                f"could not connect to the proxy {self.network.proxy} (from "
+                f"{self.network.proxy_source}): {exc.os_error or exc}",
+                cause=exc,
+            )
+        except aiohttp.ClientHttpProxyError as exc:
+            failure = _tunnel_failure(exc, url, self.network)
         except aiohttp.ClientConnectorError as exc:
             # Refused, unreachable, DNS, TLS handshake: the request was never written.
-            raise TransportFailure(
-                Failure.NOT_SENT, f"could not connect to {_origin(url)}: {exc.os_error or exc}"
-            ) from exc
+            failure = _tls_refusal(exc, url, self.network) or TransportFailure(
+                Failure.NOT_SENT,
+                f"could not connect to {_origin(url)}{_via(self.network)}: {exc.os_error or exc}",
+                cause=exc,
+            )
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
             # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ.
-            raise TransportFailure(
+            failure = TransportFailure(
                 Failure.MAYBE_SENT,
                 f"no complete answer from {_origin(url)} within {timeout.read:g}s (read timeout)",
                 timeout_phase="read",
-            ) from exc
+                cause=exc,
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
+            failure = _tls_refusal(exc, url, self.network) or TransportFailure(
                 Failure.MAYBE_SENT,
                 f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
-            ) from exc
+                cause=exc,
+            )
+        except asyncio.CancelledError as exc:
+            # Still a cancellation, but a fresh one: a caller's own timeout (asyncio.timeout,
+            # wait_for) chains it to the TimeoutError it raises, and this one's traceback goes
+            # through aiohttp's frames.
+            failure = asyncio.CancelledError(*exc.args)
+        raise failure
 
     def for_forked_child(self) -> AiohttpTransport:
         """In a forked child: :meth:`abandon` this transport and return a fresh, unopened one
         with the same pool size and answer limit (it opens its own session on first use)."""
         self.abandon()
         return AiohttpTransport(
-            session=None, pool_size=self.pool_size, max_response_bytes=self.max_response_bytes
+            session=None,
+            pool_size=self.pool_size,
+            max_response_bytes=self.max_response_bytes,
+            network=self.network,
         )
 
     def abandon(self) -> None:

@@ -22,7 +22,7 @@ from .._constants import DEFAULT_BASE_URL, ENV_BASE_URL, REQUEST_ID_HEADER
 from .._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._headers import header
 from ._requests import Request
-from ._responses import decode_response, scrub_error
+from ._responses import Scrubbed, decode_response, scrub_bytes, scrub_error, scrub_text
 from ._retry import Failure
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "TransportError",
     "TransportFailure",
     "connection_error",
+    "scrub_answer",
     "settle",
     "too_large_error",
     "unknown_outcome_message",
@@ -47,17 +48,33 @@ class TransportError(Exception):
 class TransportFailure(TransportError):
     """No answer. ``failure`` says whether the request may have reached the gateway.
 
+    The transport's own exception is not kept (neither chained nor as an attribute): its
+    traceback goes through the HTTP library's frames, which hold the request's headers. Its
+    class name and message are, as text; the message may hold what a server sent, so it is
+    scrubbed of the key before it reaches the error the caller sees, and it is kept out of this
+    exception's ``repr`` and ``str``.
+
     Args:
         failure: NOT_SENT (the connection was never made) or MAYBE_SENT.
         detail: what happened, for the error message (never a secret).
         timeout_phase: "connect" or "read" when a timeout fired, else None.
+        cause: the transport library's exception, read for its class name and message.
     """
 
-    def __init__(self, failure: Failure, detail: str, *, timeout_phase: str | None = None) -> None:
+    def __init__(
+        self,
+        failure: Failure,
+        detail: str,
+        *,
+        timeout_phase: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
         super().__init__(detail)
         self.failure = failure
         self.detail = detail
         self.timeout_phase = timeout_phase
+        self.error_type = None if cause is None else type(cause).__name__
+        self.error_message = None if cause is None else str(cause)
 
 
 class ResponseTooLarge(TransportError):
@@ -87,6 +104,25 @@ _DEFAULT_BASE_URL_HINT = (
 )
 
 
+def scrub_answer(answer: Response, api_key: Scrubbed) -> Response:
+    """An answer that becomes an error (outside 2xx), scrubbed of the key in every spelling a
+    gateway may echo it in: header names and values, and the body.
+
+    Args:
+        answer: the answer as read.
+        api_key: the key.
+
+    Returns:
+        The answer with plain-dict headers (names as sent) and the body scrubbed.
+    """
+    status, headers, body = answer
+    return (
+        status,
+        {scrub_text(name, api_key): scrub_text(value, api_key) for name, value in headers.items()},
+        scrub_bytes(body, api_key),
+    )
+
+
 def unknown_outcome_message(request: Request, detail: str) -> str:
     """``detail``, saying that the request may have reached the gateway and what to do now.
 
@@ -104,7 +140,7 @@ def unknown_outcome_message(request: Request, detail: str) -> str:
 
 
 def connection_error(
-    request: Request, failure: TransportFailure, *, base_url: str
+    request: Request, failure: TransportFailure, *, base_url: str, api_key: Scrubbed
 ) -> APIConnectionError:
     """The error for a call whose last attempt got no answer.
 
@@ -112,6 +148,7 @@ def connection_error(
         request: the call.
         failure: how its last attempt failed.
         base_url: the client's base URL (the default one earns a hint).
+        api_key: scrubbed out of the transport's message (it may quote what a server sent).
 
     Returns:
         An APITimeoutError when a timeout fired, else an APIConnectionError; its message says
@@ -124,6 +161,11 @@ def connection_error(
         detail += _DEFAULT_BASE_URL_HINT
     unknown = maybe_sent and request.endpoint.outcome_unknown_when_lost
     message = unknown_outcome_message(request, detail) if unknown else detail
+    said = failure.error_message
+    transport = {
+        "transport_error": failure.error_type,
+        "transport_message": None if said is None else scrub_text(said, api_key),
+    }
     if failure.timeout_phase is not None:
         return APITimeoutError(
             message,
@@ -131,6 +173,7 @@ def connection_error(
             path=path,
             phase=failure.timeout_phase,
             merchant_reference_id=request.merchant_reference_id,
+            **transport,
         )
     return APIConnectionError(
         message,
@@ -138,11 +181,12 @@ def connection_error(
         path=path,
         request_sent=maybe_sent,
         merchant_reference_id=request.merchant_reference_id,
+        **transport,
     )
 
 
 def too_large_error(
-    request: Request, big: ResponseTooLarge, *, api_key: str
+    request: Request, big: ResponseTooLarge, *, api_key: Scrubbed
 ) -> ResponseTooLargeError:
     """The error for an answer over ``max_response_bytes`` (never retried: the gateway
     answered, and would answer the same again), scrubbed of the API key.
@@ -182,7 +226,7 @@ def too_large_error(
 
 
 def settle(
-    request: Request, outcome: Response | TransportError, *, api_key: str, base_url: str
+    request: Request, outcome: Response | TransportError, *, api_key: Scrubbed, base_url: str
 ) -> Any:
     """The call's result from its last attempt: the answer's model (or JSON), or the error.
 
@@ -197,7 +241,8 @@ def settle(
 
     Raises:
         APIStatusError, APIResponseValidationError: see ``decode_response``.
-        APIConnectionError, APITimeoutError: no answer (caused by the transport's error).
+        APIConnectionError, APITimeoutError: no answer; the transport's error is not
+            chained (``transport_error`` and ``transport_message`` say what it was).
         ResponseTooLargeError: the answer was over ``max_response_bytes``.
     """
     if outcome.__class__ is tuple:
@@ -216,4 +261,4 @@ def settle(
     if isinstance(outcome, ResponseTooLarge):
         raise too_large_error(request, outcome, api_key=api_key) from None
     assert isinstance(outcome, TransportFailure)
-    raise connection_error(request, outcome, base_url=base_url) from outcome.__cause__
+    raise connection_error(request, outcome, base_url=base_url, api_key=api_key)

@@ -14,12 +14,14 @@ import json
 import os
 import platform
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from .._constants import (
     API_KEY_HEADER,
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
     ENV_API_KEY,
     ENV_API_VERSION,
     ENV_BASE_URL,
@@ -27,6 +29,7 @@ from .._constants import (
     VERSION_HEADER,
 )
 from .._exceptions import InvalidArgumentError
+from .._secret import Secret
 from .._types import JSON, NOT_GIVEN, HTTPMethod, NotGiven
 from .._version import __version__
 from ..models import CaptureMethod
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from ._endpoints import Endpoint
 
 __all__ = [
+    "MAX_AMOUNT",
     "Request",
     "build_request",
     "check_amount",
@@ -46,14 +50,11 @@ __all__ = [
     "check_capture_method",
     "check_currency",
     "check_datetime",
-    "check_metadata",
     "check_string",
     "check_url",
-    "compact",
     "encode_json",
     "encode_path",
     "luhn_ok",
-    "optional",
     "options_from_env",
     "static_headers",
     "user_agent",
@@ -66,7 +67,6 @@ _API_KEY = re.compile(r"[\x21-\x7e]+")
 #: Amounts above this are refused as typos (it is 10 trillion units of a 2-decimal currency).
 MAX_AMOUNT = 10**15
 _CAPTURE_METHODS = (CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
-R = TypeVar("R")
 
 
 class Request:
@@ -151,20 +151,6 @@ def check_string(argument: str, value: object, *, max_length: int = 1024) -> str
     return check_text(argument, value, max_length=max_length, empty=False)
 
 
-def check_metadata(argument: str, value: object) -> dict[str, str]:
-    """A flat map of string keys to string values."""
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"must be a mapping of str to str, got {value!r}")
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InvalidArgumentError(
-                argument, f"must map str to str; {key!r}: {item!r} is not (convert it first)"
-            )
-        out[check_text(argument, key)] = check_text(argument, item)
-    return out
-
-
 def check_datetime(argument: str, value: object) -> str:
     """A timezone-aware datetime, sent as UTC ISO 8601."""
     return format_datetime(check_aware(argument, value))
@@ -179,15 +165,20 @@ def check_capture_method(argument: str, value: object) -> str:
     return str(value)
 
 
-def check_api_key(value: object) -> str:
-    """A non-empty header-safe string. The message never repeats the value."""
-    if not isinstance(value, str) or not _API_KEY.fullmatch(value):
+def check_api_key(value: object) -> Secret[str]:
+    """A non-empty header-safe string, held in a Secret (a str given is wrapped first).
+
+    The message never repeats the value, and this frame holds it only in its Secret: an error
+    tracker reading the locals of the frames an error passed through sees ``[redacted]``.
+    """
+    key: Secret[Any] = value if isinstance(value, Secret) else Secret(value)
+    if not isinstance(key.reveal(), str) or not _API_KEY.fullmatch(key.reveal()):
         raise InvalidArgumentError(
             "api_key",
             "must be a non-empty string of visible ASCII characters (pass api_key=... or set "
             "BPCPAY_API_KEY)",
         )
-    return value
+    return key
 
 
 def check_api_version(value: object) -> str:
@@ -248,10 +239,18 @@ def encode_json(body: JSON) -> bytes:
         ) from None
 
 
-def static_headers(*, api_key: str, api_version: str, user_agent: str) -> dict[str, str]:
-    """The headers every request carries; built once per client, not per request."""
+def static_headers(
+    *, api_key: Secret[str] | str, api_version: str, user_agent: str
+) -> dict[str, str]:
+    """The headers every request carries; built once per client, not per request.
+
+    This is where the client's key is revealed, once: the header is the one place its plain
+    value goes. The mapping is handed to the HTTP library with each request (an attribute of
+    the request, never a local of bpcpay's frames); a session default header would not keep
+    the key out of aiohttp's frames, which merge the defaults into each request's headers.
+    """
     return {
-        API_KEY_HEADER: api_key,
+        API_KEY_HEADER: api_key.reveal() if isinstance(api_key, Secret) else api_key,
         VERSION_HEADER: api_version,
         "User-Agent": user_agent,
         "Accept": "application/json",
@@ -341,16 +340,6 @@ def build_request(
     return Request(endpoint, path, base_url + path, headers, encode_json(body), reference)
 
 
-def compact(**fields: Any) -> dict[str, Any]:
-    """A JSON object of the given camelCase fields, leaving out those NOT_GIVEN."""
-    return {k: v for k, v in fields.items() if v is not NOT_GIVEN}
-
-
-def optional(check: Callable[[str, Any], R], argument: str, value: object) -> R | NotGiven:
-    """Run ``check`` unless the argument was not given."""
-    return NOT_GIVEN if value is NOT_GIVEN else check(argument, value)
-
-
 def user_agent(aiohttp_version: str) -> str:
     """The ``User-Agent`` of every request: bpcpay's, aiohttp's and Python's versions."""
     return (
@@ -359,22 +348,39 @@ def user_agent(aiohttp_version: str) -> str:
     )
 
 
-def options_from_env() -> dict[str, Any]:
-    """The client options ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and ``BPCPAY_API_VERSION``
-    give (the last two optional).
+def options_from_env(
+    *, api_key: Secret[str] | None, base_url: str | None, api_version: str | None
+) -> tuple[Secret[str], str, str]:
+    """The client's key, base URL and API version: each as given, else from ``BPCPAY_API_KEY``,
+    ``BPCPAY_BASE_URL`` and ``BPCPAY_API_VERSION``, else the defaults (the key has none).
+
+    The key read from the environment goes straight into a Secret, never into a name.
+
+    Args:
+        api_key: the key given to the constructor (held already), or None.
+        base_url: the base URL given, or None.
+        api_version: the API version given, or None.
+
+    Returns:
+        ``(key, base_url, api_version)``, not checked yet.
 
     Raises:
-        InvalidArgumentError: ``BPCPAY_API_KEY`` is unset or empty.
+        InvalidArgumentError: no key was given and ``BPCPAY_API_KEY`` is unset or empty (the
+            one error ``AsyncBpcPay()``, ``BpcPay()`` and ``from_env()`` raise for it).
     """
-    api_key = os.environ.get(ENV_API_KEY, "")
-    if not api_key:
-        raise InvalidArgumentError(ENV_API_KEY, "is not set; export your API key")
-    options: dict[str, Any] = {"api_key": api_key}
-    if os.environ.get(ENV_BASE_URL):
-        options["base_url"] = os.environ[ENV_BASE_URL]
-    if os.environ.get(ENV_API_VERSION):
-        options["api_version"] = os.environ[ENV_API_VERSION]
-    return options
+    if api_key is None:
+        api_key = Secret(os.environ.get(ENV_API_KEY, ""))
+        if not api_key:
+            raise InvalidArgumentError(
+                ENV_API_KEY, "is not set: export your API key, or pass api_key="
+            )
+    return (
+        api_key,
+        base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
+        api_version
+        if api_version is not None
+        else os.environ.get(ENV_API_VERSION) or DEFAULT_API_VERSION,
+    )
 
 
 def luhn_ok(digits: str) -> bool:

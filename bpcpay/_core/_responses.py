@@ -27,18 +27,21 @@ from .._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
+from .._secret import REDACTED, Secret
 from . import _json
 from ._converter import structure_object
 from ._headers import header
 
 __all__ = [
     "ErrorDetails",
+    "Scrubbed",
     "decode_json",
     "decode_response",
     "error_class_for_status",
     "header",
     "make_status_error",
     "parse_error_body",
+    "scrub_bytes",
     "scrub_error",
     "scrub_text",
 ]
@@ -244,14 +247,17 @@ def decode_json(
     try:
         return _json.loads(body)
     except _json.DECODE_ERRORS:
-        raise _invalid_answer(
-            f"the gateway answered {status} with {_describe_body(body, headers)}",
-            status,
-            headers,
-            body,
-            method,
-            path,
-        ) from None
+        pass
+    # Raised here, not in the except clause: the decoder's error would be chained to it (its
+    # ``doc`` is the whole body), and so would its frames.
+    raise _invalid_answer(
+        f"the gateway answered {status} with {_describe_body(body, headers)}",
+        status,
+        headers,
+        body,
+        method,
+        path,
+    )
 
 
 def decode_response(
@@ -263,7 +269,7 @@ def decode_response(
     method: str,
     path: str,
     merchant_reference_id: str | None = None,
-    redact: str | None = None,
+    redact: Scrubbed | None = None,
     base_url: str | None = None,
 ) -> T | Any:
     """Turn an answer into ``cast_to`` (a model class), or the decoded JSON when it is None.
@@ -308,9 +314,6 @@ def decode_response(
         raise
 
 
-_REDACTED = "[redacted]"
-
-
 def _utf16_units(code: int) -> tuple[int, ...]:
     """JSON escapes characters outside the BMP as a surrogate pair."""
     if code < 0x10000:
@@ -319,13 +322,19 @@ def _utf16_units(code: int) -> tuple[int, ...]:
     return (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
 
 
+#: A secret to scrub: held in a Secret (the clients) or given plain (tests, helpers).
+Scrubbed = str | Secret[str]
+
+
 @functools.lru_cache(maxsize=16)
-def _secret_patterns(secret: str) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
+def _secret_patterns(secret: Scrubbed) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
     """Patterns matching ``secret`` spelled with any mix of its characters raw, JSON-escaped
     (``\\uXXXX`` in any case, ``\\"``, ``\\\\``, ``\\/``) or percent-encoded (``%XX``, any case).
+
+    Cached per secret (a Secret by identity: a client keeps one for its life).
     """
     parts = []
-    for char in secret:
+    for char in secret.reveal() if isinstance(secret, Secret) else secret:
         code = ord(char)
         # Escapes first: a match that ends on a raw "%" must not leave an escape's "25" behind.
         forms = [
@@ -340,7 +349,7 @@ def _secret_patterns(secret: str) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
     return re.compile(text), re.compile(text.encode("utf-8", "surrogatepass"))
 
 
-def scrub_text(text: str, secret: str) -> str:
+def scrub_text(text: str, secret: Scrubbed) -> str:
     """``text`` with every spelling of ``secret`` replaced by ``[redacted]``.
 
     Args:
@@ -352,20 +361,38 @@ def scrub_text(text: str, secret: str) -> str:
     """
     if not secret:
         return text
-    return _secret_patterns(secret)[0].sub(_REDACTED, text)
+    return _secret_patterns(secret)[0].sub(REDACTED, text)
 
 
-def _scrub_value(value: Any, secret: str) -> Any:
+def scrub_bytes(data: bytes, secret: Scrubbed) -> bytes:
+    """``data`` with every spelling of ``secret`` replaced by ``[redacted]``.
+
+    Args:
+        data: what to scrub (a body as read).
+        secret: the secret; nothing happens when empty.
+
+    Returns:
+        The scrubbed bytes (``data`` itself when it holds no spelling of the secret).
+    """
+    if not secret:
+        return data
+    return _secret_patterns(secret)[1].sub(_REDACTED_BYTES, data)
+
+
+_REDACTED_BYTES = REDACTED.encode()
+
+
+def _scrub_value(value: Any, secret: Scrubbed) -> Any:
     if isinstance(value, str):
-        return _secret_patterns(secret)[0].sub(_REDACTED, value)
+        return _secret_patterns(secret)[0].sub(REDACTED, value)
     if isinstance(value, bytes):
-        return _secret_patterns(secret)[1].sub(_REDACTED.encode(), value)
+        return _secret_patterns(secret)[1].sub(_REDACTED_BYTES, value)
     if isinstance(value, Mapping):
         return {_scrub_value(k, secret): _scrub_value(v, secret) for k, v in value.items()}
     return value
 
 
-def scrub_error(err: BaseException, secret: str) -> None:
+def scrub_error(err: BaseException, secret: Scrubbed) -> None:
     """Scrub ``secret`` out of every text an error carries: its message and args, and each of
     its attributes that is text, bytes or a mapping of them (body, headers, request id, code,
     param ...). So ``str``, ``repr``, pickling and logging the error never show it.
@@ -394,13 +421,16 @@ def _structure(
     try:
         return structure_object(data, cast_to, request_id=header(headers, REQUEST_ID_HEADER))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        details = parse_error_body(body)
-        if details.message:
-            # A gateway that reports an error with a success status.
-            code = f"[{details.code}] " if details.code else ""
-            problem = f"is an error, not a {cast_to.__name__}: {code}{details.message}"
-        else:
-            problem = f"is not a valid {cast_to.__name__}: {exc}"
-        raise _invalid_answer(
-            f"the gateway's {status} answer {problem}", status, headers, body, method, path
-        ) from None
+        why = str(exc)
+    # Raised here, not in the except clause, so the converter's error (whose frames hold the
+    # answer's values) is not chained to it.
+    details = parse_error_body(body)
+    if details.message:
+        # A gateway that reports an error with a success status.
+        code = f"[{details.code}] " if details.code else ""
+        problem = f"is an error, not a {cast_to.__name__}: {code}{details.message}"
+    else:
+        problem = f"is not a valid {cast_to.__name__}: {why}"
+    raise _invalid_answer(
+        f"the gateway's {status} answer {problem}", status, headers, body, method, path
+    )

@@ -6,6 +6,8 @@ The policy:
 * Anything else (POST): retried only when the request provably never reached the gateway,
   i.e. the connection was never made. BPC documents no idempotency keys, so a POST that may
   have arrived is never sent twice.
+* Never: a connection refused for good (a certificate that does not verify, a client
+  certificate the server wants, a proxy that wants credentials): the same refusal would follow.
 * Backoff: exponential from ``INITIAL_RETRY_DELAY``, capped at ``MAX_RETRY_DELAY``, with "full
   jitter" between half and all of it; a ``Retry-After`` header (seconds or an HTTP date) wins
   when present, capped at ``MAX_RETRY_AFTER``.
@@ -32,6 +34,10 @@ class Failure(enum.Enum):
     NOT_SENT = "not_sent"
     #: The request may have been sent: dropped connection, read timeout.
     MAYBE_SENT = "maybe_sent"
+    #: The connection was refused for good, before the request reached the gateway: its
+    #: certificate did not verify, it wants a client certificate, the proxy wants credentials.
+    #: Trying again would meet the same refusal, so it is never retried.
+    REFUSED = "refused"
 
 
 def should_retry(*, method: str, attempt: int, max_retries: int, outcome: int | Failure) -> bool:
@@ -39,7 +45,7 @@ def should_retry(*, method: str, attempt: int, max_retries: int, outcome: int | 
 
     ``outcome`` is the attempt's HTTP status, or its :class:`Failure` when no answer arrived.
     """
-    if attempt >= max_retries:
+    if attempt >= max_retries or outcome is Failure.REFUSED:
         return False
     if outcome is Failure.NOT_SENT:
         return True

@@ -18,40 +18,34 @@ that this list stays the whole of what the two sides share.
 from __future__ import annotations
 
 from ._bodies import (
-    PAYMENT_CREATE_FIELDS,
-    REFUND_CREATE_FIELDS,
-    SESSION_CREATE_FIELDS,
+    BODIES,
+    CAPTURE,
+    MAX_URL_LENGTH,
+    PAYMENT_CREATE,
+    REFUND_CREATE,
+    SESSION_CREATE,
+    Body,
     BodyField,
+    FieldMissing,
     check_card,
-    check_customer_details,
-    check_setup_future_usage,
     stores_card,
 )
 from ._converter import format_datetime, parse_datetime, unstructure
 from ._endpoints import ENDPOINTS
-from ._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_metadata,
-    check_string,
-    check_url,
-)
+from ._requests import check_url
 
 __all__ = [
+    "BODIES",
+    "CAPTURE",
     "ENDPOINTS",
-    "PAYMENT_CREATE_FIELDS",
-    "REFUND_CREATE_FIELDS",
-    "SESSION_CREATE_FIELDS",
+    "MAX_URL_LENGTH",
+    "PAYMENT_CREATE",
+    "REFUND_CREATE",
+    "SESSION_CREATE",
+    "Body",
     "BodyField",
-    "check_amount",
-    "check_capture_method",
+    "FieldMissing",
     "check_card",
-    "check_currency",
-    "check_customer_details",
-    "check_metadata",
-    "check_setup_future_usage",
-    "check_string",
     "check_url",
     "format_datetime",
     "parse_datetime",

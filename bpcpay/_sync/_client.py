@@ -5,19 +5,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from os import PathLike
+from ssl import SSLContext
 from typing import Any, TypeVar, overload
 
 from bpcpay._async._client import AsyncBpcPay
+from bpcpay._async._network import ClientCert, hold_client_cert
 from bpcpay._async._transport import Transport
 from bpcpay._bridge import SyncClientBase
-from bpcpay._constants import (
-    DEFAULT_API_VERSION,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_POOL_SIZE,
-)
+from bpcpay._constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POOL_SIZE
+from bpcpay._secret import Secret, hold
 from bpcpay._sync.resources.payment_methods import PaymentMethods
 from bpcpay._sync.resources.payments import Payments
 from bpcpay._sync.resources.refunds import Refunds
@@ -51,11 +49,19 @@ class BpcPay(SyncClientBase):
                 failure_url="https://shop.example/failure",
             )
 
+    Without ``api_key`` the key is read from ``BPCPAY_API_KEY`` (and, when they are not given,
+    ``base_url`` from ``BPCPAY_BASE_URL`` and ``api_version`` from ``BPCPAY_API_VERSION``)::
+
+        client = BpcPay()  # BPCPAY_API_KEY and BPCPAY_BASE_URL from the environment
+
     Args:
-        api_key: the ``X-Api-Key`` from the merchant's personal area. Never logged or shown.
-        base_url: the API root, ``https://dev.bpcbt.com/api2`` (BPC's public sandbox) by
-            default; production hosts are per bank. ``http://`` is refused except on loopback.
-        api_version: sent as ``X-Version``; the default is the version bpcpay is tested with.
+        api_key: the ``X-Api-Key`` from the merchant's personal area; ``BPCPAY_API_KEY`` when
+            not given. Never logged or shown.
+        base_url: the API root; ``BPCPAY_BASE_URL`` when not given, else
+            ``https://dev.bpcbt.com/api2`` (BPC's public sandbox); production hosts are per
+            bank. ``http://`` is refused except on loopback.
+        api_version: sent as ``X-Version``; ``BPCPAY_API_VERSION`` when not given, else the
+            version bpcpay is tested with.
         timeout: per attempt; a :class:`~bpcpay.Timeout` (connect, read) or one number for both.
             Every method also takes ``timeout=`` for a single call.
         max_retries: retries after the first attempt, for GETs and for POSTs that provably
@@ -67,6 +73,17 @@ class BpcPay(SyncClientBase):
             its loop thread), must be quick, and an exception in it is logged, never raised.
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
+        proxy: an ``http://[user:password@]host:port`` proxy for every call (HTTPS goes
+            through it in a CONNECT tunnel); None for none. When not given, ``HTTPS_PROXY``
+            or ``HTTP_PROXY`` (by the base URL's scheme, else ``ALL_PROXY``) and
+            ``NO_PROXY`` decide, as with requests and httpx. Its credentials are never shown.
+        ssl: the CAs to verify the gateway's certificate with: an ``ssl.SSLContext``, or the
+            path of a CA bundle (a PEM file) or of a hashed CA directory, trusted instead of
+            the system's. By default the system's CAs, or ``SSL_CERT_FILE`` /
+            ``SSL_CERT_DIR``. Verification is always on.
+        client_cert: a client certificate for mTLS: the path of a PEM file holding the
+            certificate and its key, ``(cert, key)``, or ``(cert, key, password)`` for an
+            encrypted key. Loaded when the client is made.
         _transport: private: the transport to send with (tests give their own); by default
             one over aiohttp, built from the options above.
         _sleep: private: waits between attempts (``asyncio.sleep`` by default).
@@ -74,7 +91,9 @@ class BpcPay(SyncClientBase):
         _clock: private: seconds for the attempts' elapsed time (``time.perf_counter``).
 
     Raises:
-        InvalidArgumentError: an option is invalid (the message names it; never the key).
+        InvalidArgumentError: an option is invalid (the message names it; never a secret), a
+            file of ``ssl`` or ``client_cert`` cannot be loaded, or no key was given and
+            ``BPCPAY_API_KEY`` is unset.
     """
 
     sessions: Sessions
@@ -86,19 +105,26 @@ class BpcPay(SyncClientBase):
     def __init__(
         self,
         *,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        api_version: str = DEFAULT_API_VERSION,
+        api_key: str | Secret[str] | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | Secret[str] | NotGiven | None = NOT_GIVEN,
+        ssl: SSLContext | str | PathLike[str] | None = None,
+        client_cert: ClientCert | None = None,
         _transport: Transport | None = None,
         _sleep: Callable[[float], Awaitable[object]] | None = None,
         _random: Callable[[], float] | None = None,
         _clock: Callable[[], float] | None = None,
     ) -> None:
+        # Held in a Secret first thing, as AsyncBpcPay.__init__ does.
+        api_key = hold(api_key)
+        proxy = hold(proxy)
+        client_cert = hold_client_cert(client_cert)
         self._setup(
             AsyncBpcPay(
                 api_key=api_key,
@@ -109,6 +135,9 @@ class BpcPay(SyncClientBase):
                 pool_size=pool_size,
                 on_attempt=on_attempt,
                 max_response_bytes=max_response_bytes,
+                proxy=proxy,
+                ssl=ssl,
+                client_cert=client_cert,
                 _transport=_transport,
                 _sleep=_sleep,
                 _random=_random,
@@ -126,7 +155,8 @@ class BpcPay(SyncClientBase):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> BpcPay:
         """A client configured from ``BPCPAY_API_KEY``, ``BPCPAY_BASE_URL`` and
-        ``BPCPAY_API_VERSION`` (the last two optional).
+        ``BPCPAY_API_VERSION`` (the last two optional): the same as the constructor without
+        ``api_key``, ``base_url`` and ``api_version``.
 
         Args:
             timeout: as for the constructor.
@@ -197,6 +227,7 @@ class BpcPay(SyncClientBase):
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: type[T],
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> T: ...
 
@@ -208,6 +239,7 @@ class BpcPay(SyncClientBase):
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: None = None,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Any: ...
 
@@ -218,6 +250,7 @@ class BpcPay(SyncClientBase):
         *,
         json: JSON | NotGiven = NOT_GIVEN,
         cast_to: type[T] | None = None,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> T | Any:
         """Call any endpoint of the API, for what bpcpay does not wrap yet.
@@ -230,13 +263,19 @@ class BpcPay(SyncClientBase):
             json: the request body.
             cast_to: a model class (``bpcpay.models.Session`` ...) to parse the answer into;
                 None returns the decoded JSON.
+            extra_headers: more HTTP headers for this call, as every method takes them:
+                ``{"X-Request-Source": "checkout"}``. A header bpcpay sets itself and that must
+                not change (``X-Api-Key`` in any case, ``X-Version``, ``Content-Type``,
+                ``Accept``, the framing and connection headers) is refused; ``User-Agent`` may
+                be replaced.
             timeout: this call's timeout.
 
         Returns:
             An instance of ``cast_to``, or the decoded JSON.
 
         Raises:
-            InvalidArgumentError: ``method`` or ``path`` is invalid; nothing was sent.
+            InvalidArgumentError: ``method``, ``path`` or ``extra_headers`` is invalid;
+                nothing was sent.
             APIStatusError, APIConnectionError, APIResponseValidationError: see the error tree.
         """
         return self._runner.run(
@@ -246,6 +285,7 @@ class BpcPay(SyncClientBase):
             path=path,
             json=json,
             cast_to=cast_to,
+            extra_headers=extra_headers,
             timeout=timeout,
         )
 

@@ -7,12 +7,13 @@ import), so that ``bpcpay --help`` is instant.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
 
+from .._exceptions import InvalidArgumentError
 from .._version import __version__
+from ._common import CommandParser, refuse
 
 __all__ = ["main"]
 
@@ -23,12 +24,13 @@ COMMAND_MODULES = [
     "bpcpay.cli._api",
     "bpcpay.cli._listen",
     "bpcpay.cli._reconcile",
+    "bpcpay.cli._conformance",
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> CommandParser:
     """The full argument parser, every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="bpcpay",
         description="BPC Payment Gateway tools: a local sandbox gateway, a demo store, webhook "
         "listening and reconciliation, and API calls.",
@@ -47,15 +49,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unrecognized(extra: Sequence[str]) -> str:
+    """Names the unknown options only: a value after a misspelt option (``--api_key KEY``)
+    may be a secret, and a refusal never shows one."""
+    options = [word.split("=", 1)[0] for word in extra if word.startswith("-")]
+    if not options:
+        return f"unexpected argument(s): {len(extra)} word(s) too many"
+    more = len(extra) - len(options)
+    tail = f" (and {more} more word{'s' if more > 1 else ''})" if more else ""
+    return f"unrecognized option(s): {' '.join(options)}{tail}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bpcpay`` console script; returns the exit status."""
+    """Entry point of the ``bpcpay`` console script (and ``python -m bpcpay``); returns the
+    exit status. Bad usage exits 2 with two lines on stderr, never a traceback."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse would report them from the root parser, with the root's usage.
+        words = [getattr(args, "command", None), getattr(args, "action", None)]
+        parser.command_parser(words).error(_unrecognized(extra))
     try:
         status: int = args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except InvalidArgumentError as exc:
+        # A value the parser let through but the SDK refuses: its message names the argument
+        # and never shows a secret's value.
+        return refuse(args.command, str(exc))
     return status
 
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any, NoReturn
 
 __all__ = [
+    "CommandParser",
     "add_command",
     "add_host_option",
+    "host_is_loopback",
     "log_to_stderr",
+    "port_number",
+    "positive_seconds",
     "refuse",
     "run_server",
     "sentence",
@@ -27,6 +32,78 @@ __all__ = [
 
 _LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(message)s"
 _TIME_FORMAT = "%H:%M:%S"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, refusing bad usage in two lines whatever the terminal's width: a short
+    usage line and the message (argparse's own prints the whole usage first, a dozen wrapped
+    lines for ``bpcpay sandbox``, which bury the one line that matters). Subcommands' parsers
+    are of the same class (``add_subparsers`` makes them with the parent's class)."""
+
+    #: The action ``add_subparsers`` made (its ``choices`` are the subcommands' parsers).
+    subcommands: Any = None
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        """argparse's, remembered in :attr:`subcommands`."""
+        self.subcommands = super().add_subparsers(**kwargs)
+        return self.subcommands
+
+    def command_parser(self, words: Sequence[str | None]) -> CommandParser:
+        """The parser of the subcommand ``words`` name (``["sessions", "get"]``), as deep as
+        they go."""
+        parser = self
+        for word in words:
+            if word is None or parser.subcommands is None:
+                break
+            parser = parser.subcommands.choices[word]
+        return parser
+
+    def short_usage(self) -> str:
+        """``usage: bpcpay sandbox [options]``, with the positional arguments' names."""
+        words = [self.prog, "[options]"]
+        for action in self._actions:
+            if not action.option_strings and action.help is not argparse.SUPPRESS:
+                words.append(str(action.metavar or action.dest))
+        return f"usage: {' '.join(words)}  ('{self.prog} --help' explains)"
+
+    def error(self, message: str) -> NoReturn:
+        """Print the short usage and ``PROG: error: MESSAGE`` to stderr; exit 2."""
+        self.exit(2, f"{self.short_usage()}\n{self.prog}: error: {message}\n")
+
+
+def port_number(text: str) -> int:
+    """argparse's type= for a TCP port: 0-65535, or a usage error saying so (a bigger number
+    would otherwise reach the socket layer and end in a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"takes a port number from 0 to 65535 (0 picks a free one), got {text!r}"
+        )
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse's type= for a duration: a positive number of seconds, or a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"takes a positive number of seconds, got {text!r}")
+    return value
+
+
+def host_is_loopback(host: str) -> bool:
+    """True when a server bound to ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sentence(text: str) -> str:

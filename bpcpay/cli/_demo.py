@@ -2,7 +2,8 @@
 played end to end by an automatic customer with ``--auto``.
 
 ``--auto`` exits 0 only when the store marked the order paid and verified the signed
-``session.completed`` webhook for it; 1 otherwise (a declined card, a timeout). With
+``session.completed`` webhook for it; 1 otherwise (a declined card, a timeout), its last line
+then saying FAILED and why. With
 ``--decline`` it pays with the declining test card and exits 0 only when the decline was seen
 end to end: declined on the gateway's page, the customer on the store's failure page, the signed
 ``payment.failed`` verified, and the failure page saying why. It prints card numbers by their
@@ -16,14 +17,24 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_command, log_to_stderr, refuse, run_server, serve_until_signalled
+from ._common import (
+    add_command,
+    log_to_stderr,
+    port_number,
+    positive_seconds,
+    refuse,
+    run_server,
+    serve_until_signalled,
+)
 
 if TYPE_CHECKING:
     from bpcpay_demo import Demo, Expect
 
 __all__ = ["register"]
 
-_DEFAULT_PORT = 8000
+#: The store's port: not 8000, where ``mkdocs serve`` shows the docs, nor 8081 (``bpcpay
+#: sandbox``) or 8080 (``bpcpay listen``), so that all of them can run at once.
+_DEFAULT_PORT = 8082
 _DECLINED_CARD = "5168494895055780"
 
 
@@ -53,14 +64,20 @@ async def _auto(args: argparse.Namespace) -> int:
 
     card = _DECLINED_CARD if args.decline else args.card
     expect: Expect = "declined" if args.decline else "paid"
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        _out(line)
+
     started = time.monotonic()
     async with Demo(port=args.port if args.port is not None else 0) as demo:
-        _out(f"bpcpay demo --auto: store {demo.store_url}, sandbox gateway {demo.gateway.base_url}")
+        emit(f"bpcpay demo --auto: store {demo.store_url}, sandbox gateway {demo.gateway.base_url}")
         if card is None:
-            ok = await play_customer(demo, emit=_out, timeout=args.timeout)
+            ok = await play_customer(demo, emit=emit, timeout=args.timeout)
         else:
             ok = await play_customer(
-                demo, card=card, emit=_out, timeout=args.timeout, expect=expect
+                demo, card=card, emit=emit, timeout=args.timeout, expect=expect
             )
     elapsed = time.monotonic() - started
     if ok and expect == "declined":
@@ -69,7 +86,8 @@ async def _auto(args: argparse.Namespace) -> int:
     if ok:
         _out(f"done in {elapsed:.2f} s: the order is paid, proven by a verified webhook")
         return 0
-    _out(f"not {expect} as expected after {elapsed:.2f} s")
+    # The customer's last line says what went wrong: a decline, a timeout, a refusal.
+    _out(f"FAILED after {elapsed:.2f} s: {lines[-1]}")
     return 1
 
 
@@ -109,7 +127,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"the store's port; 0 picks a free one (default: {_DEFAULT_PORT}; "
         "with --auto, a free one)",
@@ -135,7 +153,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=15.0,
         metavar="SECONDS",
         help="with --auto: how long the whole flow may take (default: %(default)g)",

@@ -3,7 +3,8 @@ optionally forward the verified ones to your app (like ``stripe listen --forward
 
 Each delivery prints one line: event type, object id, object status, the verdict (``ok`` or
 ``bad-signature (<reason>)``) and the delivery id; a forwarded one prints a second line with the
-app's answer, which is also what the sender gets back (so the gateway's retries behave as they
+app's answer (with its likely cause when it is a redirect, a 404, a 405 or a 500: the wrong
+URL, say), which is also what the sender gets back (so the gateway's retries behave as they
 would against the app itself). Badly signed deliveries are never forwarded. The secret comes from
 ``--secret`` or ``BPCPAY_WEBHOOK_SECRET`` and is never printed.
 
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER
-from ._common import add_command, add_host_option, refuse, run_server
+from ._common import add_command, add_host_option, port_number, refuse, run_server
 
 if TYPE_CHECKING:
     import aiohttp
@@ -179,6 +180,8 @@ class Listener:
     ) -> int:
         import aiohttp
 
+        from ..sandbox._webhooks import explain_answer
+
         kept = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
             async with http.post(
@@ -186,11 +189,12 @@ class Listener:
             ) as response:
                 await response.read()
                 status = response.status
+                cause = explain_answer(status, target, response.headers.get("Location"))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             detail = str(exc) or type(exc).__name__
             self._print(f"  -> {target} failed: {detail}")
             return 502
-        self._print(f"  -> {target} {status}")
+        self._print(f"  -> {target} {status}" + ("" if cause is None else f", {cause}"))
         return status
 
 
@@ -232,7 +236,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=8080,
         help="the port to receive deliveries on; 0 picks a free one (default: %(default)s)",
     )

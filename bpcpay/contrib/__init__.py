@@ -9,7 +9,9 @@ reading once a body without one passes the cap, and answers the status the route
 This package holds what the adapters share, written once: the size cap and its refusal
 (:func:`size_cap`, :func:`declared_too_large`, :func:`too_large`), the capped body
 (:class:`CappedBody`, :func:`read_capped` for blocking streams), the plain-text answer
-(:func:`body_text`) and :class:`RouterApp`, the base of the adapters that are applications.
+(:func:`body_text`), the deadline of an async adapter's read (:func:`body_timeout_seconds`,
+:func:`too_slow`; the read itself is ``_deadline.read_within``) and :class:`RouterApp`, the base
+of the adapters that are applications.
 
 This package imports no framework; each adapter module imports only its own, so installing
 bpcpay never requires any of them and ``import bpcpay`` loads none.
@@ -17,9 +19,11 @@ bpcpay never requires any of them and ``import bpcpay`` loads none.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from .._core._checks import check_seconds
 from .._log import library_logger
 
 if TYPE_CHECKING:
@@ -31,6 +35,11 @@ logger = library_logger("webhooks")
 
 #: How many bytes an adapter asks its request stream for at a time.
 CHUNK = 64 * 1024
+
+#: Seconds an async adapter (aiohttp, ASGI) waits for a whole body before it answers 408. A
+#: sender that stalls mid-body would otherwise hold its connection and the bytes read so far
+#: (up to the size cap) for as long as it likes; the gateway sends a delivery's ~1 KiB at once.
+DEFAULT_BODY_TIMEOUT: Final = 10.0
 
 
 def content_length(value: str | None) -> int | None:
@@ -71,27 +80,88 @@ def too_large(max_bytes: int, *, declared: bool = False) -> tuple[int, str]:
     return 413, "too_large"
 
 
-class CappedBody:
-    """A request body collected chunk by chunk, given up as soon as it passes ``max_bytes``."""
+def twin_path(path: str) -> str | None:
+    """``path`` with its trailing slash dropped, or added; None for the root ``/``.
 
-    __slots__ = ("_chunks", "_size", "max_bytes")
+    The adapters that mount on an application route both spellings to one endpoint: a
+    framework's redirect from one to the other would lose the delivery (the gateway follows
+    no redirect), and a URL registered either way must reach the endpoint.
+    """
+    if path == "/" or not path:
+        return None
+    return path[:-1] if path.endswith("/") else path + "/"
+
+
+def body_timeout_seconds(value: object) -> float:
+    """``body_timeout`` checked like the SDK's other seconds arguments (a positive, finite number).
+
+    Raises:
+        InvalidArgumentError: naming ``body_timeout``.
+    """
+    return check_seconds("body_timeout", value)
+
+
+def too_slow(body_timeout: float) -> tuple[int, str]:
+    """Log the refusal of a body still incomplete after ``body_timeout`` seconds; returns the
+    answer, ``(408, "too_slow")``."""
+    logger.warning("webhook refused (408): body not complete within %g s", body_timeout)
+    return 408, "too_slow"
+
+
+#: Past this many bytes a body is collected in a memory map of its own (see CappedBody).
+SPILL_BYTES = 64 * 1024
+
+
+class CappedBody:
+    """A request body collected chunk by chunk, given up as soon as it passes ``max_bytes``.
+
+    A body past :data:`SPILL_BYTES` is collected in an anonymous memory map instead of the
+    heap: when a body is dropped (a sender cut off at the deadline, say), the map goes back to
+    the operating system at once. Many large bodies held at the same time and dropped would
+    otherwise leave the heap fragmented and the process's resident memory as high as their sum
+    for good (measured: +130 MiB after 200 stalled 1 MiB bodies on aiohttp).
+    """
+
+    __slots__ = ("_chunks", "_map", "_size", "max_bytes")
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._chunks: list[bytes] = []
+        self._map: mmap.mmap | None = None
         self._size = 0
 
     def add(self, chunk: bytes) -> bool:
         """Keep ``chunk``; False when the body is now over the cap (stop reading)."""
         self._size += len(chunk)
         if self._size > self.max_bytes:
+            self.drop()
             return False
-        self._chunks.append(chunk)
+        if self._map is None and self._size > SPILL_BYTES:
+            # Only the pages written to are ever resident; the rest of the map is address space.
+            self._map = mmap.mmap(-1, self.max_bytes)
+            for kept in self._chunks:
+                self._map.write(kept)
+            self._chunks.clear()
+        if self._map is not None:
+            self._map.write(chunk)
+        else:
+            self._chunks.append(chunk)
         return True
 
     def value(self) -> bytes:
-        """The body collected so far."""
-        return b"".join(self._chunks)
+        """The body collected so far (the map, if any, is given back)."""
+        if self._map is None:
+            return b"".join(self._chunks)
+        body = self._map[: self._size]
+        self.drop()
+        return body
+
+    def drop(self) -> None:
+        """Give back what was collected (also done when the object is collected)."""
+        self._chunks.clear()
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
 
 def read_capped(

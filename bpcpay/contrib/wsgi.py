@@ -110,7 +110,12 @@ def flask_view(
 ) -> Callable[[], tuple[bytes, int, dict[str, str]]]:
     """A Flask view function that hands the delivery to ``router.handle_sync``::
 
-        app.add_url_rule("/webhooks/bpc", view_func=flask_view(router), methods=["POST"])
+        app.add_url_rule(
+            "/webhooks/bpc", view_func=flask_view(router), methods=["POST"], strict_slashes=False
+        )
+
+    ``strict_slashes=False`` lets the rule answer with and without the trailing slash (Flask
+    would otherwise answer 404 to the other spelling; the gateway follows no redirect either).
 
     It reads the raw ``wsgi.input`` of ``flask.request.environ``; do not read the request body
     (``request.data``, ``request.json``) in a ``before_request`` hook for this URL. The view is

@@ -11,7 +11,7 @@ from .customers import (
 )
 from .events import Event, EventData, EventObject, EventType
 from .payment_methods import Card, PaymentMethod
-from .payments import CARD_WIRE_NAMES, Payment, PaymentCard, PaymentStatus
+from .payments import CARD_WIRE_NAMES, CardToken, Payment, PaymentCard, PaymentStatus
 from .refunds import Refund, RefundStatus
 from .sessions import (
     CaptureMethod,
@@ -27,6 +27,7 @@ __all__ = [
     "Address",
     "CaptureMethod",
     "Card",
+    "CardToken",
     "CustomerDetails",
     "Event",
     "EventData",

@@ -11,10 +11,11 @@ import attrs
 from ._base import APIObject, upper_currency, wire_name
 from .customers import CustomerDetails, SetupFutureUsage
 
-__all__ = ["CARD_WIRE_NAMES", "Payment", "PaymentCard", "PaymentStatus"]
+__all__ = ["CARD_WIRE_NAMES", "CardToken", "Payment", "PaymentCard", "PaymentStatus"]
 
-#: [inferred] A card's expiry and holder on the wire: BPC's page is unreadable there. The one
-#: place these names are written (PaymentCard and the stored Card use them).
+#: A card's expiry and holder on the wire: ``expiryMonth`` and ``expiryYear`` as BPC's mobile SDK
+#: page names them [doc: sdk_core_apiv2], ``holderName`` [inferred]. The one place these names
+#: are written (PaymentCard and the stored Card use them).
 CARD_WIRE_NAMES: Final = {
     "exp_month": "expiryMonth",
     "exp_year": "expiryYear",
@@ -93,3 +94,24 @@ class PaymentCard:
     exp_year: int = attrs.field(metadata=wire_name(CARD_WIRE_NAMES["exp_year"]))
     cvc: str = attrs.field(repr=False)
     holder: str | None = attrs.field(default=None, metadata=wire_name(CARD_WIRE_NAMES["holder"]))
+
+
+def _masked_token(token: object) -> str:
+    # A token is the card, encrypted: never shown, only its length.
+    return f"'<{len(token)} characters>'" if isinstance(token, str) else "'<token>'"
+
+
+@attrs.frozen(kw_only=True)
+class CardToken:
+    """A card as BPC's mobile SDK encrypted it on the customer's device
+    (``payments.create(card=CardToken(token=...))``).
+
+    Sent as ``paymentMethod.card.token`` and nothing else of the card: BPC's page says not to
+    send ``number``, ``expiryMonth``, ``expiryYear`` or ``cvc`` with it [doc: sdk_core_apiv2],
+    and bpcpay refuses a card mapping that does. The app makes the token (with the key from the
+    gateway's ``/payment/se/keys.do``); your server passes it on without ever seeing the card.
+    The sandbox issues tokens for its test cards (``gw.card_token(number)``). The token never
+    appears in a repr.
+    """
+
+    token: str = attrs.field(repr=_masked_token)

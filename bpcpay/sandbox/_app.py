@@ -31,7 +31,7 @@ from .._constants import (
     VERSION_HEADER,
 )
 from .._core._wire import ENDPOINTS
-from ._cards import Decision, decide
+from ._cards import Decision, decide, examine, judge
 from ._errors import ErrorType, GatewayError, invalid
 from ._faults import Fault
 from ._ids import new_request_id
@@ -46,8 +46,10 @@ from ._state import (
 )
 from ._validate import (
     OrderInput,
+    TokenInput,
     parse_body,
     parse_capture,
+    parse_card,
     parse_payment,
     parse_refund,
     parse_session,
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_PREFIX",
+    "CARD_TOKENS_PATH",
     "PAGE_SECURITY_HEADERS",
     "SUPPORTED_API_VERSIONS",
     "RequestRecord",
@@ -69,6 +72,8 @@ __all__ = [
 logger = logging.getLogger("bpcpay.sandbox")
 
 API_PREFIX = "/api2"
+#: Where a device gets a card token for a test card (the sandbox's own path).
+CARD_TOKENS_PATH: Final = "/sandbox/card-tokens"
 #: The API versions the contract names: 2023-10-31, of every published request and of the only
 #: request/response pairs [doc: redirect-integration, cancel-refund], and 2023-11-15, the webhook
 #: and response-header example [doc: webhooks, api-versions]. Any other is refused.
@@ -344,7 +349,10 @@ class _App:
         req = parse_payment(await self._body(request))
         now = self.gw.now()
         decision: Decision | None = None
-        if req.card is not None:
+        if isinstance(req.card, TokenInput):
+            facts = self.gw.state.token_facts(req.card.token, req.card.param)
+            decision = judge(facts, now.date())
+        elif req.card is not None:
             card = req.card
             decision = decide(
                 card.number,
@@ -424,6 +432,7 @@ class _App:
             error=error,
             cardholder=cardholder,
             expiry=expiry,
+            today=self.gw.now().date(),
         )
         return _html(page, status)
 
@@ -538,6 +547,18 @@ class _App:
         title = "Payment authenticated" if passed else "Authentication failed"
         return _html(message_page(title, "You can close this page."))
 
+    # --- card tokens for apps that test from a device ------------------------------------------
+
+    async def card_tokens_create(self, request: web.Request) -> web.Response:
+        """``POST /sandbox/card-tokens`` with a card in wire form: ``{"token": ...}``, the token
+        a device would get from BPC's mobile SDK [inferred: the sandbox's own endpoint; BPC's
+        SDK encrypts the card on the device]. No API key: a device has none."""
+        card = parse_card(await self._body(request))
+        token = self.gw.state.issue_token(
+            examine(card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc)
+        )
+        return _json({"token": token})
+
     async def index(self, request: web.Request) -> web.Response:
         return _html(message_page("bpcpay sandbox gateway", f"The API is at {self.gw.base_url}"))
 
@@ -566,5 +587,6 @@ def build_app(
     app.router.add_post(PAGE_PATH, handlers.page_post)
     app.router.add_get(CHALLENGE_PATH, handlers.challenge_get)
     app.router.add_post(CHALLENGE_PATH, handlers.challenge_post)
+    app.router.add_post(CARD_TOKENS_PATH, handlers.card_tokens_create)
     app.router.add_get("/", handlers.index)
     return app

@@ -5,11 +5,19 @@ calls :func:`decide`; nothing else looks at card numbers. The rules, in order:
 
 1. An unknown number declines (``card_declined``).
 2. A wrong CVC or expiry declines with ``71015`` (BPC's "input error").
-   *Expiry rule*: a card's documented expiry (e.g. ``12/26``) is always accepted. Once that
-   documented date has passed on the gateway's clock, any expiry that has not passed yet is
-   accepted as well, so the table keeps working after its fixed dates go by. Anything else is
-   a wrong expiry.
+   *Expiry rule*: a card's documented expiry (e.g. ``12/26``) is always accepted, and so is any
+   later expiry that has not passed on the gateway's clock, so the table keeps working as its
+   fixed dates come near and go by. An earlier or a passed expiry is a wrong one.
+   *Shown expiry*: what the payment page and the docs show for every card,
+   :func:`shown_expiry`, is never within two years of the gateway's clock: ``12/34`` (the
+   table's latest), or December three years on once the clock nears it.
 3. Otherwise the table decides: a challenge (3-D Secure page), a success, or a decline.
+
+The rules are applied in two steps: :func:`examine` reads a card entry into
+:class:`CardFacts` (what the rules need, without the number or the CVC: is it a test card,
+which row, did the CVC match), and :func:`judge` decides on those facts and the gateway's date.
+A card token (``gw.card_token``) keeps the facts of its card, so a token payment is decided
+like the card, on the day it is used.
 
 The full number and the CVC are never stored, logged or returned: a decision carries only the
 brand and the last four digits.
@@ -25,12 +33,16 @@ import attrs
 __all__ = [
     "DECLINED_CODE",
     "INPUT_ERROR_CODE",
+    "CardFacts",
     "Decision",
     "TestCard",
     "TestCards",
     "brand_of",
     "decide",
+    "examine",
     "expiry_accepted",
+    "judge",
+    "shown_expiry",
 ]
 
 #: BPC's code for a wrong CVC or expiry [doc].
@@ -131,25 +143,90 @@ def _passed(month: int, year: int, today: date) -> bool:
 
 def expiry_accepted(card: TestCard, month: int, year: int, today: date) -> bool:
     """The expiry rule (see the module docstring)."""
-    if (month, year) == (card.exp_month, card.exp_year):
+    return _expiry_ok((card.exp_month, card.exp_year), month, year, today)
+
+
+def _expiry_ok(documented: tuple[int, int], month: int, year: int, today: date) -> bool:
+    if (month, year) == documented:
         return True
-    return _passed(card.exp_month, card.exp_year, today) and not _passed(month, year, today)
+    return (year, month) >= (documented[1], documented[0]) and not _passed(month, year, today)
 
 
-def decide(number: str, *, exp_month: int, exp_year: int, cvc: str, today: date) -> Decision:
-    """Judge one card entry.
+def shown_expiry(today: date) -> str:
+    """The expiry shown for every test card on ``today`` (``MM/YY``): ``12/34``, or December
+    three years on when that is later; always accepted (see the module docstring)."""
+    latest = max(card.exp_year for card in TestCards.ALL)
+    return f"12/{max(latest, today.year + 3) % 100:02d}"
+
+
+@attrs.frozen(kw_only=True)
+class CardFacts:
+    """What the rules need of a card entry, without its number or CVC.
+
+    Attributes:
+        brand: the scheme, from the number's prefix.
+        last4: the last four digits.
+        exp_month: the expiry month entered.
+        exp_year: the expiry year entered (four digits).
+        card: the test card it is (its row of the table: three_ds, approves, documented expiry),
+            or None for a number the table does not have.
+        cvc_matches: the CVC entered was the test card's.
+    """
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    card: _Row | None
+    cvc_matches: bool
+
+
+@attrs.frozen
+class _Row:
+    """A test card's row without its number (kept by CardFacts, and so by card tokens)."""
+
+    exp_month: int
+    exp_year: int
+    three_ds: ThreeDS
+    approves: bool
+
+
+def examine(number: str, *, exp_month: int, exp_year: int, cvc: str) -> CardFacts:
+    """Read a card entry into the facts :func:`judge` decides on.
 
     Args:
         number: digits only.
         exp_month: 1-12.
         exp_year: four digits.
         cvc: as entered.
+
+    Returns:
+        The facts; neither the number nor the CVC is in them.
+    """
+    card = _BY_NUMBER.get(number)
+    row = None
+    if card is not None:
+        row = _Row(card.exp_month, card.exp_year, card.three_ds, card.approves)
+    return CardFacts(
+        brand=brand_of(number),
+        last4=number[-4:],
+        exp_month=exp_month,
+        exp_year=exp_year,
+        card=row,
+        cvc_matches=card is not None and cvc == card.cvc,
+    )
+
+
+def judge(facts: CardFacts, today: date) -> Decision:
+    """Decide a card entry (see the module docstring for the rules).
+
+    Args:
+        facts: what :func:`examine` read of the entry.
         today: the gateway's date, for the expiry rule.
 
     Returns:
         The decision; ``code`` and ``message`` are set for a decline.
     """
-    brand, last4 = brand_of(number), number[-4:]
 
     def make(
         outcome: Outcome,
@@ -158,12 +235,22 @@ def decide(number: str, *, exp_month: int, exp_year: int, cvc: str, today: date)
         code: str | None = None,
         message: str | None = None,
     ) -> Decision:
-        return Decision(outcome, brand, last4, exp_month, exp_year, three_ds, code, message)
+        return Decision(
+            outcome,
+            facts.brand,
+            facts.last4,
+            facts.exp_month,
+            facts.exp_year,
+            three_ds,
+            code,
+            message,
+        )
 
-    card = _BY_NUMBER.get(number)
+    card = facts.card
     if card is None:
         return make("decline", code=DECLINED_CODE, message="The card was declined.")
-    if cvc != card.cvc or not expiry_accepted(card, exp_month, exp_year, today):
+    documented = (card.exp_month, card.exp_year)
+    if not facts.cvc_matches or not _expiry_ok(documented, facts.exp_month, facts.exp_year, today):
         return make(
             "decline",
             three_ds=card.three_ds,
@@ -175,3 +262,20 @@ def decide(number: str, *, exp_month: int, exp_year: int, cvc: str, today: date)
             "decline", three_ds=card.three_ds, code=DECLINED_CODE, message="The card was declined."
         )
     return make("challenge" if card.three_ds == "challenge" else "approve", three_ds=card.three_ds)
+
+
+def decide(number: str, *, exp_month: int, exp_year: int, cvc: str, today: date) -> Decision:
+    """Judge one card entry: :func:`judge` of :func:`examine`.
+
+    Args:
+        number: digits only.
+        exp_month: 1-12.
+        exp_year: four digits.
+        cvc: as entered.
+        today: the gateway's date, for the expiry rule.
+
+    Returns:
+        The decision; ``code`` and ``message`` are set for a decline.
+    """
+    facts = examine(number, exp_month=exp_month, exp_year=exp_year, cvc=cvc)
+    return judge(facts, today)

@@ -22,13 +22,17 @@ from aiohttp import web
 
 from .._constants import DEFAULT_API_VERSION
 from .._core._checks import check_callable, check_int, check_seconds, check_secret, check_text
+from .._core._wire import check_card
 from .._exceptions import InvalidArgumentError
+from ..models import PaymentCard
 from ._app import API_PREFIX, SUPPORTED_API_VERSIONS, RequestRecord, build_app
-from ._cards import TestCard, TestCards
+from ._cards import TestCard, TestCards, examine
 from ._clock import Clock, system_clock
 from ._customer import Customer, PayResult
+from ._errors import GatewayError
 from ._faults import Faults
 from ._ids import new_secret
+from ._limits import DEFAULT_STATE_LIMIT, OBJECT_OVERHEAD, StateLimit
 from ._state import Store
 from ._webhooks import (
     DEFAULT_RETRY_SCHEDULE,
@@ -112,6 +116,13 @@ class SandboxGateway:
         expiry_check_interval: seconds between background checks for expired sessions
             (expiry is also checked on every request and by :meth:`expire_due`).
         request_log_size: requests kept in :attr:`requests`; older ones are dropped first.
+        state_limit_bytes: the bound on everything the gateway keeps (sessions, open ones
+            too, payments, refunds, stored cards, challenges, card tokens, events and their
+            deliveries), as bytes of the JSON they hold plus a fixed charge per object (64 MiB
+            by default). When something new would pass it, the oldest finished objects are
+            dropped first (expired or completed sessions, payments that succeeded, failed or
+            were cancelled, refunds, events whose deliveries are over ...); a new session,
+            payment or refund that still does not fit is refused with 503 ``state_full``.
 
     Raises:
         InvalidArgumentError: an option is of the wrong kind or out of range (a key or secret
@@ -132,6 +143,7 @@ class SandboxGateway:
         webhook_retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
         expiry_check_interval: float = 1.0,
         request_log_size: int = DEFAULT_REQUEST_LOG_SIZE,
+        state_limit_bytes: int = DEFAULT_STATE_LIMIT,
     ) -> None:
         check_text("host", host)
         check_int("port", port, minimum=0, maximum=65535)
@@ -150,6 +162,7 @@ class SandboxGateway:
         )
         self._expiry_interval = check_seconds("expiry_check_interval", expiry_check_interval)
         check_int("request_log_size", request_log_size, minimum=1)
+        check_int("state_limit_bytes", state_limit_bytes, minimum=64 * 1024)
         self.host = host
         self._requested_port = port
         self.port = port
@@ -175,8 +188,11 @@ class SandboxGateway:
             http=self._client,
             stopping=self._stopping,
         )
+        self._limit = StateLimit(state_limit_bytes)
+        #: Events dropped from the log (their deliveries over) since it was last compacted.
+        self._dropped_events: set[str] = set()
         #: The gateway's objects (sessions, payments ...), for inspection in tests.
-        self.state = Store(emit=self._emit, root_url="")
+        self.state = Store(emit=self._emit, root_url="", limit=self._limit)
         for endpoint in webhook_endpoints:
             if isinstance(endpoint, WebhookEndpoint):
                 self._dispatcher.endpoints.append(endpoint)
@@ -232,7 +248,9 @@ class SandboxGateway:
         self.port = runner.addresses[0][1]
         self.state.root_url = self.url
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
-        logger.info("sandbox gateway listening on %s", self.base_url)
+        # The address bound, which for a wildcard differs from the base URL's loopback host.
+        bound = f"[{self.host}]" if ":" in self.host else self.host
+        logger.info("sandbox gateway listening on %s:%d (%s)", bound, self.port, self.base_url)
         return self
 
     async def aclose(self) -> None:
@@ -374,8 +392,85 @@ class SandboxGateway:
         """
         return await self._dispatcher.resend(ident)
 
+    @property
+    def state_bytes(self) -> int:
+        """What the gateway keeps, as charged against ``state_limit_bytes``."""
+        return self._limit.total
+
     def _emit(self, event_type: str, obj: dict[str, Any]) -> None:
-        self._dispatcher.emit(event_type, obj)
+        dispatcher = self._dispatcher
+        first = len(dispatcher.deliveries)
+        event = dispatcher.emit(event_type, obj)
+        deliveries = dispatcher.deliveries[first:]
+        # The event's object and its body: the snapshot twice, as a dict and as bytes.
+        self._limit.charge(
+            ("event", event.id),
+            OBJECT_OVERHEAD * (1 + len(deliveries)) + 2 * len(event.body),
+            finished=lambda: all(d.state != "pending" for d in deliveries),
+            drop=lambda: self._dropped_events.add(event.id),
+        )
+        self._limit.make_room()
+        if self._dropped_events:
+            # One pass over the log for every event dropped at once, not one per event.
+            gone = self._dropped_events
+            dispatcher.events[:] = [e for e in dispatcher.events if e.id not in gone]
+            dispatcher.deliveries[:] = [d for d in dispatcher.deliveries if d.event.id not in gone]
+            self._dropped_events = set()
+
+    # --- card tokens --------------------------------------------------------------------------
+
+    def card_token(
+        self,
+        number: str | TestCard,
+        exp_month: int | None = None,
+        exp_year: int | None = None,
+        cvc: str | None = None,
+    ) -> str:
+        """A card token for a card, as BPC's mobile SDK would make it on a device; pass it to
+        ``payments.create(card=CardToken(token=...))``. The payment then goes as the card
+        would: frictionless, a 3-D Secure challenge, or a decline (a wrong CVC or expiry
+        declines with ``71015``). A device gets one from ``POST /sandbox/card-tokens``.
+
+        The gateway keeps what its rules need of the card (brand, last four digits, expiry,
+        which test card, whether the CVC matched), never the number or the CVC.
+
+        Args:
+            number: a :class:`TestCards` value or a number as typed (spaces allowed).
+            exp_month: defaults to the test card's documented expiry (December otherwise).
+            exp_year: four digits; defaults as ``exp_month`` (next year otherwise).
+            cvc: defaults to the test card's CVC (``123``).
+
+        Returns:
+            The token (``tok_...``).
+
+        Raises:
+            InvalidArgumentError: the card is malformed (named ``number``, ``exp_month``,
+                ``exp_year`` or ``cvc``; the number and CVC are never shown).
+            RuntimeError: the gateway's state is full of objects still in use.
+        """
+        known = number if isinstance(number, TestCard) else None
+        if known is None:
+            digits = check_text("number", number, empty=False).replace(" ", "")
+            known = next((card for card in TestCards.ALL if card.number == digits), None)
+        else:
+            digits = known.number
+        month = exp_month if exp_month is not None else known.exp_month if known else 12
+        year = exp_year if exp_year is not None else known.exp_year if known else 0
+        card = PaymentCard(
+            number=digits,
+            exp_month=month,
+            exp_year=year or self.now().year + 1,
+            cvc=cvc if cvc is not None else known.cvc if known else "123",
+        )
+        try:
+            check_card("card", card)
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(err.argument.removeprefix("card."), err.problem) from None
+        facts = examine(card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc)
+        try:
+            return self.state.issue_token(facts)
+        except GatewayError as err:
+            raise RuntimeError(err.message) from None
 
     # --- the customer -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Final
 
 __all__ = [
     "BASE58",
+    "new_card_token",
     "new_challenge_id",
     "new_delivery_id",
     "new_event_id",
@@ -60,6 +61,8 @@ new_payment_method_id: Final = _base58_ids("pm_", 30)
 #: The sandbox's own handle on an event (never sent).
 new_event_id: Final = _base58_ids("evt_", 24)
 new_webhook_endpoint_id: Final = _base58_ids("we_", 16)
+#: A card token the sandbox issues (BPC's real ones are the card, encrypted on the device).
+new_card_token: Final = _base58_ids("tok_", 40)
 
 
 def new_request_id() -> str:

@@ -10,6 +10,7 @@ on a field name or a timestamp format. No card number or CVC is ever stored here
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -33,9 +34,10 @@ from ..models import (
     SessionPaymentStatus,
     SessionStatus,
 )
-from ._cards import Decision
-from ._errors import conflict, invalid, not_found
+from ._cards import CardFacts, Decision
+from ._errors import ErrorType, GatewayError, conflict, invalid, not_found
 from ._ids import (
+    new_card_token,
     new_challenge_id,
     new_md_order,
     new_payment_id,
@@ -43,11 +45,13 @@ from ._ids import (
     new_refund_id,
     new_session_id,
 )
+from ._limits import OBJECT_OVERHEAD, StateLimit
 from ._validate import OrderInput, PaymentInput, RefundInput, SessionInput
 
 __all__ = [
     "CHALLENGE_PATH",
     "DEFAULT_SESSION_LIFETIME",
+    "MAX_PAGE_ATTEMPTS",
     "PAGE_PATH",
     "Challenge",
     "PageAttempt",
@@ -74,6 +78,10 @@ DEFAULT_LOCALE: Final = "EN"
 #: The first ``merchantReferenceId`` the gateway gives a session created without one: BPC's
 #: examples return ``"4000"`` and ``"4002"`` for sessions that sent none [inferred: a counter].
 FIRST_MERCHANT_REFERENCE: Final = 4000
+#: Card entries a session remembers (``SessionRecord.attempts``): the latest ones.
+MAX_PAGE_ATTEMPTS: Final = 100
+#: Payment states after which nothing more happens to a payment but refunds.
+FINISHED_PAYMENT: Final = (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED, PaymentStatus.FAILED)
 #: Payment states that can still be cancelled [doc: cancel-refund].
 CANCELLABLE: Final = (
     PaymentStatus.REQUIRES_PAYMENT_METHOD,
@@ -115,9 +123,12 @@ class SessionRecord:
     status: str = SessionStatus.OPEN
     payment_status: str = SessionPaymentStatus.UNPAID
     payment_id: str | None = None
+    #: The latest card entries (at most MAX_PAGE_ATTEMPTS).
     attempts: list[PageAttempt] = attrs.Factory(list)
     #: Expired by ``POST /sessions/{id}/expire``: it then has no ``paymentUrl`` [doc].
     expired_early: bool = False
+    #: Its 3-D Secure challenges (at most one unanswered: a new card entry supersedes it).
+    challenge_ids: list[str] = attrs.Factory(list)
 
 
 @attrs.define(kw_only=True)
@@ -191,6 +202,16 @@ def failed_challenge(decision: Decision) -> Decision:
     )
 
 
+def _json_size(*values: Any) -> int:
+    """What ``values`` hold, as bytes of JSON (ASCII-escaped, so never fewer than UTF-8's)."""
+    return len(json.dumps(values, default=str))
+
+
+def _order_size(order: OrderInput) -> int:
+    """The charge of an order's terms: its free-form members and a record's overhead."""
+    return OBJECT_OVERHEAD + _json_size(attrs.asdict(order, recurse=False))
+
+
 def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
@@ -222,19 +243,28 @@ class Store:
     an expiry ``session.expired``. A card is stored (``paymentMethod.created``) only when the
     request's ``setupFutureUsage`` asks for it.
 
+    Every object kept is charged to ``limit`` (see ``_limits.py``): the oldest finished ones
+    are dropped first when something new needs room, and a new session, payment or refund that
+    still does not fit is refused with 503 ``state_full``.
+
     Args:
         emit: called with (event type, JSON snapshot) for every event, in order.
         root_url: the gateway's root, for payment page and challenge URLs.
+        limit: the ledger of the gateway's whole state.
     """
 
-    def __init__(self, *, emit: Emit, root_url: str) -> None:
+    def __init__(self, *, emit: Emit, root_url: str, limit: StateLimit) -> None:
         self._emit = emit
         self.root_url = root_url
+        self._limit = limit
         self.sessions: dict[str, SessionRecord] = {}
         self.payments: dict[str, PaymentRecord] = {}
         self.refunds: dict[str, RefundRecord] = {}
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.challenges: dict[str, Challenge] = {}
+        #: Card tokens issued (``gw.card_token``): what the rules need of each card, never
+        #: its number or CVC.
+        self.tokens: dict[str, CardFacts] = {}
         self._by_md_order: dict[str, SessionRecord] = {}
         self._next_reference = FIRST_MERCHANT_REFERENCE
         # (deadline, id) of sessions that may still be open: expiry checks run on every
@@ -330,10 +360,70 @@ class Store:
         """The session whose payment page is ``?mdOrder=md_order``."""
         return self._by_md_order.get(md_order)
 
+    # --- the state's bound --------------------------------------------------------------------
+
+    def _admit(self, size: int, keep: tuple[str, str] | None = None) -> None:
+        """Room for a new object of ``size`` bytes, the oldest finished dropped for it (never
+        ``keep``, the object the change is about); or 503."""
+        if not self._limit.make_room(size, keep=keep):
+            raise GatewayError(
+                503,
+                ErrorType.API,
+                "state_full",
+                f"The sandbox keeps {self._limit.total} bytes of objects still in use and its "
+                f"limit is {self._limit.limit} (state_limit_bytes): let sessions expire or "
+                "finish payments, or start it with a larger state_limit_bytes.",
+            )
+
+    def _keep_session(self, rec: SessionRecord, size: int) -> None:
+        def drop() -> None:
+            del self.sessions[rec.id]
+            self._by_md_order.pop(rec.md_order, None)
+            self._drop_challenges(rec.challenge_ids)
+
+        self._limit.charge(
+            ("session", rec.id),
+            size,
+            finished=lambda: rec.status != SessionStatus.OPEN,
+            drop=drop,
+        )
+
+    def _keep_payment(self, payment: PaymentRecord, size: int) -> None:
+        def drop() -> None:
+            del self.payments[payment.id]
+            if payment.challenge_id is not None:
+                self._drop_challenges([payment.challenge_id])
+
+        self._limit.charge(
+            ("payment", payment.id),
+            size,
+            finished=lambda: payment.status in FINISHED_PAYMENT,
+            drop=drop,
+        )
+
+    def _keep(self, kind: str, ident: str, table: dict[str, Any], size: int) -> None:
+        """Charge an object that is finished as soon as it is made (a refund, a stored card)."""
+        self._limit.charge(
+            (kind, ident), size, finished=lambda: True, drop=lambda: table.pop(ident)
+        )
+
+    def _drop_challenges(self, challenge_ids: list[str]) -> None:
+        for challenge_id in challenge_ids:
+            if self.challenges.pop(challenge_id, None) is not None:
+                self._limit.forget(("challenge", challenge_id))
+
+    @property
+    def size(self) -> int:
+        """The bytes charged for everything kept."""
+        return self._limit.total
+
     # --- sessions ----------------------------------------------------------------------------
 
     def create_session(self, req: SessionInput, now: datetime) -> SessionRecord:
-        """A new open session; its page is ready at ``payment_url``."""
+        """A new open session; its page is ready at ``payment_url``. 503 ``state_full`` when
+        the state's limit leaves no room for it."""
+        size = _order_size(req)
+        self._admit(size)
         created = _whole_seconds(now)
         md_order = new_md_order()
         reference = req.merchant_reference_id
@@ -352,6 +442,7 @@ class Store:
         )
         self.sessions[rec.id] = rec
         self._by_md_order[md_order] = rec
+        self._keep_session(rec, size)
         heapq.heappush(self._deadlines, (rec.expires_at, rec.id))
         return rec
 
@@ -380,8 +471,8 @@ class Store:
         expired = []
         while self._deadlines and self._deadlines[0][0] <= now:
             _, session_id = heapq.heappop(self._deadlines)
-            rec = self.sessions[session_id]
-            if rec.status == SessionStatus.OPEN:
+            rec = self.sessions.get(session_id)
+            if rec is not None and rec.status == SessionStatus.OPEN:
                 self._expire(rec, early=False)
                 expired.append(rec)
         return expired
@@ -398,23 +489,25 @@ class Store:
                 code=decision.code,
             )
         )
+        del rec.attempts[:-MAX_PAGE_ATTEMPTS]
 
     def _session_payment(self, rec: SessionRecord, now: datetime, status: str) -> PaymentRecord:
         """The session's payment, created (``payment.created``) at the first card entry."""
-        if rec.payment_id is not None:
-            payment = self.payments[rec.payment_id]
-            # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one
-            # the merchant cancelled meanwhile is left alone and a new payment starts.
-            if payment.status in (
-                PaymentStatus.REQUIRES_PAYMENT_METHOD,
-                PaymentStatus.REQUIRES_ACTION,
-            ):
-                payment.status = status
-                return payment
+        payment = None if rec.payment_id is None else self.payments.get(rec.payment_id)
+        # Another card after a decline (or an abandoned 3-D Secure step) reuses it; one the
+        # merchant cancelled meanwhile (or dropped since) is left alone and a new payment starts.
+        if payment is not None and payment.status in (
+            PaymentStatus.REQUIRES_PAYMENT_METHOD,
+            PaymentStatus.REQUIRES_ACTION,
+        ):
+            payment.status = status
+            return payment
         order = attrs.evolve(rec.request, merchant_reference_id=rec.merchant_reference_id, extra={})
         created = _whole_seconds(now)
         payment = PaymentRecord(order=order, status=status, created=created, session_id=rec.id)
         self.payments[payment.id] = payment
+        # Its terms are the session's own objects (not copies): only the record is charged.
+        self._keep_payment(payment, OBJECT_OVERHEAD)
         rec.payment_id = payment.id
         self._emit(EventType.PAYMENT_CREATED, self.payment_json(payment))
         return payment
@@ -433,7 +526,12 @@ class Store:
         """A card entry on the page needs 3-D Secure: the payment ``requiresAction``."""
         self.record_attempt(rec, decision, now)
         self._session_payment(rec, now, PaymentStatus.REQUIRES_ACTION)
-        return self.open_challenge(decision, now, session_id=rec.id)
+        for earlier in rec.challenge_ids:  # a new card entry supersedes an unanswered one
+            if earlier in self.challenges:
+                self.challenges[earlier].used = True
+        challenge = self.open_challenge(decision, now, session_id=rec.id)
+        rec.challenge_ids.append(challenge.id)
+        return challenge
 
     def pay_session(self, rec: SessionRecord, decision: Decision, now: datetime) -> PaymentRecord:
         """The customer paid on the page: authorise the session's payment, store the card when
@@ -469,7 +567,35 @@ class Store:
             payment_id=payment_id,
         )
         self.challenges[challenge.id] = challenge
+        self._limit.charge(
+            ("challenge", challenge.id),
+            OBJECT_OVERHEAD,
+            finished=lambda: challenge.used,
+            drop=lambda: self.challenges.pop(challenge.id),
+        )
+        self._limit.make_room()
         return challenge
+
+    # --- card tokens -------------------------------------------------------------------------
+
+    def issue_token(self, facts: CardFacts) -> str:
+        """A new card token for a card entry's facts [inferred: how long BPC's tokens last and
+        whether one pays more than once are unpublished; here one lasts until the state's
+        limit drops it, oldest first, and pays as often as it is used]."""
+        self._admit(OBJECT_OVERHEAD)
+        token = new_card_token()
+        self.tokens[token] = facts
+        self._keep("token", token, self.tokens, OBJECT_OVERHEAD)
+        return token
+
+    def token_facts(self, token: str, param: str) -> CardFacts:
+        """The facts of an issued token, or 400 ``token_unknown`` (the token is not echoed)."""
+        facts = self.tokens.get(token)
+        if facts is None:
+            raise invalid(
+                param, f"{param} is not a card token this gateway issued.", "token_unknown"
+            )
+        return facts
 
     # --- payments ----------------------------------------------------------------------------
 
@@ -494,6 +620,8 @@ class Store:
             merchant_customer_id=payment.order.merchant_customer_id,
         )
         self.payment_methods[pm.id] = pm
+        self._keep("payment_method", pm.id, self.payment_methods, OBJECT_OVERHEAD)
+        self._limit.make_room()
         payment.stored_payment_method_id = pm.id
         self._emit(EventType.PAYMENT_METHOD_CREATED, self.snapshot(pm))
 
@@ -532,10 +660,13 @@ class Store:
         created = _whole_seconds(now)
         # The card's number and CVC are done with once decided: the sandbox never keeps them.
         order = attrs.evolve(req, card=None)
+        size = _order_size(order)
+        self._admit(size)
         payment = PaymentRecord(
             order=order, status=status, created=created, stored_payment_method_id=stored
         )
         self.payments[payment.id] = payment
+        self._keep_payment(payment, size)
         if challenged:
             assert decision is not None
             payment.challenge_id = self.open_challenge(decision, now, payment_id=payment.id).id
@@ -561,8 +692,12 @@ class Store:
         self._authorize(payment)
 
     def capture(self, payment_id: str, amount: int | None) -> PaymentRecord:
-        """Capture a ``requiresCapture`` payment in full or in part; the rest is released.
-        Emits ``payment.funded`` then ``payment.succeeded`` [doc: direct-integration]."""
+        """Capture a ``requiresCapture`` payment in full or in part, as often as something is
+        left to capture [doc: two-step: partial and multiple captures exist; the rules are our
+        reading, inferred]: at most ``amountCapturable`` (none: all of it), each capture emits
+        ``payment.funded`` [doc: direct-integration] with ``amountReceived`` and
+        ``amountCapturable`` moved, and the one that spends the rest makes the payment
+        ``succeeded`` (``payment.succeeded``); until then it stays ``requiresCapture``."""
         payment = self.payment(payment_id)
         if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             raise conflict(
@@ -577,17 +712,20 @@ class Store:
                 f"amount must be at most the capturable amount ({payment.amount_capturable}).",
                 "amount_too_large",
             )
-        payment.amount_received = amount
-        payment.amount_capturable = 0
-        payment.status = PaymentStatus.SUCCEEDED
+        payment.amount_received += amount
+        payment.amount_capturable -= amount
+        if payment.amount_capturable == 0:
+            payment.status = PaymentStatus.SUCCEEDED
         self._emit(EventType.PAYMENT_FUNDED, self.payment_json(payment))
-        self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
+        if payment.status == PaymentStatus.SUCCEEDED:
+            self._emit(EventType.PAYMENT_SUCCEEDED, self.payment_json(payment))
         return payment
 
     def cancel(self, payment_id: str) -> PaymentRecord:
-        """Cancel a payment before its first capture [doc: cancel-refund]: ``payment.canceled``."""
+        """Cancel a payment before its first capture [doc: cancel-refund]: ``payment.canceled``.
+        After a (partial) capture only refunds give money back."""
         payment = self.payment(payment_id)
-        if payment.status not in CANCELLABLE:
+        if payment.status not in CANCELLABLE or payment.amount_received:
             raise conflict(
                 "payment_not_cancelable",
                 f"Only a payment not yet captured can be canceled; it is {payment.status}.",
@@ -602,13 +740,15 @@ class Store:
     # --- refunds -----------------------------------------------------------------------------
 
     def create_refund(self, req: RefundInput, now: datetime) -> RefundRecord:
-        """Refund all (default) or part of what is left of a succeeded payment.
+        """Refund all (default) or part of what is left of what a payment captured: a
+        succeeded payment, or one still ``requiresCapture`` after a partial capture [inferred].
         Emits ``refund.created`` (pending) and ``refund.succeeded``."""
-        payment = self.payment(req.payment, "payment")
-        if payment.status != PaymentStatus.SUCCEEDED:
+        payment = self.payment(req.payment_id, "payment")
+        captured = payment.status == PaymentStatus.REQUIRES_CAPTURE and payment.amount_received
+        if payment.status != PaymentStatus.SUCCEEDED and not captured:
             raise invalid(
                 "payment",
-                f"Only a succeeded payment can be refunded; it is {payment.status}.",
+                f"Only a payment with money captured can be refunded; it is {payment.status}.",
                 "payment_not_refundable",
             )
         left = payment.amount_received - payment.amount_refunded
@@ -631,8 +771,11 @@ class Store:
             reason=req.reason,
             metadata=dict(req.metadata),
         )
+        size = OBJECT_OVERHEAD + _json_size(req.metadata, req.reason, req.extra)
+        self._admit(size, keep=("payment", payment.id))
         rec = RefundRecord(refund=pending, extra=dict(req.extra))
         self.refunds[pending.id] = rec
+        self._keep("refund", pending.id, self.refunds, size)
         self._emit(EventType.REFUND_CREATED, self.snapshot(rec))
         payment.amount_refunded += amount
         rec.refund = attrs.evolve(pending, status=RefundStatus.SUCCEEDED)

@@ -183,6 +183,11 @@ class ThreadedSandboxGateway:
     """The fault set (thread-safe)."""
 
     @property
+    def state_bytes(self) -> int:
+        """What the gateway keeps: see :attr:`SandboxGateway.state_bytes`."""
+        return self._call("state_bytes", lambda: self.gateway.state_bytes)
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """The request log."""
         return self._call("requests", lambda: list(self.gateway.requests))
@@ -206,6 +211,8 @@ class ThreadedSandboxGateway:
     """Move the gateway's clock: see :meth:`SandboxGateway.advance_clock`."""
     expire_due = _on_loop(SandboxGateway.expire_due)
     """Expire the sessions past due: see :meth:`SandboxGateway.expire_due`."""
+    card_token = _on_loop(SandboxGateway.card_token)
+    """A card token for a test card: see :meth:`SandboxGateway.card_token`."""
     resend = _blocking(SandboxGateway.resend)
     """Deliver again and wait for the outcome: see :meth:`SandboxGateway.resend`."""
     pay = _blocking(SandboxGateway.pay)

@@ -1,11 +1,15 @@
-"""Read and check request bodies with the SDK's own checkers (``_core._requests`` and
-``_core._bodies``), plus what only a server can know (an unknown currency, a body that is not
-JSON, the test rule for ``merchantCustomerId``).
+"""Read and check request bodies with the SDK's own body declarations (``_core._bodies``:
+the fields, their kinds and limits, what is required), plus what only a server can know (an
+unknown currency, a deadline in the past, a body that is not JSON, the test rule for a
+merchant's customer id, the size of the fields it does not know).
 
-Each problem raises :class:`GatewayError` with ``param`` set to the wire name of the field
-(``successUrl``, ``paymentMethod.card.expiryMonth``). Redirect URLs that are not absolute
-http(s) get 412, as BPC answers; everything else 400. Card numbers and CVCs never appear in a
-message. Fields a body's table does not know are kept, to be returned as they were sent.
+This module names no field of a body: the declarations do, and the server's own rules below are
+keyed by the SDK's keyword of the field they judge. Each problem raises :class:`GatewayError`
+with ``param`` set to the wire path of the field (``successUrl``,
+``paymentMethod.card.expiryMonth``). Redirect URLs that are not absolute http(s) get 412, as
+BPC answers; everything else 400. Card numbers and CVCs never appear in a message. Fields a
+declaration does not know are kept (within :data:`MAX_UNKNOWN_BYTES`), to be returned as they
+were sent.
 """
 
 from __future__ import annotations
@@ -14,25 +18,18 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import attrs
 
 from .._core._wire import (
-    PAYMENT_CREATE_FIELDS,
-    REFUND_CREATE_FIELDS,
-    SESSION_CREATE_FIELDS,
-    BodyField,
-    check_amount,
-    check_capture_method,
-    check_card,
-    check_currency,
-    check_customer_details,
-    check_metadata,
-    check_setup_future_usage,
-    check_string,
-    check_url,
-    parse_datetime,
+    CAPTURE,
+    MAX_URL_LENGTH,
+    PAYMENT_CREATE,
+    REFUND_CREATE,
+    SESSION_CREATE,
+    Body,
+    FieldMissing,
 )
 from .._exceptions import InvalidArgumentError
 from ..models import CaptureMethod
@@ -41,22 +38,27 @@ from ._money import is_known_currency
 
 __all__ = [
     "MAX_BODY_DEPTH",
+    "MAX_UNKNOWN_BYTES",
     "CaptureInput",
     "CardInput",
     "OrderInput",
     "PaymentInput",
     "RefundInput",
     "SessionInput",
+    "TokenInput",
     "parse_body",
     "parse_capture",
+    "parse_card",
     "parse_payment",
     "parse_refund",
     "parse_session",
 ]
 
-T = TypeVar("T")
 #: JSON nested deeper than this is refused with 400 (no request of the API comes close).
 MAX_BODY_DEPTH: Final = 32
+#: The fields of a body that its declaration does not know, kept to be returned as sent: at most
+#: this many bytes of JSON in all (larger is refused with 400 naming the largest) [inferred].
+MAX_UNKNOWN_BYTES: Final = 16 * 1024
 #: In test, ``merchantCustomerId`` is 8 to 50 digits, latin letters, ``_`` or ``-``
 #: [doc: stored-payment-methods].
 _TEST_CUSTOMER_ID = re.compile(r"[0-9A-Za-z_-]{8,50}")
@@ -101,11 +103,20 @@ class CardInput:
 
 
 @attrs.frozen(kw_only=True)
+class TokenInput:
+    """A card token in place of the card [doc: sdk_core_apiv2]; never shown in a repr."""
+
+    token: str = attrs.field(repr=False)
+    #: Its wire path, for the refusal of a token the gateway never issued.
+    param: str
+
+
+@attrs.frozen(kw_only=True)
 class PaymentInput(OrderInput):
-    """A checked ``POST /payments`` body: exactly one of ``card`` and
+    """A checked ``POST /payments`` body: exactly one of ``card`` (card data or a token) and
     ``stored_payment_method_id``."""
 
-    card: CardInput | None = None
+    card: CardInput | TokenInput | None = None
     stored_payment_method_id: str | None = None
 
 
@@ -120,7 +131,7 @@ class CaptureInput:
 class RefundInput:
     """A checked ``POST /refunds`` body."""
 
-    payment: str
+    payment_id: str
     amount: int | None = None
     reason: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict)
@@ -176,32 +187,14 @@ def parse_body(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
     return data
 
 
-# --- field checks: the SDK's checkers, answered as the gateway answers ---------------------
+# --- the server's own rules, keyed by the SDK's keyword of the field they judge -------------
+
+#: Fields whose refusal BPC answers with 412 when a string was sent (redirect URLs).
+_ANSWERED_412: Final = frozenset({"success_url", "failure_url"})
+Rule = Callable[[str, Any], Any]
 
 
-def _field(check: Callable[[str, Any], T], param: str, value: Any) -> T:
-    """Run one of the SDK's checkers on a wire value; its refusal becomes a 400."""
-    try:
-        return check(param, value)
-    except InvalidArgumentError as err:
-        raise invalid(err.argument, f"{err}.") from None
-
-
-def _optional(
-    data: Mapping[str, Any], name: str, check: Callable[[str, Any], T], parent: str = ""
-) -> T | None:
-    value = data.get(name)
-    return None if value is None else _field(check, parent + name, value)
-
-
-def _required(data: Mapping[str, Any], name: str) -> Any:
-    if data.get(name) is None:
-        raise invalid(name, f"{name} is required.", "parameter_missing")
-    return data[name]
-
-
-def _currency(param: str, value: Any) -> str:
-    code = _field(check_currency, param, value)
+def _known_currency(param: str, code: str) -> str:
     if not is_known_currency(code):
         raise invalid(
             param, f"{param} {code} is not a currency this gateway accepts.", "currency_unsupported"
@@ -209,103 +202,27 @@ def _currency(param: str, value: Any) -> str:
     return code
 
 
-def _redirect_url(param: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise invalid(param, f"{param} must be a string holding an absolute http(s) URL.")
-    try:
-        return check_url(param, value)
-    except InvalidArgumentError as err:
-        raise GatewayError(
-            412, ErrorType.INVALID_REQUEST, "url_invalid", f"{err}.", err.argument
-        ) from None
+def _in_future(now: datetime) -> Rule:
+    def check(param: str, when: datetime) -> datetime:
+        if when <= now:
+            raise InvalidArgumentError(param, "must be in the future")
+        return when
+
+    return check
 
 
-def _expires_at(param: str, value: Any, now: datetime) -> datetime:
-    if not isinstance(value, str):
-        raise invalid(param, f"{param} must be an ISO 8601 timestamp string.")
-    try:
-        parsed = parse_datetime(value)
-    except (TypeError, ValueError):
-        raise invalid(param, f"{param} must be an ISO 8601 timestamp.") from None
-    if parsed <= now:
-        raise invalid(param, f"{param} must be in the future.")
-    return parsed
-
-
-def _test_customer_id(param: str, value: Any) -> str:
-    """The SDK's string check, then the published test rule."""
-    check_string(param, value)
+def _test_customer_id(param: str, value: str) -> str:
+    """The published test rule, on top of the declaration's string check."""
     if not _TEST_CUSTOMER_ID.fullmatch(value):
         raise InvalidArgumentError(
             param, "must be 8 to 50 digits, latin letters, '_' or '-' in the test environment"
         )
-    return str(value)
+    return value
 
 
-def _extra(data: Mapping[str, Any], fields: tuple[BodyField, ...]) -> dict[str, Any]:
-    known = {field.wire for field in fields}
-    return {key: value for key, value in data.items() if key not in known}
-
-
-def _stored_card_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    customer_id = _optional(data, "merchantCustomerId", _test_customer_id)
-    if customer_id is not None:
-        out["merchant_customer_id"] = customer_id
-    usage = _optional(data, "setupFutureUsage", check_setup_future_usage)
-    if usage is not None:
-        out["setup_future_usage"] = usage
-    return out
-
-
-def _common_optional(data: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _stored_card_fields(data)
-    for name, key, check in (
-        ("merchantReferenceId", "merchant_reference_id", check_string),
-        ("metadata", "metadata", check_metadata),
-        ("customerDetails", "customer_details", check_customer_details),
-    ):
-        value = _optional(data, name, check)
-        if value is not None:
-            out[key] = value
-    return out
-
-
-# --- bodies -----------------------------------------------------------------------------------
-
-
-def parse_session(data: Mapping[str, Any], *, now: datetime) -> SessionInput:
-    """Check a ``POST /sessions`` body (400/412 on the first bad field)."""
-    fields: dict[str, Any] = {
-        "amount": _field(check_amount, "amount", _required(data, "amount")),
-        "currency": _currency("currency", _required(data, "currency")),
-        "success_url": _redirect_url("successUrl", _required(data, "successUrl")),
-        "failure_url": _redirect_url("failureUrl", _required(data, "failureUrl")),
-        **_common_optional(data),
-        "extra": _extra(data, SESSION_CREATE_FIELDS),
-    }
-    locale = _optional(data, "locale", check_string)
-    if locale is not None:
-        fields["locale"] = locale
-    if data.get("paymentData") is not None:
-        payment_data = data["paymentData"]
-        if not isinstance(payment_data, Mapping):
-            raise invalid("paymentData", "paymentData must be an object.")
-        method = _optional(payment_data, "captureMethod", check_capture_method, "paymentData.")
-        if method is not None:
-            fields["capture_method"] = method
-    if data.get("expiresAt") is not None:
-        fields["expires_at"] = _expires_at("expiresAt", data["expiresAt"], now)
-    return SessionInput(**fields)
-
-
-def _card(data: Mapping[str, Any]) -> CardInput:
-    block = data["paymentMethod"]
-    if not isinstance(block, Mapping):
-        raise invalid("paymentMethod", "paymentMethod must be an object.")
-    if block.get("card") is None:
-        raise invalid("paymentMethod.card", "paymentMethod.card is required.", "parameter_missing")
-    card = _field(check_card, "paymentMethod.card", block["card"])
+def _card_input(param: str, card: dict[str, Any]) -> CardInput | TokenInput:
+    if "token" in card:
+        return TokenInput(token=card["token"], param=f"{param}.token")
     return CardInput(
         number=card["number"],
         exp_month=card["expiryMonth"],
@@ -314,44 +231,97 @@ def _card(data: Mapping[str, Any]) -> CardInput:
     )
 
 
+def _order_rules() -> dict[str, Rule]:
+    """The rules every order (a session, a direct payment) is held to."""
+    return {"currency": _known_currency, "merchant_customer_id": _test_customer_id}
+
+
+def _refusal(data: Mapping[str, Any], err: InvalidArgumentError, keyword: str) -> GatewayError:
+    """The gateway's answer to a refused field: 412 for a redirect URL sent as a string (of a
+    length allowed) that is not one (as BPC answers a redirect URL it refuses), 400 otherwise."""
+    value = data.get(err.argument)
+    if keyword in _ANSWERED_412 and isinstance(value, str) and len(value) <= MAX_URL_LENGTH:
+        return GatewayError(412, ErrorType.INVALID_REQUEST, "url_invalid", f"{err}.", err.argument)
+    return invalid(err.argument, f"{err}.")
+
+
+def _unknown(body: Body, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``body`` does not know, at most MAX_UNKNOWN_BYTES of JSON in all."""
+    extra = body.unknown(data)
+    sizes = {key: len(json.dumps(value, ensure_ascii=False)) for key, value in extra.items()}
+    if sum(sizes.values()) > MAX_UNKNOWN_BYTES:
+        largest = max(sizes, key=lambda key: sizes[key])
+        raise invalid(
+            largest,
+            f"{largest}: fields this gateway does not know may hold at most "
+            f"{MAX_UNKNOWN_BYTES} bytes of JSON in all.",
+            "parameter_too_large",
+        )
+    return extra
+
+
+def _parse(body: Body, data: Mapping[str, Any], rules: Mapping[str, Rule]) -> dict[str, Any]:
+    """``data`` checked against its declaration, then the server's rules: the values by SDK
+    keyword, and ``extra``, the fields the declaration does not know."""
+    keyword_of = {field.wire: field.argument for field in body.fields}
+    try:
+        values = body.parse(data)
+        for field in body.fields:
+            rule = rules.get(field.argument)
+            if rule is not None and field.argument in values:
+                values[field.argument] = rule(field.wire, values[field.argument])
+    except FieldMissing as err:
+        raise invalid(err.argument, f"{err.argument} is required.", "parameter_missing") from None
+    except InvalidArgumentError as err:
+        keyword = keyword_of.get(err.argument, "")
+        raise _refusal(data, err, keyword) from None
+    values["extra"] = _unknown(body, data)
+    return values
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+def parse_session(data: Mapping[str, Any], *, now: datetime) -> SessionInput:
+    """Check a ``POST /sessions`` body (400/412 on the first bad field)."""
+    rules = {**_order_rules(), "expires_at": _in_future(now)}
+    return SessionInput(**_parse(SESSION_CREATE, data, rules))
+
+
 def parse_payment(data: Mapping[str, Any]) -> PaymentInput:
     """Check a ``POST /payments`` body: exactly one of ``paymentMethod`` (a card block) and
     ``storedPaymentMethodId``."""
-    fields: dict[str, Any] = {
-        "amount": _field(check_amount, "amount", _required(data, "amount")),
-        "currency": _currency("currency", _required(data, "currency")),
-    }
-    has_card = data.get("paymentMethod") is not None
-    if has_card == (data.get("storedPaymentMethodId") is not None):
-        raise invalid(
-            "paymentMethod", "Give exactly one of paymentMethod and storedPaymentMethodId."
-        )
-    if has_card:
-        fields["card"] = _card(data)
-    else:
-        fields["stored_payment_method_id"] = _field(
-            check_string, "storedPaymentMethodId", data["storedPaymentMethodId"]
-        )
-    method = _optional(data, "captureMethod", check_capture_method)
-    if method is not None:
-        fields["capture_method"] = method
-    fields.update(_common_optional(data))
-    fields["extra"] = _extra(data, PAYMENT_CREATE_FIELDS)
-    return PaymentInput(**fields)
+    rules = {**_order_rules(), "card": _card_input}
+    return PaymentInput(**_parse(PAYMENT_CREATE, data, rules))
 
 
 def parse_capture(data: Mapping[str, Any]) -> CaptureInput:
     """Check a capture body: none, or an optional positive ``amount`` (other fields are
     ignored: the answer is the payment, not an echo of the body)."""
-    return CaptureInput(amount=_optional(data, "amount", check_amount))
+    values = _parse(CAPTURE, data, {})
+    del values["extra"]
+    return CaptureInput(**values)
 
 
 def parse_refund(data: Mapping[str, Any]) -> RefundInput:
     """Check a ``POST /refunds`` body."""
-    return RefundInput(
-        payment=_field(check_string, "payment", _required(data, "payment")),
-        amount=_optional(data, "amount", check_amount),
-        reason=_optional(data, "reason", check_string),
-        metadata=_optional(data, "metadata", check_metadata) or {},
-        extra=_extra(data, REFUND_CREATE_FIELDS),
-    )
+    return RefundInput(**_parse(REFUND_CREATE, data, {}))
+
+
+#: The card of a direct payment, as its declaration describes it.
+_CARD = next(field for field in PAYMENT_CREATE.fields if field.argument == "card")
+
+
+def parse_card(data: Mapping[str, Any]) -> CardInput:
+    """Check a card sent on its own in wire form (the sandbox's token endpoint): the same
+    rules as a direct payment's card, each member named as it is (``number``)."""
+    if "token" in data:
+        raise invalid("token", "Send the card's number, expiry and CVC to get a token.")
+    try:
+        card = _CARD.kind.receive("card", data)
+    except InvalidArgumentError as err:
+        param = err.argument.removeprefix("card.")
+        raise invalid(param, f"{param}: {err.problem}.") from None
+    checked = _card_input(_CARD.wire, card)
+    assert isinstance(checked, CardInput)
+    return checked

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import attrs
@@ -34,6 +35,7 @@ __all__ = [
     "Dispatcher",
     "SandboxEvent",
     "WebhookEndpoint",
+    "explain_answer",
 ]
 
 logger = logging.getLogger("bpcpay.sandbox")
@@ -68,15 +70,49 @@ class SandboxEvent:
     body: bytes = attrs.field(repr=False)
 
 
+def explain_answer(status: int, url: str, location: str | None = None) -> str | None:
+    """What an endpoint's failing answer most likely means, in words; None when no cause is known.
+
+    The sandbox's delivery log and ``bpcpay listen`` both say it, so a delivery that fails for
+    a wrong URL says so instead of a bare status.
+
+    Args:
+        status: the endpoint's HTTP status.
+        url: the URL the delivery was POSTed to.
+        location: the answer's ``Location`` header, for a redirect.
+
+    Returns:
+        A redirect: that webhooks follow none, and the exact URL to use (the ``Location``,
+        resolved against ``url``); a 404: the path that has no route; a 405: that the path takes
+        no POST; a 500: to look at the endpoint's log; else None.
+    """
+    path = urlsplit(url).path or "/"
+    if 300 <= status < 400:
+        where = "gave no Location" if not location else f"redirects to {urljoin(url, location)}"
+        return (
+            f"webhooks do not follow redirects: use the exact URL the endpoint answers at "
+            f"(it {where})"
+        )
+    if status == 404:
+        return f"no route for the path {path} at the endpoint: check the URL's path"
+    if status == 405:
+        return f"the endpoint takes no POST at {path}: check the route's methods"
+    if status == 500:
+        return "the endpoint failed: look at the endpoint's log for its error"
+    return None
+
+
 @attrs.frozen(kw_only=True)
 class Attempt:
-    """One POST of a delivery: the HTTP status, or the connection error."""
+    """One POST of a delivery: the HTTP status, or the connection error, and for a failing
+    status its likely cause in words (``cause``, see :func:`explain_answer`)."""
 
     number: int
     at: datetime
     status: int | None
     error: str | None
     duration: float
+    cause: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -239,11 +275,13 @@ class Dispatcher:
                 delivery.state = "succeeded"
                 return
         delivery.state = "failed"
+        last = delivery.attempts[-1]
         logger.warning(
-            "webhook %s to %s failed after %d attempts",
+            "webhook %s to %s failed after %d attempts: %s",
             delivery.event.type,
             delivery.endpoint.url,
             len(self._schedule) + 1,
+            _outcome(last),
         )
 
     async def _attempt(self, delivery: Delivery, number: int) -> Attempt:
@@ -259,6 +297,7 @@ class Dispatcher:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        cause: str | None = None
         try:
             async with self._http().post(
                 delivery.endpoint.url,
@@ -268,19 +307,32 @@ class Dispatcher:
                 timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
             ) as response:
                 status = response.status
+                cause = explain_answer(
+                    status, delivery.endpoint.url, response.headers.get("Location")
+                )
                 await response.read()
         except asyncio.TimeoutError:
             error = f"no answer within {ATTEMPT_TIMEOUT} s"
         except aiohttp.ClientError as exc:
             error = f"{type(exc).__name__}: {exc}"
         duration = time.perf_counter() - started
+        attempt = Attempt(
+            number=number, at=at, status=status, error=error, duration=duration, cause=cause
+        )
         logger.info(
             "webhook %s -> %s: %s (attempt %d, delivery %s, %.1f ms)",
             event.type,
             delivery.endpoint.url,
-            status if error is None else error,
+            _outcome(attempt),
             number,
             delivery.id,
             duration * 1000,
         )
-        return Attempt(number=number, at=at, status=status, error=error, duration=duration)
+        return attempt
+
+
+def _outcome(attempt: Attempt) -> str:
+    """An attempt's status (and its cause) or its connection error, as the log lines say it."""
+    if attempt.error is not None:
+        return attempt.error
+    return f"{attempt.status}" if attempt.cause is None else f"{attempt.status}, {attempt.cause}"

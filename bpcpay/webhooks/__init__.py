@@ -6,8 +6,11 @@ and the stores are loaded on first access (PEP 562), so ``import bpcpay.webhooks
 and never imports aiohttp, anyio or asyncio (``tests/test_imports.py`` checks it).
 
 Layout: ``_signature`` (pure verification), ``_keys`` (de-duplication keys), ``_effects``
-(runs a sans-I/O plan with sync or async I/O), ``_router`` (the router's logic, once, and its
-two drivers), ``stores/`` (in-memory, SQLite, Redis, PostgreSQL; one contract: leases).
+(runs a sans-I/O plan with sync or async I/O), ``_router`` (the public router: routing and its
+entry points), ``_plan`` (one delivery's logic, once, pure), ``_drivers`` (its blocking and
+asyncio drivers), ``_heartbeat`` (renews the claims held while handlers run), ``_reconcile``
+(catching up on missed final states, pure), ``stores/`` (in-memory, SQLite, Redis, PostgreSQL;
+one contract: leases).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from ._signature import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._keys import FINAL_STATE_EVENTS, event_key, request_id_key
-    from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookResult, WebhookRouter
+    from ._plan import WebhookResult
+    from ._router import DEFAULT_IN_FLIGHT_TIMEOUT, WebhookRouter
     from .stores import *  # noqa: F403 - every store name, as listed by the stores package
 
 _LAZY = {
@@ -35,7 +39,7 @@ _LAZY = {
     "event_key": "._keys",
     "request_id_key": "._keys",
     "DEFAULT_IN_FLIGHT_TIMEOUT": "._router",
-    "WebhookResult": "._router",
+    "WebhookResult": "._plan",
     "WebhookRouter": "._router",
     # Every store name, from the stores package (which loads each store lazily in turn).
     **dict.fromkeys(_stores.__all__, ".stores"),

@@ -34,6 +34,7 @@ from .._constants import DEFAULT_MAX_WEBHOOK_BYTES, REQUEST_ID_HEADER, SIGNATURE
 from .._core._checks import check_int, check_seconds, check_secret
 from .._core._headers import header as _header
 from .._exceptions import InvalidArgumentError, SignatureVerificationError
+from .._secret import Secret
 
 # typing.TYPE_CHECKING without importing typing (a few ms at import): type checkers treat any
 # TYPE_CHECKING this way.
@@ -58,28 +59,38 @@ _MAX_HEADER_CHARS = 1024
 _MAX_CANDIDATES = 8
 _PREFIX = "sha256="
 
-Secret = str | bytes
-Secrets = Secret | Sequence[Secret]
+#: One webhook secret as given: str or bytes, or a key :func:`secret_keys` made.
+OneSecret = str | bytes | Secret[bytes]
+#: One secret, or several while they rotate.
+Secrets = OneSecret | Sequence[OneSecret]
 
 
-def secret_keys(secret: object) -> list[bytes]:
-    """The HMAC keys for one secret or a list of them (rotation), checked and encoded once.
+def _key(secret: object) -> Secret[bytes]:
+    if isinstance(secret, Secret):
+        return secret
+    return Secret(check_secret("secret", secret))
+
+
+def secret_keys(secret: object) -> list[Secret[bytes]]:
+    """The HMAC keys for one secret or a list of them (rotation), checked and encoded once,
+    each held in a :class:`~bpcpay._secret.Secret` (its repr shows ``[redacted]``).
 
     Args:
-        secret: a str or bytes secret, or a non-empty sequence of them.
+        secret: a str or bytes secret, or a non-empty sequence of them (keys this function
+            made are taken as they are).
 
     Returns:
-        The keys as bytes, in the order given.
+        The keys, in the order given.
 
     Raises:
         InvalidArgumentError: no secret, an empty or whitespace-only one, a value that is not
             str or bytes, or a str that cannot be encoded as UTF-8 (the message never shows it).
     """
-    if isinstance(secret, (str, bytes)):
-        return [check_secret("secret", secret)]
+    if isinstance(secret, (str, bytes, Secret)):
+        return [_key(secret)]
     if not isinstance(secret, Sequence) or not secret:
         raise InvalidArgumentError("secret", "give a non-empty webhook secret (or a list of them)")
-    return [check_secret("secret", item) for item in secret]
+    return [_key(item) for item in secret]
 
 
 def _payload_bytes(payload: object) -> bytes:
@@ -95,7 +106,7 @@ def _payload_bytes(payload: object) -> bytes:
     )
 
 
-def sign(payload: bytes | str, secret: str | bytes) -> str:
+def sign(payload: bytes | str, secret: str | bytes | Secret[bytes]) -> str:
     """The ``X-Signature`` value for a body: lower-case hex HMAC-SHA256, no prefix.
 
     Args:
@@ -109,9 +120,11 @@ def sign(payload: bytes | str, secret: str | bytes) -> str:
         InvalidArgumentError: the secret is empty, whitespace-only, not str or bytes, or not
             encodable as UTF-8.
     """
-    return hmac.new(
-        check_secret("secret", secret), _payload_bytes(payload), hashlib.sha256
-    ).hexdigest()
+    key = _key(secret)
+    # The plain secret leaves this frame: an error below (a payload that is not bytes) must not
+    # find it in the locals. The key is revealed inside the call only.
+    del secret
+    return hmac.new(key.reveal(), _payload_bytes(payload), hashlib.sha256).hexdigest()
 
 
 def _decode_candidate(text: str) -> bytes | None:
@@ -171,7 +184,7 @@ def verify_signature(
     payload: bytes | str,
     *,
     signature: str | None,
-    secret: str | bytes | Sequence[str | bytes],
+    secret: Secrets,
     max_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES,
 ) -> None:
     """Check ``signature`` against the raw ``payload``; return None or raise.
@@ -192,6 +205,7 @@ def verify_signature(
             an int >= 1.
     """
     keys = secret_keys(secret)
+    del secret  # the keys are Secrets; the plain argument stays in no frame an error leaves by
     check_int("max_bytes", max_bytes, minimum=1)
     candidates = _candidates(signature)
     body = payload if isinstance(payload, bytes) else _payload_bytes(payload)
@@ -202,10 +216,11 @@ def verify_signature(
     _check(body, candidates, keys)
 
 
-def _check(body: bytes, candidates: list[bytes], keys: list[bytes]) -> None:
+def _check(body: bytes, candidates: list[bytes], keys: list[Secret[bytes]]) -> None:
     matched = False
     for key in keys:
-        digest = hmac.new(key, body, hashlib.sha256).digest()
+        # The one place a webhook secret is revealed: into the MAC, never into a name.
+        digest = hmac.new(key.reveal(), body, hashlib.sha256).digest()
         for candidate in candidates:
             # Every pair is compared, so the time taken does not tell which one matched.
             matched |= hmac.compare_digest(digest, candidate)
@@ -244,7 +259,7 @@ def construct_event(
     payload: bytes | str,
     headers: Mapping[str, str],
     *,
-    secret: str | bytes | Sequence[str | bytes],
+    secret: Secrets,
     max_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES,
     max_age: float | None = None,
     now: float | None = None,
@@ -271,10 +286,12 @@ def construct_event(
             than ``max_age`` (``too_old``).
         InvalidArgumentError: the secret, ``max_bytes`` or ``max_age`` is invalid.
     """
+    keys = secret_keys(secret)
+    del secret  # as in verify_signature: only the Secrets stay
     if max_age is not None:
         check_seconds("max_age", max_age)
     verify_signature(
-        payload, signature=_header(headers, SIGNATURE_HEADER), secret=secret, max_bytes=max_bytes
+        payload, signature=_header(headers, SIGNATURE_HEADER), secret=keys, max_bytes=max_bytes
     )
     request_id = _request_id(headers)
     _json, structure_object, event_model = _EVENT_PARSING or _load_event_parsing()

@@ -218,7 +218,8 @@ async def test_direct_payment_body_as_published(
     """[doc: direct-integration, two-step] The direct-integration example: amount, a top-level
     ``captureMethod`` (not ``paymentData``, Contradictions 7), currency, and
     ``customerDetails.address{city, country, line1, line2, postalCode}``; the card goes in the
-    ``paymentMethod`` block."""
+    ``paymentMethod`` block, its members named as [doc: sdk_core_apiv2] names them: ``number``,
+    ``expiryMonth``, ``expiryYear``, ``cvc``."""
     address = DIRECT_PAYMENT_PREFIX["customerDetails"]["address"]
     await wire_client.payments.create(
         amount=70000,

@@ -247,6 +247,35 @@ async def echo_key_200(gw: HostileGateway, writer: asyncio.StreamWriter, req: Re
     return True
 
 
+async def server_error(gw: HostileGateway, writer: asyncio.StreamWriter, req: Received) -> bool:
+    """A plain 500 with a JSON error, as a gateway's failing backend sends it."""
+    error = {"error": {"type": "api_error", "code": "E_INTERNAL", "message": "internal error"}}
+    writer.write(_json("500 Internal Server Error", error, **{"API-Request-Id": "req_500"}))
+    return True
+
+
+async def bad_status_line(gw: HostileGateway, writer: asyncio.StreamWriter, req: Received) -> bool:
+    """A status line that is not HTTP: aiohttp cannot parse the answer."""
+    writer.write(b"HTTP/1.1 two-hundred OK\r\nContent-Length: 2\r\n\r\n{}")
+    return False
+
+
+async def conflicting_length(
+    gw: HostileGateway, writer: asyncio.StreamWriter, req: Received
+) -> bool:
+    """Two Content-Length headers that disagree (a request-smuggling shape)."""
+    headers = {"Content-Type": "application/json", "Content-Length": "2", "content-length": "9"}
+    writer.write(_response("200 OK", headers, b"{}"))
+    return False
+
+
+async def bad_chunk(gw: HostileGateway, writer: asyncio.StreamWriter, req: Received) -> bool:
+    """A chunked body whose chunk size is not hexadecimal."""
+    headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    writer.write(_response("200 OK", headers, b"zz\r\n{}\r\n0\r\n\r\n"))
+    return False
+
+
 MODES: dict[str, Handler] = {
     handler.__name__: handler
     for handler in (
@@ -264,6 +293,10 @@ MODES: dict[str, Handler] = {
         html_404,
         echo_key,
         echo_key_200,
+        server_error,
+        bad_status_line,
+        conflicting_length,
+        bad_chunk,
     )
 }
 

@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 import pytest
 import pytest_asyncio
+from _sandbox_receivers import RouterReceiver, router_receiving
 from _support import serving
 from aiohttp import web
 
@@ -149,3 +150,10 @@ async def receiver() -> AsyncIterator[Receiver]:
     async with serving(app) as root:
         rec.url = root + "/hook"
         yield rec
+
+
+@pytest_asyncio.fixture
+async def router_receiver(gw: SandboxGateway) -> AsyncIterator[RouterReceiver]:
+    """A webhook endpoint whose deliveries go to a real WebhookRouter (gw's secret)."""
+    async with router_receiving(gw.webhook_secret) as receiver:
+        yield receiver

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 
+import bpcpay
 from bpcpay import DEFAULT_API_VERSION
 from bpcpay.sandbox import ManualClock, SandboxGateway, _ids
 from bpcpay.sandbox._customer import Customer
@@ -401,3 +402,81 @@ async def test_request_log_records_method_path_status(api: Any, gw: SandboxGatew
     log = [(r.method, r.path, r.status, r.fault) for r in gw.requests]
     assert log == [("GET", "/api2/sessions/ps_a", 404, None), ("POST", "/api2/sessions", 200, None)]
     assert all(r.duration >= 0 for r in gw.requests)
+
+
+#: A value each declared keyword refuses, as the SDK is given it and as the wire carries it. A
+#: field added to a declaration without a line here fails the test below.
+REFUSED: dict[str, tuple[Any, Any]] = {
+    "amount": (0, 0),
+    "currency": ("EURO", "EURO"),
+    "success_url": ("/relative", 5),
+    "failure_url": ("/relative", 5),
+    "merchant_reference_id": ("", ""),
+    "locale": ("", ""),
+    "metadata": ({"n": 1}, {"n": 1}),
+    "customer_details": ({"email": 5}, {"email": 5}),
+    "capture_method": ("later", "later"),
+    "expires_at": (datetime(2030, 1, 1), "tomorrow"),
+    "merchant_customer_id": ("", ""),
+    "setup_future_usage": ({"category": "x"}, {"category": "x"}),
+    "card": ({"number": "4111"}, {"number": "4111"}),
+    "stored_payment_method_id": ("", ""),
+    "payment_id": ("", ""),
+    "reason": ("", ""),
+}
+#: A valid body of each declared endpoint that takes one, as keywords and on the wire.
+VALID_BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "sessions.create": (
+        {
+            "amount": 10000,
+            "currency": "EUR",
+            "success_url": VALID["successUrl"],
+            "failure_url": VALID["failureUrl"],
+        },
+        VALID,
+    ),
+    "payments.create": (
+        {"amount": 100, "currency": "EUR", "stored_payment_method_id": "pm_x"},
+        {"amount": 100, "currency": "EUR", "storedPaymentMethodId": "pm_x"},
+    ),
+    "refunds.create": ({"payment_id": "pay_x"}, {"payment": "pay_x"}),
+}
+
+
+def _wire_body(body: Any, wire: str, value: Any) -> dict[str, Any]:
+    out = dict(body)
+    *parents, last = wire.split(".")
+    node = out
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return out
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", list(VALID_BODIES))
+async def test_the_sdk_and_the_sandbox_refuse_the_same_field(api: Any, name: str) -> None:
+    """Every field of every declared body: the SDK's refusal names the keyword, the sandbox's
+    400 (412 for a redirect URL) names the wire path, both from the one declaration."""
+    from bpcpay._core._bodies import BODIES
+    from bpcpay._types import NOT_GIVEN
+
+    body = BODIES[name]
+    for field in body.fields:
+        keywords, wire = VALID_BODIES[name]
+        if any(field.argument in group for group in body.one_of):
+            # The other members of its group make way for it.
+            others = {a for group in body.one_of for a in group} - {field.argument}
+            keys = {f.key for f in body.fields if f.argument in others}
+            keywords = {k: v for k, v in keywords.items() if k not in others}
+            wire = {k: v for k, v in wire.items() if k not in keys}
+        sdk_bad, wire_bad = REFUSED[field.argument]
+        arguments = {f.argument: keywords.get(f.argument, NOT_GIVEN) for f in body.fields}
+        arguments[field.argument] = sdk_bad
+        with pytest.raises(bpcpay.InvalidArgumentError) as info:
+            body.build(**arguments)
+        assert info.value.argument.split(".")[0] == field.argument
+        path = "/" + name.split(".")[0]
+        answer = await api.call("POST", path, json_body=_wire_body(wire, field.wire, wire_bad))
+        assert answer.status in (400, 412), (field.wire, answer.text)
+        assert answer.error["param"].startswith(field.wire), (field.wire, answer.error)

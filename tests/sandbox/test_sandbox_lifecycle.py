@@ -59,19 +59,62 @@ async def test_full_capture(api: Any, gw: SandboxGateway) -> None:
 
 
 @pytest.mark.asyncio
-async def test_partial_capture_releases_the_rest(api: Any, gw: SandboxGateway) -> None:
-    """[doc: two-step] Partial captures exist; the rules are our reading: ``amount`` at most
-    ``amountCapturable``, the rest released, no second capture."""
+async def test_partial_and_multiple_captures(api: Any, gw: SandboxGateway) -> None:
+    """[doc: two-step] Partial and multiple captures exist; their rules are our reading: each
+    capture at most ``amountCapturable`` (none: all of it), each emits ``payment.funded`` with
+    ``amountReceived`` and ``amountCapturable`` moved, the payment stays ``requiresCapture``
+    until the last capture spends it, which makes it ``succeeded`` (``payment.succeeded``);
+    after a capture it can no longer be cancelled [doc: cancel-refund]."""
     payment = await manual_payment(api, gw)
-    answer = await api.call(
-        "POST", f"/payments/{payment['id']}/capture", json_body={"amount": 2500}
+    capture = f"/payments/{payment['id']}/capture"
+    mark = len(gw.events)
+    seen = []
+    for amount, received, left in ((2500, 2500, 7500), (4000, 6500, 3500)):
+        answer = await api.call("POST", capture, json_body={"amount": amount})
+        assert answer.status == 200, answer.text
+        got = answer.json
+        assert (got["status"], got["amountReceived"], got["amountCapturable"]) == (
+            "requiresCapture",
+            received,
+            left,
+        )
+        seen.append(received)
+    assert types_since(gw, mark) == ["payment.funded", "payment.funded"]
+    assert [e.object["amountReceived"] for e in gw.events[mark:]] == seen
+    over = await api.call("POST", capture, json_body={"amount": 3501})
+    assert (over.status, over.error["code"], over.error["param"]) == (
+        400,
+        "amount_too_large",
+        "amount",
     )
-    assert answer.status == 200
-    assert answer.json["amountReceived"] == 2500
-    assert answer.json["amountCapturable"] == 0
-    again = await api.call("POST", f"/payments/{payment['id']}/capture", json_body={})
-    assert again.status == 409
-    assert again.error["code"] == "payment_not_capturable"
+    cancel = await api.call("POST", f"/payments/{payment['id']}/cancel")
+    assert (cancel.status, cancel.error["code"]) == (409, "payment_not_cancelable")
+    last = await api.call("POST", capture, raw=b"")
+    assert (last.json["status"], last.json["amountReceived"], last.json["amountCapturable"]) == (
+        "succeeded",
+        10000,
+        0,
+    )
+    assert types_since(gw, mark + 2) == ["payment.funded", "payment.succeeded"]
+    again = await api.call("POST", capture, json_body={})
+    assert (again.status, again.error["code"]) == (409, "payment_not_capturable")
+
+
+@pytest.mark.asyncio
+async def test_captured_money_can_be_refunded_before_the_last_capture(
+    api: Any, gw: SandboxGateway
+) -> None:
+    """[inferred] What was captured can be refunded while the rest is still held."""
+    payment = await manual_payment(api, gw)
+    await api.call("POST", f"/payments/{payment['id']}/capture", json_body={"amount": 3000})
+    refund = await api.call("POST", "/refunds", json_body={"payment": payment["id"]})
+    assert (refund.status, refund.json["amount"]) == (200, 3000)
+    after = (await api.call("GET", f"/payments/{payment['id']}")).json
+    assert (after["status"], after["amountRefunded"], after["amountCapturable"]) == (
+        "requiresCapture",
+        3000,
+        7000,
+    )
 
 
 @pytest.mark.asyncio

@@ -49,7 +49,8 @@ def test_expiry_rule() -> None:
     before = date(2026, 6, 1)
     after = date(2027, 2, 1)
     assert expiry_accepted(card, 12, 2026, before)
-    assert not expiry_accepted(card, 11, 2030, before)  # documented date still valid: exact only
+    assert expiry_accepted(card, 11, 2030, before)  # a later one that has not passed
+    assert not expiry_accepted(card, 11, 2026, before)  # an earlier one is wrong
     assert expiry_accepted(card, 12, 2026, after)  # the documented date always works
     assert expiry_accepted(card, 3, 2027, after)  # once it has passed, any future date does
     assert expiry_accepted(card, 2, 2027, after)  # valid through the end of its month
@@ -254,7 +255,7 @@ async def test_a_payment_waiting_for_a_card_can_be_cancelled(api: Any, gw: Sandb
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("cvc", "expiry"), [("124", "12/26"), ("123", "11/26"), ("123", "12/27"), ("999", "01/25")]
+    ("cvc", "expiry"), [("124", "12/26"), ("123", "11/26"), ("123", "12/25"), ("999", "01/25")]
 )
 async def test_wrong_cvc_or_expiry_declines_71015(
     api: Any, gw: SandboxGateway, cvc: str, expiry: str

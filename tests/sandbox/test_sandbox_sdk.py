@@ -93,9 +93,22 @@ async def test_payments_capture_cancel_refunds_and_methods(
     )
     assert held.status == bpcpay.PaymentStatus.REQUIRES_CAPTURE
     assert held.amount_capturable == 5000
-    captured = await client.payments.capture(held.id, amount=4000)
-    assert captured.status == "succeeded"
+    part = await client.payments.capture(held.id, amount=3000)
+    assert (part.status, part.amount_received, part.amount_capturable) == (
+        "requiresCapture",
+        3000,
+        2000,
+    )
+    with pytest.raises(bpcpay.InvalidRequestError) as too_much:
+        await client.payments.capture(held.id, amount=2001)
+    assert too_much.value.param == "amount"
+    captured = await client.payments.capture(held.id, amount=1000)
+    assert captured.status == "requiresCapture"
     assert captured.amount_received == 4000
+    with pytest.raises(bpcpay.ConflictError):
+        await client.payments.cancel(held.id)  # only before the first capture
+    captured = await client.payments.capture(held.id)  # the rest
+    assert (captured.status, captured.amount_received) == ("succeeded", 5000)
     with pytest.raises(bpcpay.ConflictError):
         await client.payments.capture(held.id)
     refund = await client.refunds.create(payment_id=held.id, amount=1000, reason="late")
@@ -103,7 +116,7 @@ async def test_payments_capture_cancel_refunds_and_methods(
     assert refund.status == "succeeded"
     assert (await client.refunds.retrieve(refund.id)) == refund
     with pytest.raises(bpcpay.InvalidRequestError) as over:
-        await client.refunds.create(payment_id=held.id, amount=3001)
+        await client.refunds.create(payment_id=held.id, amount=4001)
     assert over.value.param == "amount"
     assert over.value.status_code == 400
     fetched = await client.payments.retrieve(held.id)

@@ -30,8 +30,10 @@ class Requester(Protocol):
         *ids: str,
         body: JSON | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
     ) -> Awaitable[T]:
-        """Send ``endpoint`` with the path's ``ids``, ``body`` and ``timeout``; the model."""
+        """Send ``endpoint`` with the path's ``ids``, ``body``, ``timeout`` and
+        ``extra_headers``; the model."""
 
 
 class AsyncResource:
@@ -51,6 +53,7 @@ class AsyncResource:
         body: dict[str, Any],
         extra_body: Mapping[str, Any] | NotGiven,
         timeout: TimeoutLike | NotGiven,
+        extra_headers: Mapping[str, str] | NotGiven,
     ) -> Awaitable[T]:
         """Send the body a method built from its keyword arguments, with the caller's
         ``extra_body`` fields merged in (``merge_extra_body`` refuses one that repeats a field).
@@ -61,6 +64,7 @@ class AsyncResource:
             body: the checked fields, in wire form.
             extra_body: the method's ``extra_body`` argument, as given.
             timeout: the method's ``timeout`` argument, as given.
+            extra_headers: the method's ``extra_headers`` argument, as given.
 
         Returns:
             What to await for the endpoint's model.
@@ -71,4 +75,4 @@ class AsyncResource:
         """
         if not isinstance(extra_body, NotGiven):
             body = merge_extra_body(body, extra_body)
-        return self._request(endpoint, body=body, timeout=timeout)
+        return self._request(endpoint, body=body, timeout=timeout, extra_headers=extra_headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..._core import _endpoints as ep
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import PaymentMethod
@@ -16,12 +18,19 @@ class AsyncPaymentMethods(AsyncResource):
     __slots__ = ()
 
     async def retrieve(
-        self, payment_method_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_method_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> PaymentMethod:
         """Fetch a stored payment method.
 
         Args:
             payment_method_id: the payment method's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -31,4 +40,9 @@ class AsyncPaymentMethods(AsyncResource):
             InvalidArgumentError: ``payment_method_id`` is empty.
             NotFoundError: no such payment method.
         """
-        return await self._request(ep.PAYMENT_METHODS_RETRIEVE, payment_method_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENT_METHODS_RETRIEVE,
+            payment_method_id,
+            timeout=timeout,
+            extra_headers=extra_headers,
+        )

@@ -6,23 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import (
-    check_customer_details,
-    check_payment_method,
-    check_setup_future_usage,
-)
-from ..._core._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_metadata,
-    check_string,
-    compact,
-    optional,
-)
-from ..._exceptions import InvalidArgumentError
+from ..._core._bodies import CAPTURE, PAYMENT_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
-from ...models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
+from ...models import CardToken, CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 from ._base import AsyncResource
 
 __all__ = ["AsyncPayments"]
@@ -38,7 +24,7 @@ class AsyncPayments(AsyncResource):
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        card: PaymentCard | CardToken | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
@@ -47,20 +33,23 @@ class AsyncPayments(AsyncResource):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
-        Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. Typed arguments take the model or a plain
-        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
+        With a PaymentCard, only for merchants certified PCI DSS: your servers see the card
+        number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
+        card off your servers. Most merchants should use ``sessions.create`` instead. Typed
+        arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
+        and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge, sent as the ``paymentMethod`` block
-                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
-                either ``card`` or ``stored_payment_method_id``.
+            card: the card to charge, sent as ``paymentMethod.card``: a PaymentCard, a
+                CardToken (sent as ``{"token": ...}`` alone), or the card object in wire form.
+                Give either ``card`` or ``stored_payment_method_id``.
             stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
             customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
@@ -72,6 +61,8 @@ class AsyncPayments(AsyncResource):
             metadata: your own string key/values [inferred field].
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -82,37 +73,34 @@ class AsyncPayments(AsyncResource):
             APITimeoutError: no answer in time. Never send it again blindly: look for the
                 ``payment.created`` webhook (or retrieve by id) first.
         """
-        if isinstance(card, NotGiven) == isinstance(stored_payment_method_id, NotGiven):
-            raise InvalidArgumentError(
-                "card", "give exactly one of card= or stored_payment_method_id="
-            )
-        body = compact(
-            amount=check_amount("amount", amount),
-            currency=check_currency("currency", currency),
-            paymentMethod=optional(check_payment_method, "card", card),
-            storedPaymentMethodId=optional(
-                check_string, "stored_payment_method_id", stored_payment_method_id
-            ),
-            captureMethod=optional(check_capture_method, "capture_method", capture_method),
-            customerDetails=optional(check_customer_details, "customer_details", customer_details),
-            merchantCustomerId=optional(check_string, "merchant_customer_id", merchant_customer_id),
-            setupFutureUsage=optional(
-                check_setup_future_usage, "setup_future_usage", setup_future_usage
-            ),
-            merchantReferenceId=optional(
-                check_string, "merchant_reference_id", merchant_reference_id
-            ),
-            metadata=optional(check_metadata, "metadata", metadata),
+        body = PAYMENT_CREATE.build(
+            amount=amount,
+            currency=currency,
+            card=card,
+            stored_payment_method_id=stored_payment_method_id,
+            capture_method=capture_method,
+            customer_details=customer_details,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+            merchant_reference_id=merchant_reference_id,
+            metadata=metadata,
         )
-        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout)
+        return await self._send_body(ep.PAYMENTS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Fetch a payment.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -122,7 +110,9 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             NotFoundError: no such payment.
         """
-        return await self._request(ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_RETRIEVE, payment_id, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def capture(
         self,
@@ -130,34 +120,53 @@ class AsyncPayments(AsyncResource):
         /,
         *,
         amount: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+        """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
+        several times.
 
-        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
-        with one it sends ``{"amount": ...}`` [inferred body].
+        Without ``amount`` the request has no body: all that is still capturable is captured.
+        With one it sends ``{"amount": ...}`` [inferred body], at most ``amount_capturable``;
+        the payment stays ``requiresCapture`` with the rest held, and can be captured again
+        until nothing is left. Each capture emits ``payment.funded`` (``amount_received`` and
+        ``amount_capturable`` moved); the one that spends the rest makes the payment
+        ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
+        multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
+        first capture the payment can no longer be cancelled: refunds give money back.
 
         Args:
             payment_id: the payment's id.
-            amount: what to capture, in minor units; all of ``amount_capturable`` by default.
+            amount: what to capture now, in minor units; all of ``amount_capturable`` by
+                default.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
-            The Payment, ``succeeded`` once captured.
+            The Payment: ``requiresCapture`` while something is left to capture, then
+            ``succeeded``.
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
-            ConflictError / InvalidRequestError: the payment cannot be captured (already
-                captured, canceled, or the amount is above what is capturable).
-            APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
+            ConflictError / InvalidRequestError: the payment cannot be captured (nothing left
+                to capture, canceled, or the amount is above what is capturable).
+            APITimeoutError: the outcome is unknown; retrieve the payment and compare its
+                ``amount_received`` before capturing again.
         """
-        if amount is NOT_GIVEN:
-            return await self._request(ep.PAYMENTS_CAPTURE, payment_id, timeout=timeout)
-        body = {"amount": check_amount("amount", amount)}
-        return await self._request(ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout)
+        # An empty body is no body at all: "capture everything" [inferred].
+        body = CAPTURE.build(amount=amount) or NOT_GIVEN
+        return await self._request(
+            ep.PAYMENTS_CAPTURE, payment_id, body=body, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def cancel(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
@@ -165,6 +174,8 @@ class AsyncPayments(AsyncResource):
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -174,4 +185,6 @@ class AsyncPayments(AsyncResource):
             InvalidArgumentError: ``payment_id`` is empty.
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
-        return await self._request(ep.PAYMENTS_CANCEL, payment_id, timeout=timeout)
+        return await self._request(
+            ep.PAYMENTS_CANCEL, payment_id, timeout=timeout, extra_headers=extra_headers
+        )

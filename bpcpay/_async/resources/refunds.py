@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._requests import check_amount, check_metadata, check_string, compact, optional
+from ..._core._bodies import REFUND_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import Refund
 from ._base import AsyncResource
@@ -27,6 +27,7 @@ class AsyncRefunds(AsyncResource):
         reason: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Refund:
         """Refund all or part of a payment.
@@ -38,6 +39,8 @@ class AsyncRefunds(AsyncResource):
             metadata: your own string key/values.
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -49,21 +52,28 @@ class AsyncRefunds(AsyncResource):
             APITimeoutError: the outcome is unknown; never re-send blindly, retrieve the
                 payment (``amount_refunded``) first.
         """
-        body = compact(
-            payment=check_string("payment_id", payment_id),
-            amount=optional(check_amount, "amount", amount),
-            reason=optional(check_string, "reason", reason),
-            metadata=optional(check_metadata, "metadata", metadata),
+        body = REFUND_CREATE.build(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            metadata=metadata,
         )
-        return await self._send_body(ep.REFUNDS_CREATE, body, extra_body, timeout)
+        return await self._send_body(ep.REFUNDS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        refund_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Refund:
         """Fetch a refund, e.g. to follow one the gateway has not settled yet.
 
         Args:
             refund_id: the ``id`` of the Refund that ``create`` returned.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -74,4 +84,6 @@ class AsyncRefunds(AsyncResource):
             InvalidArgumentError: ``refund_id`` is empty; nothing was sent.
             NotFoundError: no refund has this id.
         """
-        return await self._request(ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout)
+        return await self._request(
+            ep.REFUNDS_RETRIEVE, refund_id, timeout=timeout, extra_headers=extra_headers
+        )

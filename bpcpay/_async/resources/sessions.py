@@ -7,16 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..._core import _endpoints as ep
-from ..._core._bodies import check_customer_details, check_setup_future_usage
-from ..._core._requests import (
-    check_amount,
-    check_capture_method,
-    check_currency,
-    check_datetime,
-    check_metadata,
-    check_string,
-    check_url,
-)
+from ..._core._bodies import SESSION_CREATE
 from ..._types import NOT_GIVEN, NotGiven, TimeoutLike
 from ...models import CustomerDetails, Session, SetupFutureUsage
 from ._base import AsyncResource
@@ -45,6 +36,7 @@ class AsyncSessions(AsyncResource):
         merchant_customer_id: str | NotGiven = NOT_GIVEN,
         setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
@@ -72,6 +64,8 @@ class AsyncSessions(AsyncResource):
                 SetupFutureUsage, or its wire form.
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -83,44 +77,36 @@ class AsyncSessions(AsyncResource):
                 another: an unused one expires unpaid.
             APIStatusError: the gateway refused (e.g. 412 for redirect URLs it rejects).
         """
-        # Built field by field, in the wire order: the one resource method on a shop's hot path.
-        body: dict[str, Any] = {
-            "amount": check_amount("amount", amount),
-            "currency": check_currency("currency", currency),
-            "successUrl": check_url("success_url", success_url),
-            "failureUrl": check_url("failure_url", failure_url),
-        }
-        if merchant_reference_id is not NOT_GIVEN:
-            body["merchantReferenceId"] = check_string(
-                "merchant_reference_id", merchant_reference_id
-            )
-        if locale is not NOT_GIVEN:
-            body["locale"] = check_string("locale", locale)
-        if metadata is not NOT_GIVEN:
-            body["metadata"] = check_metadata("metadata", metadata)
-        if customer_details is not NOT_GIVEN:
-            body["customerDetails"] = check_customer_details("customer_details", customer_details)
-        if capture_method is not NOT_GIVEN:
-            body["paymentData"] = {
-                "captureMethod": check_capture_method("capture_method", capture_method)
-            }
-        if expires_at is not NOT_GIVEN:
-            body["expiresAt"] = check_datetime("expires_at", expires_at)
-        if merchant_customer_id is not NOT_GIVEN:
-            body["merchantCustomerId"] = check_string("merchant_customer_id", merchant_customer_id)
-        if setup_future_usage is not NOT_GIVEN:
-            body["setupFutureUsage"] = check_setup_future_usage(
-                "setup_future_usage", setup_future_usage
-            )
-        return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout)
+        body = SESSION_CREATE.build(
+            amount=amount,
+            currency=currency,
+            success_url=success_url,
+            failure_url=failure_url,
+            merchant_reference_id=merchant_reference_id,
+            locale=locale,
+            metadata=metadata,
+            customer_details=customer_details,
+            capture_method=capture_method,
+            expires_at=expires_at,
+            merchant_customer_id=merchant_customer_id,
+            setup_future_usage=setup_future_usage,
+        )
+        return await self._send_body(ep.SESSIONS_CREATE, body, extra_body, timeout, extra_headers)
 
     async def retrieve(
-        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Fetch a session, e.g. on your success page to confirm it is paid.
 
         Args:
             session_id: ``ps_...``, as in the ``sessionId`` query parameter of the redirect.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -130,10 +116,17 @@ class AsyncSessions(AsyncResource):
             InvalidArgumentError: ``session_id`` is empty.
             NotFoundError: no such session.
         """
-        return await self._request(ep.SESSIONS_RETRIEVE, session_id, timeout=timeout)
+        return await self._request(
+            ep.SESSIONS_RETRIEVE, session_id, timeout=timeout, extra_headers=extra_headers
+        )
 
     async def expire(
-        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Expire an open session now, e.g. when the order is cancelled before payment.
 
@@ -143,6 +136,8 @@ class AsyncSessions(AsyncResource):
 
         Args:
             session_id: an open session's ``ps_...`` id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -155,4 +150,6 @@ class AsyncSessions(AsyncResource):
                 sandbox answers 409 with the code ``session_not_open``.
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
         """
-        return await self._request(ep.SESSIONS_EXPIRE, session_id, timeout=timeout)
+        return await self._request(
+            ep.SESSIONS_EXPIRE, session_id, timeout=timeout, extra_headers=extra_headers
+        )

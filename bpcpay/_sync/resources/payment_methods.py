@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bpcpay._bridge import SyncResourceBase
 from bpcpay._types import NOT_GIVEN, NotGiven, TimeoutLike
 from bpcpay.models import PaymentMethod
@@ -18,12 +20,19 @@ class PaymentMethods(SyncResourceBase):
     __slots__ = ()
 
     def retrieve(
-        self, payment_method_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_method_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> PaymentMethod:
         """Fetch a stored payment method.
 
         Args:
             payment_method_id: the payment method's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -34,5 +43,9 @@ class PaymentMethods(SyncResourceBase):
             NotFoundError: no such payment method.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payment_methods.retrieve, payment_method_id, timeout=timeout
+            timeout,
+            self._runner.impl.payment_methods.retrieve,
+            payment_method_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )

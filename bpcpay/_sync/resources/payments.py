@@ -10,7 +10,7 @@ from typing import Any
 
 from bpcpay._bridge import SyncResourceBase
 from bpcpay._types import NOT_GIVEN, NotGiven, TimeoutLike
-from bpcpay.models import CustomerDetails, Payment, PaymentCard, SetupFutureUsage
+from bpcpay.models import CardToken, CustomerDetails, Payment, PaymentCard, SetupFutureUsage
 
 __all__ = ["Payments"]
 
@@ -25,7 +25,7 @@ class Payments(SyncResourceBase):
         *,
         amount: int,
         currency: str,
-        card: PaymentCard | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        card: PaymentCard | CardToken | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         stored_payment_method_id: str | NotGiven = NOT_GIVEN,
         capture_method: str | NotGiven = NOT_GIVEN,
         customer_details: CustomerDetails | Mapping[str, Any] | NotGiven = NOT_GIVEN,
@@ -34,20 +34,23 @@ class Payments(SyncResourceBase):
         merchant_reference_id: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Charge a card directly, without the hosted page.
 
-        Only for merchants certified PCI DSS: your servers see the card number. Most merchants
-        should use ``sessions.create`` instead. Typed arguments take the model or a plain
-        mapping; a mapping is wire form (camelCase keys) and is sent as given once checked.
+        With a PaymentCard, only for merchants certified PCI DSS: your servers see the card
+        number. A mobile app's CardToken (made by BPC's mobile SDK on the device) keeps the
+        card off your servers. Most merchants should use ``sessions.create`` instead. Typed
+        arguments take the model or a plain mapping; a mapping is wire form (camelCase keys)
+        and is sent as given once checked.
 
         Args:
             amount: in minor units of ``currency``; a positive int.
             currency: ISO 4217 letters.
-            card: the card to charge, sent as the ``paymentMethod`` block
-                (``{"card": {...}}``); a PaymentCard, or the card object in wire form. Give
-                either ``card`` or ``stored_payment_method_id``.
+            card: the card to charge, sent as ``paymentMethod.card``: a PaymentCard, a
+                CardToken (sent as ``{"token": ...}`` alone), or the card object in wire form.
+                Give either ``card`` or ``stored_payment_method_id``.
             stored_payment_method_id: the id of a stored payment method to charge.
             capture_method: ``"automatic"`` or ``"manual"`` (two-step: capture later).
             customer_details: who pays, e.g. ``{"address": {"city": ..., "country": "CY",
@@ -59,6 +62,8 @@ class Payments(SyncResourceBase):
             metadata: your own string key/values [inferred field].
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -83,16 +88,24 @@ class Payments(SyncResourceBase):
             merchant_reference_id=merchant_reference_id,
             metadata=metadata,
             extra_body=extra_body,
+            extra_headers=extra_headers,
             timeout=timeout,
         )
 
     def retrieve(
-        self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
         """Fetch a payment.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -103,7 +116,11 @@ class Payments(SyncResourceBase):
             NotFoundError: no such payment.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.retrieve, payment_id, timeout=timeout
+            timeout,
+            self._runner.impl.payments.retrieve,
+            payment_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
 
     def capture(
@@ -112,38 +129,65 @@ class Payments(SyncResourceBase):
         /,
         *,
         amount: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Payment:
-        """Capture a two-step (``requiresCapture``) payment, in full or in part.
+        """Capture a two-step (``requiresCapture``) payment, in full or in part, once or
+        several times.
 
-        Without ``amount`` the request has no body (all of ``amount_capturable`` is captured);
-        with one it sends ``{"amount": ...}`` [inferred body].
+        Without ``amount`` the request has no body: all that is still capturable is captured.
+        With one it sends ``{"amount": ...}`` [inferred body], at most ``amount_capturable``;
+        the payment stays ``requiresCapture`` with the rest held, and can be captured again
+        until nothing is left. Each capture emits ``payment.funded`` (``amount_received`` and
+        ``amount_capturable`` moved); the one that spends the rest makes the payment
+        ``succeeded`` and emits ``payment.succeeded`` too (BPC documents that partial and
+        multiple captures exist; these rules are [inferred], see docs/inferred.md). After the
+        first capture the payment can no longer be cancelled: refunds give money back.
 
         Args:
             payment_id: the payment's id.
-            amount: what to capture, in minor units; all of ``amount_capturable`` by default.
+            amount: what to capture now, in minor units; all of ``amount_capturable`` by
+                default.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
-            The Payment, ``succeeded`` once captured.
+            The Payment: ``requiresCapture`` while something is left to capture, then
+            ``succeeded``.
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
-            ConflictError / InvalidRequestError: the payment cannot be captured (already
-                captured, canceled, or the amount is above what is capturable).
-            APITimeoutError: the outcome is unknown; retrieve the payment before retrying.
+            ConflictError / InvalidRequestError: the payment cannot be captured (nothing left
+                to capture, canceled, or the amount is above what is capturable).
+            APITimeoutError: the outcome is unknown; retrieve the payment and compare its
+                ``amount_received`` before capturing again.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.capture, payment_id, amount=amount, timeout=timeout
+            timeout,
+            self._runner.impl.payments.capture,
+            payment_id,
+            amount=amount,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
 
-    def cancel(self, payment_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Payment:
+    def cancel(
+        self,
+        payment_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Payment:
         """Cancel a payment before its first capture [inferred path]; the request has no body.
 
         After a capture only a refund gives money back.
 
         Args:
             payment_id: the payment's id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -154,5 +198,9 @@ class Payments(SyncResourceBase):
             ConflictError / InvalidRequestError: the payment cannot be canceled.
         """
         return self._runner.run(
-            timeout, self._runner.impl.payments.cancel, payment_id, timeout=timeout
+            timeout,
+            self._runner.impl.payments.cancel,
+            payment_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )

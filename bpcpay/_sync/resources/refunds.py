@@ -28,6 +28,7 @@ class Refunds(SyncResourceBase):
         reason: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Refund:
         """Refund all or part of a payment.
@@ -39,6 +40,8 @@ class Refunds(SyncResourceBase):
             metadata: your own string key/values.
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -58,14 +61,24 @@ class Refunds(SyncResourceBase):
             reason=reason,
             metadata=metadata,
             extra_body=extra_body,
+            extra_headers=extra_headers,
             timeout=timeout,
         )
 
-    def retrieve(self, refund_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Refund:
+    def retrieve(
+        self,
+        refund_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Refund:
         """Fetch a refund, e.g. to follow one the gateway has not settled yet.
 
         Args:
             refund_id: the ``id`` of the Refund that ``create`` returned.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -77,5 +90,9 @@ class Refunds(SyncResourceBase):
             NotFoundError: no refund has this id.
         """
         return self._runner.run(
-            timeout, self._runner.impl.refunds.retrieve, refund_id, timeout=timeout
+            timeout,
+            self._runner.impl.refunds.retrieve,
+            refund_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )

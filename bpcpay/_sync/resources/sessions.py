@@ -37,6 +37,7 @@ class Sessions(SyncResourceBase):
         merchant_customer_id: str | NotGiven = NOT_GIVEN,
         setup_future_usage: SetupFutureUsage | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         extra_body: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Create a session and get the ``payment_url`` to send the customer to.
@@ -64,6 +65,8 @@ class Sessions(SyncResourceBase):
                 SetupFutureUsage, or its wire form.
             extra_body: more top-level JSON fields, for one bpcpay does not know yet; a field
                 a keyword already sets is refused.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -91,16 +94,24 @@ class Sessions(SyncResourceBase):
             merchant_customer_id=merchant_customer_id,
             setup_future_usage=setup_future_usage,
             extra_body=extra_body,
+            extra_headers=extra_headers,
             timeout=timeout,
         )
 
     def retrieve(
-        self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
     ) -> Session:
         """Fetch a session, e.g. on your success page to confirm it is paid.
 
         Args:
             session_id: ``ps_...``, as in the ``sessionId`` query parameter of the redirect.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -111,10 +122,21 @@ class Sessions(SyncResourceBase):
             NotFoundError: no such session.
         """
         return self._runner.run(
-            timeout, self._runner.impl.sessions.retrieve, session_id, timeout=timeout
+            timeout,
+            self._runner.impl.sessions.retrieve,
+            session_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )
 
-    def expire(self, session_id: str, /, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN) -> Session:
+    def expire(
+        self,
+        session_id: str,
+        /,
+        *,
+        extra_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+    ) -> Session:
         """Expire an open session now, e.g. when the order is cancelled before payment.
 
         The request has no body. The customer can no longer pay on its page; the session keeps
@@ -123,6 +145,8 @@ class Sessions(SyncResourceBase):
 
         Args:
             session_id: an open session's ``ps_...`` id.
+            extra_headers: more HTTP headers for this call (a header bpcpay sets itself,
+                such as ``X-Api-Key``, is refused).
             timeout: this call's timeout.
 
         Returns:
@@ -136,5 +160,9 @@ class Sessions(SyncResourceBase):
             APITimeoutError: the outcome is unknown; retrieve the session to see its status.
         """
         return self._runner.run(
-            timeout, self._runner.impl.sessions.expire, session_id, timeout=timeout
+            timeout,
+            self._runner.impl.sessions.expire,
+            session_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
         )

@@ -35,7 +35,8 @@ class InMemoryDeliveryStore:
     Args:
         capacity: keys kept; past it the least recently seen key is forgotten (a delivery that
             old arriving again would run again, so handlers should still be idempotent).
-        lease: seconds a claim stays in flight before another caller may claim it again.
+        lease: seconds a claim stays in flight unless renewed (the router renews it while the
+            handlers run) before another caller may claim it again.
 
     Raises:
         InvalidArgumentError: ``capacity`` is not an int >= 1, or ``lease`` is not > 0.
@@ -67,7 +68,7 @@ class InMemoryDeliveryStore:
                 if entry.done:
                     return Claim.done()
                 if entry.expires > now:
-                    return Claim.in_flight(entry.expires)
+                    return Claim.in_flight(entry.expires, entry.expires - now)
             token = new_token()
             self._entries[key] = _Entry(done=False, token=token, expires=now + self.lease)
             self._entries.move_to_end(key)
@@ -81,8 +82,19 @@ class InMemoryDeliveryStore:
             return None
         return entry
 
+    def renew(self, key: str, token: str) -> bool:
+        """Extend ``token``'s live lease on ``key`` by ``lease`` seconds."""
+        now = self._clock()
+        with self._lock:
+            entry = self._owned(key, token)
+            if entry is None or entry.expires <= now:
+                return False
+            entry.expires = now + self.lease
+            return True
+
     def complete(self, key: str, token: str) -> bool:
-        """Mark ``key`` done if ``token`` still owns it (evicted while in flight counts too)."""
+        """Mark ``key`` done unless another token took it over (a lapsed lease nobody took,
+        and a key evicted while in flight, count as the caller's)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:

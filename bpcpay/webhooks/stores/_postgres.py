@@ -8,9 +8,7 @@ classes differ only in how a plan's queries are executed. Imports psycopg
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
+import weakref
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._exceptions import InvalidArgumentError
@@ -33,6 +31,8 @@ __all__ = ["AsyncPostgresDeliveryStore", "PostgresDeliveryStore"]
 
 DEFAULT_MAX_CONNECTIONS: Final = 4
 T = TypeVar("T")
+#: An event loop's pool, and the connections it opened (to close what it leaves).
+_LoopPool = tuple["psycopg_pool.AsyncConnectionPool[Any]", "weakref.WeakSet[Any]"]
 
 
 class _PostgresStore(PooledStore):
@@ -50,7 +50,6 @@ class _PostgresStore(PooledStore):
         retention: float = DEFAULT_RETENTION,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = DEFAULT_STORE_TIMEOUT,
-        _clock: Callable[[], float] = time.time,
     ) -> None:
         import psycopg_pool  # noqa: F401 - fail at construction, not on the first delivery
 
@@ -58,18 +57,20 @@ class _PostgresStore(PooledStore):
             raise InvalidArgumentError("dsn", "give a PostgreSQL connection string or URL")
         self._dsn = dsn
         super().__init__(
-            lease=lease, retention=retention, max_connections=max_connections, timeout=timeout
+            where=dsn,
+            lease=lease,
+            retention=retention,
+            max_connections=max_connections,
+            timeout=timeout,
         )
         self._logic = SqlLogic(
             table=check_identifier("table", table),
             dialect="postgres",
             lease=self.lease,
             retention=self._retention,
-            clock=_clock,
         )
         self._plans = self._logic
         self._ready = False
-        self._opening: Any = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} table={self._logic.table} lease={self.lease:g}s>"
@@ -110,7 +111,8 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
     Args:
         dsn: a libpq connection string or ``postgresql://`` URL (never shown anywhere).
         table: the table name.
-        lease: seconds a claim stays in flight; must exceed the slowest handler.
+        lease: seconds a claim stays in flight unless its holder renews it (the router renews
+            it at a third of the lease while the handlers run).
         retention: seconds a done key is remembered.
         max_connections: the pool's bound, per process.
         timeout: seconds for connecting, for each statement, and for waiting on the pool.
@@ -128,7 +130,6 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
                 **self._pool_options()
             )
             pool.open(wait=False)
-            self._ready = False
             return pool
 
         return self._pool.get(open_pool)  # type: ignore[no-any-return]
@@ -146,7 +147,7 @@ class PostgresDeliveryStore(_PostgresStore, PlanStore):
 
     def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        self._execute(self._logic.setup_plan())
+        self._run(self._logic.setup_plan())
 
     def close(self) -> None:
         """Close this process's pool (a new one opens on the next call)."""
@@ -160,24 +161,39 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
     """Leases in PostgreSQL with psycopg 3's asyncio API: for aiohttp and ASGI, via ``handle``.
 
     The same arguments, table and statements as :class:`PostgresDeliveryStore` (the two can
-    share one database). The pool is created in the event loop of the first call.
+    share one database). It works from any event loop: each loop gets its own pool (at most
+    ``max_connections``), opened on its first call and closed when the loop shuts down.
     """
 
     async def _connections(self) -> psycopg_pool.AsyncConnectionPool[Any]:
         import psycopg_pool
 
-        def open_pool() -> psycopg_pool.AsyncConnectionPool[Any]:
-            # Opened before the first await: concurrent first calls share this pool.
-            pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-                **self._pool_options()
-            )
-            self._ready = False
-            self._opening = asyncio.ensure_future(pool.open(wait=False))
-            return pool
+        async def open_pool() -> _LoopPool:
+            opened: weakref.WeakSet[Any] = weakref.WeakSet()
 
-        pool = self._pool.get(open_pool)
-        await asyncio.shield(self._opening)
-        return pool  # type: ignore[no-any-return]
+            async def track(conn: Any) -> None:
+                opened.add(conn)
+
+            pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+                **self._pool_options(), configure=track
+            )
+            await pool.open(wait=False)
+            return pool, opened
+
+        opened: _LoopPool = await self._loops.get(open_pool, self._close_pool)
+        return opened[0]
+
+    async def _close_pool(self, opened: _LoopPool) -> None:
+        pool, connections = opened
+        try:
+            await pool.close(timeout=self.timeout)
+        finally:
+            # A loop's shutdown (asyncio.run) cancels every task, the pool's workers too,
+            # before it finishes the generator that closes the pool: pool.close() then stops
+            # at its cancelled workers before closing its connections. Close what it left.
+            for conn in list(connections):
+                if not conn.closed:
+                    await conn.close()
 
     async def _execute(self, plan: Plan[T]) -> T:
         pool = await self._connections()
@@ -193,11 +209,8 @@ class AsyncPostgresDeliveryStore(_PostgresStore, AsyncPlanStore):
 
     async def setup(self) -> None:
         """Create the table now instead of on first use (optional)."""
-        await self._execute(self._logic.setup_plan())
+        await self._run(self._logic.setup_plan())
 
     async def aclose(self) -> None:
-        """Close the pool (a new one opens on the next call)."""
-        pool = self._pool.owned()
-        if pool is not None:
-            await pool.close(timeout=self.timeout)
-        self._pool.forget()
+        """Close the running loop's pool (a new one opens on the next call)."""
+        await self._loops.close()

@@ -1,22 +1,29 @@
 """The SQL delivery stores' logic, once: the statements and the decisions, as sans-I/O plans.
 
-Owns the table layout, the SQL text (written once in ``:name`` style; PostgreSQL gets
-``%(name)s``) and the plans that SQLite, PostgreSQL sync and PostgreSQL async all run: each plan
-yields :class:`Query` effects and receives ``(rowcount, rows)``. Imports no database driver.
+Owns the table layout, the SQL text (written once in ``:name`` style with ``{now}`` for the
+store's clock; PostgreSQL gets ``%(name)s``) and the plans that SQLite, PostgreSQL sync and
+PostgreSQL async all run: each plan yields :class:`Query` effects and receives
+``(rowcount, rows)``. Imports no database driver.
 
 One table, one row per key: ``token`` is the owner of an in-flight claim, ``done`` is 0 or 1,
-and ``expires_at`` (POSIX seconds, the store's clock) is when an in-flight lease lapses, or when
-a done key is forgotten (``retention``). A claim is one atomic statement::
+and ``expires_at`` (POSIX seconds on the store's clock) is when an in-flight lease lapses, or
+when a done key is forgotten (``retention``). A claim is one atomic statement::
 
-    INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= now
+    INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE expires_at <= {now}
 
 which takes a new key, a lapsed lease or a forgotten key, and touches nothing else. Rows past
 their expiry (plus an hour) are purged now and then, so the table stays bounded.
+
+Whose clock: on PostgreSQL ``{now}`` is ``clock_timestamp()``, read by the server inside each
+statement, so that every time comparison (the purge's included) is made on the database's one
+clock, whatever the clocks of the hosts that send the statements say. SQLite serves the
+processes of one host, which share that host's clock: there ``{now}`` is a parameter.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Generator
 from typing import Any, Final
 
@@ -48,17 +55,30 @@ _CREATE = (
     "CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)",
 )
 _CLAIM = (
-    "INSERT INTO {t} (key, token, done, expires_at) VALUES (:key, :token, 0, :expires) "
+    "INSERT INTO {t} (key, token, done, expires_at) VALUES (:key, :token, 0, {now} + :lease) "
     "ON CONFLICT (key) DO UPDATE SET token = excluded.token, done = 0, "
-    "expires_at = excluded.expires_at WHERE {t}.expires_at <= :now"
+    "expires_at = excluded.expires_at WHERE {t}.expires_at <= {now}"
 )
-_STATE = "SELECT done, expires_at FROM {t} WHERE key = :key"
+_STATE = "SELECT done, expires_at, expires_at - {now} FROM {t} WHERE key = :key"
+_RENEW = (
+    "UPDATE {t} SET expires_at = {now} + :lease "
+    "WHERE key = :key AND token = :token AND done = 0 AND expires_at > {now}"
+)
+# Done, unless another token holds the row: a lapsed lease nobody took is still the caller's,
+# and a row purged meanwhile (or released by a later holder whose handler failed) is nobody's.
 _COMPLETE = (
-    "UPDATE {t} SET done = 1, token = NULL, expires_at = :forget_at "
-    "WHERE key = :key AND token = :token AND done = 0"
+    "INSERT INTO {t} (key, token, done, expires_at) VALUES (:key, NULL, 1, {now} + :retention) "
+    "ON CONFLICT (key) DO UPDATE SET done = 1, token = NULL, expires_at = excluded.expires_at "
+    "WHERE {t}.token = :token AND {t}.done = 0"
 )
 _RELEASE = "DELETE FROM {t} WHERE key = :key AND token = :token AND done = 0"
-_PURGE = "DELETE FROM {t} WHERE expires_at < :before"
+_PURGE = "DELETE FROM {t} WHERE expires_at < {now} - :grace"
+
+#: The store's clock in each dialect: PostgreSQL's, read inside the statement; SQLite's host's.
+_NOW: Final = {
+    "postgres": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+    "sqlite": ":now",
+}
 
 _NAMED = re.compile(r":([a-z_]+)")
 
@@ -69,9 +89,10 @@ class SqlLogic:
     Args:
         table: the table name (already checked to be a plain identifier).
         dialect: ``"sqlite"`` or ``"postgres"``.
-        lease: seconds a claim stays in flight.
+        lease: seconds a claim stays in flight unless renewed.
         retention: seconds a done key is remembered.
-        clock: the time function (POSIX seconds).
+        clock: SQLite's time function (POSIX seconds, the host's); PostgreSQL takes None: its
+            statements read the server's clock.
     """
 
     def __init__(
@@ -81,16 +102,18 @@ class SqlLogic:
         dialect: str,
         lease: float,
         retention: float,
-        clock: Callable[[], float],
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.table = table
         self.lease = lease
         self.retention = retention
         self._clock = clock
-        self._next_purge = 0.0
+        # How often to purge is this process's business (no store time is compared with it).
+        self._tick = clock or time.monotonic
+        self._next_purge = float("-inf")
 
         def sql(template: str) -> str:
-            text = template.format(t=table)
+            text = template.format(t=table, now=_NOW[dialect])
             return _NAMED.sub(r"%(\1)s", text) if dialect == "postgres" else text
 
         self._sql = {name: sql(text) for name, text in _STATEMENTS.items()}
@@ -104,6 +127,11 @@ class SqlLogic:
         else:
             self._setup = ["PRAGMA journal_mode=WAL", *create]
 
+    def _query(self, name: str, **params: Any) -> Query:
+        if self._clock is not None:
+            params["now"] = self._clock()
+        return Query(self._sql[name], params)
+
     def setup_plan(self) -> Generator[Query, Any, None]:
         """Create the table and its index if they do not exist (safe to run concurrently)."""
         for statement in self._setup:
@@ -111,40 +139,45 @@ class SqlLogic:
 
     def claim_plan(self, key: str) -> Generator[Query, Any, Claim]:
         """Claim ``key``: one atomic upsert, and a read of the row when it did not take."""
-        now = self._clock()
-        if now >= self._next_purge:
-            self._next_purge = now + PURGE_EVERY
-            yield Query(self._sql["purge"], {"before": now - PURGE_GRACE})
+        tick = self._tick()
+        if tick >= self._next_purge:
+            self._next_purge = tick + PURGE_EVERY
+            yield self._query("purge", grace=PURGE_GRACE)
+        until = remaining = 0.0
         for _ in range(_CLAIM_ATTEMPTS):
             token = new_token()
-            params = {"key": key, "token": token, "expires": now + self.lease, "now": now}
-            taken, _rows = yield Query(self._sql["claim"], params)
+            taken, _rows = yield self._query("claim", key=key, token=token, lease=self.lease)
             if taken:
                 return Claim.claimed(token)
-            _count, rows = yield Query(self._sql["state"], {"key": key})
+            _count, rows = yield self._query("state", key=key)
             if rows:
-                done, expires_at = rows[0]
-                if expires_at > now:
-                    return Claim.done() if done else Claim.in_flight(float(expires_at))
+                done, until, remaining = rows[0]
+                if remaining > 0:
+                    return Claim.done() if done else Claim.in_flight(float(until), remaining)
             # The row lapsed or vanished between the two statements: try to take it again.
-            now = self._clock()
-        return Claim.in_flight(now)
+        return Claim.in_flight(float(until), max(0.0, float(remaining)))
+
+    def renew_plan(self, key: str, token: str) -> Generator[Query, Any, bool]:
+        """Extend ``token``'s live lease on ``key``."""
+        count, _rows = yield self._query("renew", key=key, token=token, lease=self.lease)
+        return bool(count)
 
     def complete_plan(self, key: str, token: str) -> Generator[Query, Any, bool]:
-        """Mark ``key`` done if ``token`` still owns it."""
-        params = {"key": key, "token": token, "forget_at": self._clock() + self.retention}
-        count, _rows = yield Query(self._sql["complete"], params)
+        """Mark ``key`` done unless another token holds it."""
+        query = self._query("complete", key=key, token=token, retention=self.retention)
+        count, _rows = yield query
         return bool(count)
 
     def release_plan(self, key: str, token: str) -> Generator[Query, Any, bool]:
         """Forget ``key`` if ``token`` still owns it."""
-        count, _rows = yield Query(self._sql["release"], {"key": key, "token": token})
+        count, _rows = yield self._query("release", key=key, token=token)
         return bool(count)
 
 
 _STATEMENTS = {
     "claim": _CLAIM,
     "state": _STATE,
+    "renew": _RENEW,
     "complete": _COMPLETE,
     "release": _RELEASE,
     "purge": _PURGE,

@@ -3,6 +3,10 @@
 Owns the connection handling (one connection per process, WAL mode, a busy timeout, a lock
 with a deadline); the SQL and the decisions are ``_sql.SqlLogic``'s. Imports the stdlib's
 sqlite3 only.
+
+Its clock is the host's (``time.time`` in each process): one SQLite file serves the processes
+of one host, and they share that clock. Never put the file on a network share for several hosts
+(SQLite's locking is not safe there, and each host would bring its own clock).
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class SQLiteDeliveryStore(PlanStore):
     Args:
         path: the database file (created if missing). Not ``:memory:``: that is one process's.
         table: the table name.
-        lease: seconds a claim stays in flight; must exceed the slowest handler.
+        lease: seconds a claim stays in flight unless its holder renews it (the router renews
+            it at a third of the lease while the handlers run).
         retention: seconds a done key is remembered (older deliveries would run again).
         timeout: seconds one call may wait for the lock or a busy database.
 
