@@ -4,6 +4,9 @@
     .venv/bin/nox -s tests-3.10        # one of them
     .venv/bin/nox -s tests-3.12 -- -k webhooks   # arguments after -- go to pytest
     .venv/bin/nox -s library-3.13      # the library suite only (what .ci/run runs on the others)
+    .venv/bin/nox -s aiohttp-oldest aiohttp-newest   # the hostile-gateway suites on the
+                                       # oldest (pyproject.toml's bound) and newest aiohttp
+    .venv/bin/nox -s instructions      # where the instructions of a call go (valgrind)
 
 Interpreters are found on PATH or among pyenv's builds (``$PYENV_ROOT/versions``); nothing is
 ever downloaded: nox's own downloads and uv's are both switched off, and a missing version is an
@@ -127,4 +130,66 @@ def library(session: nox.Session) -> None:
     ignored = [f"--ignore={path}" for path in PROJECT_CHECKS]
     session.run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *ignored, *session.posargs
+    )
+
+
+#: The suites that show the transport's guarantees (the total deadline, the size cap, safe
+#: retries, cancellation) against a hostile gateway: what must hold on every aiohttp the
+#: package accepts (issue 23).
+AIOHTTP_SUITES = [
+    "tests/reliability/test_hostile_gateway.py",
+    "tests/reliability/test_timeouts_cancellation.py",
+]
+
+
+def _aiohttp_floor() -> str:
+    """The lower bound of aiohttp in pyproject.toml's dependencies (``aiohttp>=X``): the
+    oldest aiohttp the package supports, so the oldest one tested."""
+    text = (Path(__file__).resolve().parent / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'"aiohttp>=([0-9][0-9.]*)[",;]', text)
+    if found is None:
+        raise RuntimeError("pyproject.toml names no lower bound for aiohttp")
+    return found.group(1)
+
+
+def _aiohttp_suites(session: nox.Session, requirement: str, *, exact: str | None) -> None:
+    session.install("-e", ".[test]", requirement)
+    check = "import importlib.metadata as m; v = m.version('aiohttp'); print('aiohttp', v)" + (
+        f"; assert v == {exact!r} or v.startswith({exact + '.'!r}), v" if exact else ""
+    )
+    session.run("python", "-c", check)
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *AIOHTTP_SUITES, *session.posargs
+    )
+
+
+@nox.session(python=PYTHONS[0], name="aiohttp-oldest")
+def aiohttp_oldest(session: nox.Session) -> None:
+    """The hostile-gateway and timeout suites on the oldest aiohttp pyproject.toml allows (its
+    lower bound, exactly), on the oldest supported Python."""
+    floor = _aiohttp_floor()
+    _aiohttp_suites(session, f"aiohttp=={floor}", exact=floor)
+
+
+@nox.session(python=PYTHONS[-1], name="aiohttp-newest")
+def aiohttp_newest(session: nox.Session) -> None:
+    """The hostile-gateway and timeout suites on the newest aiohttp release, on the newest
+    supported Python."""
+    session.install("--upgrade", "aiohttp")
+    _aiohttp_suites(session, "aiohttp", exact=None)
+
+
+@nox.session(python="3.12")
+def instructions(session: nox.Session) -> None:
+    """Where AsyncBpcPay's extra instructions go: ``benchmarks/instructions.py --by-function``,
+    whose probes need Python 3.12+ (the perf trampoline) and valgrind. Arguments after ``--``
+    go to the script (``-- --top 40``)."""
+    session.install("-e", ".[bench,speedups]")
+    session.run(
+        "python",
+        "benchmarks/instructions.py",
+        "--by-function",
+        "--decoders",
+        "json,orjson",
+        *session.posargs,
     )

@@ -37,9 +37,15 @@ def run_python(*args: str, timeout: float = 120) -> str:
     Raises:
         subprocess.CalledProcessError: it exited with a status other than 0.
     """
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, check=True, timeout=timeout
-    ).stdout
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if result.returncode != 0:
+        # With the probe's stderr: run.py reports it when a section fails.
+        raise subprocess.CalledProcessError(
+            result.returncode, result.args, result.stdout, result.stderr
+        )
+    return result.stdout
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ def timed(fn: Callable[[], object], seconds: float, batch: int = 1) -> Sample:
     deadline = started[0] + seconds
     calls = 0
     clock = time.perf_counter
-    while clock() < deadline:
+    while not calls or clock() < deadline:
         for _ in range(batch):
             fn()
         calls += batch
@@ -139,16 +145,20 @@ async def timed_async(
         started = _start()
         deadline = started[0] + seconds
         calls = 0
-        while clock() < deadline:
+        while not calls or clock() < deadline:
             await fn()
             calls += 1
         return _sample(started, calls)
     counts = [0] * concurrency
 
     async def worker(index: int, deadline: float) -> None:
-        while clock() < deadline:
+        # At least one call each: on a loaded machine a short turn can be over before a
+        # task first runs, and a turn of no calls has no time per call.
+        while True:
             await fn()
             counts[index] += 1
+            if clock() >= deadline:
+                return
 
     started = _start()
     deadline = started[0] + seconds
@@ -167,9 +177,11 @@ def timed_threads(fns: Sequence[Callable[[], object]], seconds: float) -> Sample
         barrier.wait(timeout=60)
         clock = time.perf_counter
         try:
-            while clock() < deadline[0]:
+            while True:  # at least one call each, as in timed_async
                 fn()
                 counts[index] += 1
+                if clock() >= deadline[0]:
+                    return
         except BaseException as exc:  # reported by the measuring thread, never swallowed
             errors.append(exc)
 
@@ -323,11 +335,34 @@ class Table:
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 13, next to what this run measured."""
+    """A goal, next to what this run measured and the verdict: ``"pass"`` or ``"miss"`` only
+    when the whole measured range is on one side of the goal, else ``"within noise"`` (a
+    wall-clock range on this machine often spans the goal: its median alone says nothing)."""
 
     goal: str
     measured: str
-    ok: bool
+    verdict: str
+
+    @classmethod
+    def at_most(cls, goal: str, measured: Spread, bound: float, shown: str) -> Target:
+        """``measured`` ≤ ``bound``: pass when even its highest value is, miss when even its
+        lowest is not."""
+        verdict = "pass" if measured.high <= bound else "miss" if measured.low > bound else NOISE
+        return cls(goal, shown, verdict)
+
+    @classmethod
+    def at_least(cls, goal: str, measured: Spread, bound: float, shown: str) -> Target:
+        """``measured`` ≥ ``bound``, by its whole range as for :meth:`at_most`."""
+        verdict = "pass" if measured.low >= bound else "miss" if measured.high < bound else NOISE
+        return cls(goal, shown, verdict)
+
+    def cell(self) -> str:
+        """The verdict as a table cell (a miss in bold)."""
+        return "**miss**" if self.verdict == "miss" else self.verdict
+
+
+#: The verdict of a measured range that spans its goal.
+NOISE = "within noise"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Config, Section, Table, Target, run_python
+from _harness import Config, Section, Spread, Table, Target, run_python
 
 STATEMENTS = {
     "import bpcpay": "import bpcpay",
@@ -82,15 +82,15 @@ def run(cfg: Config) -> list[Section]:
     webhooks = times["import bpcpay.webhooks"]
     webhooks_ms = statistics.median(webhooks) * 1000
     pulled = [m for m in WATCHED if loaded["import bpcpay.webhooks"][m]]
-    section.targets.append(
-        Target(
-            "`import bpcpay.webhooks` ≤ 25 ms over a bare interpreter, loading none of "
-            + ", ".join(WATCHED),
-            f"{webhooks_ms:.1f} ms ({min(webhooks) * 1000:.1f} .. {max(webhooks) * 1000:.1f}), "
-            + ("loads " + ", ".join(pulled) if pulled else "loads none"),
-            not pulled and webhooks_ms <= 25,
-        )
+    goal = "`import bpcpay.webhooks` ≤ 25 ms over a bare interpreter, loading none of " + (
+        ", ".join(WATCHED)
     )
+    shown = f"{webhooks_ms:.1f} ms ({min(webhooks) * 1000:.1f} .. {max(webhooks) * 1000:.1f}), " + (
+        "loads " + ", ".join(pulled) if pulled else "loads none"
+    )
+    # What it loads is no matter of noise: loading one is a miss.
+    target = Target.at_most(goal, Spread.of([t * 1000 for t in webhooks]), 25, shown)
+    section.targets.append(Target(goal, shown, "miss") if pulled else target)
     return [section]
 
 

@@ -201,14 +201,43 @@ async def test_a_forked_child_gets_the_transports_fresh_twin() -> None:
 def test_the_decoder_switch_restores_the_default() -> None:
     default = _json.loads
     with _json.use("json"):
-        assert _json.loads is json.loads
+        stdlib = _json.loads
         with _json.use("orjson"):
-            assert _json.loads is not json.loads
+            assert _json.loads is not stdlib
             assert _json.loads(b'{"a": 1}') == {"a": 1}
+        assert _json.loads is stdlib
     assert _json.loads is default
     # The test extra installs orjson, so the speedups path is the default here.
     assert _json.SPEEDUPS
-    assert default is not json.loads
+    assert default is not stdlib
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": [1, "\\ud800"]}',
+        '\ufeff{"a": "\u00e9"}'.encode(),
+        '{"a": "\u00e9"}'.encode("utf-16-le"),
+        '{"a": "\u00e9"}'.encode("utf-16-be"),
+        '["x"]'.encode("utf-32-le"),
+        b"[1]",
+        b"{",
+        b'"text"',
+        b"  {}",
+    ],
+)
+def test_the_standard_library_path_decodes_what_json_loads_does(body: bytes) -> None:
+    # Its shortcut for a plain UTF-8 object or array must not change any other encoding.
+    try:
+        expected: object = json.loads(body)
+    except ValueError as exc:
+        expected = type(exc)
+    with _json.use("json"):
+        try:
+            got: object = _json.loads(body)
+        except ValueError as exc:
+            got = type(exc)
+    assert got == expected
 
 
 @pytest.mark.parametrize(

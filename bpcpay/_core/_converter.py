@@ -1,10 +1,13 @@
 """The one cattrs converter: camelCase on the wire, snake_case in Python, aware datetimes.
 
-Structure and unstructure functions are cattrs' own, generated once per class (on first use,
-then cached by cattrs), never per call; only the hooks for scalars, optionals, open JSON objects
-and events are ours. (A hand-written code generator on top of cattrs was measured against this
-and saved under 1% of a call's CPU: see docs/performance.md.) Imports cattrs and bpcpay.models;
-no I/O library.
+Structure functions are generated once per model class from its attrs fields
+(:func:`_structure_function`), calling the hooks registered here for each field's type;
+unstructure functions are cattrs' own. Only the hooks for scalars, optionals, open JSON objects
+and events are ours. Imports cattrs and bpcpay.models; no I/O library. Why a generator of our
+own: cattrs' generated functions call a hook for every field (a string too) and build the
+frozen slotted model through attrs' ``__init__``, whose slot writes cost four times what the
+slots' own setters do; ours builds a ``Session`` in about 40k instructions instead of 75k
+(``benchmarks/model_layout.py``, docs/performance.md).
 
 Leniency rules, so that a new field or value from the gateway never breaks parsing:
 unknown keys are ignored (and stay reachable through ``obj.raw``); statuses and types are plain
@@ -14,6 +17,8 @@ numeric string is an error, never rounded), and timestamps must parse.
 
 from __future__ import annotations
 
+import inspect
+import linecache
 import re
 import types
 import typing
@@ -23,7 +28,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from ..models import (
     APIObject,
@@ -189,11 +194,157 @@ def object_class_for_event(event_type: str) -> type[APIObject] | None:
     return _EVENT_OBJECTS.get(prefix) if dot else None
 
 
+#: The types whose hook is a parser of the value alone (registered through :func:`_hook_of`;
+#: the generated functions call the parser itself).
+_PARSERS: dict[type[Any], Callable[[Any], Any]] = {datetime: parse_datetime, date: parse_date}
+
+
+def _hook_of(parser: Callable[[Any], T]) -> Callable[[Any, Any], T]:
+    """A cattrs structure hook (value, type) that parses the value."""
+    return lambda value, _: parser(value)
+
+
+#: The Python classes whose values pass as they are, without their hook's call: a value of
+#: exactly this class is what the hook would return (``bool`` is not ``int``'s class, so
+#: ``true`` still reaches the int hook and its error).
+_AS_IS = (str, int)
+
+
+#: attrs 24.1+'s Converter objects (which may take the instance or the field): only a plain
+#: callable converter is run by the generated functions. Older attrs has none.
+_CONVERTER_OBJECTS: Any = getattr(attrs, "Converter", ())
+
+
+def _slot_setters(cls: type[Any]) -> dict[str, Callable[[Any, Any], None]] | None:
+    """The slot descriptors' setters of every field, when ``cls`` can be filled through them
+    exactly as its attrs ``__init__`` would fill it: slotted, and nothing in ``__init__`` but
+    the fields' defaults and plain converters (no validators, no pre/post-init hooks).
+    Otherwise None: the instance is then built by ``__init__``."""
+    if any(
+        hasattr(cls, hook)
+        for hook in ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init__")
+    ):
+        return None
+    setters = {}
+    for field in attrs.fields(cls):
+        slot = inspect.getattr_static(cls, field.name, None)
+        if (
+            field.validator is not None
+            or not field.init
+            or isinstance(field.converter, _CONVERTER_OBJECTS)
+            or not isinstance(slot, types.MemberDescriptorType)
+        ):
+            return None
+        setters[field.name] = slot.__set__
+    return setters
+
+
+def _structure_function(
+    cls: type[Any], conv: cattrs.Converter, *, through_init: bool = False
+) -> Callable[..., Any]:
+    """One structure function for a model class, generated once from its attrs fields.
+
+    Each field is read by its wire key and goes through the converter's own hook for its type
+    (so the rules live in one place: the hooks above), except a value whose class already is
+    the field's scalar type (``str``, ``int``, or None for an optional field), which is taken
+    as it is. A required key that is missing raises KeyError; an optional one takes the field's
+    default. Top-level objects also get ``raw`` (the object as sent, unknown keys included) and
+    ``request_id``. The function takes ``(data, type)`` like any cattrs hook, plus
+    ``request_id`` for :func:`structure_object`.
+
+    The instance is a frozen slotted attrs class; writing its slots through attrs' ``__init__``
+    costs about four times what the slot descriptors' own setters do (``__init__`` goes
+    through ``object.__setattr__`` and a type lookup per field), so the function fills a bare
+    instance through the setters, running each field's converter and default as ``__init__``
+    would. A class ``__init__`` does more for (see :func:`_slot_setters`), or ``through_init``,
+    is built by calling the class. ``tests/test_converter.py`` checks both give equal objects.
+    """
+    attrs.resolve_types(cls)
+    name = cls.__name__
+    fields = attrs.fields(cls)
+    keeps_raw = "raw" in attrs.fields_dict(cls)
+    setters = None if through_init else _slot_setters(cls)
+    ns: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "new": object.__new__}
+    lines = [
+        f"def structure_{name}(data, _=None, request_id=None):",
+        "    if data.__class__ is not dict and not isinstance(data, Mapping):",
+        f"        raise TypeError('expected a JSON object for {name}, got ' + type(data).__name__)",
+        "    get = data.get",
+    ]
+    values: dict[str, str] = {}
+    for index, field in enumerate(fields):
+        if field.name in ("raw", "request_id"):
+            continue
+        var, key = f"v{index}", wire_key(field)
+        inner = _optional_inner(field.type)
+        tp = field.type if inner is None else inner
+        parser = _PARSERS.get(tp)
+        if parser is not None:
+            # The hook would only call the parser: call it directly.
+            ns[f"h{index}"], call = parser, f"{var} = h{index}({var})"
+        else:
+            ns[f"h{index}"], ns[f"t{index}"] = conv.get_structure_hook(tp), tp
+            call = f"{var} = h{index}({var}, t{index})"
+        check = f"{var}.__class__ is not {tp.__name__}" if tp in _AS_IS else None
+        if field.default is attrs.NOTHING:
+            lines.append(f"    {var} = data[{key!r}]")
+            lines += [f"    if {check}:", f"        {call}"] if check else [f"    {call}"]
+        elif field.default is None and inner is not None:
+            # Missing and null mean the same here: the default is None, and the optional
+            # hook turns None into None.
+            lines.append(f"    {var} = get({key!r})")
+            lines.append(f"    if {var} is not None" + (f" and {check}:" if check else ":"))
+            lines.append(f"        {call}")
+        else:
+            ns[f"d{index}"] = field.default
+            factory = isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+            lines += [
+                f"    if {key!r} in data:",
+                f"        {var} = data[{key!r}]",
+                f"        {call}",
+                "    else:",
+                f"        {var} = d{index}" + (".factory()" if factory else ""),
+            ]
+        if setters is not None and field.converter is not None:
+            ns[f"c{index}"] = field.converter
+            lines.append(f"    {var} = c{index}({var})")
+        values[field.name] = var
+    if keeps_raw:
+        values["raw"], values["request_id"] = "data", "request_id"
+    if setters is None:
+        lines.append(f"    return cls({', '.join(f'{n}={v}' for n, v in values.items())})")
+    else:
+        lines.append("    obj = new(cls)")
+        for index, field_name in enumerate(values):
+            ns[f"s{index}"] = setters[field_name]
+            lines.append(f"    s{index}(obj, {values[field_name]})")
+        lines.append("    return obj")
+    source = "\n".join(lines) + "\n"
+    filename = f"<bpcpay structure {cls.__module__}.{name}>"
+    exec(compile(source, filename, "exec"), ns)  # noqa: S102 - our own generated source
+    # Tracebacks and debuggers show the generated lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    function: Callable[..., Any] = ns[f"structure_{name}"]
+    return function
+
+
+def _optional_inner(tp: Any) -> Any:
+    """``X`` for ``X | None``, else None."""
+    args = typing.get_args(tp)
+    if (
+        typing.get_origin(tp) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    ):
+        return next(arg for arg in args if arg is not type(None))
+    return None
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False)
-    conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    for tp, parser in _PARSERS.items():
+        conv.register_structure_hook(tp, _hook_of(parser))
     conv.register_unstructure_hook(datetime, format_datetime)
-    conv.register_structure_hook(date, lambda v, _: parse_date(v))
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
@@ -243,25 +394,8 @@ def _make_converter() -> cattrs.Converter:
                 out[field.name] = override(rename=wire_key(field))
         return out
 
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        # Unknown keys are ignored; a missing required key raises KeyError.
-        structure = make_dict_structure_fn(cls, conv, **renames(cls))
-        keeps_raw = issubclass(cls, APIObject)
-        name = cls.__name__
-
-        def structure_model(data: Any, tp: Any) -> Any:
-            # cattrs reads keys with `in` and `[]`: a string or a list must not pass for an
-            # object whose fields are all optional.
-            if data.__class__ is not dict and not isinstance(data, Mapping):
-                raise TypeError(f"expected a JSON object for {name}, got {type(data).__name__}")
-            obj = structure(data, tp)
-            if keeps_raw:
-                # Frozen class: the raw JSON is attached here, not through __init__, so that a
-                # future API field called "raw" can never collide with it.
-                object.__setattr__(obj, "raw", data)
-            return obj
-
-        return structure_model
+    def structure_factory(cls: type[Any]) -> Callable[..., Any]:
+        return _structure_function(cls, conv)
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
         return make_dict_unstructure_fn(cls, conv, **renames(cls))
@@ -307,11 +441,12 @@ def _make_converter() -> cattrs.Converter:
 #: The converter shared by the client, the webhook parser and the sandbox gateway.
 converter = _make_converter()
 
-#: The structure functions of the objects answers and events are made of, resolved once here
-#: (``converter.get_structure_hook`` dispatches anew on every call, about 1 µs).
-_TOP_LEVEL: dict[type[Any], Callable[[Any, Any], Any]] = {
-    cls: converter.get_structure_hook(cls)
-    for cls in (Session, Payment, Refund, PaymentMethod, Event)
+#: The structure functions of the objects answers are made of, resolved once here
+#: (``converter.get_structure_hook`` dispatches anew on every call, about 1 µs); each takes
+#: the request id as its third argument (see :func:`_structure_function`).
+_TOP_LEVEL: dict[type[Any], Callable[[Any, Any, str | None], Any]] = {
+    cls: typing.cast("Callable[[Any, Any, str | None], Any]", converter.get_structure_hook(cls))
+    for cls in (Session, Payment, Refund, PaymentMethod)
 }
 
 
@@ -322,10 +457,13 @@ def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) 
         TypeError, ValueError, KeyError: the data does not fit the model (the callers turn this
             into the right bpcpay error).
     """
-    if not isinstance(data, Mapping):
+    if data.__class__ is not dict and not isinstance(data, Mapping):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    structure = _TOP_LEVEL.get(cls) or converter.get_structure_hook(cls)
-    obj: T = structure(data, cls)
+    structure = _TOP_LEVEL.get(cls)
+    if structure is not None:
+        built: T = structure(data, cls, request_id)
+        return built
+    obj: T = converter.get_structure_hook(cls)(data, cls)
     if request_id is not None:
         object.__setattr__(obj, "request_id", request_id)
     return obj
