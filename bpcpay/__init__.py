@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from . import models, webhooks
     from ._async._client import AsyncBpcPay
     from ._sync._client import BpcPay
+    from ._telemetry import OutgoingRequest
     from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
     from .models import (
         Address,
@@ -103,6 +104,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "NotGiven",
+    "OutgoingRequest",
     "Payment",
     "PaymentCard",
     "PaymentMethod",
@@ -134,6 +136,7 @@ __all__ = [
 _ELSEWHERE = {
     "AsyncBpcPay": "._async._client",
     "BpcPay": "._sync._client",
+    "OutgoingRequest": "._telemetry",
     **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
     "models": ".models",
     "webhooks": ".webhooks",
