@@ -820,12 +820,12 @@ def client_telemetry(
 # --- the router side -----------------------------------------------------------------------
 
 
-def _function_name(handler: object) -> str:
-    """``code.function.name``: the handler's module and qualified name."""
+def _function_names(handler: object) -> tuple[str, str]:
+    """``code.function.name`` (module and qualified name) and the short name of a handler."""
     target = getattr(handler, "func", handler)  # a functools.partial
     name = getattr(target, "__qualname__", None) or type(target).__qualname__
     module = getattr(target, "__module__", None)
-    return f"{module}.{name}" if module else name
+    return (f"{module}.{name}" if module else name), name.rpartition(".")[2]
 
 
 #: A delivery's result, by the router's reason: what ``bpcpay.webhook.result`` says.
@@ -843,9 +843,11 @@ _RESULTS: Final = {
 class _Watch:
     """What a delivery's store calls showed about its lease."""
 
-    __slots__ = ("lapses_at", "lost", "taken")
+    __slots__ = ("event", "lapses_at", "lost", "taken")
 
     def __init__(self) -> None:
+        #: The event being dispatched (an interrupted delivery has no result to tell it).
+        self.event: Any = None
         self.lapses_at: float | None = None
         self.taken = False
         self.lost = False
@@ -978,7 +980,8 @@ class RouterTelemetry:
         if kind == "Dispatch":
             event_type = getattr(effect.event, "type", None)
             handlers = tuple(self._traced_handler(h, event_type, signals) for h in effect.handlers)
-            return type(effect)(handlers, effect.event, effect.hold), ("dispatch", effect.hold)
+            traced = type(effect)(handlers, effect.event, effect.hold)
+            return traced, ("dispatch", effect.hold, effect.event)
         return effect, None
 
     def _end(
@@ -990,6 +993,7 @@ class RouterTelemetry:
         watch: _Watch,
     ) -> None:
         if step[0] == "dispatch":
+            watch.event = step[2]
             if getattr(step[1], "lost", False):
                 watch.lost = True
             return
@@ -1030,7 +1034,7 @@ class RouterTelemetry:
         self, handler: Callable[[Any], Any], event_type: str | None, signals: _Signals
     ) -> Callable[[Any], Any]:
         """``handler`` in a span of its own, timed; as plain or as async as it was."""
-        name = _function_name(handler)
+        name, short = _function_names(handler)
         attributes: dict[str, Any] = {"code.function.name": name}
         if event_type is not None:
             attributes["bpcpay.event.type"] = event_type
@@ -1041,7 +1045,6 @@ class RouterTelemetry:
         def start() -> tuple[Any, float]:
             span = None
             if tracer is not None:
-                short = name.rpartition(".")[2] if "<" not in name else name
                 span = tracer.start_span(
                     f"bpcpay handler {short}", kind=api.INTERNAL, attributes=attributes
                 )
@@ -1099,7 +1102,7 @@ class RouterTelemetry:
         failure: BaseException | None,
         watch: _Watch,
     ) -> None:
-        event = getattr(result, "event", None)
+        event = getattr(result, "event", None) or watch.event
         event_type = getattr(event, "type", None)
         if failure is not None:
             outcome = "interrupted"
