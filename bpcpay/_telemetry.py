@@ -56,7 +56,7 @@ import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ._constants import API_KEY_HEADER, REQUEST_ID_HEADER
@@ -87,6 +87,7 @@ __all__ = [
 logger = library_logger()
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
 Plan = Generator[Any, Any, R]
 
 #: Seconds between two looks at a global provider that is still the API's no-op default.
@@ -456,20 +457,23 @@ S = TypeVar("S", bound=Send)
 _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("bpcpay_call", default=None)
 
 
-def traced_call(request: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Awaitable[T]]:
-    """Decorate the client's request function: each call goes through its telemetry.
+def traced_call(request: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Awaitable[T]]:
+    """Decorate the client's request function (``request(self, endpoint, *ids, **options)``):
+    each call goes through the client's telemetry.
 
     A client without telemetry (``_telemetry`` None: no OpenTelemetry API, no
     ``before_request``) gets the request's own coroutine back, with no frame in between.
     """
 
     @functools.wraps(request)
-    def call(self: Any, endpoint: Endpoint[T], /, *ids: str, **options: Any) -> Awaitable[T]:
-        telemetry: ClientTelemetry | None = self._telemetry
-        coroutine = request(self, endpoint, *ids, **options)
+    def call(*args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        coroutine = request(*args, **kwargs)
+        # args[0] is the client: this wrapper is its method, reading its own attribute.
+        telemetry: ClientTelemetry | None = getattr(args[0], "_telemetry", None)
         if telemetry is None:
             return coroutine
-        return telemetry.call(coroutine, endpoint, ids)
+        endpoint: Endpoint[T] = args[1]  # type: ignore[assignment]
+        return telemetry.call(coroutine, endpoint, args[2:])  # type: ignore[arg-type]
 
     return call
 
