@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ._constants import API_KEY_HEADER, REQUEST_ID_HEADER
+from ._core._headers import header
 from ._exceptions import InvalidArgumentError
 from ._log import library_logger
 from ._version import __version__
@@ -339,9 +340,7 @@ class _Source:
 def _error_type(exc: BaseException) -> str:
     """``error.type`` of an exception: its class by its public path (``bpcpay.NotFoundError``)."""
     cls = type(exc)
-    module = cls.__module__
-    if module.startswith("bpcpay."):
-        module = "bpcpay"
+    module = cls.__module__  # bpcpay's public classes say "bpcpay"
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
@@ -497,8 +496,6 @@ class ClientTelemetry:
         "_server",
         "_source",
         "_template_root",
-        "_url_full_root",
-        "_url_root",
         "api_key",
     )
 
@@ -522,15 +519,7 @@ class ClientTelemetry:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         self._server = {"server.address": host, "server.port": port}
-        self._url_root = url_root
-        netloc = parts.netloc
-        if "@" in netloc:  # credentials in the base URL are never shown
-            netloc = f"{REDACTED}:{REDACTED}@" + netloc.rpartition("@")[2]
-        self._url_full_root = f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
         self._template_root = parts.path.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"<ClientTelemetry {self._server['server.address']}>"
 
     # --- the call ------------------------------------------------------------------------
 
@@ -597,8 +586,9 @@ class ClientTelemetry:
     # --- attributes ----------------------------------------------------------------------
 
     def url_full(self, request: Request) -> str:
-        """``url.full``: the URL with ids encoded, no credentials and no query value."""
-        url = self._url_full_root + request.url[len(self._url_root.rstrip("/")) :]
+        """``url.full``: the URL as sent (ids encoded; a base URL never holds credentials, the
+        client refuses them), without query values."""
+        url = request.url
         if "?" not in url:
             return url
         head, _, query = url.partition("?")
@@ -623,11 +613,7 @@ class ClientTelemetry:
 
     def request_id(self, headers: Mapping[str, str]) -> str | None:
         """The answer's ``API-Request-Id``, scrubbed of the key."""
-        value = headers.get(REQUEST_ID_HEADER)
-        if value is None:
-            value = next(
-                (v for k, v in headers.items() if k.lower() == REQUEST_ID_HEADER.lower()), None
-            )
+        value = header(headers, REQUEST_ID_HEADER)
         return None if value is None else self._scrub(value, self.api_key)
 
 
@@ -686,9 +672,6 @@ class _Call:
             self.span = tracer.start_span(
                 f"bpcpay {endpoint.name}", kind=signals.api.INTERNAL, attributes=attributes
             )
-
-    def __repr__(self) -> str:
-        return f"<_Call {self.endpoint.name}>"
 
     def attach(self) -> Any:
         """Make the call's span current (in this task); the token to detach it with."""
@@ -824,6 +807,15 @@ def client_telemetry(
 # --- the router side -----------------------------------------------------------------------
 
 
+def _detach(api: _Api, token: Any, context: Any, abandoned: bool) -> None:
+    """Undo the attach a plan's generator made. It is resumed in its driver's context (one
+    thread, or one task) every time, so it finishes there, unless it was abandoned (closed
+    half-way: by a driver that gave up, or when collected): then its span is detached only
+    from a context where it is still the current one, never from a foreign context."""
+    if not abandoned or api.context.get_current() is context:
+        api.context.detach(token)
+
+
 def _function_names(handler: object) -> tuple[str, str]:
     """``code.function.name`` (module and qualified name) and the short name of a handler."""
     target = getattr(handler, "func", handler)  # a functools.partial
@@ -882,9 +874,6 @@ class RouterTelemetry:
         #: ``bpcpay.webhook.store.kind``: memory, sqlite, redis, postgresql, or the class name.
         self.store_kind = _STORE_KINDS.get(name, name)
 
-    def __repr__(self) -> str:
-        return f"<RouterTelemetry store={self.store_kind}>"
-
     def delivery(self, plan: Plan[Any]) -> Plan[Any]:
         """``plan`` (one delivery, or one reconciled object's), traced and counted; the plan
         itself when there is nowhere to record."""
@@ -902,12 +891,13 @@ class RouterTelemetry:
     def _reconcile(self, plan: Plan[R], signals: _Signals) -> Plan[R]:
         api = signals.api
         span = signals.tracer.start_span("bpcpay reconcile", kind=api.INTERNAL)  # type: ignore[union-attr]
-        token = api.context.attach(api.trace.set_span_in_context(span))
+        context = api.trace.set_span_in_context(span)
+        token = api.context.attach(context)
         abandoned = False
         try:
             return (yield from plan)
         except GeneratorExit:
-            abandoned = True  # closed elsewhere: the context it was attached in is gone
+            abandoned = True
             raise
         except BaseException as exc:
             if not _cancelled(exc):
@@ -915,22 +905,21 @@ class RouterTelemetry:
                 span.set_status(api.ERROR)
             raise
         finally:
-            if not abandoned:
-                api.context.detach(token)
+            _detach(api, token, context, abandoned)
             span.end()
 
     def _observe(self, plan: Plan[Any], signals: _Signals) -> Plan[Any]:
         """Run ``plan`` step by step, as ``yield from`` would, watching its effects."""
         api = signals.api
-        span = None
-        token = None
+        span = token = context = None
         if signals.tracer is not None:
             span = signals.tracer.start_span(
                 "bpcpay webhook",
                 kind=api.INTERNAL,
                 attributes={"bpcpay.webhook.store.kind": self.store_kind},
             )
-            token = api.context.attach(api.trace.set_span_in_context(span))
+            context = api.trace.set_span_in_context(span)
+            token = api.context.attach(context)
         watch = _Watch()
         result: Any = None
         failure: BaseException | None = None
@@ -961,8 +950,8 @@ class RouterTelemetry:
             failure = exc
             raise
         finally:
-            if token is not None and not abandoned:
-                api.context.detach(token)
+            if token is not None:
+                _detach(api, token, context, abandoned)
             self._finish(span, signals, result, failure, watch)
 
     # --- effects -------------------------------------------------------------------------

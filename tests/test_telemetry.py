@@ -419,6 +419,7 @@ async def test_the_before_request_object_never_shows_the_key(fake: FakeGateway) 
         pytest.param(lambda r: r.headers.__setitem__("X-Note", "a\r\nX-Evil: 1"), id="line break"),
         pytest.param(lambda r: r.headers.__setitem__("X-Count", 3), id="not a str"),
         pytest.param(lambda r: 1 / 0, id="raises"),
+        pytest.param(lambda r: setattr(r, "headers", ["X-A: 1"]), id="not a mapping"),
     ],
 )
 @pytest.mark.asyncio
@@ -513,3 +514,96 @@ async def test_a_request_id_that_echoes_the_key_is_scrubbed(recorder: Recorder) 
     (attempt,) = recorder.children(call)
     assert attrs(call)["bpcpay.request_id"] == "req_[redacted]"
     assert attrs(attempt)["bpcpay.request_id"] == "req_[redacted]"
+
+
+# --- the other endings of an attempt, and partial set-ups ----------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_dropped_connection_and_an_answer_too_large_are_named(
+    gw: SandboxGateway, recorder: Recorder
+) -> None:
+    async with client(gw, recorder, max_retries=2) as c:
+        session = await c.sessions.create(amount=1000, currency="EUR", **URLS)
+        # Twice: aiohttp itself sends a GET again once on a connection that closed under it.
+        gw.faults.add(method="GET", path=f"/api2/sessions/{session.id}", drop=True, times=2)
+        await c.sessions.retrieve(session.id)
+        async with client(gw, recorder, max_response_bytes=64) as small:
+            with pytest.raises(bpcpay.ResponseTooLargeError) as caught:
+                await small.sessions.retrieve(session.id)
+    *dropped, retried = recorder.children(recorder.named("bpcpay sessions.retrieve")[0])
+    assert dropped
+    assert all(attrs(a)["error.type"] == "connection_error" for a in dropped)
+    assert attrs(retried)["http.request.resend_count"] == len(dropped)
+    assert "error.type" not in attrs(retried)
+    too_large = recorder.named("bpcpay sessions.retrieve")[1]
+    assert attrs(too_large)["error.type"] == "bpcpay.ResponseTooLargeError"
+    assert attrs(too_large)["bpcpay.request_id"] == caught.value.request_id
+    (attempt,) = recorder.children(too_large)
+    assert attrs(attempt)["error.type"] == "response_too_large"
+    assert attrs(attempt)["http.response.status_code"] == 200
+
+
+@pytest.mark.asyncio
+async def test_an_answer_without_a_model_carries_no_ids(
+    gw: SandboxGateway, recorder: Recorder
+) -> None:
+    async with client(gw, recorder) as c:
+        session = await c.sessions.create(amount=1000, currency="EUR", **URLS)
+        raw = await c.request("GET", f"/sessions/{session.id}")
+    assert raw["id"] == session.id
+    call = recorder.one("bpcpay request")
+    assert set(attrs(call)) == {"bpcpay.request_id", "bpcpay.attempts"}
+
+
+@pytest.mark.asyncio
+async def test_a_meter_provider_alone_records_metrics_and_no_span(
+    gw: SandboxGateway, recorder: Recorder
+) -> None:
+    async with AsyncBpcPay(
+        api_key=gw.api_key, base_url=gw.base_url, meter_provider=recorder.meter_provider
+    ) as c:
+        await c.sessions.create(amount=1000, currency="EUR", **URLS)
+    assert recorder.spans() == []
+    assert count(recorder.points(DURATION), http__response__status_code=200) == 1
+
+
+class _BrokenProvider:
+    def get_tracer(self, name: str, version: str | None = None) -> object:
+        raise RuntimeError("the application's provider is broken")
+
+
+@pytest.mark.asyncio
+async def test_a_provider_that_fails_fails_no_call(
+    gw: SandboxGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bpcpay")
+    async with AsyncBpcPay(
+        api_key=gw.api_key,
+        base_url=gw.base_url,
+        tracer_provider=_BrokenProvider(),  # type: ignore[arg-type]
+    ) as c:
+        session = await c.sessions.create(amount=1000, currency="EUR", **URLS)
+    assert session.id
+    assert "an OpenTelemetry provider failed; bpcpay records nothing" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("cause", "failure", "kind"),
+    [
+        ("ClientConnectorCertificateError", "not_sent", "tls_error"),
+        ("ClientConnectorSSLError", "not_sent", "tls_error"),
+        ("ClientConnectorDNSError", "not_sent", "dns_error"),
+        ("ClientConnectorError", "not_sent", "connect_error"),
+        ("ServerDisconnectedError", "maybe_sent", "connection_error"),
+    ],
+)
+def test_each_failure_without_an_answer_has_a_kind(cause: str, failure: str, kind: str) -> None:
+    """The kinds a loopback test cannot provoke (DNS, TLS), from the transport's failures."""
+    from bpcpay._core._outcomes import TransportFailure
+    from bpcpay._core._retry import Failure
+    from bpcpay._telemetry import _failure_kind
+
+    error = type(cause, (Exception,), {})("what aiohttp said")
+    made = TransportFailure(Failure(failure), "could not connect to x:443: ...", cause=error)
+    assert _failure_kind(made) == kind

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,7 +26,7 @@ from _support import VISA, serving
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 
 import bpcpay
 from bpcpay import AsyncBpcPay
@@ -355,6 +356,95 @@ async def test_a_claim_lost_to_another_worker_is_counted(recorder: Recorder) -> 
     assert [a for a, _ in recorder.points("bpcpay.webhook.lease.takeovers")] == [
         {"bpcpay.webhook.store.kind": "_OvertakenStore", "bpcpay.webhook.lease.side": "lost"}
     ]
+
+
+class _LosingStore(InMemoryDeliveryStore):
+    """Every renewal answers that the lease is no longer this worker's."""
+
+    def renew(self, key: str, token: str) -> bool:
+        return False
+
+
+def test_a_renewal_answered_lost_is_counted(recorder: Recorder) -> None:
+    r = router(recorder, store=_LosingStore(lease=0.15))
+    r.add_handler("*", lambda event: time.sleep(0.2))  # outlives a renewal (every 0.05 s)
+    body, headers = delivery()
+    result = r.handle_sync(body, headers)
+    assert result.reason == "handled" and result.renewal_failures >= 1
+    span = recorder.one(COMPLETED)
+    assert attrs(span)["bpcpay.webhook.lease.takeover"] == "lost"
+    assert attrs(span)["bpcpay.webhook.renewal_failures"] == result.renewal_failures
+    assert (
+        count(
+            recorder.points("bpcpay.webhook.lease.takeovers"), bpcpay__webhook__lease__side="lost"
+        )
+        == 1
+    )
+
+
+def test_a_handler_that_stops_the_worker_ends_the_delivery_in_error(recorder: Recorder) -> None:
+    r = router(recorder)
+
+    @r.on("session.completed")
+    def timed_out(event: bpcpay.Event) -> None:
+        raise SystemExit(1)  # what a WSGI server's worker timeout raises
+
+    body, headers = delivery()
+    with pytest.raises(SystemExit):
+        r.handle_sync(body, headers)
+    span = recorder.one(COMPLETED)
+    assert attrs(span)["bpcpay.webhook.result"] == "interrupted"
+    assert attrs(span)["error.type"] == "SystemExit"
+    assert span.status.status_code is StatusCode.ERROR
+    assert recorder.children(span)[-1].name == "bpcpay store.release"
+
+
+def test_a_plan_closed_half_way_ends_its_span_and_closes_the_plan(recorder: Recorder) -> None:
+    from bpcpay._telemetry import router_telemetry
+
+    telemetry = router_telemetry(store=InMemoryDeliveryStore(), **recorder.providers)
+    assert telemetry is not None
+    closed: list[bool] = []
+
+    def plan() -> Any:
+        try:
+            yield "an effect"
+        finally:
+            closed.append(True)
+
+    observed = telemetry.delivery(plan())
+    assert next(observed) == "an effect"
+    observed.close()
+    assert closed == [True]
+    assert recorder.one("bpcpay webhook").end_time is not None
+    reconciling = telemetry.reconciliation(plan())
+    assert next(reconciling) == "an effect"
+    reconciling.close()
+    assert closed == [True, True]
+    assert recorder.one("bpcpay reconcile").end_time is not None
+    # Closed in the context it ran in: neither span is left current there.
+    assert not get_current_span().get_span_context().is_valid
+
+
+@pytest.mark.asyncio
+async def test_a_meter_provider_alone_counts_deliveries_and_makes_no_span(
+    recorder: Recorder,
+) -> None:
+    r = WebhookRouter(SECRET, meter_provider=recorder.meter_provider)
+    r.add_handler("*", lambda event: None)
+    assert (await r.handle(*delivery())).reason == "handled"
+    assert recorder.spans() == []
+    assert (
+        count(recorder.points("bpcpay.webhook.deliveries"), bpcpay__webhook__result="handled") == 1
+    )
+    assert count(recorder.points("bpcpay.webhook.handler.duration")) == 1
+
+
+def test_the_router_checks_its_providers() -> None:
+    with pytest.raises(bpcpay.InvalidArgumentError, match=r"^tracer_provider: must be an Open"):
+        WebhookRouter(SECRET, tracer_provider=object())  # type: ignore[arg-type]
+    with pytest.raises(bpcpay.InvalidArgumentError, match=r"^meter_provider: must be an Open"):
+        WebhookRouter(SECRET, meter_provider="yes")  # type: ignore[arg-type]
 
 
 # --- the sandbox's real deliveries, reconciliation, frameworks -----------------------------
