@@ -68,7 +68,7 @@ class BpcPay(SyncClientBase):
             its loop thread), must be quick, and an exception in it is logged, never raised.
         before_request: called before every attempt with an :class:`~bpcpay.OutgoingRequest`
             (method, URL, headers, attempt number); edits to its ``headers`` are sent with that
-            attempt, its return value is ignored. The API key is not in it. It runs where
+            attempt, and what it returns is not used. The API key is not in it. It runs where
             ``on_attempt`` runs, inside the attempt's span; an exception in it is logged and
             the attempt is sent as bpcpay built it.
         tracer_provider: the OpenTelemetry ``TracerProvider`` for this client's spans; the
