@@ -40,9 +40,10 @@ value and no credentials, bodies are never recorded, and client errors are summe
 class (``error.type``) without their message. A handler's exception is recorded on its span
 as OpenTelemetry records exceptions (its message and stack, the shop's own code).
 
-Imports: the API lazily; ``_constants``, ``_exceptions``, ``_log``, ``_secret`` and
-``_version`` from bpcpay, and ``_core`` only where a client needs it. Must not import
-aiohttp, anyio or asyncio, the clients or the router (they import this module), or
+Imports: the API lazily; from bpcpay, ``_constants``, ``_exceptions``, ``_log``, ``_version``,
+``_core._headers`` (pure, imports nothing), and ``_core._responses`` (the key's scrubbing) only
+when a client is made, so that ``import bpcpay.webhooks`` stays light. Must not import aiohttp,
+anyio or asyncio, the clients or the router (they import this module), or
 ``opentelemetry.sdk``.
 """
 
