@@ -130,7 +130,8 @@ def main() -> None:
     assert all(w in WORLDS for w in worlds), worlds
     tree = str(Path(args.tree).resolve()) if args.tree else None
     label = f" ({tree})" if tree else ""
-    with BenchServer() as server:
+    # Valgrind runs of three worlds take longer than the server's default half hour.
+    with BenchServer(max_seconds=4 * 3600) as server:
         url = server.bpc_url
         if not args.no_valgrind:
             if shutil.which("valgrind") is None:

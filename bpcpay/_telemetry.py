@@ -765,11 +765,14 @@ class _Call:
             if signals.request_duration is not None:
                 signals.request_duration.record(elapsed, attributes)
             if span is not None:
-                span.set_attributes(attributes)
+                # The span has the attributes it started with: only the outcome is new.
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                    if self.request_id is not None:
+                        span.set_attribute("bpcpay.request_id", self.request_id)
                 if error is not None:
+                    span.set_attribute("error.type", error)
                     span.set_status(api.ERROR)
-                if status is not None and self.request_id is not None:
-                    span.set_attribute("bpcpay.request_id", self.request_id)
                 api.context.detach(token)
                 span.end()
 
