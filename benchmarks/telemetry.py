@@ -67,9 +67,19 @@ def _probe(kind: str, op: str, calls: int, url: str, timed: bool) -> None:
         elapsed = time.perf_counter() - started
         await contender.close()
         if timed:
-            print(f"{elapsed / calls * 1e6:.2f}")
+            print(f"{elapsed / calls * 1e6:.2f} {_world_seen()}")
 
     asyncio.run(main())
+
+
+def _world_seen() -> str:
+    """The world this process is really in, as bpcpay found it (after its calls)."""
+    if "opentelemetry.trace" not in sys.modules:
+        return "absent"
+    from opentelemetry import trace
+
+    provider = type(trace.get_tracer_provider()).__module__
+    return "sdk" if provider.startswith("opentelemetry.sdk") else "api"
 
 
 def count(world: str, tree: str | None, kind: str, op: str, calls: int, url: str) -> int:
@@ -101,7 +111,11 @@ def count(world: str, tree: str | None, kind: str, op: str, calls: int, url: str
 
 
 def timed(world: str, tree: str | None, kind: str, url: str, calls: int) -> float:
-    """µs per sequential ``retrieve`` in a fresh process of ``world``."""
+    """µs per sequential ``retrieve`` in a fresh process of ``world``.
+
+    Raises:
+        RuntimeError: the process was not in ``world`` (the site hook did not take).
+    """
     result = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--probe-timed", kind, str(calls), url],
         capture_output=True,
@@ -110,7 +124,10 @@ def timed(world: str, tree: str | None, kind: str, url: str, calls: int) -> floa
         check=True,
         env=_environment(world, tree),
     )
-    return float(result.stdout.strip())
+    value, seen = result.stdout.split()
+    if seen != world:
+        raise RuntimeError(f"a probe meant for the {world} world ran in the {seen} world")
+    return float(value)
 
 
 def _pct(value: float) -> str:

@@ -90,3 +90,19 @@ def test_the_global_providers_set_later_are_followed() -> None:
     assert delivered == [
         {"bpcpay.event.type": "session.expired", "bpcpay.webhook.result": "handled"}
     ]
+
+
+def test_the_cost_benchmark_runs_in_each_world() -> None:
+    """``benchmarks/telemetry.py`` (its wall-clock part: valgrind's takes minutes) really puts
+    its probes in the three worlds: the table has a row each."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "telemetry.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--no-valgrind", "--wall", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[-3:] == ["| absent", "| api", "| sdk"]
