@@ -272,13 +272,14 @@ class WebhookRouter:
         return self._plans.deliver(event, key, self.handlers_for(event.type))
 
     def _delivery(self, payload: bytes | str, headers: Mapping[str, str]) -> Plan[WebhookResult]:
-        """One delivery, from its verification on, as a plan (traced when there is telemetry)."""
+        """One delivery, from its verification on, as the plan handle and handle_sync run."""
         verified = self._verify(payload, headers)
         if isinstance(verified, WebhookResult):
             return verified
         return (yield from self._deliver(verified, _as_bytes(payload)))
 
     def _traced(self, plan: Plan[R], *, reconciliation: bool = False) -> Plan[R]:
+        """``plan`` as telemetry observes it (a delivery's span, or a reconciliation's)."""
         telemetry = self._telemetry
         if telemetry is None:
             return plan
