@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ._async._client import AsyncBpcPay
     from ._secret import Secret
     from ._sync._client import BpcPay
+    from ._telemetry import OutgoingRequest
     from ._types import NOT_GIVEN, NotGiven, RequestAttempt, Timeout
     from .models import (
         Address,
@@ -108,6 +109,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "NotGiven",
+    "OutgoingRequest",
     "Payment",
     "PaymentCard",
     "PaymentMethod",
@@ -140,6 +142,7 @@ __all__ = [
 _ELSEWHERE = {
     "AsyncBpcPay": "._async._client",
     "BpcPay": "._sync._client",
+    "OutgoingRequest": "._telemetry",
     **dict.fromkeys(["NOT_GIVEN", "NotGiven", "RequestAttempt", "Timeout"], "._types"),
     "Secret": "._secret",
     "models": ".models",

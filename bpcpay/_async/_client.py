@@ -73,6 +73,13 @@ from .._core._retry import Failure, backoff, should_retry
 from .._exceptions import APIConnectionError, APIError, ClientClosedError, InvalidArgumentError
 from .._log import library_logger
 from .._secret import Secret, hold
+from .._telemetry import (
+    MeterProviderLike,
+    OutgoingRequest,
+    TracerProviderLike,
+    client_telemetry,
+    traced_call,
+)
 from .._types import (
     DEFAULT_TIMEOUT,
     JSON,
@@ -162,6 +169,15 @@ class AsyncBpcPay:
             (method, path, status, request id, attempt number, elapsed time, retry delay), to
             time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
             its loop thread), must be quick, and an exception in it is logged, never raised.
+        before_request: called before every attempt with an :class:`~bpcpay.OutgoingRequest`
+            (method, URL, headers, attempt number); edits to its ``headers`` are sent with that
+            attempt, and what it returns is not used. The API key is not in it. It runs where
+            ``on_attempt`` runs, inside the attempt's span; an exception in it is logged and
+            the attempt is sent as bpcpay built it.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` for this client's spans; the
+            global one by default (nothing is recorded until the application configures an
+            SDK; see docs/observability.md). Needs ``bpcpay[otel]``.
+        meter_provider: likewise, the ``MeterProvider`` for its metrics.
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
         proxy: an ``http://[user:password@]host:port`` proxy for every call (HTTPS goes
@@ -218,6 +234,9 @@ class AsyncBpcPay:
         session: aiohttp.ClientSession | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
+        before_request: Callable[[OutgoingRequest], object] | None = None,
+        tracer_provider: TracerProviderLike | None = None,
+        meter_provider: MeterProviderLike | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         proxy: str | Secret[str] | NotGiven | None = NOT_GIVEN,
         ssl: SSLContext | str | PathLike[str] | None = None,
@@ -274,6 +293,14 @@ class AsyncBpcPay:
         self._sleep: Callable[[float], Awaitable[object]] = _sleep or asyncio.sleep
         self._random: Callable[[], float] = _random or random.random
         self._clock: Callable[[], float] = _clock or time.perf_counter
+        # OpenTelemetry and before_request (bpcpay/_telemetry.py); None without either.
+        self._telemetry = client_telemetry(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            before_request=before_request,
+            url_root=self._url_root,
+            api_key=self._api_key,
+        )
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -528,6 +555,7 @@ class AsyncBpcPay:
             ad_hoc(method, path, cast_to), body=json, timeout=timeout, extra_headers=extra_headers
         )
 
+    @traced_call
     async def _request(
         self,
         endpoint: Endpoint[T],
@@ -573,6 +601,8 @@ class AsyncBpcPay:
             body=body,
         )
         send = self._transport.send
+        if self._telemetry is not None:  # the attempts' spans and before_request
+            send = self._telemetry.sender(send, request)
         report = self._on_attempt is not None or logger.isEnabledFor(logging.DEBUG)
         attempt = 0
         while True:

@@ -20,6 +20,7 @@ from bpcpay._sync.resources.payment_methods import PaymentMethods
 from bpcpay._sync.resources.payments import Payments
 from bpcpay._sync.resources.refunds import Refunds
 from bpcpay._sync.resources.sessions import Sessions
+from bpcpay._telemetry import MeterProviderLike, OutgoingRequest, TracerProviderLike
 from bpcpay._types import (
     DEFAULT_TIMEOUT,
     JSON,
@@ -76,6 +77,15 @@ class BpcPay(SyncClientBase):
             (method, path, status, request id, attempt number, elapsed time, retry delay), to
             time and count requests and retries. It runs on the event loop (for ``BpcPay``, on
             its loop thread), must be quick, and an exception in it is logged, never raised.
+        before_request: called before every attempt with an :class:`~bpcpay.OutgoingRequest`
+            (method, URL, headers, attempt number); edits to its ``headers`` are sent with that
+            attempt, and what it returns is not used. The API key is not in it. It runs where
+            ``on_attempt`` runs, inside the attempt's span; an exception in it is logged and
+            the attempt is sent as bpcpay built it.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` for this client's spans; the
+            global one by default (nothing is recorded until the application configures an
+            SDK; see docs/observability.md). Needs ``bpcpay[otel]``.
+        meter_provider: likewise, the ``MeterProvider`` for its metrics.
         max_response_bytes: the largest answer read, decompressed (10 MiB by default); a
             larger one raises :class:`~bpcpay.ResponseTooLargeError` without being read whole.
         proxy: an ``http://[user:password@]host:port`` proxy for every call (HTTPS goes
@@ -131,6 +141,9 @@ class BpcPay(SyncClientBase):
         max_retries: int = DEFAULT_MAX_RETRIES,
         pool_size: int = DEFAULT_POOL_SIZE,
         on_attempt: Callable[[RequestAttempt], object] | None = None,
+        before_request: Callable[[OutgoingRequest], object] | None = None,
+        tracer_provider: TracerProviderLike | None = None,
+        meter_provider: MeterProviderLike | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         proxy: str | Secret[str] | NotGiven | None = NOT_GIVEN,
         ssl: SSLContext | str | PathLike[str] | None = None,
@@ -153,6 +166,9 @@ class BpcPay(SyncClientBase):
                 max_retries=max_retries,
                 pool_size=pool_size,
                 on_attempt=on_attempt,
+                before_request=before_request,
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
                 max_response_bytes=max_response_bytes,
                 proxy=proxy,
                 ssl=ssl,

@@ -26,6 +26,7 @@ from .._constants import DEFAULT_MAX_WEBHOOK_BYTES
 from .._core._checks import check_callable, check_int, check_seconds
 from .._exceptions import InvalidArgumentError, SignatureVerificationError
 from .._log import library_logger
+from .._telemetry import MeterProviderLike, TracerProviderLike, router_telemetry
 from ..models import Event
 from ._drivers import AsyncDriver, Flights, SyncDriver, is_async_store
 from ._effects import Plan
@@ -67,6 +68,7 @@ DEFAULT_IN_FLIGHT_TIMEOUT: Final = 10.0
 _STORE_METHODS: Final = ("claim", "renew", "complete", "release")
 
 H = TypeVar("H", bound=Callable[..., Any])
+R = TypeVar("R")
 AnyStore = DeliveryStore | AsyncDeliveryStore
 
 
@@ -141,6 +143,9 @@ class WebhookRouter:
             process) before it is answered 409 so that the gateway retries later.
         max_age: refuse (400 ``too_old``) an event whose signed ``created`` is older than this
             many seconds; off by default.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` for the deliveries' spans; the
+            global one by default (see docs/observability.md). Needs ``bpcpay[otel]``.
+        meter_provider: likewise, the ``MeterProvider`` for the ``bpcpay.webhook.*`` metrics.
 
     Raises:
         InvalidArgumentError: an argument is invalid: an empty, whitespace-only or unencodable
@@ -187,6 +192,8 @@ class WebhookRouter:
         sync_handlers_in_thread: bool = True,
         in_flight_timeout: float = DEFAULT_IN_FLIGHT_TIMEOUT,
         max_age: float | None = None,
+        tracer_provider: TracerProviderLike | None = None,
+        meter_provider: MeterProviderLike | None = None,
         _clock: Callable[[], float] = time.monotonic,
         _wall: Callable[[], float] = time.time,
         _sleep: Callable[[float], object] | None = None,
@@ -211,6 +218,10 @@ class WebhookRouter:
         self._sync = SyncDriver(self.store, sleep=_sleep)
         self._async = AsyncDriver(
             self.store, plans=self._plans, sleep=_sleep, in_thread=sync_handlers_in_thread
+        )
+        # OpenTelemetry (bpcpay/_telemetry.py): it observes the plans; None without the API.
+        self._telemetry = router_telemetry(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, store=self.store
         )
 
     def __repr__(self) -> str:
@@ -419,6 +430,23 @@ class WebhookRouter:
         key = self._key(event, payload)
         return self._plans.deliver(event, key, self.handlers_for(event.type))
 
+    def _delivery(self, payload: bytes | str, headers: Mapping[str, str]) -> Plan[WebhookResult]:
+        """One delivery, from its verification on, as the plan handle and handle_sync run."""
+        verified = self._verify(payload, headers)
+        if isinstance(verified, WebhookResult):
+            return verified
+        return (yield from self._deliver(verified, _as_bytes(payload)))
+
+    def _traced(self, plan: Plan[R], *, reconciliation: bool = False) -> Plan[R]:
+        """``plan`` as telemetry observes it (a delivery's span, or a reconciliation's)."""
+        telemetry = self._telemetry
+        if telemetry is None:
+            return plan
+        return telemetry.reconciliation(plan) if reconciliation else telemetry.delivery(plan)
+
+    def _traced_delivery(self, event: Event, payload: bytes) -> Plan[WebhookResult]:
+        return self._traced(self._deliver(event, payload))
+
     async def handle(self, payload: bytes | str, headers: Mapping[str, str]) -> WebhookResult:
         """Verify, parse, de-duplicate and dispatch one delivery (async driver).
 
@@ -461,10 +489,7 @@ class WebhookRouter:
             print(result.status, result.reason)  # 200 handled
             ```
         """
-        verified = self._verify(payload, headers)
-        if isinstance(verified, WebhookResult):
-            return verified
-        return await self._async.run(self._deliver(verified, _as_bytes(payload)))
+        return await self._async.run(self._traced(self._delivery(payload, headers)))
 
     def handle_sync(self, payload: bytes | str, headers: Mapping[str, str]) -> WebhookResult:
         """:meth:`handle` for synchronous servers (WSGI, Django): runs plain handlers only.
@@ -505,10 +530,7 @@ class WebhookRouter:
             ```
         """
         self._require_sync_store()
-        verified = self._verify(payload, headers)
-        if isinstance(verified, WebhookResult):
-            return verified
-        return self._sync.run(self._deliver(verified, _as_bytes(payload)))
+        return self._sync.run(self._traced(self._delivery(payload, headers)))
 
     def _require_sync_store(self) -> None:
         if is_async_store(self.store):
@@ -581,8 +603,8 @@ class WebhookRouter:
             ```
         """
         wanted = wanted_ids(session_ids, payment_ids, refund_ids)
-        plan = reconcile_plan(client, wanted, deliver=self._deliver, wall=self._wall)
-        return await self._async.run(plan)
+        plan = reconcile_plan(client, wanted, deliver=self._traced_delivery, wall=self._wall)
+        return await self._async.run(self._traced(plan, reconciliation=True))
 
     def reconcile_sync(
         self,
@@ -632,5 +654,5 @@ class WebhookRouter:
         """
         wanted = wanted_ids(session_ids, payment_ids, refund_ids)
         self._require_sync_store()
-        plan = reconcile_plan(client, wanted, deliver=self._deliver, wall=self._wall)
-        return self._sync.run(plan)
+        plan = reconcile_plan(client, wanted, deliver=self._traced_delivery, wall=self._wall)
+        return self._sync.run(self._traced(plan, reconciliation=True))
