@@ -10,10 +10,14 @@ succeed through it. The pure rules (which proxy, NO_PROXY, the checks) are teste
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import inspect
 import logging
 import ssl
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -685,13 +689,36 @@ def test_mtls_with_a_client_certificate_in_every_form(
         _ok(retrieve(kind, base_url=mtls_gateway.url(), client_cert=str(ca.client_pem)))
 
 
+@contextlib.contextmanager
+def _python_310_leaks_a_refused_tls_transport() -> Iterator[None]:
+    """On Python 3.10, asyncio's SSL transport is never marked closed when the server refuses
+    the handshake after it began (a missing client certificate): collected, it warns "unclosed
+    transport". Raw aiohttp shows the same on 3.10, with every aiohttp release from 3.14.2 on;
+    3.11's rewritten SSL transport does not. That one warning is let through here, collected
+    within the test (any other warning still fails it); on 3.11+ nothing is filtered."""
+    if sys.version_info >= (3, 11):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"unclosed transport <asyncio\.sslproto\._SSLProtocolTransport",
+            category=ResourceWarning,
+        )
+        try:
+            yield
+        finally:
+            gc.collect()
+
+
 def test_mtls_without_a_client_certificate_is_a_clear_error(
     kind: str, ca: PrivateCA, mtls_gateway: TLSGateway
 ) -> None:
     attempts: list[bpcpay.RequestAttempt] = []
-    err = retrieve(
-        kind, base_url=mtls_gateway.url(), ssl=str(ca.ca_file), on_attempt=attempts.append
-    )
+    with _python_310_leaks_a_refused_tls_transport():
+        err = retrieve(
+            kind, base_url=mtls_gateway.url(), ssl=str(ca.ca_file), on_attempt=attempts.append
+        )
     assert type(err) is bpcpay.APIConnectionError, repr(err)
     assert err.request_sent is False
     message = str(err)

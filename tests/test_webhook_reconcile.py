@@ -414,6 +414,9 @@ class AsyncSQLiteish:
     async def renew(self, key, token):
         return self.inner.renew(key, token)
 
+    def close(self):  # what bpcpay reconcile calls when it is done
+        self.inner.close()
+
 
 router = WebhookRouter({secret!r}, store=AsyncSQLiteish({db!r}))
 
