@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import _otel_recipes
 import attrs
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -425,6 +426,16 @@ def configuration_mtls(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert seen["client_cert"]["commonName"] == "shop-client"
 
 
+def observability(recipe: Callable[[str, Path], None]) -> Driver:
+    """A driver for docs/observability.md's set-ups, which run in servers of their own (see
+    tests/_otel_recipes.py)."""
+
+    def driver(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        recipe(block.code, tmp_path)
+
+    return driver
+
+
 def loaded(drive: Callable[[dict[str, Any]], None]) -> Driver:
     """A driver for a block that needs nothing but its own namespace."""
 
@@ -441,6 +452,8 @@ NAMED: dict[str, Driver] = {
     "deploying-reconcile-cron": reconcile_cron,
     "configuration-proxy": configuration_proxy,
     "configuration-mtls": configuration_mtls,
+    "observability-fastapi": observability(_otel_recipes.fastapi_recipe),
+    "observability-django": observability(_otel_recipes.django_recipe),
 }
 
 
