@@ -57,8 +57,9 @@ import functools
 import os
 import re
 import sys
+import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -134,41 +135,51 @@ class _ReadDeadlines:
     """The read deadlines of the attempts made through one owned session, on one loop timer.
 
     An attempt is known by its task (an aiohttp request runs in the task that awaits it, and a
-    task makes one request at a time). The transport says what read timeout its attempt has
-    (:meth:`expect`) before it asks aiohttp for the request; the session's request class
-    (:meth:`request_class`) starts the deadline when aiohttp hands the request its connection
-    (``ClientRequest.send(conn)``, right before the first byte is written); the transport
-    forgets the attempt when it ends, however it ends (:meth:`finish`). The timer is set for the
-    earliest deadline; when it fires, every attempt past its deadline is marked ended and its
-    connection, if still in use, aborted, and the timer is set again for the next one, if any.
-    Lives on one event loop (the owned session's); nothing here is thread-safe, nor needs to be.
+    task makes one request at a time). The transport notes the attempt's read timeout in
+    ``attempts`` before it asks aiohttp for the request; the session's request class
+    (:meth:`request_class`) turns it into a deadline when aiohttp hands the request its
+    connection (``ClientRequest.send(conn)``, right before the first byte is written); the
+    transport removes the attempt when it ends, however it ends. The timer is set for the
+    earliest deadline; when it fires, every attempt past its deadline moves to ``ended`` and its
+    connection, if still in use, is aborted, and the timer is set again for the next one, if
+    any. Lives on one event loop (the owned session's); nothing here is thread-safe, nor needs
+    to be.
+
+    ``AiohttpTransport.send`` reads and writes ``attempts`` and ``ended`` itself (no method
+    call per attempt: this is on every call's path).
     """
 
-    __slots__ = ("_at", "_ended", "_expecting", "_handle", "_loop", "_running")
+    __slots__ = ("_at", "_handle", "_loop", "_time", "attempts", "ended")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        #: The read timeout of each attempt not yet handed a connection.
-        self._expecting: dict[asyncio.Task[Any] | None, float] = {}
-        #: Per attempt handed a connection: its deadline (loop time) and that connection.
-        self._running: dict[
-            asyncio.Task[Any] | None, tuple[float, aiohttp.connector.Connection]
+        # asyncio's own loops read time.monotonic() in a Python method: call it directly.
+        self._time: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
+        #: Per attempt: its read timeout (seconds) until it is sent, then its deadline (loop
+        #: time) and its connection.
+        self.attempts: dict[
+            asyncio.Task[Any] | None, float | tuple[float, aiohttp.connector.Connection]
         ] = {}
-        #: Attempts whose deadline passed, until they finish: True when the deadline aborted
+        #: Attempts whose deadline passed, until they end: True when the deadline aborted
         #: their connection (so what was read until then may be cut short), False when the
         #: connection had been given back already (the answer was whole) or closed.
-        self._ended: dict[asyncio.Task[Any] | None, bool] = {}
+        self.ended: dict[asyncio.Task[Any] | None, bool] = {}
         self._handle: asyncio.TimerHandle | None = None
         #: When the handle fires (loop time), while there is one.
         self._at = 0.0
 
     def __len__(self) -> int:
-        return len(self._expecting) + len(self._running) + len(self._ended)
+        return len(self.attempts) + len(self.ended)
 
     def request_class(self) -> type[aiohttp.ClientRequest]:
         """aiohttp's ClientRequest (the session's ``request_class``), whose public ``send``
-        first starts the attempt's deadline."""
-        start = self._start
+        first starts the attempt's deadline: its read timeout from now, or still the one it
+        had if aiohttp is re-sending it on a fresh connection; a ServerTimeoutError when that
+        one has passed already (aiohttp closes the connection, and nothing is sent)."""
+        deadlines, attempts, ended, now = self, self.attempts, self.ended, self._time
+        aiohttp_send = aiohttp.ClientRequest.send
 
         class _DeadlineRequest(aiohttp.ClientRequest):
             # A plain function returning aiohttp's coroutine (awaited by aiohttp as is): no
@@ -176,46 +187,24 @@ class _ReadDeadlines:
             def send(
                 self, conn: aiohttp.connector.Connection
             ) -> Coroutine[Any, Any, aiohttp.ClientResponse]:
-                start(conn)
-                return aiohttp.ClientRequest.send(self, conn)
+                task = asyncio.current_task()
+                entry = attempts.get(task)
+                if entry.__class__ is tuple:
+                    due = entry[0]
+                elif entry is not None:
+                    due = now() + entry  # type: ignore[operator]
+                elif task in ended:
+                    # aiohttp re-sends a GET whose connection broke, here after the deadline
+                    # passed (and maybe aborted it): the attempt ends as timed out.
+                    raise aiohttp.ServerTimeoutError("the read deadline of this attempt passed")
+                else:  # not one of bpcpay's attempts (the session is private, so never)
+                    return aiohttp_send(self, conn)
+                attempts[task] = (due, conn)
+                if deadlines._handle is None or due < deadlines._at:
+                    deadlines._arm(due)
+                return aiohttp_send(self, conn)
 
         return _DeadlineRequest
-
-    def expect(self, task: asyncio.Task[Any] | None, seconds: float) -> None:
-        """``task``'s next attempt has ``seconds`` to read its answer once it is sent."""
-        self._expecting[task] = seconds
-
-    def _start(self, connection: aiohttp.connector.Connection) -> None:
-        """The current task's attempt is about to be sent on ``connection``: its deadline is
-        its read timeout from now, or still the one it had if aiohttp is re-sending it on a
-        fresh connection; a ServerTimeoutError when that one has passed already (aiohttp
-        closes the connection, and the request is not sent)."""
-        task = asyncio.current_task()
-        seconds = self._expecting.pop(task, None)
-        if seconds is not None:
-            due = self._loop.time() + seconds
-        elif (entry := self._running.get(task)) is not None:
-            due = entry[0]
-        elif task in self._ended:
-            # aiohttp re-sends a GET whose connection broke, here after the deadline passed
-            # (and maybe aborted it): the attempt ends as timed out, nothing is sent again.
-            raise aiohttp.ServerTimeoutError("the read deadline of this attempt has passed")
-        else:
-            return  # not one of bpcpay's attempts (the session is private, so never)
-        self._running[task] = (due, connection)
-        if self._handle is None:
-            self._arm(due)
-        elif due < self._at:
-            self._handle.cancel()
-            self._arm(due)
-
-    def finish(self, task: asyncio.Task[Any] | None) -> bool | None:
-        """Forget ``task``'s attempt: None when its deadline had not passed, else whether it
-        aborted the attempt's connection (see ``_ended``)."""
-        if self._running.pop(task, None) is None:
-            self._expecting.pop(task, None)
-        ended = self._ended
-        return ended.pop(task, None) if ended else None
 
     def close(self) -> None:
         """Stop the timer (the session is closing; its connections go with it)."""
@@ -224,17 +213,23 @@ class _ReadDeadlines:
             self._handle = None
 
     def _arm(self, due: float) -> None:
+        """Have the timer fire at ``due`` (sooner than it would, if it is set)."""
+        if self._handle is not None:
+            self._handle.cancel()
         self._handle = self._loop.call_at(due, self._fire)
         self._at = due
 
     def _fire(self) -> None:
         self._handle = None
-        now = self._loop.time()
+        now = self._time()
         upcoming: float | None = None
-        running = self._running
-        for task, (due, connection) in list(running.items()):
+        attempts = self.attempts
+        for task, entry in list(attempts.items()):
+            if entry.__class__ is not tuple:
+                continue  # not sent yet
+            due, connection = entry
             if due <= now:
-                del running[task]
+                del attempts[task]
                 # None once aiohttp gave the connection back to the pool (the whole answer
                 # was read; it may already serve another request, so it is left alone) or
                 # closed it. Otherwise the attempt's next (or current) wait on it fails at
@@ -242,11 +237,12 @@ class _ReadDeadlines:
                 transport = connection.transport
                 if transport is not None:
                     transport.abort()
-                self._ended[task] = transport is not None
+                self.ended[task] = transport is not None
             elif upcoming is None or due < upcoming:
                 upcoming = due
         if upcoming is not None:
-            self._arm(upcoming)
+            self._handle = self._loop.call_at(upcoming, self._fire)
+            self._at = upcoming
 
 
 #: URLs as sent, built once per distinct URL (yarl caches its own parsing of plain strings,
@@ -555,36 +551,58 @@ class AiohttpTransport:
         session = self._session
         if session is None:
             session = self._open_session()
-        if session.closed:
+        elif self._closed or (not self.owns_session and session.closed):
             # aiohttp would raise a bare RuntimeError; this happens when a with_options() twin
-            # closed the shared session, or the caller closed the session they lent us.
+            # closed the shared transport, or the caller closed the session they lent us.
             raise ClientClosedError("the aiohttp session of this client is closed")
         last = self._last
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
         url = _encoded_url(request.url)
+        method = request.method
         body = request.body
+        proxy_headers = self._proxy_headers
         deadlines = self._deadlines
-        task = None
         if deadlines is not None:
             task = asyncio.current_task()
-            deadlines.expect(task, timeout.read)
+            # The read timeout, until aiohttp sends the request (see _ReadDeadlines).
+            deadlines.attempts[task] = timeout.read
         # What ended the attempt is raised below, after the except clauses: raised inside one,
         # it would chain aiohttp's exception (whose repr shows the request's headers, the key
         # among them) and its traceback, whose aiohttp frames hold those headers in locals.
         failure: BaseException
         try:
-            async with session.request(
-                request.method,
-                url,
-                headers=request.headers,
-                data=body,
-                skip_auto_headers=(
-                    _NO_CONTENT_TYPE if body is None and request.method != "GET" else None
-                ),
-                timeout=client_timeout,
-                allow_redirects=False,
-                proxy_headers=self._proxy_headers,
-            ) as response:
+            # aiohttp is given only what differs from its defaults: each argument costs it.
+            if proxy_headers is None and body is not None:
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    data=body,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+            elif proxy_headers is None and method == "GET":
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+            else:
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    data=body,
+                    skip_auto_headers=(
+                        _NO_CONTENT_TYPE if body is None and method != "GET" else None
+                    ),
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                    proxy_headers=proxy_headers,
+                )
+            async with context as response:
                 status = response.status
                 headers = response.headers
                 limit = self.max_response_bytes
@@ -598,23 +616,31 @@ class AiohttpTransport:
                     content = await _read_limited(response, limit)
         except asyncio.CancelledError as exc:
             if deadlines is not None:
-                deadlines.finish(task)
+                deadlines.attempts.pop(task, None)
+                deadlines.ended.pop(task, None)
             # Still a cancellation, but a fresh one: a caller's own timeout (asyncio.timeout,
             # wait_for) chains it to the TimeoutError it raises, and this one's traceback goes
             # through aiohttp's frames.
             failure = asyncio.CancelledError(*exc.args)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            past = False
+            if deadlines is not None:
+                deadlines.attempts.pop(task, None)
+                past = deadlines.ended.pop(task, None) is not None
             # Whatever aiohttp raised after the read deadline passed (an aborted connection
             # fails its next read or write), the attempt timed out reading.
-            past = deadlines is not None and deadlines.finish(task) is not None
             failure = _failure(exc, url, timeout, self.network, read_deadline_passed=past)
         except BaseException:
             # ResponseTooLarge (ours), or an interruption: the attempt is over all the same.
             if deadlines is not None:
-                deadlines.finish(task)
+                deadlines.attempts.pop(task, None)
+                deadlines.ended.pop(task, None)
             raise
         else:
-            if deadlines is None or not deadlines.finish(task):
+            if deadlines is None:
+                return status, headers, content
+            deadlines.attempts.pop(task, None)  # gone already if its deadline passed
+            if not deadlines.ended or not deadlines.ended.pop(task, False):
                 return status, headers, content
             # The deadline aborted the connection while the body was read: a body that ends
             # with the connection (no length) then looks whole, but was cut short.
