@@ -206,9 +206,11 @@ def measure(
     url: str,
     parallel: int,
     trampoline: bool = False,
+    env: dict[str, str] | None = None,
 ) -> dict[tuple[str, str, str, int], Profile]:
     """One probe per (kind, decoder, op, calls), ``parallel`` at a time (the counts do not
-    depend on how busy the machine is, only the time they take)."""
+    depend on how busy the machine is, only the time they take), in ``env`` when given (an
+    OpenTelemetry world of ``telemetry.py``)."""
     wanted = list(dict.fromkeys(jobs))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {
@@ -216,6 +218,7 @@ def measure(
                 run_probe,
                 probe_command(*job, url, python=python, trampoline=trampoline),
                 functions=trampoline,
+                env=env,
             )
             for job in wanted
         }
