@@ -95,7 +95,7 @@ COMPONENTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     ("encode", "JSON encoding of the body", ("encode_json", "encode:_clients.py"), "build"),
     (
         "wrapper",
-        "transport wrapper (raw aiohttp: its own function)",
+        "transport wrapper (raw aiohttp: its own function; the read deadline's entry)",
         ("AiohttpTransport.send",),
         "retry",
     ),
@@ -110,12 +110,6 @@ COMPONENTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
             "_BaseRequestContextManager.__aexit__",
             "ClientResponse.read",
         ),
-        "wrapper",
-    ),
-    (
-        "deadline",
-        "read deadline: expect and finish (the transport's entry per attempt)",
-        ("_ReadDeadlines.expect", "_ReadDeadlines.finish"),
         "wrapper",
     ),
     (
