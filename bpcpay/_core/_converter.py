@@ -76,6 +76,11 @@ def wire_key(field: attrs.Attribute[Any]) -> str:
     return key
 
 
+#: Looked up once: ``datetime.fromisoformat`` binds a new method object on each lookup (a
+#: classmethod), about 500 instructions of a timestamp's parse.
+_fromisoformat = datetime.fromisoformat
+
+
 def parse_datetime(value: Any) -> datetime:
     """Parse an ISO 8601 timestamp from the gateway; ``Z`` and ``+00:00`` both work.
 
@@ -84,7 +89,7 @@ def parse_datetime(value: Any) -> datetime:
     if value.__class__ is str:
         try:
             # Python 3.11+ reads "Z" itself; this is the common, fast path.
-            parsed = datetime.fromisoformat(value)
+            parsed = _fromisoformat(value)
         except ValueError:
             text = value.strip()
             if text.endswith(("Z", "z")):
@@ -230,7 +235,9 @@ def _filler(cls: type[Any]) -> type[Any] | None:
     It has ``cls``'s own ``__slots__`` on ``cls``'s base, so Python finds the two layouts the
     same (``__class__`` assignment checks it); it takes ``object``'s own ``__setattr__`` and
     ``__delattr__``, so that each assignment is the interpreter's plain slot store (a few dozen
-    instructions; calling a slot's setter costs about 600, a frozen model's ``__init__`` more).
+    instructions; calling a slot's setter costs about 600, a frozen model's ``__init__`` more),
+    and ``object``'s ``__init__``, so that ``filler()`` makes a bare one (cheaper than
+    ``object.__new__(filler)``).
     Only the generated function ever holds an instance of it, and only until it is full.
     """
     own = cls.__dict__.get("__slots__")
@@ -244,6 +251,7 @@ def _filler(cls: type[Any]) -> type[Any] | None:
                 "__slots__": own,
                 "__setattr__": object.__setattr__,
                 "__delattr__": object.__delattr__,
+                "__init__": object.__init__,
                 "__module__": cls.__module__,
             },
         )
@@ -328,7 +336,6 @@ def _structure_function(
         f"def structure_{name}(data, _=None, request_id=None):",
         "    if data.__class__ is not dict and not isinstance(data, Mapping):",
         f"        raise TypeError('expected a JSON object for {name}, got ' + type(data).__name__)",
-        "    get = data.get",
     ]
     values: dict[str, str] = {}
     for index, field in enumerate(fields):
@@ -358,7 +365,9 @@ def _structure_function(
         elif field.default is None and inner is not None:
             # Missing and null mean the same here: the default is None, and the optional
             # hook turns None into None.
-            lines.append(f"    {var} = get({key!r})")
+            # data.get(...) each time: the interpreter calls the method without making it an
+            # object, which ``get = data.get`` would do once per model.
+            lines.append(f"    {var} = data.get({key!r})")
             lines.append(f"    if {var} is not None" + (f" and {check}:" if check else ":"))
             lines.append(f"        {call}")
         else:
@@ -383,7 +392,7 @@ def _structure_function(
         lines.append(f"    return cls({', '.join(f'{n}={v}' for n, v in values.items())})")
     elif plan == _FILLER:
         ns["filler"] = _filler(cls)
-        lines.append("    obj = new(filler)")
+        lines.append("    obj = filler()")
         lines += [f"    obj.{field_name} = {var}" for field_name, var in values.items()]
         lines += ["    obj.__class__ = cls", "    return obj"]
     elif plan == _DICT:
@@ -538,12 +547,13 @@ def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) 
         TypeError, ValueError, KeyError: the data does not fit the model (the callers turn this
             into the right bpcpay error).
     """
-    if data.__class__ is not dict and not isinstance(data, Mapping):
-        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     structure = _TOP_LEVEL.get(cls)
     if structure is not None:
+        # The generated function refuses what is not a JSON object itself.
         built: T = structure(data, cls, request_id)
         return built
+    if data.__class__ is not dict and not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     obj: T = converter.get_structure_hook(cls)(data, cls)
     if request_id is not None:
         object.__setattr__(obj, "request_id", request_id)
