@@ -440,6 +440,20 @@ def test_a_slotted_model_on_object_is_filled_as_init_would(build: str | None) ->
         assert weakref.ref(built)() is built
 
 
+@attrs.define(frozen=True, kw_only=True, slots=False)
+class _Mixed(_Loose):
+    """Fields in slots (the base's) and in __dict__ (its own)."""
+
+    extra: str = "x"
+
+
+def test_a_model_stored_two_ways_is_built_by_init() -> None:
+    assert _filler(_LooseDict) is None  # no slots of its own: nothing to twin
+    assert _fill_plan(_Mixed, None) == "init"
+    built = _structure_function(_Mixed, converter)({"name": "a", "code": "b"}, _Mixed)
+    assert _state(built) == _state(_Mixed(name="a", code="B"))
+
+
 def test_a_cached_hash_is_left_to_init() -> None:
     # attrs' __init__ resets the hash cache: only __init__ builds such a class.
     assert _fill_plan(_CachedHash, None) == "init"
