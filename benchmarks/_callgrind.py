@@ -25,7 +25,7 @@ import collections
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: The C functions that mark the measured section (see the module docstring). Patterns, because
@@ -52,7 +52,13 @@ class Profile:
         self.calls = calls
 
 
-def run_probe(command: Sequence[str], *, functions: bool, timeout: float = 1800) -> Profile:
+def run_probe(
+    command: Sequence[str],
+    *,
+    functions: bool,
+    timeout: float = 1800,
+    env: Mapping[str, str] | None = None,
+) -> Profile:
     """Run ``command`` (a probe that calls the two markers) under callgrind.
 
     Args:
@@ -60,6 +66,7 @@ def run_probe(command: Sequence[str], *, functions: bool, timeout: float = 1800)
         functions: also read the per-function costs (needs the probe to switch the perf
             trampoline on, for Python functions).
         timeout: seconds before the probe is given up.
+        env: the probe's environment (this process's by default).
 
     Returns:
         The measured section.
@@ -85,6 +92,7 @@ def run_probe(command: Sequence[str], *, functions: bool, timeout: float = 1800)
             text=True,
             timeout=timeout,
             check=False,
+            env=None if env is None else dict(env),
         )
         part = Path(f"{out}.1")
         if result.returncode != 0 or not part.exists():

@@ -113,16 +113,15 @@ COMPONENTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "wrapper",
     ),
     (
-        "arm",
-        "read deadline: arming (connector hook, loop timer)",
-        ("_DeadlineConnector.connect",),
-        "aiohttp",
+        "deadline",
+        "read deadline: expect and finish (the transport's entry per attempt)",
+        ("_ReadDeadlines.expect", "_ReadDeadlines.finish"),
+        "wrapper",
     ),
-    ("connector", "aiohttp's connector itself", ("BaseConnector.connect",), "arm"),
     (
-        "disarm",
-        "read deadline: the timer's cancel on release",
-        ("Connection._notify_release",),
+        "arm",
+        "read deadline: start (request_class's send, the shared loop timer)",
+        ("_ReadDeadlines.request_class.<locals>._DeadlineRequest.send",),
         "aiohttp",
     ),
     ("settle", "response decoding (settle, status check)", ("settle",), "retry"),
@@ -207,9 +206,11 @@ def measure(
     url: str,
     parallel: int,
     trampoline: bool = False,
+    env: dict[str, str] | None = None,
 ) -> dict[tuple[str, str, str, int], Profile]:
     """One probe per (kind, decoder, op, calls), ``parallel`` at a time (the counts do not
-    depend on how busy the machine is, only the time they take)."""
+    depend on how busy the machine is, only the time they take), in ``env`` when given (an
+    OpenTelemetry world of ``telemetry.py``)."""
     wanted = list(dict.fromkeys(jobs))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {
@@ -217,6 +218,7 @@ def measure(
                 run_probe,
                 probe_command(*job, url, python=python, trampoline=trampoline),
                 functions=trampoline,
+                env=env,
             )
             for job in wanted
         }

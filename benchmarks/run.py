@@ -18,6 +18,8 @@ d        ``pure_paths.py``      construct_event vs hmac + json.loads; parsing vs
 e        ``imports.py``         import times in fresh interpreters
 f        ``memory.py``          RSS per idle client, after parsing many sessions
 g        ``sandbox_throughput.py``  the sandbox gateway's sessions.create/s
+t        ``telemetry.py``       what OpenTelemetry costs a call, in instructions (valgrind), in
+                                three worlds: not installed, the API alone, the SDK
 
 ``--quick`` makes every measurement tiny (two repetitions of turns of a few milliseconds; the
 instruction probes run once each without valgrind): it proves the scripts work, in CI, and its
@@ -46,7 +48,7 @@ from _server import BenchServer
 
 HERE = Path(__file__).resolve().parent
 
-SECTION_KEYS = "iabcdefg"
+SECTION_KEYS = "iabcdefgt"
 #: The sections that raised in this run (written to RESULTS.md as failed; the exit status is 1).
 FAILED: list[str] = []
 PACKAGES = (
@@ -60,6 +62,8 @@ PACKAGES = (
     "httpx",
     "requests",
     "matplotlib",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
 )
 
 HOW_MEASURED = """\
@@ -96,6 +100,9 @@ HOW_MEASURED = """\
 - **The hop**: BpcPay's latency minus AsyncBpcPay's, next to two floors measured on a plain
   asyncio loop thread: a bare `call_soon_threadsafe` + lock round trip, and the least a hop
   that runs a coroutine costs (`run_coroutine_threadsafe(...).result()`).
+- **OpenTelemetry** (section t): the instruction probes of section i, run in three worlds by
+  `benchmarks/_otel_site/sitecustomize.py` (not installed, the API alone, the SDK with in-memory
+  exporters); section i itself runs in the API world when the API is installed.
 - **Imports** are timed inside fresh interpreters (start-up excluded); **memory** is VmRSS from
   `/proc/self/status` in fresh interpreters.
 - Absolute numbers move with the machine and its load; compare ratios, and re-run on a quiet
@@ -228,6 +235,7 @@ def run_sections(cfg: Config, only: str, attribution_python: str | None) -> list
     import model_layout
     import pure_paths
     import sandbox_throughput
+    import telemetry
 
     sections: list[Section] = []
     failed: list[str] = []
@@ -272,6 +280,7 @@ def run_sections(cfg: Config, only: str, attribution_python: str | None) -> list
         step("d", lambda: pure_paths.run(cfg))
         step("e", lambda: imports.run(cfg))
         step("f", lambda: memory.run(cfg, server))
+        step("t", lambda: telemetry.run(cfg, server))
     finally:
         server.close()
     step("g", lambda: sandbox_throughput.run(cfg))

@@ -1,6 +1,6 @@
 """What OpenTelemetry costs a call (issue 22): AsyncBpcPay against raw aiohttp in three worlds.
 
-    python benchmarks/telemetry.py [--calls 200,1200] [--worlds absent,api,sdk]
+    python benchmarks/telemetry.py [--calls 300] [--worlds absent,api,sdk]
                                    [--tree PATH] [--wall 7] [--no-valgrind]
 
 The worlds (``_otel_site/sitecustomize.py``): ``absent``, opentelemetry cannot be imported;
@@ -8,11 +8,12 @@ The worlds (``_otel_site/sitecustomize.py``): ``absent``, opentelemetry cannot b
 instructions per call than without it); ``sdk``, the SDK is configured with an in-memory span
 exporter and metric reader (every call then makes two spans and records a duration).
 
-Instructions per call are counted as ``instructions.py`` counts them: each client makes N
-sequential calls to the benchmark server inside ``valgrind --tool=callgrind``, for two values of
-N, and the difference of the totals divided by the difference of N is one call's work. The row
+Instructions per call are counted by ``instructions.py``'s own probes, in the world's
+environment: each client makes a warm-up, then N sequential calls to the benchmark server inside
+``valgrind --tool=callgrind``, and only the N calls are counted (the probe marks them). The row
 printed per world is ``instructions.py``'s summary row, ``AsyncBpcPay / raw aiohttp``, and the
-change against the ``absent`` world of the same run. ``--tree`` measures another checkout's
+change against the ``absent`` world of the same run. ``run.py`` writes the same table into
+``RESULTS.md`` (section t, :func:`run`). ``--tree`` measures another checkout's
 bpcpay (put first on ``PYTHONPATH``), e.g. the main branch, to show that without the API nothing
 changed. ``--wall N`` also times N interleaved repetitions of 300 sequential retrieves per
 world (medians and ranges, paired ratios against ``absent``).
@@ -26,24 +27,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _harness import Config, Section, Table  # noqa: E402
 from _server import BenchServer  # noqa: E402
 
 SITE = HERE / "_otel_site"
 WORLDS = ("absent", "api", "sdk")
 OPS = ("retrieve", "create")
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+#: Calls counted per probe in run.py's section (the counts repeat to about 1% at this size).
+CALLS = 300
 
 
 def _environment(world: str, tree: str | None) -> dict[str, str]:
@@ -82,32 +83,87 @@ def _world_seen() -> str:
     return "sdk" if provider.startswith("opentelemetry.sdk") else "api"
 
 
-def count(world: str, tree: str | None, kind: str, op: str, calls: int, url: str) -> int:
-    """Instructions of a whole probe process making ``calls`` calls."""
-    with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={tmp}/out",
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--probe",
-                kind,
-                op,
-                str(calls),
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-            env=_environment(world, tree),
+def per_call(
+    worlds: list[str], tree: str | None, calls: int, url: str
+) -> dict[tuple[str, str, str], float]:
+    """Instructions per call of raw aiohttp and AsyncBpcPay (standard-library JSON), for each
+    world and operation, by ``instructions.py``'s probes run in the world's environment."""
+    import instructions
+
+    rows: dict[tuple[str, str, str], float] = {}
+    for world in worlds:
+        jobs = [(kind, "json", op, calls) for op in OPS for kind in ("raw", "async")]
+        profiles = instructions.measure(
+            jobs, python=sys.executable, url=url, parallel=2, env=_environment(world, tree)
         )
-    found = _COLLECTED.findall(result.stderr)
-    if result.returncode != 0 or not found:
-        raise RuntimeError(f"valgrind failed ({result.returncode}): {result.stderr[-2000:]}")
-    return int(found[-1])
+        for (kind, _, op, _), profile in profiles.items():
+            rows[(world, kind, op)] = profile.total / calls
+    return rows
+
+
+def tables(rows: dict[tuple[str, str, str], float], worlds: list[str]) -> list[Table]:
+    """The counts per world, then the summary row's ratio per world and the change against
+    the absent world."""
+    counts = Table(
+        "t1. instructions per call in each OpenTelemetry world (valgrind)",
+        [
+            "world",
+            "raw aiohttp, retrieve",
+            "AsyncBpcPay, retrieve",
+            "raw aiohttp, create",
+            "AsyncBpcPay, create",
+        ],
+    )
+    for world in worlds:
+        counts.add(
+            world, *(f"{rows[(world, kind, op)]:,.0f}" for op in OPS for kind in ("raw", "async"))
+        )
+    ratios = Table(
+        "t2. what the world changes",
+        [
+            "world",
+            "**AsyncBpcPay / raw aiohttp**, retrieve",
+            "create",
+            "AsyncBpcPay against absent, retrieve",
+            "create",
+        ],
+    )
+    for world in worlds:
+        cells = [f"{rows[(world, 'async', op)] / rows[(world, 'raw', op)]:.3f}x" for op in OPS]
+        if "absent" in worlds and world != "absent":
+            cells += [
+                _pct(rows[(world, "async", op)] / rows[("absent", "async", op)] - 1) for op in OPS
+            ]
+        else:
+            cells += ["—", "—"]
+        ratios.add(world, *cells)
+    return [counts, ratios]
+
+
+def run(cfg: Config, server: BenchServer) -> list[Section]:
+    """Section t of ``run.py``: the counts in the three worlds (each probe first checks, in
+    a short uncounted run, that it lands in the world asked for). In quick mode only those
+    checks run: nothing is counted."""
+    section = Section("t", "What OpenTelemetry costs a call (issue 22), in instructions")
+    for world in WORLDS:
+        timed(world, None, "async", server.bpc_url, 3)  # raises if the world did not take
+    if cfg.quick:
+        note = Table("t1. instructions per call in each OpenTelemetry world", ["world", "—"])
+        note.add("(quick mode: each world was checked; nothing was counted)", "—")
+        section.tables.append(note)
+        return [section]
+    section.tables += tables(per_call(list(WORLDS), None, CALLS, server.bpc_url), list(WORLDS))
+    section.tables[-1].note = (
+        f"`python benchmarks/telemetry.py`: {CALLS} sequential calls per client after a warm-up, "
+        "counted by `instructions.py`'s probes (valgrind) in each world "
+        "(`benchmarks/_otel_site/sitecustomize.py`): **absent**, opentelemetry cannot be "
+        "imported; **api**, the API installed and no SDK configured (the default world of every "
+        "process, and of section i); **sdk**, the SDK configured before the client is made, "
+        "spans exported one by one (`SimpleSpanProcessor`) to an `InMemorySpanExporter`, metrics "
+        "kept for an `InMemoryMetricReader`. With the API and no SDK, bpcpay may cost at most 3% "
+        "more instructions per call than without it (issue 22)."
+    )
+    return [section]
 
 
 def timed(world: str, tree: str | None, kind: str, url: str, calls: int) -> float:
@@ -136,13 +192,12 @@ def _pct(value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", default="200,1200", help="the two call counts")
+    parser.add_argument("--calls", type=int, default=CALLS, help="calls counted per probe")
     parser.add_argument("--worlds", default=",".join(WORLDS))
     parser.add_argument("--tree", default=None, help="a checkout whose bpcpay to measure")
     parser.add_argument("--wall", type=int, default=0, help="timed repetitions per world")
     parser.add_argument("--no-valgrind", action="store_true", help="wall-clock only")
     args = parser.parse_args()
-    low, high = (int(n) for n in args.calls.split(","))
     worlds = [w for w in args.worlds.split(",") if w]
     assert all(w in WORLDS for w in worlds), worlds
     tree = str(Path(args.tree).resolve()) if args.tree else None
@@ -153,45 +208,10 @@ def main() -> None:
         if not args.no_valgrind:
             if shutil.which("valgrind") is None:
                 raise SystemExit("valgrind is not installed")
-            rows: dict[tuple[str, str, str], float] = {}
-            for world in worlds:
-                for op in OPS:
-                    for kind in ("raw", "async"):
-                        a = count(world, tree, kind, op, low, url)
-                        b = count(world, tree, kind, op, high, url)
-                        rows[(world, kind, op)] = (b - a) / (high - low)
-                        print(
-                            f"{world:7} {kind:6} {op:9} "
-                            f"{rows[(world, kind, op)]:>10,.0f} instructions/call",
-                            flush=True,
-                        )
-            print(f"\nInstructions per call{label}, calls {low} and {high}:\n")
-            print(
-                "| world | raw aiohttp retrieve | AsyncBpcPay retrieve | raw aiohttp create "
-                "| AsyncBpcPay create |"
-            )
-            print("|---|---:|---:|---:|---:|")
-            for world in worlds:
-                cells = [
-                    f"{rows[(world, kind, op)]:,.0f}" for op in OPS for kind in ("raw", "async")
-                ]
-                print(f"| {world} | {' | '.join(cells)} |")
-            print(
-                "\n| world | **AsyncBpcPay / raw aiohttp** retrieve | create "
-                "| AsyncBpcPay vs absent, retrieve | create |"
-            )
-            print("|---|---:|---:|---:|---:|")
-            for world in worlds:
-                ratios = [rows[(world, "async", op)] / rows[(world, "raw", op)] for op in OPS]
-                if "absent" in worlds:
-                    deltas = [
-                        _pct(rows[(world, "async", op)] / rows[("absent", "async", op)] - 1)
-                        for op in OPS
-                    ]
-                else:
-                    deltas = ["—", "—"]
-                cells = [f"{r:.3f}x" for r in ratios] + deltas
-                print(f"| {world} | {' | '.join(cells)} |")
+            rows = per_call(worlds, tree, args.calls, url)
+            print(f"\nInstructions per call{label}, {args.calls} calls counted per probe:\n")
+            for table in tables(rows, worlds):
+                print(table.markdown() + "\n")
         if args.wall:
             samples: dict[str, list[float]] = {w: [] for w in worlds}
             for repetition in range(args.wall):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import bpcpay._core._wire as wire
@@ -60,3 +61,64 @@ def test_the_wire_module_defines_nothing_of_its_own() -> None:
             m for m in modules if name in m.__all__ and getattr(m, name) is getattr(wire, name)
         ]
         assert len(owned) == 1, name
+
+
+#: Issue 23's check, as its "done when" states it: aiohttp's helpers module, its request's
+#: timer, any underscore name in the aiohttp namespace.
+_AIOHTTP_PRIVATE = re.compile(r"aiohttp\.helpers|_timer|aiohttp\._[A-Za-z]")
+
+
+def _aiohttp_modules() -> list[tuple[Path, ast.Module]]:
+    """The package's modules that import aiohttp, parsed."""
+    found = []
+    for source in SOURCES:
+        for path in sorted(source.rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"^\s*(import aiohttp|from aiohttp)", text, re.M):
+                found.append((path, ast.parse(text)))
+    return found
+
+
+def test_bpcpay_reaches_aiohttp_through_its_public_api_only() -> None:
+    """No private aiohttp module or name (a minor aiohttp release may change them without
+    notice), and a subclass of an aiohttp class reads no underscore attribute it did not set
+    itself (reads of another object's underscore attributes are scripts/private_access.py's)."""
+    offences = []
+    for source in SOURCES:
+        for path in sorted(source.rglob("*.py")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if _AIOHTTP_PRIVATE.search(line):
+                    offences.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    for path, tree in _aiohttp_modules():
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aiohttp"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private or "._" in f".{node.module}":
+                    offences.append(f"{where}:{node.lineno}: from {node.module} import ...")
+            if isinstance(node, ast.ClassDef) and any(
+                "aiohttp" in ast.unparse(base) for base in node.bases
+            ):
+                own = {
+                    target.attr
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign)
+                    for target in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])
+                    if isinstance(target, ast.Attribute)
+                }
+                own |= {
+                    sub.name
+                    for sub in node.body
+                    if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef)
+                }
+                offences += [
+                    f"{where}:{sub.lineno}: {node.name} reads aiohttp's self.{sub.attr}"
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Attribute)
+                    and isinstance(sub.value, ast.Name)
+                    and sub.value.id == "self"
+                    and sub.attr.startswith("_")
+                    and not sub.attr.startswith("__")
+                    and sub.attr not in own
+                ]
+    assert offences == []

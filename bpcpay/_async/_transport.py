@@ -20,19 +20,33 @@ Every attempt is bounded here, in time and in memory:
 * ``connect`` covers getting a connection, the wait for a free pooled one included (aiohttp's
   ``ClientTimeout.connect``);
 * ``read`` is a hard deadline from the moment the connection is handed out (the first byte of
-  the request is written right after) to the last byte of the answer: the owned session's
-  connector arms it on aiohttp's own timeout context for the request, so it fires exactly like
-  aiohttp's ``total`` would, and no trickle of bytes can extend it (aiohttp's ``sock_read``
-  would restart with every chunk);
-* ``total = connect + read`` caps the attempt as a whole, also for a session the caller lent
-  us (whose connector is not ours) and across aiohttp's own re-send of a GET on a stale pooled
-  connection;
+  the request is written right after) to the last byte of the answer, which no trickle of bytes
+  can extend (aiohttp's ``sock_read`` would restart with every chunk). The owned session's
+  ``request_class`` (a ``ClientRequest`` whose public ``send(conn)`` is extended) notes each
+  attempt's deadline when it is handed its connection, in :class:`_ReadDeadlines`, which keeps
+  them all on one loop timer set for the earliest; when a deadline passes, the attempt's
+  connection is aborted (the public ``Connection.transport``), so whatever aiohttp awaits on it
+  (writing the request, the status line, the body) fails at once, and that failure is reported
+  as the read timeout it is (also when the body ends with the connection, so looked whole). No
+  cancellation is involved: a caller's own cancellation or ``asyncio.timeout`` stays theirs,
+  on every Python. aiohttp's own re-send of a GET whose connection broke is refused once the
+  deadline has passed, so the deadline also ends the attempt, never one request of it;
+* ``total = connect + read`` (aiohttp's ``ClientTimeout.total``) caps the attempt as a whole,
+  also for a session the caller lent us (whose connector is not ours) and across aiohttp's own
+  re-send of a GET on a stale pooled connection (whose wait for a connection is ``connect``'s);
 * ``max_response_bytes``: a declared ``Content-Length`` over it is refused before the body is
   read, any other body (chunked, compressed: the limit counts decompressed bytes) is read chunk
   by chunk and cut as soon as it passes it.
 
 URLs are handed to aiohttp already encoded (``yarl.URL(..., encoded=True)``): yarl would
 otherwise decode ``%3B`` or ``%2F`` in an id back into ``;`` or ``/``.
+
+Only aiohttp's public API is used (``tests/test_layers.py`` checks): a minor aiohttp release may
+change its private names without notice. Why one timer for all deadlines rather than one per
+attempt: an attempt that ends before its deadline (nearly all) then costs a dictionary entry
+set and removed, where a timer of its own cost a handle made, pushed on the loop's heap,
+cancelled and popped again; the one timer fires about once per ``read`` seconds under steady
+load, and then looks at the attempts in flight only (at most ``pool_size``).
 """
 
 from __future__ import annotations
@@ -43,13 +57,13 @@ import functools
 import os
 import re
 import sys
+import time
 import weakref
-from typing import Final, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, Protocol
 
 import aiohttp
-import attrs
 from aiohttp import hdrs
-from aiohttp.helpers import TimerContext
 from yarl import URL
 
 from .._core._outcomes import Response, ResponseTooLarge, TransportFailure
@@ -117,34 +131,118 @@ class Transport(Protocol):
         settings."""
 
 
-@attrs.frozen
-class _AttemptTimeout(aiohttp.ClientTimeout):
-    """An aiohttp ClientTimeout that also carries the read deadline for our connector."""
+class _ReadDeadlines:
+    """The read deadlines of the attempts made through one owned session, on one loop timer.
 
-    read: float = 0.0
+    An attempt is known by its task (an aiohttp request runs in the task that awaits it, and a
+    task makes one request at a time). The transport notes the attempt's read timeout in
+    ``attempts`` before it asks aiohttp for the request; the session's request class
+    (:meth:`request_class`) turns it into a deadline when aiohttp hands the request its
+    connection (``ClientRequest.send(conn)``, right before the first byte is written); the
+    transport removes the attempt when it ends, however it ends. The timer is set for the
+    earliest deadline; when it fires, every attempt past its deadline moves to ``ended`` and its
+    connection, if still in use, is aborted, and the timer is set again for the next one, if
+    any. Lives on one event loop (the owned session's); nothing here is thread-safe, nor needs
+    to be.
 
-
-class _DeadlineConnector(aiohttp.TCPConnector):
-    """A TCPConnector that starts the attempt's read deadline when it hands out a connection.
-
-    aiohttp passes the request's ClientTimeout and the request (with its timeout context) to
-    ``connect``: the deadline calls that context's ``timeout()``, which cancels the request
-    wherever it waits and surfaces as ``asyncio.TimeoutError``, like aiohttp's own ``total``.
-    The timer is cancelled when the connection is released or closed.
+    ``AiohttpTransport.send`` reads and writes ``attempts`` and ``ended`` itself (no method
+    call per attempt: this is on every call's path).
     """
 
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[aiohttp.tracing.Trace],
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.connector.Connection:
-        conn = await super().connect(req, traces, timeout)
-        timer = getattr(req, "_timer", None)
-        if isinstance(timeout, _AttemptTimeout) and isinstance(timer, TimerContext):
-            loop = self._loop
-            conn.add_callback(loop.call_at(loop.time() + timeout.read, timer.timeout).cancel)
-        return conn
+    __slots__ = ("_at", "_handle", "_loop", "_time", "attempts", "ended")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        # asyncio's own loops read time.monotonic() in a Python method: call it directly.
+        self._time: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
+        #: Per attempt: its read timeout (seconds) until it is sent, then its deadline (loop
+        #: time) and its connection.
+        self.attempts: dict[
+            asyncio.Task[Any] | None, float | tuple[float, aiohttp.connector.Connection]
+        ] = {}
+        #: Attempts whose deadline passed, until they end: True when the deadline aborted
+        #: their connection (so what was read until then may be cut short), False when the
+        #: connection had been given back already (the answer was whole) or closed.
+        self.ended: dict[asyncio.Task[Any] | None, bool] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        #: When the handle fires (loop time), while there is one.
+        self._at = 0.0
+
+    def __len__(self) -> int:
+        return len(self.attempts) + len(self.ended)
+
+    def request_class(self) -> type[aiohttp.ClientRequest]:
+        """aiohttp's ClientRequest (the session's ``request_class``), whose public ``send``
+        first starts the attempt's deadline: its read timeout from now, or still the one it
+        had if aiohttp is re-sending it on a fresh connection; a ServerTimeoutError when that
+        one has passed already (aiohttp closes the connection, and nothing is sent)."""
+        deadlines, attempts, ended, now = self, self.attempts, self.ended, self._time
+        aiohttp_send = aiohttp.ClientRequest.send
+
+        class _DeadlineRequest(aiohttp.ClientRequest):
+            # A plain function returning aiohttp's coroutine (awaited by aiohttp as is): no
+            # coroutine of its own.
+            def send(
+                self, conn: aiohttp.connector.Connection
+            ) -> Coroutine[Any, Any, aiohttp.ClientResponse]:
+                task = asyncio.current_task()
+                entry = attempts.get(task)
+                if entry.__class__ is tuple:
+                    due = entry[0]
+                elif entry is not None:
+                    due = now() + entry  # type: ignore[operator]
+                elif task in ended:
+                    # aiohttp re-sends a GET whose connection broke, here after the deadline
+                    # passed (and maybe aborted it): the attempt ends as timed out.
+                    raise aiohttp.ServerTimeoutError("the read deadline of this attempt passed")
+                else:  # not one of bpcpay's attempts (the session is private, so never)
+                    return aiohttp_send(self, conn)
+                attempts[task] = (due, conn)
+                if deadlines._handle is None or due < deadlines._at:
+                    deadlines._arm(due)
+                return aiohttp_send(self, conn)
+
+        return _DeadlineRequest
+
+    def close(self) -> None:
+        """Stop the timer (the session is closing; its connections go with it)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _arm(self, due: float) -> None:
+        """Have the timer fire at ``due`` (sooner than it would, if it is set)."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._loop.call_at(due, self._fire)
+        self._at = due
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = self._time()
+        upcoming: float | None = None
+        attempts = self.attempts
+        for task, entry in list(attempts.items()):
+            if entry.__class__ is not tuple:
+                continue  # not sent yet
+            due, connection = entry
+            if due <= now:
+                del attempts[task]
+                # None once aiohttp gave the connection back to the pool (the whole answer
+                # was read; it may already serve another request, so it is left alone) or
+                # closed it. Otherwise the attempt's next (or current) wait on it fails at
+                # once.
+                transport = connection.transport
+                if transport is not None:
+                    transport.abort()
+                self.ended[task] = transport is not None
+            elif upcoming is None or due < upcoming:
+                upcoming = due
+        if upcoming is not None:
+            self._handle = self._loop.call_at(upcoming, self._fire)
+            self._at = upcoming
 
 
 #: URLs as sent, built once per distinct URL (yarl caches its own parsing of plain strings,
@@ -304,6 +402,56 @@ def _tunnel_failure(
     )
 
 
+def _failure(
+    exc: BaseException, url: URL, timeout: Timeout, network: Network, *, read_deadline_passed: bool
+) -> TransportFailure:
+    """What aiohttp's exception means for the retry policy, said plainly (never raised here:
+    see :meth:`AiohttpTransport.send`)."""
+    if read_deadline_passed or (
+        # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ; aiohttp's
+        # ServerTimeoutError is the latter, its ConnectionTimeoutError (below) one of those.
+        isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError | TimeoutError)
+        and not isinstance(exc, aiohttp.ConnectionTimeoutError)
+    ):
+        return TransportFailure(
+            Failure.MAYBE_SENT,
+            f"no complete answer from {_origin(url)} within {timeout.read:g}s (read timeout)",
+            timeout_phase="read",
+            cause=exc,
+        )
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportFailure(
+            Failure.NOT_SENT,
+            f"no connection to {_origin(url)} within {timeout.connect:g}s (connecting, "
+            f"or waiting for a free connection of the pool)",
+            timeout_phase="connect",
+            cause=exc,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return _certificate_failure(exc, network)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return TransportFailure(
+            Failure.NOT_SENT,
+            f"could not connect to the proxy {network.proxy} (from {network.proxy_source}): "
+            f"{exc.os_error or exc}",
+            cause=exc,
+        )
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return _tunnel_failure(exc, url, network)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # Refused, unreachable, DNS, TLS handshake: the request was never written.
+        return _tls_refusal(exc, url, network) or TransportFailure(
+            Failure.NOT_SENT,
+            f"could not connect to {_origin(url)}{_via(network)}: {exc.os_error or exc}",
+            cause=exc,
+        )
+    return _tls_refusal(exc, url, network) or TransportFailure(
+        Failure.MAYBE_SENT,
+        f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
+        cause=exc,
+    )
+
+
 class AiohttpTransport:
     """A :class:`Transport` over one aiohttp ClientSession.
 
@@ -336,6 +484,8 @@ class AiohttpTransport:
         # The last timeout used and its ClientTimeout, as one pair: nearly every call uses the
         # client's default, so an identity check spares hashing the Timeout.
         self._last: tuple[Timeout | None, aiohttp.ClientTimeout] = (None, aiohttp.ClientTimeout())
+        # The read deadlines of an owned session's connector (a lent one's are not ours).
+        self._deadlines: _ReadDeadlines | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -352,10 +502,17 @@ class AiohttpTransport:
         """The ClientSession in use, or None before the first request of an owned one."""
         return self._session
 
+    @property
+    def attempts_in_flight(self) -> int:
+        """Attempts whose read deadline is kept (0 with a lent session): those handed a
+        connection and not finished yet. 0 whenever no call is running."""
+        return 0 if self._deadlines is None else len(self._deadlines)
+
     def _open_session(self) -> aiohttp.ClientSession:
         """Create the owned session, on the running loop (the first request's)."""
         network = self.network
-        connector = _DeadlineConnector(
+        self._deadlines = deadlines = _ReadDeadlines(asyncio.get_running_loop())
+        connector = aiohttp.TCPConnector(
             limit=self.pool_size,
             limit_per_host=self.pool_size,
             # None: aiohttp's own verifying context (True), made when aiohttp was imported.
@@ -366,6 +523,7 @@ class AiohttpTransport:
             # Per-request timeouts are always passed; this default is never used on its own.
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
+            request_class=deadlines.request_class(),
             # bpcpay chose the proxy from the environment itself (see bpcpay/_core/_network.py);
             # trust_env stays off, so aiohttp reads neither the variables nor ~/.netrc.
             proxy=network.proxy,
@@ -381,10 +539,8 @@ class AiohttpTransport:
         cached = self._timeouts.get(timeout)
         if cached is None:
             # connect covers the wait for a free pooled connection too: a request that never
-            # got one provably never left. read is armed by _DeadlineConnector; total caps all.
-            cached = _AttemptTimeout(
-                total=timeout.total, connect=timeout.connect, read=timeout.read
-            )
+            # got one provably never left. read is kept by _ReadDeadlines; total caps all.
+            cached = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
             if len(self._timeouts) < 64:
                 self._timeouts[timeout] = cached
         self._last = (timeout, cached)
@@ -395,31 +551,58 @@ class AiohttpTransport:
         session = self._session
         if session is None:
             session = self._open_session()
-        if session.closed:
+        elif self._closed or (not self.owns_session and session.closed):
             # aiohttp would raise a bare RuntimeError; this happens when a with_options() twin
-            # closed the shared session, or the caller closed the session they lent us.
+            # closed the shared transport, or the caller closed the session they lent us.
             raise ClientClosedError("the aiohttp session of this client is closed")
         last = self._last
         client_timeout = last[1] if last[0] is timeout else self._client_timeout(timeout)
         url = _encoded_url(request.url)
+        method = request.method
         body = request.body
+        proxy_headers = self._proxy_headers
+        deadlines = self._deadlines
+        if deadlines is not None:
+            task = asyncio.current_task()
+            # The read timeout, until aiohttp sends the request (see _ReadDeadlines).
+            deadlines.attempts[task] = timeout.read
         # What ended the attempt is raised below, after the except clauses: raised inside one,
         # it would chain aiohttp's exception (whose repr shows the request's headers, the key
         # among them) and its traceback, whose aiohttp frames hold those headers in locals.
         failure: BaseException
         try:
-            async with session.request(
-                request.method,
-                url,
-                headers=request.headers,
-                data=body,
-                skip_auto_headers=(
-                    _NO_CONTENT_TYPE if body is None and request.method != "GET" else None
-                ),
-                timeout=client_timeout,
-                allow_redirects=False,
-                proxy_headers=self._proxy_headers,
-            ) as response:
+            # aiohttp is given only what differs from its defaults: each argument costs it.
+            if proxy_headers is None and body is not None:
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    data=body,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+            elif proxy_headers is None and method == "GET":
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+            else:
+                context = session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    data=body,
+                    skip_auto_headers=(
+                        _NO_CONTENT_TYPE if body is None and method != "GET" else None
+                    ),
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                    proxy_headers=proxy_headers,
+                )
+            async with context as response:
                 status = response.status
                 headers = response.headers
                 limit = self.max_response_bytes
@@ -428,53 +611,46 @@ class AiohttpTransport:
                     raise ResponseTooLarge(status, headers, limit, declared)
                 if declared is not None and hdrs.CONTENT_ENCODING not in headers:
                     # aiohttp reads exactly Content-Length bytes: bounded already.
-                    return status, headers, await response.read()
-                return status, headers, await _read_limited(response, limit)
-        except aiohttp.ConnectionTimeoutError as exc:
-            failure = TransportFailure(
-                Failure.NOT_SENT,
-                f"no connection to {_origin(url)} within {timeout.connect:g}s (connecting, "
-                f"or waiting for a free connection of the pool)",
-                timeout_phase="connect",
-                cause=exc,
-            )
-        except aiohttp.ClientConnectorCertificateError as exc:
-            failure = _certificate_failure(exc, self.network)
-        except aiohttp.ClientProxyConnectionError as exc:
-            failure = TransportFailure(
-                Failure.NOT_SENT,
-                f"could not connect to the proxy {self.network.proxy} (from "
-                f"{self.network.proxy_source}): {exc.os_error or exc}",
-                cause=exc,
-            )
-        except aiohttp.ClientHttpProxyError as exc:
-            failure = _tunnel_failure(exc, url, self.network)
-        except aiohttp.ClientConnectorError as exc:
-            # Refused, unreachable, DNS, TLS handshake: the request was never written.
-            failure = _tls_refusal(exc, url, self.network) or TransportFailure(
-                Failure.NOT_SENT,
-                f"could not connect to {_origin(url)}{_via(self.network)}: {exc.os_error or exc}",
-                cause=exc,
-            )
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
-            # Before Python 3.11 the builtin TimeoutError and asyncio.TimeoutError differ.
-            failure = TransportFailure(
-                Failure.MAYBE_SENT,
-                f"no complete answer from {_origin(url)} within {timeout.read:g}s (read timeout)",
-                timeout_phase="read",
-                cause=exc,
-            )
-        except (aiohttp.ClientError, OSError) as exc:
-            failure = _tls_refusal(exc, url, self.network) or TransportFailure(
-                Failure.MAYBE_SENT,
-                f"the connection to {_origin(url)} failed mid-request: {type(exc).__name__}",
-                cause=exc,
-            )
+                    content = await response.read()
+                else:
+                    content = await _read_limited(response, limit)
         except asyncio.CancelledError as exc:
+            if deadlines is not None:
+                deadlines.attempts.pop(task, None)
+                deadlines.ended.pop(task, None)
             # Still a cancellation, but a fresh one: a caller's own timeout (asyncio.timeout,
             # wait_for) chains it to the TimeoutError it raises, and this one's traceback goes
             # through aiohttp's frames.
             failure = asyncio.CancelledError(*exc.args)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            past = False
+            if deadlines is not None:
+                deadlines.attempts.pop(task, None)
+                past = deadlines.ended.pop(task, None) is not None
+            # Whatever aiohttp raised after the read deadline passed (an aborted connection
+            # fails its next read or write), the attempt timed out reading.
+            failure = _failure(exc, url, timeout, self.network, read_deadline_passed=past)
+        except BaseException:
+            # ResponseTooLarge (ours), or an interruption: the attempt is over all the same.
+            if deadlines is not None:
+                deadlines.attempts.pop(task, None)
+                deadlines.ended.pop(task, None)
+            raise
+        else:
+            if deadlines is None:
+                return status, headers, content
+            deadlines.attempts.pop(task, None)  # gone already if its deadline passed
+            if not deadlines.ended or not deadlines.ended.pop(task, False):
+                return status, headers, content
+            # The deadline aborted the connection while the body was read: a body that ends
+            # with the connection (no length) then looks whole, but was cut short.
+            failure = _failure(
+                aiohttp.ServerTimeoutError("the read deadline passed as the body was read"),
+                url,
+                timeout,
+                self.network,
+                read_deadline_passed=True,
+            )
         raise failure
 
     def for_forked_child(self) -> AiohttpTransport:
@@ -516,4 +692,6 @@ class AiohttpTransport:
         self._closed = True
         session = self._session
         if self.owns_session and session is not None and not session.closed:
+            if self._deadlines is not None:
+                self._deadlines.close()
             await session.close()

@@ -20,6 +20,8 @@ from typing import Any, TypeAlias
 
 from .._constants import DEFAULT_BASE_URL, ENV_BASE_URL, REQUEST_ID_HEADER
 from .._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
+from . import _json
+from ._converter import structure_object
 from ._headers import header
 from ._requests import Request
 from ._responses import Scrubbed, decode_response, scrub_bytes, scrub_error, scrub_text
@@ -247,11 +249,23 @@ def settle(
     """
     if outcome.__class__ is tuple:
         status, headers, body = outcome
+        model = request.endpoint.model
+        if 200 <= status < 300 and model is not None:
+            # Nearly every call: the model straight from the JSON, with the functions
+            # decode_response uses. Anything wrong with the answer is left to decode_response,
+            # which says what (and scrubs the key from the error); raised after this clause,
+            # the error chains nothing of this try.
+            try:
+                return structure_object(
+                    _json.loads(body), model, request_id=header(headers, REQUEST_ID_HEADER)
+                )
+            except Exception:  # noqa: S110 - decode_response below raises the real error
+                pass
         return decode_response(
             status=status,
             headers=headers,
             body=body,
-            cast_to=request.endpoint.model,
+            cast_to=model,
             method=request.method,
             path=request.path,
             merchant_reference_id=request.merchant_reference_id,

@@ -148,6 +148,17 @@ async def trickle_body(gw: HostileGateway, writer: asyncio.StreamWriter, req: Re
     return False
 
 
+async def trickle_until_close(
+    gw: HostileGateway, writer: asyncio.StreamWriter, req: Received
+) -> bool:
+    """Headers at once, no length (the body ends when the connection does), then the body one
+    byte every TRICKLE_EVERY seconds: a client that closes the connection to stop reading must
+    not take what it read by then for the whole answer."""
+    writer.write(_response("200 OK", {"Content-Type": "application/json", "Connection": "close"}))
+    await _trickle(writer, b" ")
+    return False
+
+
 async def endless_body(gw: HostileGateway, writer: asyncio.StreamWriter, req: Received) -> bool:
     """A chunked body that goes on (up to MAX_STREAM)."""
     headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
@@ -282,6 +293,7 @@ MODES: dict[str, Handler] = {
         ok,
         trickle_headers,
         trickle_body,
+        trickle_until_close,
         endless_body,
         huge_length,
         bomb,

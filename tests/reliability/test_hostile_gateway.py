@@ -11,6 +11,7 @@ hang or a blow-up, they do not measure speed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from bpcpay import (
     BpcPay,
     Timeout,
 )
+from bpcpay._async._transport import AiohttpTransport
 from bpcpay._constants import DEFAULT_MAX_RESPONSE_BYTES
 
 API_KEY = "sk_test_hostile_not_real"
@@ -94,15 +96,19 @@ def run_call(
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("mode", ["trickle_headers", "trickle_body"])
+@pytest.mark.parametrize("mode", ["trickle_headers", "trickle_body", "trickle_until_close"])
 def test_a_trickling_answer_times_out_within_the_read_timeout(
     hostile: HostileGateway, kind: str, method: str, mode: str
 ) -> None:
     # connect is long and unused (loopback connects at once): the read deadline alone ends the
     # call, within read + slack, well before connect + read.
     timeout = Timeout(connect=3.0, read=1.0)
+    before = len(hostile.requests_to("main"))
     err, elapsed = run_call(kind, hostile.url(mode), method=method, timeout=timeout)
     assert isinstance(err, APITimeoutError), err
+    # Sent once: aiohttp re-sends a GET whose connection broke before the status line, never
+    # one whose deadline ended it.
+    assert len(hostile.requests_to("main")) - before == 1
     assert err.phase == "read"
     assert err.method == method
     assert err.path == ("/sessions/ps_hostile" if method == "GET" else "/sessions")
@@ -143,6 +149,57 @@ def test_with_a_borrowed_session_a_trickle_ends_within_connect_plus_read(
     LOAD_REPORT.append(f"[async, borrowed session] {mode}: {elapsed:.2f} s (connect 0.5 + read 1)")
     assert err.phase == "read" and not err.outcome_unknown  # type: ignore[attr-defined]
     assert timeout.read <= elapsed <= timeout.total + SLACK, elapsed
+
+
+def test_however_an_attempt_ends_the_transport_keeps_nothing_of_it(
+    hostile: HostileGateway,
+) -> None:
+    """An answer, a read timeout (a body with a length, one that ends with the connection), an
+    answer too large, a connection reset mid-body, a cancellation mid-read: after each, one
+    shared transport keeps no read deadline, and its pooled connection serves the next call."""
+    transport = AiohttpTransport(
+        session=None, pool_size=1, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES
+    )
+
+    def client(mode: str) -> AsyncBpcPay:
+        return AsyncBpcPay(
+            api_key=API_KEY,
+            base_url=hostile.url(mode),
+            max_retries=0,
+            timeout=Timeout(connect=1.0, read=0.3),
+            _transport=transport,
+        )
+
+    async def main() -> dict[str, str]:
+        ended: dict[str, str] = {}
+        for mode in ("ok", "trickle_body", "ok", "trickle_until_close", "huge_length"):
+            try:
+                await client(mode).sessions.retrieve("ps_hostile")
+                ended[mode] = "answer"
+            except bpcpay.BpcPayError as exc:
+                ended[mode] = type(exc).__name__
+            assert transport.attempts_in_flight == 0, mode
+        for mode in ("reset_mid_body", "ok"):
+            with contextlib.suppress(bpcpay.BpcPayError):
+                await client(mode).sessions.retrieve("ps_hostile")
+            assert transport.attempts_in_flight == 0, mode
+        call = asyncio.ensure_future(client("trickle_body").sessions.retrieve("ps_hostile"))
+        await asyncio.sleep(0.1)
+        assert transport.attempts_in_flight == 1
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert transport.attempts_in_flight == 0
+        assert (await client("ok").sessions.retrieve("ps_hostile")).id == "ps_hostile"
+        await transport.aclose()
+        return ended
+
+    assert asyncio.run(main()) == {
+        "ok": "answer",
+        "trickle_body": "APITimeoutError",
+        "trickle_until_close": "APITimeoutError",
+        "huge_length": "ResponseTooLargeError",
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)

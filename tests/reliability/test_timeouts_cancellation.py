@@ -192,6 +192,58 @@ def test_a_read_timeout_is_per_call(
     wait_until(lambda: len([r for r in gw.requests if r.path == path]) == 2)
 
 
+@pytest.mark.asyncio
+async def test_a_read_deadline_belongs_to_its_attempt_alone(
+    gw: ThreadedSandboxGateway, session_id: str, client: AsyncBpcPay, transport: AiohttpTransport
+) -> None:
+    """Neither a deadline that fired nor one that did not reaches a later attempt of the same
+    task (the same pooled connection, a longer read timeout)."""
+    path = f"/api2/sessions/{session_id}"
+    once = client.with_options(max_retries=0)
+    gw.faults.add(method="GET", path=path, stall=0.4)
+    with pytest.raises(APITimeoutError) as info:
+        await once.sessions.retrieve(session_id, timeout=Timeout(connect=1, read=0.1))
+    assert info.value.phase == "read"
+    gw.faults.add(method="GET", path=path, stall=0.4)
+    assert (await once.sessions.retrieve(session_id)).id == session_id
+    # A short deadline that never fired, then a stall longer than it on the same connection.
+    assert (await once.sessions.retrieve(session_id, timeout=Timeout(1, 0.2))).id == session_id
+    gw.faults.add(method="GET", path=path, stall=0.4)
+    assert (await once.sessions.retrieve(session_id)).id == session_id
+    assert open_connections(transport) == (0, 1)
+    assert transport.attempts_in_flight == 0
+
+
+@pytest.mark.asyncio
+async def test_a_shorter_read_deadline_started_later_fires_first(
+    gw: ThreadedSandboxGateway, client: AsyncBpcPay
+) -> None:
+    """Two attempts in flight on one client, the later one with the shorter read timeout: each
+    ends at its own deadline."""
+    slow_id, quick_id = [
+        (
+            await client.sessions.create(
+                amount=1000, currency="EUR", success_url=SUCCESS_URL, failure_url=FAILURE_URL
+            )
+        ).id
+        for _ in range(2)
+    ]
+    slow = gw.faults.add(method="GET", path=f"/api2/sessions/{slow_id}", stall=1.0)
+    gw.faults.add(method="GET", path=f"/api2/sessions/{quick_id}", stall=1.0)
+    once = client.with_options(max_retries=0)
+    long_call = asyncio.ensure_future(
+        once.sessions.retrieve(slow_id, timeout=Timeout(connect=1, read=5))
+    )
+    await wait_hit(slow)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError) as info:
+        await once.sessions.retrieve(quick_id, timeout=Timeout(connect=1, read=0.2))
+    # Its answer would have come after 1 s: the deadline fired before it.
+    assert 0.2 <= time.monotonic() - started < 0.9
+    assert info.value.phase == "read"
+    assert (await long_call).id == slow_id
+
+
 # --- cancellation of an awaited call ------------------------------------------------------------
 
 
@@ -308,6 +360,7 @@ async def test_many_cancelled_calls_leak_no_connection(
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
         assert fault.hits == 8  # the waiting ones never left
         assert open_connections(transport) == (0, 0)
+        assert transport.attempts_in_flight == 0
         gw.faults.clear()
         again = await asyncio.gather(*(c.sessions.retrieve(session_id) for _ in range(8)))
         assert {s.id for s in again} == {session_id}
