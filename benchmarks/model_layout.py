@@ -1,16 +1,16 @@
-"""Frozen slotted attrs models against frozen attrs models without slots: instructions to build
-one and memory per object, the two figures the models' layout is chosen by (issue 23).
+"""Frozen attrs models with and without slots, and the ways to build them: instructions to
+build one and memory per object, the two figures the models' layout is chosen by (issue 23).
 
     python benchmarks/model_layout.py [--objects 10000] [--calls 2000]
 
-Both layouts are built the same way from the same field definitions as ``bpcpay.models``
-(``attrs.make_class`` over each model's attrs fields, nested models included) and parsed by
-the same generated structure functions (``bpcpay._core._converter``), from the benchmark
-server's 577-byte session. Instructions are counted by valgrind between the markers of
-``_callgrind.py`` (needs valgrind); memory is what ``tracemalloc`` sees allocated for the
-models of ``--objects`` sessions kept alive (their decoded JSON, which ``raw`` keeps either
-way, is allocated before and not counted), and ``sys.getsizeof`` of one Session.
-"""
+Every layout is rebuilt from the same field definitions as ``bpcpay.models`` (``attrs.make_class``
+over each model's own attrs fields, on its base's variant, nested models included) and parsed
+by the same generated structure functions (``bpcpay._core._converter``, each way of building
+forced with its ``build`` argument), from the benchmark server's 577-byte session.
+Instructions are counted by valgrind between the markers of ``_callgrind.py`` (needs
+valgrind); memory is what ``tracemalloc`` sees allocated for the models of ``--objects``
+sessions kept alive (their decoded JSON, which ``raw`` keeps either way, is allocated before
+and not counted), and ``sys.getsizeof`` of one Session."""
 
 from __future__ import annotations
 
@@ -33,11 +33,18 @@ from _server import BPC_RAW
 
 from bpcpay.models import Session
 
-#: layout -> (slots, built through attrs' __init__), and how the table names it.
+#: layout -> (slots, how the generated function builds it: see ``_converter._fill_plan``), and
+#: how the table names it.
 LAYOUTS = {
-    "slots": (True, False, "slotted, filled through the slots' setters (bpcpay's)"),
-    "slots-init": (True, True, "slotted, built by attrs' `__init__`"),
-    "dict": (False, True, "without slots, built by attrs' `__init__` (writes `__dict__`)"),
+    "slots-filler": (
+        True,
+        "filler",
+        "slotted, filled as a plain twin class, then `__class__` assigned (bpcpay's)",
+    ),
+    "slots-setters": (True, "setters", "slotted, filled through the slots' setters"),
+    "slots-init": (True, "init", "slotted, built by attrs' `__init__`"),
+    "dict": (False, "dict", "without slots, filled through `__dict__` directly"),
+    "dict-init": (False, "init", "without slots, built by attrs' `__init__` (writes `__dict__`)"),
 }
 
 
@@ -53,10 +60,14 @@ def _swap(tp: Any, slots: bool, memo: dict[type, type]) -> Any:
 
 
 def variant(cls: type, slots: bool, memo: dict[type, type] | None = None) -> type:
-    """``cls`` rebuilt as a frozen attrs class with or without slots, from its own fields."""
+    """``cls`` rebuilt as a frozen attrs class with or without slots, from its own fields, on
+    the variant of its attrs base class (``Session`` on ``APIObject``'s), as bpcpay's are."""
     memo = {} if memo is None else memo
     if cls not in memo:
         attrs.resolve_types(cls)
+        (base,) = cls.__bases__
+        bases: tuple[type, ...] = (variant(base, slots, memo),) if attrs.has(base) else ()
+        inherited = {f.name for f in attrs.fields(base)} if attrs.has(base) else set()
         these = {
             f.name: attrs.field(
                 default=f.default,
@@ -68,8 +79,9 @@ def variant(cls: type, slots: bool, memo: dict[type, type] | None = None) -> typ
                 type=_swap(f.type, slots, memo),
             )
             for f in attrs.fields(cls)
+            if f.name not in inherited
         }
-        built = attrs.make_class(cls.__name__, these, frozen=True, slots=slots)
+        built = attrs.make_class(cls.__name__, these, bases=bases, frozen=True, slots=slots)
         # The converter builds structure functions for classes of bpcpay.models.
         built.__module__ = "bpcpay.models._layout"
         memo[cls] = built
@@ -80,15 +92,14 @@ def structure_function(layout: str) -> Any:
     """The generated structure function of Session in ``layout``, on a converter of its own."""
     from bpcpay._core._converter import _make_converter, _structure_function
 
-    slots, through_init, _ = LAYOUTS[layout]
+    slots, build, _ = LAYOUTS[layout]
     cls = variant(Session, slots=slots)
     converter = _make_converter()
-    if through_init:
-        # The nested models too: built by __init__ wherever the layout says so.
-        converter.register_structure_hook_factory(
-            lambda tp: isinstance(tp, type) and tp.__module__ == "bpcpay.models._layout",
-            lambda tp: _structure_function(tp, converter, through_init=True),
-        )
+    # The nested models too: built the same way.
+    converter.register_structure_hook_factory(
+        lambda tp: isinstance(tp, type) and tp.__module__ == "bpcpay.models._layout",
+        lambda tp: _structure_function(tp, converter, build=build),
+    )
     return cls, converter.get_structure_hook(cls)
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import gc
+import pickle
+import sys
+import weakref
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,6 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcpay._core._converter import (
+    _fill_plan,
+    _filler,
     _make_converter,
     _structure_function,
     camel,
@@ -25,6 +32,7 @@ from bpcpay._core._converter import (
     unstructure,
 )
 from bpcpay.models import (
+    CustomerDetails,
     Event,
     EventData,
     Payment,
@@ -281,8 +289,9 @@ def test_parse_date_takes_yyyy_mm_dd_or_a_date() -> None:
             parse_date(bad)
 
 
-# The generated structure functions fill a frozen slotted instance through its slots' setters
-# instead of attrs' __init__ (four times cheaper); these tests hold them to what __init__ builds.
+# The generated structure functions build a model without calling its __init__ (a filler class
+# for slotted models, the slots' setters, or __dict__ for a model without slots); these tests
+# hold every way to what __init__ builds.
 
 _TOP_LEVEL_EXAMPLES = [
     (SESSION_EXAMPLE, Session),
@@ -293,16 +302,20 @@ _TOP_LEVEL_EXAMPLES = [
 
 
 @functools.cache
-def _through_init(cls: type[Any]) -> Any:
-    """The same converter's function for ``cls``, built by calling the class (nested ones too)."""
+def _built_by(cls: type[Any], build: str) -> Any:
+    """The same converter's function for ``cls``, every model built as ``build`` says."""
     conv = _make_converter()
     conv.register_structure_hook_factory(
         lambda tp: (
             isinstance(tp, type) and attrs.has(tp) and tp.__module__.startswith("bpcpay.models")
         ),
-        lambda tp: _structure_function(tp, conv, through_init=True),
+        lambda tp: _structure_function(tp, conv, build=build),
     )
-    return _structure_function(cls, conv, through_init=True)
+    return _structure_function(cls, conv, build=build)
+
+
+def _through_init(cls: type[Any]) -> Any:
+    return _built_by(cls, "init")
 
 
 def _state(obj: Any) -> Any:
@@ -316,15 +329,122 @@ def _state(obj: Any) -> Any:
     )
 
 
+def _hash(obj: Any) -> Any:
+    try:
+        return hash(obj)
+    except TypeError as exc:  # a dict field (metadata) makes any build unhashable
+        return str(exc)
+
+
 @pytest.mark.parametrize(("data", "cls"), _TOP_LEVEL_EXAMPLES)
 def test_generated_models_equal_what_init_builds(data: dict[str, Any], cls: type[Any]) -> None:
     fast = structure_object(data, cls, request_id="req_1")
     slow = _through_init(cls)(data, cls, "req_1")
     assert _state(fast) == _state(slow)
+    assert _state(_built_by(cls, "setters")(data, cls, "req_1")) == _state(slow)
+    assert type(fast) is cls
+    assert fast == slow
+    assert _hash(fast) == _hash(slow)
+    assert repr(fast) == repr(slow)
     assert fast.raw is data and fast.request_id == "req_1"
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         fast.id = "other"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del fast.id  # type: ignore[misc]
     assert not hasattr(fast, "__dict__")  # still slotted
+
+
+def test_the_top_level_models_are_built_through_a_filler_class() -> None:
+    # The cheapest way is the one in use (benchmarks/model_layout.py measures each).
+    for _, cls in _TOP_LEVEL_EXAMPLES:
+        assert _fill_plan(cls, None) == "filler", cls
+    # A model whose own slots hold __weakref__ (the nested ones) cannot take __class__ from a
+    # twin before Python 3.12 (its layout check refuses it): it is filled through its slots'
+    # setters there.
+    refused = sys.version_info < (3, 12)
+    assert (_filler(CustomerDetails) is None) is refused
+    assert _fill_plan(CustomerDetails, None) == ("setters" if refused else "filler")
+
+
+@pytest.mark.parametrize(("data", "cls"), _TOP_LEVEL_EXAMPLES)
+def test_a_filled_model_is_its_class_in_every_way(data: dict[str, Any], cls: type[Any]) -> None:
+    built = structure_object(data, cls, request_id="req_1")
+    again = pickle.loads(pickle.dumps(built))
+    assert type(again) is cls
+    assert _state(again) == _state(built)
+    assert weakref.ref(built)() is built
+    changed = attrs.evolve(built, status="other")
+    assert type(changed) is cls and changed.status == "other" and changed.id == built.id
+    assert copy.copy(built) == built and copy.deepcopy(built) == built
+    if cls is PaymentMethod:  # the others hold metadata, a dict: unhashable either way
+        assert {built: 1}[_through_init(cls)(data, cls, None)] == 1
+
+
+def test_filling_leaks_no_reference_and_leaves_no_filler_behind() -> None:
+    filler = structure_object.__globals__["_TOP_LEVEL"][Session].__globals__["filler"]
+    structure_object(SESSION_EXAMPLE, Session)
+    gc.collect()
+    references = sys.getrefcount(filler), sys.getrefcount(Session)
+    kept = [structure_object(SESSION_EXAMPLE, Session) for _ in range(1000)]
+    assert sys.getrefcount(Session) == references[1] + 1000
+    del kept
+    gc.collect()
+    assert (sys.getrefcount(filler), sys.getrefcount(Session)) == references
+    assert not [obj for obj in gc.get_objects() if type(obj) is filler]
+
+
+@attrs.frozen(kw_only=True)
+class _Loose:
+    """A frozen model without slots: filled through __dict__, as its __init__ does."""
+
+    name: str
+    code: str = attrs.field(converter=str.upper)
+    tags: Any = attrs.field(factory=dict)
+    note: str | None = None
+
+
+@attrs.define(frozen=True, kw_only=True, slots=False)
+class _LooseDict:
+    name: str
+    code: str = attrs.field(converter=str.upper)
+    tags: Any = attrs.field(factory=dict)
+    note: str | None = None
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class _CachedHash:
+    name: str
+
+
+def test_a_model_without_slots_is_filled_through_its_dict() -> None:
+    assert _fill_plan(_LooseDict, None) == "dict"
+    fast = _structure_function(_LooseDict, converter)
+    slow = _structure_function(_LooseDict, converter, build="init")
+    for data in ({"name": "a", "code": "eur"}, {"name": "a", "code": "x", "tags": {"k": 1}}):
+        built = fast(data, _LooseDict)
+        assert _state(built) == _state(slow(data, _LooseDict))
+        assert built.__dict__ == slow(data, _LooseDict).__dict__
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.name = "b"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("build", ["setters", "filler", None])
+def test_a_slotted_model_on_object_is_filled_as_init_would(build: str | None) -> None:
+    # Its own slots hold __weakref__: before Python 3.12 no filler class can share its layout,
+    # and a filler asked for falls back to the setters.
+    structure = _structure_function(_Loose, converter, build=build)
+    for data in ({"name": "a", "code": "eur"}, {"name": "a", "code": "x", "tags": {"k": 1}}):
+        built = structure(data, _Loose)
+        assert type(built) is _Loose
+        assert _state(built) == _state(_Loose(**data))
+        assert weakref.ref(built)() is built
+
+
+def test_a_cached_hash_is_left_to_init() -> None:
+    # attrs' __init__ resets the hash cache: only __init__ builds such a class.
+    assert _fill_plan(_CachedHash, None) == "init"
+    built = _structure_function(_CachedHash, converter)({"name": "a"}, _CachedHash)
+    assert hash(built) == hash(_CachedHash(name="a"))
 
 
 _VALUES = st.one_of(
@@ -384,12 +504,16 @@ def test_generated_models_agree_with_init_on_any_input(
         else:
             data[key] = value
     outcomes = []
-    for structure in (converter.get_structure_hook(cls), _through_init(cls)):
+    for structure in (
+        converter.get_structure_hook(cls),
+        _through_init(cls),
+        _built_by(cls, "setters"),
+    ):
         try:
             outcomes.append(_state(structure(data, cls)))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             outcomes.append(type(exc))
-    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
 def test_a_class_init_does_more_for_is_built_by_init() -> None:

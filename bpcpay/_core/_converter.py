@@ -5,9 +5,10 @@ Structure functions are generated once per model class from its attrs fields
 unstructure functions are cattrs' own. Only the hooks for scalars, optionals, open JSON objects
 and events are ours. Imports cattrs and bpcpay.models; no I/O library. Why a generator of our
 own: cattrs' generated functions call a hook for every field (a string too) and build the
-frozen slotted model through attrs' ``__init__``, whose slot writes cost four times what the
-slots' own setters do; ours builds a ``Session`` in about 40k instructions instead of 75k
-(``benchmarks/model_layout.py``, docs/performance.md).
+frozen slotted model through attrs' ``__init__``, whose frozen slot writes cost 700-800
+instructions each; ours fills a plain twin of the class and then gives it the model's class,
+building a ``Session`` in about 28k instructions instead of 75k (``benchmarks/model_layout.py``
+compares the ways and layouts, instructions and bytes per object).
 
 Leniency rules, so that a new field or value from the gateway never breaks parsing:
 unknown keys are ignored (and stay reachable through ``obj.raw``); statuses and types are plain
@@ -20,6 +21,7 @@ from __future__ import annotations
 import inspect
 import linecache
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -75,6 +77,20 @@ def wire_key(field: attrs.Attribute[Any]) -> str:
     return key
 
 
+if sys.version_info >= (3, 11):
+    #: Looked up once: ``datetime.fromisoformat`` binds a new method object on each lookup (a
+    #: classmethod), about 500 instructions of a timestamp's parse.
+    _fromisoformat = datetime.fromisoformat
+else:
+
+    def _fromisoformat(text: str) -> datetime:
+        # Python 3.10's fromisoformat refuses the "Z" every gateway timestamp ends with: write
+        # it as an offset first rather than pay for the ValueError on each parse.
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
+
+
 def parse_datetime(value: Any) -> datetime:
     """Parse an ISO 8601 timestamp from the gateway; ``Z`` and ``+00:00`` both work.
 
@@ -83,7 +99,7 @@ def parse_datetime(value: Any) -> datetime:
     if value.__class__ is str:
         try:
             # Python 3.11+ reads "Z" itself; this is the common, fast path.
-            parsed = datetime.fromisoformat(value)
+            parsed = _fromisoformat(value)
         except ValueError:
             text = value.strip()
             if text.endswith(("Z", "z")):
@@ -215,32 +231,91 @@ _AS_IS = (str, int)
 _CONVERTER_OBJECTS: Any = getattr(attrs, "Converter", ())
 
 
-def _slot_setters(cls: type[Any]) -> dict[str, Callable[[Any, Any], None]] | None:
-    """The slot descriptors' setters of every field, when ``cls`` can be filled through them
-    exactly as its attrs ``__init__`` would fill it: slotted, and nothing in ``__init__`` but
-    the fields' defaults and plain converters (no validators, no pre/post-init hooks).
-    Otherwise None: the instance is then built by ``__init__``."""
+#: How a generated function builds an instance (see :func:`_fill_plan`): through a filler
+#: class (slotted models), through the slots' setters, through ``__dict__`` (a model without
+#: slots), or by calling the class (``__init__``).
+_FILLER, _SETTERS, _DICT, _INIT = "filler", "setters", "dict", "init"
+
+
+def _filler(cls: type[Any]) -> type[Any] | None:
+    """A plain class with the layout of the slotted ``cls``, whose instances can take any
+    value in their slots by plain attribute assignment and then become ``cls`` by assigning
+    ``__class__``; None when Python would refuse that assignment for ``cls``.
+
+    It has ``cls``'s own ``__slots__`` on ``cls``'s base, so Python finds the two layouts the
+    same (``__class__`` assignment checks it); it takes ``object``'s own ``__setattr__`` and
+    ``__delattr__``, so that each assignment is the interpreter's plain slot store (a few dozen
+    instructions; calling a slot's setter costs about 600, a frozen model's ``__init__`` more),
+    and ``object``'s ``__init__``, so that ``filler()`` makes a bare one (cheaper than
+    ``object.__new__(filler)``).
+    Only the generated function ever holds an instance of it, and only until it is full.
+    """
+    own = cls.__dict__.get("__slots__")
+    if own is None or len(cls.__bases__) != 1 or cls.__dictoffset__ != 0:
+        return None
+    try:
+        filler = type(
+            f"{cls.__name__}Filler",
+            cls.__bases__,
+            {
+                "__slots__": own,
+                "__setattr__": object.__setattr__,
+                "__delattr__": object.__delattr__,
+                "__init__": object.__init__,
+                "__module__": cls.__module__,
+            },
+        )
+        probe: Any = object.__new__(filler)
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return filler
+
+
+def _fill_plan(cls: type[Any], build: str | None) -> str:
+    """How the generated function builds ``cls``: ``build`` if given, else the cheapest way
+    that fills it exactly as its ``__init__`` would.
+
+    An instance is filled without ``__init__`` only when ``__init__`` does nothing but apply
+    the fields' defaults and plain converters (no validators, no pre/post-init hooks, no cached
+    hash) and every field is stored the same way: all in slots (a filler class, else the
+    slots' setters), or all in ``__dict__`` (which attrs' ``__init__`` of a frozen class
+    without slots writes directly, as the function then does).
+    """
+    if build is not None:
+        return _SETTERS if build == _FILLER and _filler(cls) is None else build
+    init_code = getattr(getattr(cls, "__init__", None), "__code__", None)
     if any(
         hasattr(cls, hook)
         for hook in ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init__")
-    ):
-        return None
-    setters = {}
+    ) or (init_code is not None and "_attrs_cached_hash" in init_code.co_consts):
+        return _INIT
+    stored = set()
     for field in attrs.fields(cls):
-        slot = inspect.getattr_static(cls, field.name, None)
         if (
             field.validator is not None
             or not field.init
             or isinstance(field.converter, _CONVERTER_OBJECTS)
-            or not isinstance(slot, types.MemberDescriptorType)
         ):
-            return None
-        setters[field.name] = slot.__set__
-    return setters
+            return _INIT
+        slot = inspect.getattr_static(cls, field.name, None)
+        # attrs leaves nothing under a field's name in a class without slots.
+        stored.add(
+            _SETTERS
+            if isinstance(slot, types.MemberDescriptorType)
+            else _DICT
+            if slot is None
+            else _INIT
+        )
+    if stored == {_SETTERS}:
+        return _FILLER if _filler(cls) is not None else _SETTERS
+    if stored == {_DICT} and cls.__dictoffset__ != 0:
+        return _DICT
+    return _INIT
 
 
 def _structure_function(
-    cls: type[Any], conv: cattrs.Converter, *, through_init: bool = False
+    cls: type[Any], conv: cattrs.Converter, *, build: str | None = None
 ) -> Callable[..., Any]:
     """One structure function for a model class, generated once from its attrs fields.
 
@@ -252,24 +327,25 @@ def _structure_function(
     ``request_id``. The function takes ``(data, type)`` like any cattrs hook, plus
     ``request_id`` for :func:`structure_object`.
 
-    The instance is a frozen slotted attrs class; writing its slots through attrs' ``__init__``
-    costs about four times what the slot descriptors' own setters do (``__init__`` goes
-    through ``object.__setattr__`` and a type lookup per field), so the function fills a bare
-    instance through the setters, running each field's converter and default as ``__init__``
-    would. A class ``__init__`` does more for (see :func:`_slot_setters`), or ``through_init``,
-    is built by calling the class. ``tests/test_converter.py`` checks both give equal objects.
+    The instance is a frozen slotted attrs class; attrs' ``__init__`` writes each slot through
+    ``object.__setattr__`` (a type lookup and a bound call per field), so the function builds
+    it without ``__init__``, running each field's converter and default as ``__init__`` would,
+    the cheapest way the class allows (:func:`_fill_plan`): a filler class (:func:`_filler`),
+    else the slots' own setters, or ``__dict__`` for a class without slots. A class
+    ``__init__`` does more for, or ``build="init"``, is built by calling the class;
+    ``build`` forces a way (the benchmark and the tests compare them). ``tests/test_converter.py``
+    checks every way gives what ``__init__`` gives.
     """
     attrs.resolve_types(cls)
     name = cls.__name__
     fields = attrs.fields(cls)
     keeps_raw = "raw" in attrs.fields_dict(cls)
-    setters = None if through_init else _slot_setters(cls)
+    plan = _fill_plan(cls, build)
     ns: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "new": object.__new__}
     lines = [
         f"def structure_{name}(data, _=None, request_id=None):",
         "    if data.__class__ is not dict and not isinstance(data, Mapping):",
         f"        raise TypeError('expected a JSON object for {name}, got ' + type(data).__name__)",
-        "    get = data.get",
     ]
     values: dict[str, str] = {}
     for index, field in enumerate(fields):
@@ -279,20 +355,29 @@ def _structure_function(
         inner = _optional_inner(field.type)
         tp = field.type if inner is None else inner
         parser = _PARSERS.get(tp)
+        # None never reaches the hook of an optional field defaulting to None (the code below
+        # tests it first), so the inner type's own hook does the optional one's work one call
+        # sooner (a nested model's function is called directly).
+        hooked = inner if inner is not None and field.default is None else field.type
         if parser is not None:
             # The hook would only call the parser: call it directly.
             ns[f"h{index}"], call = parser, f"{var} = h{index}({var})"
         else:
-            ns[f"h{index}"], ns[f"t{index}"] = conv.get_structure_hook(tp), tp
+            ns[f"h{index}"], ns[f"t{index}"] = conv.get_structure_hook(hooked), hooked
             call = f"{var} = h{index}({var}, t{index})"
         check = f"{var}.__class__ is not {tp.__name__}" if tp in _AS_IS else None
+        if tp == _JSON_OBJECT:
+            # The hook would copy a dict into a dict: copy it here, without the call.
+            call = f"{var} = {var}.copy() if {var}.__class__ is dict else h{index}({var}, t{index})"
         if field.default is attrs.NOTHING:
             lines.append(f"    {var} = data[{key!r}]")
             lines += [f"    if {check}:", f"        {call}"] if check else [f"    {call}"]
         elif field.default is None and inner is not None:
             # Missing and null mean the same here: the default is None, and the optional
             # hook turns None into None.
-            lines.append(f"    {var} = get({key!r})")
+            # data.get(...) each time: the interpreter calls the method without making it an
+            # object, which ``get = data.get`` would do once per model.
+            lines.append(f"    {var} = data.get({key!r})")
             lines.append(f"    if {var} is not None" + (f" and {check}:" if check else ":"))
             lines.append(f"        {call}")
         else:
@@ -305,19 +390,31 @@ def _structure_function(
                 "    else:",
                 f"        {var} = d{index}" + (".factory()" if factory else ""),
             ]
-        if setters is not None and field.converter is not None:
+        if plan != _INIT and field.converter is not None:
             ns[f"c{index}"] = field.converter
             lines.append(f"    {var} = c{index}({var})")
         values[field.name] = var
     if keeps_raw:
         values["raw"], values["request_id"] = "data", "request_id"
-    if setters is None:
+        # In field order, as __init__ writes them (raw and request_id are APIObject's).
+        values = {f.name: values[f.name] for f in fields}
+    if plan == _INIT:
         lines.append(f"    return cls({', '.join(f'{n}={v}' for n, v in values.items())})")
+    elif plan == _FILLER:
+        ns["filler"] = _filler(cls)
+        lines.append("    obj = filler()")
+        lines += [f"    obj.{field_name} = {var}" for field_name, var in values.items()]
+        lines += ["    obj.__class__ = cls", "    return obj"]
+    elif plan == _DICT:
+        # What attrs' __init__ of a frozen class without slots does: write __dict__ directly.
+        lines += ["    obj = new(cls)", "    d = obj.__dict__"]
+        lines += [f"    d[{field_name!r}] = {var}" for field_name, var in values.items()]
+        lines.append("    return obj")
     else:
         lines.append("    obj = new(cls)")
-        for index, field_name in enumerate(values):
-            ns[f"s{index}"] = setters[field_name]
-            lines.append(f"    s{index}(obj, {values[field_name]})")
+        for index, (field_name, var) in enumerate(values.items()):
+            ns[f"s{index}"] = inspect.getattr_static(cls, field_name).__set__
+            lines.append(f"    s{index}(obj, {var})")
         lines.append("    return obj")
     source = "\n".join(lines) + "\n"
     filename = f"<bpcpay structure {cls.__module__}.{name}>"
@@ -340,6 +437,10 @@ def _optional_inner(tp: Any) -> Any:
     return None
 
 
+#: An open JSON object's type (``metadata``): any JSON values, copied as sent.
+_JSON_OBJECT: Any = Mapping[str, Any]
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False)
     for tp, parser in _PARSERS.items():
@@ -348,8 +449,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
-    json_object = Mapping[str, Any]
-    conv.register_structure_hook_func(lambda tp: tp == json_object, _structure_json_object)
+    conv.register_structure_hook_func(lambda tp: tp == _JSON_OBJECT, _structure_json_object)
 
     def is_optional(tp: Any) -> bool:
         args = typing.get_args(tp)
@@ -457,12 +557,13 @@ def structure_object(data: Any, cls: type[T], *, request_id: str | None = None) 
         TypeError, ValueError, KeyError: the data does not fit the model (the callers turn this
             into the right bpcpay error).
     """
-    if data.__class__ is not dict and not isinstance(data, Mapping):
-        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     structure = _TOP_LEVEL.get(cls)
     if structure is not None:
+        # The generated function refuses what is not a JSON object itself.
         built: T = structure(data, cls, request_id)
         return built
+    if data.__class__ is not dict and not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     obj: T = converter.get_structure_hook(cls)(data, cls)
     if request_id is not None:
         object.__setattr__(obj, "request_id", request_id)
