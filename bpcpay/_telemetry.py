@@ -54,6 +54,7 @@ import copy
 import errno
 import functools
 import inspect
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
@@ -273,7 +274,16 @@ class _Source:
     both providers are no-ops (then nothing at all is recorded).
     """
 
-    __slots__ = ("_api", "_clock", "_given", "_next", "_providers", "_settled", "_signals")
+    __slots__ = (
+        "_api",
+        "_given",
+        "_next",
+        "_providers",
+        "_settled",
+        "_signals",
+        "clock",
+        "quiet_until",
+    )
 
     def __init__(
         self,
@@ -283,12 +293,16 @@ class _Source:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
-        self._clock = clock
+        #: The clock the looks are timed by (``quiet_until`` is on it).
+        self.clock = clock
         self._given = (tracer_provider, meter_provider)
         self._providers: tuple[object, object] | None = None
         self._signals: _Signals | None = None
         self._settled = False
         self._next = 0.0
+        #: Until this time on :attr:`clock`, :meth:`current` is None without looking: the
+        #: per-call question answered by one comparison (``traced_call``), no method call.
+        self.quiet_until = 0.0
         self._look(clock())
 
     def _follows(self, provider: object | None, proxy: type) -> bool:
@@ -296,6 +310,13 @@ class _Source:
         return provider is None or isinstance(provider, proxy)
 
     def _look(self, now: float) -> None:
+        self._update(now)
+        if self._signals is not None:
+            self.quiet_until = -math.inf  # something to record: every call asks current()
+        else:
+            self.quiet_until = math.inf if self._settled else self._next
+
+    def _update(self, now: float) -> None:
         api = self._api
         given_tp, given_mp = self._given
         follow_tp = self._follows(given_tp, api.trace.ProxyTracerProvider)
@@ -329,7 +350,7 @@ class _Source:
     def current(self) -> _Signals | None:
         """The signals to record into, or None: cheap (an attribute, or a clock read)."""
         if not self._settled:
-            now = self._clock()
+            now = self.clock()
             if now >= self._next:
                 self._look(now)
         return self._signals
@@ -489,6 +510,12 @@ def traced_call(request: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Awa
         telemetry: ClientTelemetry | None = getattr(args[0], "_telemetry", None)
         if telemetry is None:
             return coroutine
+        # The untraced call (the API's no-op providers, no SDK) decided here, inline: the
+        # source's quiet_until is when it next needs to look (ClientTelemetry.call and
+        # _Source.current, two method calls, cost every such call about 2k instructions).
+        source = telemetry.source
+        if source is None or source.quiet_until > source.clock():
+            return coroutine
         endpoint: Endpoint[T] = args[1]  # type: ignore[assignment]
         return telemetry.call(coroutine, endpoint, args[2:])  # type: ignore[arg-type]
 
@@ -512,9 +539,9 @@ class ClientTelemetry:
         "_before_request",
         "_scrub",
         "_server",
-        "_source",
         "_template_root",
         "api_key",
+        "source",
     )
 
     def __init__(
@@ -529,7 +556,8 @@ class ClientTelemetry:
     ) -> None:
         from ._core._responses import scrub_text
 
-        self._source = None if api is None else _Source(api, tracer_provider, meter_provider)
+        #: Where the signals go; None without the API (then only the hook runs).
+        self.source = None if api is None else _Source(api, tracer_provider, meter_provider)
         self._before_request = before_request
         self.api_key = api_key
         self._scrub = scrub_text
@@ -545,7 +573,7 @@ class ClientTelemetry:
         self, coroutine: Coroutine[Any, Any, T], endpoint: Endpoint[T], ids: tuple[str, ...]
     ) -> Awaitable[T]:
         """The call's coroutine, traced when there is somewhere to record it."""
-        signals = None if self._source is None else self._source.current()
+        signals = None if self.source is None else self.source.current()
         if signals is None:
             return coroutine
         return self._traced(coroutine, _Call(self, signals, endpoint, ids))

@@ -940,3 +940,71 @@ def test_a_malformed_token_is_refused_and_never_echoed(token: object) -> None:
         assert info.value.argument == "card.token"
         if isinstance(token, str) and token.strip():
             assert token not in str(info.value)
+
+
+# --- the checks' fast paths agree with the general checks ---------------------------------------
+
+
+class _Text(str):
+    """A str subclass: never on a fast path (its methods could say anything)."""
+
+
+#: Values each check's fast path could be fooled by: edges of length, white space (ASCII and
+#: not), non-ASCII letters and digits, lone surrogates, bool for int, subclasses, None.
+_HOSTILE: list[object] = [
+    "", " ", "\t\n", "\x1c", "\u00a0", "\u3000", "a", " a ", "4000", "EUR", "eur", "EU", "EURO",
+    "EÜR", "ЕUR", "E1R", "E R", "\ud800", "ab\ud800", "x" * 1024, "x" * 1025, "ﬀ", "ǅ",
+    "https://shop.example/success", "https://shop.example/ok ", "ftp://shop.example/",
+    "https://\ud800.example/", "https:///nohost", _Text("EUR"), _Text("4000"),
+    0, 1, -1, True, False, MAX_AMOUNT, MAX_AMOUNT + 1, 10000, 1.0, None, b"EUR",
+]  # fmt: skip
+
+
+def _outcome(check: Any, value: object) -> object:
+    try:
+        return ("ok", check("x", value))
+    except InvalidArgumentError as err:
+        return ("refused", err.argument, str(err))
+
+
+@pytest.mark.parametrize("value", _HOSTILE, ids=repr)
+def test_the_fast_paths_accept_and_refuse_exactly_what_the_general_checks_do(value: object) -> None:
+    from bpcpay._core._checks import check_int, check_text
+
+    def general_string(argument: str, value: object) -> str:
+        return check_text(argument, value, max_length=1024, empty=False)
+
+    def general_amount(argument: str, value: object) -> int:
+        return check_int(
+            argument, value, minimum=1, maximum=MAX_AMOUNT,
+            what="an int in minor units (10000 is 100.00)",
+        )  # fmt: skip
+
+    def general_currency(argument: str, value: object) -> str:
+        if not isinstance(value, str) or len(value) != 3 or not value.isascii():
+            return check_currency(argument, _Text(value) if isinstance(value, str) else value)
+        return check_currency(argument, _Text(value))  # the subclass takes the pattern's path
+
+    assert _outcome(check_string, value) == _outcome(general_string, value)
+    assert _outcome(check_amount, value) == _outcome(general_amount, value)
+    assert _outcome(check_currency, value) == _outcome(general_currency, value)
+    as_subclass = _Text(value) if isinstance(value, str) else value
+    assert _outcome(check_url, value) == _outcome(check_url, as_subclass)
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("ps_7Ue2yqbQ3UDZ9Wd4bwsJ8ZLi", "/sessions/ps_7Ue2yqbQ3UDZ9Wd4bwsJ8ZLi"),
+        ("1abc", "/sessions/1abc"),
+        ("ps-1", "/sessions/ps-1"),  # not an identifier: the pattern's path
+        ("pé_1", "/sessions/p%C3%A9_1"),  # an identifier, not ASCII: quoted
+        ("ǅx", "/sessions/%C7%85x"),
+        ("a/b", "/sessions/a%2Fb"),
+        (_Text("ps_1"), "/sessions/ps_1"),
+    ],
+)
+def test_an_id_is_sent_plain_only_when_it_is_ascii_letters_digits_and_dashes(
+    value: str, path: str
+) -> None:
+    assert SESSIONS_RETRIEVE.fill((value,)) == path

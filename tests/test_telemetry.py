@@ -607,3 +607,30 @@ def test_each_failure_without_an_answer_has_a_kind(cause: str, failure: str, kin
     error = type(cause, (Exception,), {})("what aiohttp said")
     made = TransportFailure(Failure(failure), "could not connect to x:443: ...", cause=error)
     assert _failure_kind(made) == kind
+
+
+def test_the_per_call_question_is_answered_by_the_source_s_quiet_window() -> None:
+    # traced_call skips ClientTelemetry.call while the source's clock is before quiet_until:
+    # no-op providers given are quiet for ever, real ones never, and a source following a
+    # global provider is quiet exactly until its next look (then current() looks again).
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider
+
+    from bpcpay._telemetry import RECHECK_SECONDS, _api, _Source
+
+    api = _api()
+    assert api is not None
+    now = [100.0]
+    never = _Source(api, NoOpTracerProvider(), NoOpMeterProvider(), clock=lambda: now[0])
+    assert never.quiet_until == float("inf") and never.current() is None
+    real = _Source(api, TracerProvider(), NoOpMeterProvider(), clock=lambda: now[0])
+    assert real.quiet_until == float("-inf") and real.current() is not None
+    following = _Source(api, ProxyTracerProvider(), NoOpMeterProvider(), clock=lambda: now[0])
+    if following.current() is None:  # no global SDK set in this process (yet)
+        assert following.quiet_until == 100.0 + RECHECK_SECONDS
+        now[0] = following.quiet_until
+        following.current()  # the look at the end of the window opens the next one
+        assert following.quiet_until == now[0] + RECHECK_SECONDS
+    else:
+        assert following.quiet_until == float("-inf")

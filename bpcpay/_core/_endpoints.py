@@ -127,7 +127,11 @@ class Endpoint(Generic[T]):
             return parts[0]
         if len(ids) == 1:
             value = ids[0]
-            if value.__class__ is not str or not _PLAIN_ID(value):
+            # ASCII identifiers (BPC's ps_..., base58) are plain ids: two C calls, cheaper than
+            # the pattern, which still takes the ids with a "-".
+            if value.__class__ is not str or not (
+                (value.isascii() and value.isidentifier()) or _PLAIN_ID(value)
+            ):
                 value = _quote_id(self.params[0], value)
             return f"{parts[0]}{value}{parts[1]}"
         out = [parts[0]]
