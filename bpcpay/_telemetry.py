@@ -601,7 +601,7 @@ class ClientTelemetry:
         """What ``_request`` sends each attempt with: ``send`` itself, or ``send`` wrapped
         in the attempt's span and the ``before_request`` hook (a coroutine function taking
         the same arguments)."""
-        call = _CALL.get()
+        call = _CALL.get()  # deadline: a ContextVar read, nothing is awaited
         if call is not None and call.owner is self and call.request is None:
             call.request = request
             return cast(S, functools.partial(call.attempt, send))
