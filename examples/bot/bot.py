@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -208,7 +210,14 @@ async def serve(config: BotConfig, host: str, port: int) -> None:
         print(f"bot listening on {url} (Ctrl-C to stop)", flush=True)
         print(f"  webhooks: {url}{WEBHOOK_PATH}", flush=True)
         print(f"  press Buy: curl -X POST '{url}/chat/7/buy?item=coffee&amount=350'", flush=True)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        # Ctrl-C (and SIGTERM) end the wait below, and runner.cleanup() lets the requests in
+        # flight finish: before Python 3.11, asyncio.run lets KeyboardInterrupt land inside
+        # whichever task runs at that moment, a webhook's handler among them.
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await stop.wait()  # deadline: the bot serves until it is told to stop
     finally:
         await runner.cleanup()
 
